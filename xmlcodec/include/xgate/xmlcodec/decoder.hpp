@@ -1,0 +1,158 @@
+// The state behind from_xml: the parsed document, the pool of shared objects, ids of
+// objects that raw pointers aim at, and the work list that fills shared objects without
+// recursing along the graph (so a 100k-long chain of shared_ptr cannot overflow the stack).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <typeindex>
+#include <unordered_map>
+#include <vector>
+
+#include <pugixml.hpp>
+
+#include <xgate/xmlcodec/error.hpp>
+#include <xgate/xmlcodec/options.hpp>
+
+namespace xgate::detail {
+
+struct type_entry;
+
+class decoder;
+using erased_fill = void (*)(decoder&, pugi::xml_node, void* object);
+using erased_reset = void (*)(void* object);
+
+class decoder {
+ public:
+  decoder(std::string_view text, const decode_options& options);
+  ~decoder();
+  decoder(const decoder&) = delete;
+  decoder& operator=(const decoder&) = delete;
+
+  const decode_options& options() const noexcept { return options_; }
+  bool strict() const noexcept { return options_.strict; }
+
+  // ---- errors ------------------------------------------------------------------------
+  [[noreturn]] void fail(errc code, pugi::xml_node where, const std::string& detail) const;
+  [[noreturn]] void fail(errc code, pugi::xml_attribute where, pugi::xml_node owner, const std::string& detail) const;
+  std::string path_of(pugi::xml_node n) const;
+  std::size_t line_of(std::ptrdiff_t offset) const;
+
+  // ---- structure ---------------------------------------------------------------------
+  // Parses, checks the frame (<xg:doc>, rights, signature) and indexes the pool.
+  void open_document();
+  pugi::xml_node root_object() const noexcept { return root_object_; }
+  const std::optional<xgate::rights>& document_rights() const noexcept { return rights_; }
+  bool signed_document() const noexcept { return signed_; }
+  std::string_view signature_key_name() const noexcept { return signature_key_; }
+
+  // Nesting guard for recursive descent.
+  struct depth_guard {
+    decoder& d;
+    depth_guard(decoder& dec, pugi::xml_node n) : d(dec) {
+      if (++d.depth_ > d.options_.limits.max_depth) d.fail(errc::too_deep, n, "nesting deeper than " + std::to_string(d.options_.limits.max_depth) + " elements");
+    }
+    ~depth_guard() { --d.depth_; }
+  };
+
+  // Element children, skipping whitespace-only text; other text is an error.
+  pugi::xml_node first_element(pugi::xml_node parent) const;
+  pugi::xml_node next_element(pugi::xml_node n) const;
+  // Text of a scalar element (trimmed of XML white space); no child elements allowed.
+  std::string_view scalar_text(pugi::xml_node n) const;
+  void read_string(pugi::xml_node n, std::string& out) const;
+  void read_base64(pugi::xml_node n, std::vector<unsigned char>& out) const;
+  bool is_nil(pugi::xml_node n) const;
+  unsigned version_of(pugi::xml_node n, std::string_view type, unsigned current) const;
+
+  // ---- rights ---------------------------------------------------------------------------
+  // Per-object rights (xg:read, xg:write, ... on the element) over the document's.
+  rights_override read_overrides(pugi::xml_node n) const;
+  struct access { bool readable, writable; };
+  access object_access(pugi::xml_node n) const;
+
+  // ---- identity ----------------------------------------------------------------------
+  // An object carrying xg:id inside the tree (target of raw pointers).
+  void register_inline(pugi::xml_node n, void* object, std::type_index type);
+  std::size_t inline_mark() const noexcept { return inline_log_.size(); }
+  std::size_t fixup_mark() const noexcept { return fixups_.size(); }
+  // An object decoded into a temporary and then moved into a set or map key: move what
+  // was recorded for it since the marks.
+  void relocate(std::size_t inline_mark, std::size_t fixup_mark, const void* from, std::size_t size, void* to);
+
+  struct shared_object {
+    std::shared_ptr<void> holder;
+    void* address;
+    std::type_index type;
+  };
+  // The object an xg:ref names, creating it on first use. `expected` is the static type of
+  // the pointer; `fill` fills it when the pointee is not polymorphic; `polymorphic` says to
+  // resolve the element name through the registry. Returns the address cast to `expected`.
+  struct ref_request {
+    std::type_index expected;
+    std::string_view expected_name;  // element name for the non-polymorphic case
+    bool polymorphic;
+    std::shared_ptr<void> (*create)();  // non-polymorphic: make_shared<T>
+    erased_fill fill;
+    erased_reset reset;
+  };
+  std::pair<std::shared_ptr<void>, void*> resolve_shared(pugi::xml_node at, const ref_request& req);
+  // A raw pointer: resolved when everything is decoded (addresses are final then).
+  using raw_assign = void (*)(void* slot, void* value);
+  void add_fixup(pugi::xml_node at, void* slot, std::type_index expected, raw_assign assign);
+
+  // Casts an object of dynamic type `from` to `to` through the registry; nullptr if unrelated.
+  static void* cast(void* address, std::type_index from, std::type_index to);
+  const type_entry& registered(pugi::xml_node at, std::string_view name) const;
+
+  // Fills queued shared objects, resolves raw pointers, checks every pool object was used.
+  void finish();
+
+ private:
+  struct pool_entry {
+    pugi::xml_node node;
+    std::shared_ptr<void> holder;
+    void* address = nullptr;
+    std::type_index type = typeid(void);
+    erased_reset reset = nullptr;
+  };
+  struct inline_entry {
+    void* address;
+    std::type_index type;
+  };
+  struct fill_task {
+    pugi::xml_node node;
+    void* object;
+    erased_fill fill;
+  };
+  struct fixup {
+    pugi::xml_node node;
+    void* slot;
+    std::type_index expected;
+    raw_assign assign;
+  };
+  void check_markup() const;
+  void verify_signature();
+  void break_cycles() noexcept;
+
+  std::string_view text_;
+  const decode_options& options_;
+  pugi::xml_document doc_;
+  pugi::xml_node root_object_;
+  std::optional<xgate::rights> rights_;
+  bool signed_ = false;
+  std::string signature_key_;
+  std::size_t depth_ = 0;
+
+  std::unordered_map<std::string_view, pool_entry> pool_;
+  std::vector<std::string_view> pool_order_;
+  std::unordered_map<std::string_view, inline_entry> inline_;
+  std::vector<std::string_view> inline_log_;
+  std::vector<fill_task> work_;
+  std::vector<fixup> fixups_;
+  bool finished_ = false;
+};
+
+}  // namespace xgate::detail

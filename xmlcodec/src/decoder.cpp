@@ -1,0 +1,585 @@
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include <sodium.h>
+
+#include <xgate/xmlcodec/codec.hpp>
+#include <xgate/xmlcodec/decoder.hpp>
+#include <xgate/xmlcodec/registry.hpp>
+#include <xgate/xmlcodec/signing.hpp>
+
+#include "text.hpp"
+
+namespace xgate::detail {
+
+void ensure_sodium();
+
+namespace {
+constexpr unsigned parse_flags = pugi::parse_cdata | pugi::parse_escapes | pugi::parse_eol | pugi::parse_ws_pcdata_single;
+
+bool is_text(pugi::xml_node n) { return n.type() == pugi::node_pcdata || n.type() == pugi::node_cdata; }
+
+bool all_space(const char* s) {
+  for (; *s; ++s)
+    if (!is_xml_space(*s)) return false;
+  return true;
+}
+
+std::string clip(std::string_view s) {
+  std::string out;
+  for (char c : s.substr(0, 40)) out += (static_cast<unsigned char>(c) < 0x20) ? '?' : c;
+  return s.size() > 40 ? out + "..." : out;
+}
+}  // namespace
+
+decoder::decoder(std::string_view text, const decode_options& options) : text_(text), options_(options) {}
+
+decoder::~decoder() {
+  if (!finished_) break_cycles();
+}
+
+// Shared objects may point at each other in cycles; if decoding fails half way, emptying
+// each one breaks the cycles so nothing leaks.
+void decoder::break_cycles() noexcept {
+  for (auto& [id, e] : pool_)
+    if (e.holder && e.reset) {
+      try {
+        e.reset(e.address);
+      } catch (...) {
+      }
+    }
+}
+
+// ---- errors -----------------------------------------------------------------------------
+std::size_t decoder::line_of(std::ptrdiff_t offset) const {
+  if (offset < 0) return 0;
+  std::size_t end = std::min(text_.size(), static_cast<std::size_t>(offset));
+  return 1 + static_cast<std::size_t>(std::count(text_.begin(), text_.begin() + static_cast<std::ptrdiff_t>(end), '\n'));
+}
+
+std::string decoder::path_of(pugi::xml_node n) const {
+  std::vector<std::string> parts;
+  for (; n && n.type() != pugi::node_document; n = n.parent()) {
+    if (n.type() != pugi::node_element) continue;
+    std::string part = n.name();
+    std::size_t before = 0, after = 0;
+    for (auto s = n.previous_sibling(n.name()); s; s = s.previous_sibling(n.name())) ++before;
+    for (auto s = n.next_sibling(n.name()); s; s = s.next_sibling(n.name())) ++after;
+    if (before + after > 0) part += "[" + std::to_string(before + 1) + "]";
+    parts.push_back(std::move(part));
+  }
+  std::string path;
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it) path += "/" + *it;
+  return path;
+}
+
+void decoder::fail(errc code, pugi::xml_node where, const std::string& detail) const {
+  throw decode_error(code, options_.document_name, where ? line_of(where.offset_debug()) : 0, where ? path_of(where) : "",
+                     detail);
+}
+
+void decoder::fail(errc code, pugi::xml_attribute, pugi::xml_node owner, const std::string& detail) const {
+  fail(code, owner, detail);
+}
+
+// ---- the frame -------------------------------------------------------------------------
+// pugixml does not expand entities it does not know and skips DOCTYPE: refuse both before
+// parsing so that no reader, ours or another, can be fed entity tricks through us.
+void decoder::check_markup() const {
+  const char* begin = text_.data();
+  const char* end = begin + text_.size();
+  auto at = [&](const char* p, std::string_view detail, errc code) {
+    throw decode_error(code, options_.document_name, line_of(p - begin), "", std::string(detail));
+  };
+  if (const void* nul = std::memchr(begin, 0, text_.size())) at(static_cast<const char*>(nul), "NUL byte in the document", errc::malformed_xml);
+  std::vector<std::pair<const char*, const char*>> skip;  // comments and CDATA sections
+  for (const char* p = begin;;) {
+    p = static_cast<const char*>(memmem(p, static_cast<std::size_t>(end - p), "<!", 2));
+    if (!p) break;
+    std::string_view rest(p, static_cast<std::size_t>(end - p));
+    std::string_view close;
+    if (rest.starts_with("<!--")) close = "-->";
+    else if (rest.starts_with("<![CDATA[")) close = "]]>";
+    else if (rest.starts_with("<!DOCTYPE")) at(p, "DOCTYPE declarations are refused", errc::forbidden_markup);
+    else if (rest.starts_with("<!ENTITY")) at(p, "entity declarations are refused", errc::forbidden_markup);
+    else at(p, "markup declarations are refused", errc::forbidden_markup);
+    const char* q = static_cast<const char*>(memmem(p + 2, static_cast<std::size_t>(end - p - 2), close.data(), close.size()));
+    if (!q) break;  // unterminated: the parser reports it
+    skip.emplace_back(p, q);
+    p = q + close.size();
+  }
+  std::size_t k = 0;
+  for (const char* p = begin; (p = static_cast<const char*>(std::memchr(p, '&', static_cast<std::size_t>(end - p))));) {
+    while (k < skip.size() && skip[k].second < p) ++k;
+    if (k < skip.size() && skip[k].first <= p) {
+      p = skip[k].second;
+      continue;
+    }
+    std::string_view rest(p, static_cast<std::size_t>(std::min<std::ptrdiff_t>(end - p, 16)));
+    std::size_t semi = rest.find(';');
+    std::string_view ref = semi == std::string_view::npos ? rest : rest.substr(0, semi + 1);
+    if (ref == "&amp;" || ref == "&lt;" || ref == "&gt;" || ref == "&quot;" || ref == "&apos;") {
+      p += ref.size();
+      continue;
+    }
+    if (ref.size() > 3 && ref[1] == '#' && semi != std::string_view::npos) {
+      bool hex = ref[2] == 'x';
+      std::string_view digits = ref.substr(hex ? 3 : 2, ref.size() - (hex ? 4 : 3));
+      unsigned long cp = 0;
+      auto r = std::from_chars(digits.data(), digits.data() + digits.size(), cp, hex ? 16 : 10);
+      bool valid = !digits.empty() && r.ec == std::errc() && r.ptr == digits.data() + digits.size() &&
+                   (cp == 0x9 || cp == 0xA || cp == 0xD || (cp >= 0x20 && cp <= 0xD7FF) || (cp >= 0xE000 && cp <= 0xFFFD) ||
+                    (cp >= 0x10000 && cp <= 0x10FFFF));
+      if (!valid) at(p, "character reference " + std::string(ref) + " names a character XML cannot carry", errc::bad_text);
+      p += ref.size();
+      continue;
+    }
+    at(p, "reference to an undeclared entity \"" + clip(ref) + "\" (only the five predefined entities are allowed)",
+       errc::forbidden_markup);
+  }
+}
+
+void decoder::verify_signature() {
+  ensure_sodium();
+  const verify_key& key = *options_.verify;
+  std::size_t pos = text_.rfind("<xg:signature ");
+  if (pos == std::string_view::npos)
+    throw signature_error(errc::not_signed, options_.document_name + ": the document is not signed (a key was given to verify it)");
+  auto bad = [&](const std::string& why) -> signature_error {
+    return signature_error(errc::signature_invalid, options_.document_name + ":" + std::to_string(line_of(static_cast<std::ptrdiff_t>(pos))) + ": " + why);
+  };
+  std::string_view tail = text_.substr(pos);
+  constexpr std::string_view head = "<xg:signature alg=\"ed25519ph\" key=\"";
+  if (!tail.starts_with(head)) throw bad("the signature element is not <xg:signature alg=\"ed25519ph\" key=...>");
+  tail.remove_prefix(head.size());
+  std::size_t q = tail.find('"');
+  if (q == std::string_view::npos) throw bad("the signature element is malformed");
+  std::string_view key_name = tail.substr(0, q);
+  tail.remove_prefix(q + 1);
+  if (!tail.starts_with(">")) throw bad("the signature element is malformed");
+  tail.remove_prefix(1);
+  std::size_t lt = tail.find('<');
+  if (lt == std::string_view::npos) throw bad("the signature element is malformed");
+  std::string_view b64 = tail.substr(0, lt);
+  tail.remove_prefix(lt);
+  constexpr std::string_view close = "</xg:signature>";
+  if (!tail.starts_with(close)) throw bad("the signature element is malformed");
+  tail.remove_prefix(close.size());
+  while (!tail.empty() && is_xml_space(tail.front())) tail.remove_prefix(1);
+  if (!tail.starts_with("</xg:doc>")) throw bad("content follows the signature: the signature must be the last element");
+  tail.remove_prefix(9);
+  while (!tail.empty() && is_xml_space(tail.front())) tail.remove_prefix(1);
+  if (!tail.empty()) throw bad("content follows the end of the document");
+  unsigned char sig[crypto_sign_BYTES];
+  std::size_t len = 0;
+  if (sodium_base642bin(sig, sizeof sig, b64.data(), b64.size(), nullptr, &len, nullptr, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+      len != sizeof sig)
+    throw bad("the signature is not valid base64 of 64 bytes");
+  crypto_sign_state st;
+  crypto_sign_init(&st);
+  crypto_sign_update(&st, reinterpret_cast<const unsigned char*>(text_.data()), pos);
+  if (crypto_sign_final_verify(&st, sig, key.bytes().data()) != 0)
+    throw bad("the signature does not match (signed with key \"" + std::string(key_name) + "\", checked with key \"" +
+              key.name() + "\"): the document was changed after signing, or signed with another key");
+}
+
+void decoder::open_document() {
+  if (text_.size() > options_.limits.max_bytes)
+    throw decode_error(errc::too_large, options_.document_name, 0, "",
+                       "the document is " + std::to_string(text_.size()) + " bytes, the limit is " +
+                           std::to_string(options_.limits.max_bytes));
+  check_markup();
+  if (options_.verify) verify_signature();
+  pugi::xml_parse_result r = doc_.load_buffer(text_.data(), text_.size(), parse_flags, pugi::encoding_utf8);
+  if (!r)
+    throw decode_error(errc::malformed_xml, options_.document_name, line_of(r.offset), "",
+                       std::string("not well-formed XML: ") + r.description());
+  pugi::xml_node root;
+  for (pugi::xml_node n = doc_.first_child(); n; n = n.next_sibling()) {
+    if (n.type() == pugi::node_element) {
+      if (root) fail(errc::malformed_xml, n, "more than one root element");
+      root = n;
+    } else if (is_text(n) && !all_space(n.value())) {
+      fail(errc::malformed_xml, n, "text outside the root element");
+    }
+  }
+  if (!root) throw decode_error(errc::malformed_xml, options_.document_name, 0, "", "no root element");
+  if (!name_is(root, "xg:doc") || std::strcmp(root.attribute("xmlns:xg").value(), "urn:xgate:1") != 0)
+    fail(errc::not_xgate_document, root, "not an xgate document: expected <xg:doc xmlns:xg=\"urn:xgate:1\">, found <" + std::string(root.name()) + ">");
+  pugi::xml_node n = first_element(root);
+  if (n && name_is(n, "xg:rights")) {
+    try {
+      xgate::rights r;
+      r.creator = n.attribute("creator").value();
+      if (!r.creator.empty() && !is_valid_principal(r.creator)) throw error(errc::bad_value, "invalid creator \"" + clip(r.creator) + "\"");
+      r.read = parse_principals(n.attribute("read").value());
+      r.write = parse_principals(n.attribute("write").value());
+      r.del = parse_principals(n.attribute("delete").value());
+      r.copy = parse_principals(n.attribute("copy").value());
+      rights_ = std::move(r);
+    } catch (const decode_error&) {
+      throw;
+    } catch (const error& e) {
+      fail(errc::bad_value, n, e.what());
+    }
+    n = next_element(n);
+  }
+  if (!n || name_is(n, "xg:signature")) fail(errc::not_xgate_document, root, "the document holds no object");
+  root_object_ = n;
+  for (n = next_element(n); n; n = next_element(n)) {
+    if (name_is(n, "xg:signature")) {
+      if (next_element(n)) fail(errc::unexpected_content, next_element(n), "content after the signature");
+      signed_ = true;
+      signature_key_ = n.attribute("key").value();
+      break;
+    }
+    std::string_view id = n.attribute("xg:id").value();
+    if (id.empty()) fail(errc::unexpected_content, n, "an object after the root must carry xg:id (it is a shared object)");
+    if (!pool_.try_emplace(id, pool_entry{n, nullptr, nullptr, typeid(void), nullptr}).second) fail(errc::duplicate_id, n, "duplicate xg:id=\"" + clip(id) + "\"");
+    pool_order_.push_back(id);
+  }
+  if (std::string_view rid = root_object_.attribute("xg:id").value(); !rid.empty() && pool_.count(rid))
+    fail(errc::duplicate_id, root_object_, "duplicate xg:id=\"" + clip(rid) + "\"");
+  if (rights_) {
+    right wanted = options_.mode == access_mode::read ? right::read : right::write;
+    if (!rights_->allows(options_.principal, wanted))
+      throw access_denied(options_.principal.empty() ? "(anonymous)" : options_.principal, to_string(wanted), options_.document_name);
+  }
+}
+
+// ---- content ------------------------------------------------------------------------------
+pugi::xml_node decoder::first_element(pugi::xml_node parent) const {
+  for (pugi::xml_node n = parent.first_child(); n; n = n.next_sibling()) {
+    if (n.type() == pugi::node_element) return n;
+    if (is_text(n) && !all_space(n.value()))
+      fail(errc::unexpected_content, parent, "text \"" + clip(n.value()) + "\" where only elements may stand");
+  }
+  return {};
+}
+
+pugi::xml_node decoder::next_element(pugi::xml_node n) const {
+  for (pugi::xml_node s = n.next_sibling(); s; s = s.next_sibling()) {
+    if (s.type() == pugi::node_element) return s;
+    if (is_text(s) && !all_space(s.value()))
+      fail(errc::unexpected_content, n.parent(), "text \"" + clip(s.value()) + "\" where only elements may stand");
+  }
+  return {};
+}
+
+std::string_view decoder::scalar_text(pugi::xml_node n) const {
+  std::string_view text;
+  int texts = 0;
+  for (pugi::xml_node c = n.first_child(); c; c = c.next_sibling()) {
+    if (c.type() == pugi::node_element) fail(errc::unexpected_content, c, "element <" + std::string(c.name()) + "> inside a value");
+    if (is_text(c)) {
+      text = c.value();
+      ++texts;
+    }
+  }
+  if (texts > 1) fail(errc::unexpected_content, n, "a value must be one piece of text");
+  while (!text.empty() && is_xml_space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && is_xml_space(text.back())) text.remove_suffix(1);
+  return text;
+}
+
+namespace {
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+}  // namespace
+
+void decoder::read_string(pugi::xml_node n, std::string& out) const {
+  out.clear();
+  for (pugi::xml_node c = n.first_child(); c; c = c.next_sibling()) {
+    if (is_text(c)) {
+      const char* v = c.value();
+      std::size_t len = std::strlen(v);
+      const auto* p = reinterpret_cast<const unsigned char*>(v);
+      for (std::size_t i = 0; i < len;) {
+        std::size_t k = xml_char_length(p + i, len - i);
+        if (k == 0) fail(errc::bad_text, n, "a byte XML cannot carry (0x" + std::string{"0123456789ABCDEF"[p[i] >> 4], "0123456789ABCDEF"[p[i] & 15]} + ") in text; write it as <xg:x>HEX</xg:x>");
+        i += k;
+      }
+      out.append(v, len);
+    } else if (c.type() == pugi::node_element && name_is(c, "xg:x")) {
+      std::string_view hex = scalar_text(c);
+      if (hex.empty() || hex.size() % 2 != 0) fail(errc::bad_text, c, "<xg:x> must hold an even, non-zero number of hex digits");
+      for (std::size_t i = 0; i < hex.size(); i += 2) {
+        int hi = hex_value(hex[i]), lo = hex_value(hex[i + 1]);
+        if (hi < 0 || lo < 0) fail(errc::bad_text, c, "<xg:x> holds \"" + clip(hex) + "\", which is not hex");
+        out.push_back(static_cast<char>(hi * 16 + lo));
+      }
+    } else if (c.type() == pugi::node_element) {
+      fail(errc::unexpected_content, c, "element <" + std::string(c.name()) + "> inside a string (only <xg:x> may stand there)");
+    }
+  }
+}
+
+void decoder::read_base64(pugi::xml_node n, std::vector<unsigned char>& out) const {
+  ensure_sodium();
+  std::string_view b64 = scalar_text(n);
+  out.resize(b64.size() / 4 * 3 + 3);
+  std::size_t len = 0;
+  const char* end = nullptr;
+  if (sodium_base642bin(out.data(), out.size(), b64.data(), b64.size(), " \t\r\n", &len, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+      end != b64.data() + b64.size())
+    fail(errc::bad_base64, n, "invalid base64 \"" + clip(b64) + "\"");
+  out.resize(len);
+}
+
+bool decoder::is_nil(pugi::xml_node n) const {
+  pugi::xml_attribute a = n.attribute("xsi:nil");
+  if (!a) return false;
+  std::string_view v = a.value();
+  if (v == "true" || v == "1") return true;
+  if (v == "false" || v == "0") return false;
+  fail(errc::bad_value, n, "xsi:nil=\"" + clip(v) + "\" is neither true nor false");
+}
+
+unsigned decoder::version_of(pugi::xml_node n, std::string_view type, unsigned current) const {
+  pugi::xml_attribute a = n.attribute("xg:v");
+  if (!a) return 1;
+  std::string_view v = a.value();
+  unsigned version = 0;
+  auto r = std::from_chars(v.data(), v.data() + v.size(), version);
+  if (r.ec != std::errc() || r.ptr != v.data() + v.size() || version == 0)
+    fail(errc::bad_value, n, "xg:v=\"" + clip(v) + "\" is not a version number");
+  if (version > current)
+    fail(errc::version_too_new, n, "type " + std::string(type) + " version " + std::to_string(version) +
+                                       " is newer than this program's version " + std::to_string(current));
+  return version;
+}
+
+rights_override decoder::read_overrides(pugi::xml_node n) const {
+  rights_override r;
+  static constexpr std::pair<right, const char*> names[] = {
+      {right::read, "xg:read"}, {right::write, "xg:write"}, {right::del, "xg:delete"}, {right::copy, "xg:copy"}};
+  for (auto [which, name] : names) {
+    if (pugi::xml_attribute a = n.attribute(name)) {
+      try {
+        r.list(which) = parse_principals(a.value());
+      } catch (const error& e) {
+        fail(errc::bad_value, n, e.what());
+      }
+    }
+  }
+  return r;
+}
+
+decoder::access decoder::object_access(pugi::xml_node n) const {
+  rights_override o = read_overrides(n);
+  auto allowed = [&](right r) {
+    xgate::rights eff = rights_ ? *rights_ : xgate::rights{};
+    if (o.list(r)) eff.list(r) = *o.list(r);
+    else if (!rights_) return true;  // no rights at all: open
+    return eff.allows(options_.principal, r);
+  };
+  return {allowed(right::read), allowed(right::write)};
+}
+
+// ---- identity ---------------------------------------------------------------------------
+void decoder::register_inline(pugi::xml_node n, void* object, std::type_index type) {
+  std::string_view id = n.attribute("xg:id").value();
+  if (n.parent() == root_object_.parent() && n != root_object_) return;  // a pool object: indexed already
+  if (pool_.count(id) || !inline_.try_emplace(id, inline_entry{object, type}).second)
+    fail(errc::duplicate_id, n, "duplicate xg:id=\"" + clip(id) + "\"");
+  inline_log_.push_back(id);
+}
+
+void decoder::relocate(std::size_t inline_mark, std::size_t fixup_mark, const void* from, std::size_t size, void* to) {
+  auto inside = [&](const void* p) {
+    return std::less_equal<const void*>{}(from, p) && std::less<const void*>{}(p, static_cast<const char*>(from) + size);
+  };
+  auto moved = [&](void* p) { return static_cast<char*>(to) + (static_cast<char*>(p) - static_cast<const char*>(from)); };
+  for (std::size_t i = inline_mark; i < inline_log_.size(); ++i) {
+    inline_entry& e = inline_.at(inline_log_[i]);
+    if (inside(e.address)) e.address = moved(e.address);
+  }
+  for (std::size_t i = fixup_mark; i < fixups_.size(); ++i)
+    if (inside(fixups_[i].slot)) fixups_[i].slot = moved(fixups_[i].slot);
+}
+
+const type_entry& decoder::registered(pugi::xml_node at, std::string_view name) const {
+  const type_entry* te = registry::instance().find(name);
+  if (!te) fail(errc::unknown_type, at, "unknown type <" + clip(name) + "> (not registered with XGATE_REGISTER)");
+  if (!te->create_raw) fail(errc::abstract_type, at, "type " + std::string(name) + " cannot be instantiated (abstract or not default-constructible)");
+  return *te;
+}
+
+void* decoder::cast(void* address, std::type_index from, std::type_index to) {
+  if (from == to) return address;
+  const type_entry* te = registry::instance().find(from);
+  if (!te) return nullptr;
+  for (const auto& [base, fn] : te->upcasts)
+    if (base == to) return fn(address);
+  return nullptr;
+}
+
+std::pair<std::shared_ptr<void>, void*> decoder::resolve_shared(pugi::xml_node at, const ref_request& req) {
+  std::string_view id = at.attribute("xg:ref").value();
+  if (id.empty()) fail(errc::unexpected_content, at, "a pointer element needs xg:ref or xsi:nil=\"true\"");
+  auto it = pool_.find(id);
+  if (it == pool_.end()) {
+    if (inline_.count(id) || id == root_object_.attribute("xg:id").value())
+      fail(errc::wrong_ref_type, at, "xg:ref=\"" + clip(id) + "\" names an object that is not shared (it is not at the top level of the document)");
+    fail(errc::missing_id, at, "xg:ref=\"" + clip(id) + "\" names no object in the document");
+  }
+  pool_entry& e = it->second;
+  if (!e.holder) {
+    std::string_view name = e.node.name();
+    if (req.polymorphic) {
+      const type_entry& te = registered(e.node, name);
+      e.holder = te.create_shared();
+      e.type = te.type;
+      e.reset = te.reset;
+      e.address = e.holder.get();
+      work_.push_back({e.node, e.address, te.decode});
+    } else {
+      if (name != req.expected_name)
+        fail(errc::wrong_ref_type, at, "xg:ref=\"" + clip(id) + "\" names a <" + clip(name) + ">, expected <" + std::string(req.expected_name) + ">");
+      if (!req.create) fail(errc::abstract_type, at, "the pointee type cannot be instantiated");
+      e.holder = req.create();
+      e.type = req.expected;
+      e.reset = req.reset;
+      e.address = e.holder.get();
+      work_.push_back({e.node, e.address, req.fill});
+    }
+  }
+  void* p = cast(e.address, e.type, req.expected);
+  if (!p) fail(errc::wrong_ref_type, at, "xg:ref=\"" + clip(id) + "\" names a <" + std::string(e.node.name()) + ">, which cannot stand for the pointer's type");
+  return {e.holder, p};
+}
+
+void decoder::add_fixup(pugi::xml_node at, void* slot, std::type_index expected, raw_assign assign) {
+  if (at.attribute("xg:ref").value()[0] == '\0') fail(errc::unexpected_content, at, "a pointer element needs xg:ref or xsi:nil=\"true\"");
+  fixups_.push_back({at, slot, expected, assign});
+}
+
+void decoder::finish() {
+  for (std::size_t i = 0; i < work_.size(); ++i) {
+    fill_task t = work_[i];
+    depth_ = 0;
+    t.fill(*this, t.node, t.object);
+  }
+  for (const fixup& f : fixups_) {
+    std::string_view id = f.node.attribute("xg:ref").value();
+    void* address = nullptr;
+    std::type_index type = typeid(void);
+    if (auto in = inline_.find(id); in != inline_.end()) {
+      address = in->second.address;
+      type = in->second.type;
+    } else if (auto po = pool_.find(id); po != pool_.end() && po->second.holder) {
+      address = po->second.address;
+      type = po->second.type;
+    } else if (po != pool_.end()) {
+      fail(errc::missing_id, f.node, "xg:ref=\"" + clip(id) + "\" names a shared object that no shared pointer owns");
+    } else {
+      fail(errc::missing_id, f.node, "xg:ref=\"" + clip(id) + "\" names no object in the document");
+    }
+    void* p = cast(address, type, f.expected);
+    if (!p) fail(errc::wrong_ref_type, f.node, "xg:ref=\"" + clip(id) + "\" names an object of another type than the pointer's");
+    f.assign(f.slot, p);
+  }
+  for (std::string_view id : pool_order_) {
+    const pool_entry& e = pool_.at(id);
+    if (!e.holder) fail(errc::unreferenced_object, e.node, "object xg:id=\"" + clip(id) + "\" is not referenced by any shared pointer");
+  }
+  finished_ = true;
+}
+
+// ---- numbers ----------------------------------------------------------------------------
+std::size_t count_items(decoder& d, pugi::xml_node n) {
+  std::size_t count = 0;
+  for (pugi::xml_node c = d.first_element(n); c; c = d.next_element(c)) {
+    if (!name_is(c, "item")) d.fail(errc::unexpected_content, c, "expected <item>, found <" + std::string(c.name()) + ">");
+    ++count;
+  }
+  return count;
+}
+
+void parse_integer(const decoder& d, pugi::xml_node n, std::string_view text, long long& out, long long min, long long max) {
+  std::string_view t = text;
+  if (t.size() > 1 && t[0] == '+' && t[1] != '-') t.remove_prefix(1);
+  auto r = std::from_chars(t.data(), t.data() + t.size(), out);
+  if (r.ec == std::errc::invalid_argument || r.ptr != t.data() + t.size() || t.empty())
+    d.fail(errc::bad_number, n, "\"" + clip(text) + "\" is not an integer");
+  if (r.ec == std::errc::result_out_of_range || out < min || out > max)
+    d.fail(errc::number_out_of_range, n, "\"" + clip(text) + "\" is out of range (" + std::to_string(min) + ".." + std::to_string(max) + ")");
+}
+
+void parse_unsigned(const decoder& d, pugi::xml_node n, std::string_view text, unsigned long long& out, unsigned long long max) {
+  std::string_view t = text;
+  if (t.size() > 1 && t[0] == '+' && t[1] != '-') t.remove_prefix(1);
+  if (t.size() > 1 && t[0] == '-' && t.find_first_not_of('0', 1) != std::string_view::npos &&
+      t.find_first_not_of("0123456789", 1) == std::string_view::npos)
+    d.fail(errc::number_out_of_range, n, "\"" + clip(text) + "\" is out of range (0.." + std::to_string(max) + ")");
+  if (t.size() > 1 && t[0] == '-') t.remove_prefix(1);  // "-0"
+  auto r = std::from_chars(t.data(), t.data() + t.size(), out);
+  if (r.ec == std::errc::invalid_argument || r.ptr != t.data() + t.size() || t.empty())
+    d.fail(errc::bad_number, n, "\"" + clip(text) + "\" is not an unsigned integer");
+  if (r.ec == std::errc::result_out_of_range || out > max)
+    d.fail(errc::number_out_of_range, n, "\"" + clip(text) + "\" is out of range (0.." + std::to_string(max) + ")");
+}
+
+namespace {
+template <class F, class U>
+bool parse_special(std::string_view t, F& out, U sign_bit, U quiet_nan, U payload_mask, U exponent_bits, bool& bad) {
+  bad = false;
+  bool negative = !t.empty() && t[0] == '-';
+  std::string_view body = (negative || (!t.empty() && t[0] == '+')) ? t.substr(1) : t;
+  if (body == "INF") {
+    out = negative ? -std::numeric_limits<F>::infinity() : std::numeric_limits<F>::infinity();
+    return true;
+  }
+  if (!body.starts_with("NaN") || (t[0] == '+')) return false;
+  U bits = quiet_nan;
+  if (body.size() > 3) {
+    std::string_view p = body.substr(3);
+    U payload = 0;
+    if (!p.starts_with("(0x") || !p.ends_with(")") || p.size() < 5) return bad = true, true;
+    auto r = std::from_chars(p.data() + 3, p.data() + p.size() - 1, payload, 16);
+    if (r.ec != std::errc() || r.ptr != p.data() + p.size() - 1 || payload == 0 || (payload & ~payload_mask)) return bad = true, true;
+    bits = exponent_bits | payload;
+  }
+  if (negative) bits |= sign_bit;
+  std::memcpy(&out, &bits, sizeof out);
+  return true;
+}
+
+template <class F>
+void parse_float_impl(const decoder& d, pugi::xml_node n, std::string_view text, F& out) {
+  bool bad = false;
+  bool special;
+  if constexpr (sizeof(F) == 8)
+    special = parse_special<double, std::uint64_t>(text, out, 1ull << 63, 0x7ff8000000000000ull, 0x000fffffffffffffull, 0x7ff0000000000000ull, bad);
+  else
+    special = parse_special<float, std::uint32_t>(text, out, 1u << 31, 0x7fc00000u, 0x007fffffu, 0x7f800000u, bad);
+  if (bad) d.fail(errc::bad_number, n, "\"" + clip(text) + "\" is not a NaN spelling (NaN, -NaN, NaN(0xPAYLOAD))");
+  if (special) return;
+  std::string_view t = text;
+  if (t.size() > 1 && t[0] == '+' && t[1] != '-') t.remove_prefix(1);
+  bool digit_start = !t.empty() && (t[0] == '-' || t[0] == '.' || (t[0] >= '0' && t[0] <= '9'));
+  auto r = std::from_chars(t.data(), t.data() + t.size(), out);
+  if (!digit_start || r.ec == std::errc::invalid_argument || r.ptr != t.data() + t.size())
+    d.fail(errc::bad_number, n, "\"" + clip(text) + "\" is not a number");
+  if (r.ec == std::errc::result_out_of_range)
+    d.fail(errc::number_out_of_range, n, "\"" + clip(text) + "\" is out of range for " + (sizeof(F) == 8 ? "double" : "float"));
+}
+}  // namespace
+
+void parse_floating(const decoder& d, pugi::xml_node n, std::string_view text, double& out) { parse_float_impl(d, n, text, out); }
+void parse_floating(const decoder& d, pugi::xml_node n, std::string_view text, float& out) { parse_float_impl(d, n, text, out); }
+
+bool parse_bool(const decoder& d, pugi::xml_node n, std::string_view text) {
+  if (text == "true" || text == "1") return true;
+  if (text == "false" || text == "0") return false;
+  d.fail(errc::bad_value, n, "\"" + clip(text) + "\" is not a bool (true or false)");
+}
+
+}  // namespace xgate::detail

@@ -1,0 +1,332 @@
+#include <cmath>
+#include <cstring>
+
+#include <sodium.h>
+
+#include <xgate/xmlcodec/encoder.hpp>
+#include <xgate/xmlcodec/signing.hpp>
+
+#include "text.hpp"
+
+namespace xgate::detail {
+
+void ensure_sodium();
+
+class signer {
+ public:
+  explicit signer(const signing_key& key) : key_(key) {
+    ensure_sodium();
+    crypto_sign_init(&state_);
+  }
+  void update(const char* p, std::size_t n) { crypto_sign_update(&state_, reinterpret_cast<const unsigned char*>(p), n); }
+  std::array<unsigned char, crypto_sign_BYTES> finish() {
+    std::array<unsigned char, crypto_sign_BYTES> sig{};
+    crypto_sign_final_create(&state_, sig.data(), nullptr, key_.secret().data());
+    return sig;
+  }
+  const std::string& key_name() const { return key_.name(); }
+
+ private:
+  const signing_key& key_;
+  crypto_sign_state state_;
+};
+
+namespace {
+// Bytes that can be copied into element content as they are.
+struct plain_table {
+  bool plain[256];
+  constexpr plain_table() : plain() {
+    for (int c = 0; c < 256; ++c) plain[c] = (c >= 0x20 && c < 0x80 && c != '<' && c != '>' && c != '&') || c == '\t' || c == '\n';
+  }
+};
+constexpr plain_table plain_bytes;
+constexpr char hex_digits[] = "0123456789ABCDEF";
+constexpr std::size_t sink_chunk = 64 * 1024;
+}  // namespace
+
+encoder::encoder(const encode_options& options, xml_sink* sink)
+    : options_(options), sink_(sink), indent_(options.indent < 0 ? 0 : options.indent),
+      max_depth_(static_cast<int>(options.max_depth)) {
+  cap_ = sink ? sink_chunk : 4096;
+  buffer_.resize(cap_);
+  if (options.sign) signer_ = std::make_unique<signer>(*options.sign);
+}
+
+encoder::~encoder() = default;
+
+void encoder::grow(std::size_t n) {
+  if (sink_ && size_ > 0) {
+    flush();
+    if (cap_ - size_ >= n) return;
+  }
+  std::size_t want = std::max(cap_ * 2, size_ + n);
+  buffer_.resize(want);
+  cap_ = want;
+}
+
+void encoder::flush() {
+  if (signer_) signer_->update(data(), size_);
+  sink_->write(data(), size_);
+  size_ = 0;
+}
+
+std::string encoder::take_output() {
+  buffer_.resize(size_);
+  cap_ = size_ = 0;
+  return std::move(buffer_);
+}
+
+void encoder::begin_document() {
+  if (options_.declaration) {
+    put(std::string_view("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"));
+    newline();
+  }
+  put(std::string_view("<xg:doc xmlns:xg=\"urn:xgate:1\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\">"));
+  newline();
+  depth_ = 1;
+  if (options_.rights) {
+    const rights& r = *options_.rights;
+    if (!r.creator.empty() && !is_valid_principal(r.creator))
+      throw encode_error("invalid creator name \"" + r.creator + "\"");
+    open("xg:rights");
+    attr("creator", r.creator);
+    attr("read", join_principals(r.read));
+    attr("write", join_principals(r.write));
+    attr("delete", join_principals(r.del));
+    attr("copy", join_principals(r.copy));
+    empty();
+  }
+}
+
+void encoder::write_pool() {
+  while (!pool_.empty()) {
+    pending p = pool_.front();
+    pool_.pop_front();
+    forced_id_ = p.id;
+    p.fn(*this, p.tag, p.address);
+    if (forced_id_ != 0) throw encode_error("internal: a shared object was written without its id");
+  }
+}
+
+void encoder::end_document() {
+  for (std::size_t id = 1; id < raw_refd_.size(); ++id)
+    if (raw_refd_[id] && (id >= written_.size() || !written_[id]))
+      throw encode_error("a raw pointer aims at an object that is not part of the encoded graph (id o" +
+                         std::to_string(id) + " was never written)");
+  depth_ = 1;
+  if (signer_) {
+    pad();
+    // The signature covers every byte before "<xg:signature".
+    if (sink_) flush();
+    else signer_->update(data(), size_);
+    auto sig = signer_->finish();
+    open("xg:signature");
+    attr("alg", "ed25519ph");
+    attr("key", signer_->key_name());
+    begin_text();
+    base64(sig.data(), sig.size());
+    end_text("xg:signature");
+  }
+  depth_ = 0;
+  put(std::string_view("</xg:doc>"));
+  newline();
+  if (sink_) flush();
+}
+
+void encoder::attr(std::string_view name, std::string_view value) {
+  put(' ');
+  put(name);
+  put("=\"", 2);
+  for (char ch : value) {
+    switch (ch) {
+      case '"': put("&quot;", 6); break;
+      case '&': put("&amp;", 5); break;
+      case '<': put("&lt;", 4); break;
+      case '>': put("&gt;", 4); break;
+      case '\t': put("&#9;", 4); break;
+      case '\n': put("&#10;", 5); break;
+      case '\r': put("&#13;", 5); break;
+      default: put(ch);
+    }
+  }
+  put('"');
+}
+
+void encoder::attr_id(std::string_view name, std::uint32_t id) {
+  put(' ');
+  put(name);
+  put("=\"o", 3);
+  integer(id);
+  put('"');
+}
+
+void encoder::attr_uint(std::string_view name, std::uint64_t value) {
+  put(' ');
+  put(name);
+  put("=\"", 2);
+  integer(value);
+  put('"');
+}
+
+void encoder::write_pending_rights() {
+  const rights_override* r = pending_rights_;
+  pending_rights_ = nullptr;
+  static constexpr std::pair<right, std::string_view> names[] = {
+      {right::read, "xg:read"}, {right::write, "xg:write"}, {right::del, "xg:delete"}, {right::copy, "xg:copy"}};
+  for (auto [which, name] : names)
+    if (const auto& list = r->list(which)) attr(name, join_principals(*list));
+}
+
+void encoder::text(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  for (std::size_t i = 0; i < s.size(); ++i)
+    if (!plain_bytes.plain[p[i]]) return text_slow(s);
+  put(s);
+}
+
+// Escapes what XML needs escaped; bytes XML cannot carry at all become <xg:x>HEX</xg:x>.
+// When a string holds such escapes it is mixed content, where a parser may drop white-space
+// only text between elements: such runs are written as character references.
+void encoder::text_slow(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  bool mixed = false;
+  for (std::size_t i = 0; i < n;) {
+    std::size_t len = xml_char_length(p + i, n - i);
+    if (len == 0) {
+      mixed = true;
+      break;
+    }
+    i += len;
+  }
+  auto escaped_run = [&](std::size_t from, std::size_t to) {
+    bool space_only = mixed;
+    for (std::size_t k = from; k < to && space_only; ++k) space_only = is_xml_space(s[k]);
+    for (std::size_t k = from; k < to; ++k) {
+      char ch = s[k];
+      if (space_only) {
+        put("&#", 2);
+        integer(static_cast<int>(static_cast<unsigned char>(ch)));
+        put(';');
+        continue;
+      }
+      switch (ch) {
+        case '<': put("&lt;", 4); break;
+        case '>': put("&gt;", 4); break;
+        case '&': put("&amp;", 5); break;
+        case '\r': put("&#13;", 5); break;
+        default: put(ch);
+      }
+    }
+  };
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < n;) {
+    std::size_t len = xml_char_length(p + i, n - i);
+    if (len > 0) {
+      i += len;
+      continue;
+    }
+    escaped_run(run, i);
+    put("<xg:x>", 6);
+    while (i < n && xml_char_length(p + i, n - i) == 0) {
+      put(hex_digits[p[i] >> 4]);
+      put(hex_digits[p[i] & 15]);
+      ++i;
+    }
+    put("</xg:x>", 7);
+    run = i;
+  }
+  escaped_run(run, n);
+}
+
+void encoder::base64(const void* bytes, std::size_t size) {
+  std::size_t len = sodium_base64_ENCODED_LEN(size, sodium_base64_VARIANT_ORIGINAL);
+  char* out = reserve(len);
+  sodium_bin2base64(out, len, static_cast<const unsigned char*>(bytes), size, sodium_base64_VARIANT_ORIGINAL);
+  size_ += len - 1;  // without the terminating NUL
+}
+
+namespace {
+template <class F, class U>
+void write_nan(encoder& e, U bits, U sign_bit, U quiet_nan, U payload_mask) {
+  bool negative = (bits & sign_bit) != 0;
+  U rest = bits & ~sign_bit;
+  e.raw(negative ? "-NaN" : "NaN");
+  if (rest != quiet_nan) {
+    char buf[32];
+    auto r = std::to_chars(buf, buf + sizeof buf, static_cast<std::uint64_t>(bits & payload_mask), 16);
+    e.raw("(0x");
+    e.raw(std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+    e.raw(")");
+  }
+}
+}  // namespace
+
+void encoder::number(double v) {
+  if (std::isnan(v)) {
+    std::uint64_t bits;
+    std::memcpy(&bits, &v, sizeof bits);
+    return write_nan<double, std::uint64_t>(*this, bits, 1ull << 63, 0x7ff8000000000000ull, 0x000fffffffffffffull);
+  }
+  if (std::isinf(v)) return put(v < 0 ? std::string_view("-INF") : std::string_view("INF"));
+  char* p = reserve(32);
+  size_ += static_cast<std::size_t>(std::to_chars(p, p + 32, v).ptr - p);
+}
+
+void encoder::number(float v) {
+  if (std::isnan(v)) {
+    std::uint32_t bits;
+    std::memcpy(&bits, &v, sizeof bits);
+    return write_nan<float, std::uint32_t>(*this, bits, 1u << 31, 0x7fc00000u, 0x007fffffu);
+  }
+  if (std::isinf(v)) return put(v < 0 ? std::string_view("-INF") : std::string_view("INF"));
+  char* p = reserve(32);
+  size_ += static_cast<std::size_t>(std::to_chars(p, p + 32, v).ptr - p);
+}
+
+namespace {
+void mark(std::vector<bool>& v, std::uint32_t id) {
+  if (v.size() <= id) v.resize(id + 1);
+  v[id] = true;
+}
+}  // namespace
+
+std::uint32_t encoder::object_id(const void* address, std::type_index type) {
+  if (forced_id_) {
+    std::uint32_t id = forced_id_;
+    forced_id_ = 0;
+    if (id < written_.size() && written_[id])
+      throw encode_error("an object is held both by value and by shared_ptr (it would be written twice)");
+    mark(written_, id);
+    return id;
+  }
+  if (!track_targets_) return 0;
+  object_key key{address, type};
+  if (!targets_.count(key)) return 0;
+  auto [it, inserted] = ids_.try_emplace(key, next_id_);
+  if (inserted) ++next_id_;
+  if (it->second < written_.size() && written_[it->second])
+    throw encode_error("an object is reachable twice by value (it would be written twice)");
+  mark(written_, it->second);
+  return it->second;
+}
+
+std::uint32_t encoder::ref_shared(const void* address, std::type_index type, erased_encode fn, std::string_view tag) {
+  auto [it, inserted] = ids_.try_emplace(object_key{address, type}, next_id_);
+  if (inserted) ++next_id_;
+  std::uint32_t id = it->second;
+  if (id >= pooled_.size() || !pooled_[id]) {  // a raw pointer may have named it first
+    mark(pooled_, id);
+    pool_.push_back({address, fn, tag, id});
+  }
+  return id;
+}
+
+std::uint32_t encoder::ref_raw(const void* address, std::type_index type) {
+  auto [it, inserted] = ids_.try_emplace(object_key{address, type}, next_id_);
+  if (inserted) ++next_id_;
+  mark(raw_refd_, it->second);
+  return it->second;
+}
+
+}  // namespace xgate::detail
