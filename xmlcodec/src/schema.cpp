@@ -43,6 +43,15 @@ std::string schema_builder::finish(const std::string& root_element) const {
   return s;
 }
 
+std::string schema(std::string_view registered_name) {
+  const detail::type_entry* te = registry::instance().find(registered_name);
+  if (!te) throw error(errc::unknown_type, "unknown type \"" + std::string(registered_name) + "\" (not registered)");
+  schema_builder b;
+  te->schema(b);
+  std::string name(te->name);
+  return b.finish("<xs:element name=\"" + name + "\" type=\"xg:" + name + "\"/>");
+}
+
 namespace detail {
 
 std::string xsd_element(std::string_view name, const xsd_type& t, std::string_view extra) {

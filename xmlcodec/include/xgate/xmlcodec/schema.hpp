@@ -192,6 +192,9 @@ void schema_erased(schema_builder& b) {
 
 }  // namespace detail
 
+// The XSD for documents whose root is the registered type `name`; throws error(unknown_type).
+std::string schema(std::string_view registered_name);
+
 // The XSD (one schema document, target namespace urn:xgate:1) for documents whose root is a T.
 template <class T>
 std::string schema() {
