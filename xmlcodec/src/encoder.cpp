@@ -120,7 +120,7 @@ void encoder::end_document() {
     if (sink_) flush();
     else signer_->update(data(), size_);
     auto sig = signer_->finish();
-    open("xg:signature");
+    put(std::string_view("<xg:signature"));
     attr("alg", "ed25519ph");
     attr("key", signer_->key_name());
     begin_text();

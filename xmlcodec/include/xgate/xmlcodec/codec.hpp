@@ -74,14 +74,15 @@ template <class T>
 concept has_member_serialize = requires(T& t, probe_archive& ar) { t.serialize(ar, 0u); };
 
 enum class kind {
-  restricted, boolean, integer, floating, described_enum, plain_enum, string, bytes, optional, variant,
+  monostate, restricted, boolean, integer, floating, described_enum, plain_enum, string, bytes, optional, variant,
   pair, tuple, duration, time_point, unique_ptr, shared_ptr, weak_ptr, raw_ptr, sequence, array,
   set, map, structure, boost_serializable, unsupported
 };
 
 template <class T>
 constexpr kind kind_of() {
-  if constexpr (is_spec_v<T, restricted>) return kind::restricted;
+  if constexpr (std::is_same_v<T, std::monostate>) return kind::monostate;
+  else if constexpr (is_spec_v<T, restricted>) return kind::restricted;
   else if constexpr (std::is_same_v<T, bool>) return kind::boolean;
   else if constexpr (std::is_integral_v<T>) return kind::integer;
   else if constexpr (std::is_floating_point_v<T>) return kind::floating;
@@ -385,9 +386,9 @@ std::vector<const typename C::value_type*> sorted_elements(const C& c) {
   std::vector<const typename C::value_type*> items;
   items.reserve(c.size());
   for (const auto& x : c) items.push_back(&x);
-  if constexpr (kind_of<C>() == kind::map)
-    std::stable_sort(items.begin(), items.end(), [](auto* a, auto* b) { return std::less<>{}(a->first, b->first); });
-  else
+  if constexpr (kind_of<C>() == kind::map && !is_multi_v<C>)
+    std::sort(items.begin(), items.end(), [](auto* a, auto* b) { return std::less<>{}(a->first, b->first); });
+  else  // sets, and multimaps whose equal keys must be ordered by value too
     std::stable_sort(items.begin(), items.end(), [](auto* a, auto* b) { return std::less<>{}(*a, *b); });
   return items;
 }
@@ -519,6 +520,9 @@ void encode_value(encoder& e, std::string_view tag, const T& v) {
                 "xgate: this type is not described. Add XGATE_TYPE/XGATE_REFLECT for structs, XGATE_ENUM for enums.");
   if constexpr (k == kind::structure) {
     encode_struct(e, tag, v);
+  } else if constexpr (k == kind::monostate) {
+    e.open(tag);
+    e.empty();
   } else if constexpr (k == kind::boolean) {
     e.open(tag);
     e.begin_text();
@@ -645,6 +649,8 @@ void decode_value(decoder& d, pugi::xml_node n, T& v) {
                 "xgate: this type is not described. Add XGATE_TYPE/XGATE_REFLECT for structs, XGATE_ENUM for enums.");
   if constexpr (k == kind::structure) {
     decode_struct(d, n, v);
+  } else if constexpr (k == kind::monostate) {
+    if (pugi::xml_node c = d.first_element(n)) d.fail(errc::unexpected_content, c, "an empty alternative holds nothing");
   } else if constexpr (k == kind::boolean) {
     v = parse_bool(d, n, d.scalar_text(n));
   } else if constexpr (k == kind::integer || k == kind::floating) {
@@ -774,16 +780,23 @@ void collect_value(collector& c, const T& v) {
   } else if constexpr (k == kind::unique_ptr) {
     using P = smart_pointee_t<T>;
     if (!v) return;
-    if constexpr (std::is_polymorphic_v<P>) registered_dynamic(typeid(*v), "").collect(c, dynamic_cast<const void*>(v.get()));
-    else collect_value(c, *v);
+    if constexpr (std::is_polymorphic_v<P>) {
+      // Unregistered types are reported by the encoder, which knows the element's name.
+      if (const type_entry* te = registry::instance().find(typeid(*v))) te->collect(c, dynamic_cast<const void*>(v.get()));
+    } else {
+      collect_value(c, *v);
+    }
   } else if constexpr (k == kind::shared_ptr || k == kind::weak_ptr) {
     using P = smart_pointee_t<T>;
     std::shared_ptr<const P> p;
     if constexpr (k == kind::weak_ptr) p = v.lock();
     else p = v;
     if (!p) return;
-    if constexpr (std::is_polymorphic_v<P>) c.visit(key_of<P>(p.get()), registered_dynamic(typeid(*p), "").collect);
-    else c.visit(key_of<P>(p.get()), &collect_erased<P>);
+    if constexpr (std::is_polymorphic_v<P>) {
+      if (const type_entry* te = registry::instance().find(typeid(*p))) c.visit(key_of<P>(p.get()), te->collect);
+    } else {
+      c.visit(key_of<P>(p.get()), &collect_erased<P>);
+    }
   } else if constexpr (k == kind::optional) {
     if (v) collect_value(c, *v);
   } else if constexpr (k == kind::restricted) {

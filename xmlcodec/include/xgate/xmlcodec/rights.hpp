@@ -55,6 +55,7 @@ bool is_valid_principal(std::string_view name) noexcept;
 template <class T>
 class restricted {
  public:
+  using value_type = T;
   restricted() = default;
   restricted(T value, rights_override r = {}) : value_(std::move(value)), rights_(std::move(r)) {}
 

@@ -96,6 +96,8 @@ xsd_type xsd_of(schema_builder& b) {
   if constexpr (k == kind::structure) {
     define_struct<T>(b);
     return {"xg:" + std::string(meta<T>::name), {}, false, false};
+  } else if constexpr (k == kind::monostate) {
+    return {{}, "<xs:complexType/>", false, false};
   } else if constexpr (k == kind::boolean) {
     return {"xs:boolean", {}, true, false};
   } else if constexpr (k == kind::integer) {
