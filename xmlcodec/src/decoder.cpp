@@ -81,8 +81,8 @@ void decoder::fail(errc code, pugi::xml_node where, const std::string& detail) c
                      detail);
 }
 
-void decoder::fail(errc code, pugi::xml_attribute, pugi::xml_node owner, const std::string& detail) const {
-  fail(code, owner, detail);
+std::string decoder::location_of(pugi::xml_node n) const {
+  return options_.document_name + ":" + std::to_string(line_of(n.offset_debug())) + " " + path_of(n);
 }
 
 // ---- the frame -------------------------------------------------------------------------
@@ -246,7 +246,7 @@ void decoder::open_document() {
   if (rights_) {
     right wanted = options_.mode == access_mode::read ? right::read : right::write;
     if (!rights_->allows(options_.principal, wanted))
-      throw access_denied(options_.principal.empty() ? "(anonymous)" : options_.principal, to_string(wanted), options_.document_name);
+      throw access_denied(principal_name(), to_string(wanted), options_.document_name);
   }
 }
 

@@ -680,12 +680,9 @@ void decode_value(decoder& d, pugi::xml_node n, T& v) {
   } else if constexpr (k == kind::restricted) {
     auto [readable, writable] = d.object_access(n);
     v.overrides() = d.read_overrides(n);
-    if (!readable) {
-      v.storage().reset();
-      v.set_access(true, false);
-      return;
-    }
-    v.set_access(false, writable);
+    if (!readable || !writable) v.set_access(!readable, writable, d.principal_name(), d.location_of(n));
+    else v.set_access(false, true, {}, {});
+    if (!readable) return v.storage().reset();
     if (d.is_nil(n)) return v.storage().reset();
     decode_value(d, n, v.storage().emplace());
   } else if constexpr (k == kind::variant) {

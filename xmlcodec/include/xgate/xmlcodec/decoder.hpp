@@ -36,9 +36,10 @@ class decoder {
 
   // ---- errors ------------------------------------------------------------------------
   [[noreturn]] void fail(errc code, pugi::xml_node where, const std::string& detail) const;
-  [[noreturn]] void fail(errc code, pugi::xml_attribute where, pugi::xml_node owner, const std::string& detail) const;
   std::string path_of(pugi::xml_node n) const;
   std::size_t line_of(std::ptrdiff_t offset) const;
+  std::string location_of(pugi::xml_node n) const;  // "DOC:LINE PATH"
+  std::string principal_name() const { return options_.principal.empty() ? "(anonymous)" : options_.principal; }
 
   // ---- structure ---------------------------------------------------------------------
   // Parses, checks the frame (<xg:doc>, rights, signature) and indexes the pool.

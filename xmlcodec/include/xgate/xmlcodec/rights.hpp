@@ -70,7 +70,12 @@ class restricted {
   // Used by the codec.
   std::optional<T>& storage() noexcept { return value_; }
   const std::optional<T>& storage() const noexcept { return value_; }
-  void set_access(bool withheld, bool writable) noexcept { withheld_ = withheld; writable_ = writable; }
+  void set_access(bool withheld, bool writable, std::string principal, std::string where) {
+    withheld_ = withheld;
+    writable_ = writable;
+    principal_ = std::move(principal);
+    where_ = std::move(where);
+  }
 
   friend bool operator==(const restricted& a, const restricted& b) {
     return a.value_ == b.value_ && a.rights_ == b.rights_ && a.withheld_ == b.withheld_;
@@ -81,6 +86,7 @@ class restricted {
   rights_override rights_;
   bool withheld_ = false;
   bool writable_ = true;
+  std::string principal_, where_;  // who decoded it, and from where: for error messages
 };
 
 }  // namespace xgate
@@ -90,12 +96,12 @@ class restricted {
 namespace xgate {
 template <class T>
 const T& restricted<T>::value() const {
-  if (withheld_ || !value_) throw access_denied("(decoding principal)", "read", "(restricted value)");
+  if (withheld_ || !value_) throw access_denied(principal_, "read", where_);
   return *value_;
 }
 template <class T>
 T& restricted<T>::mutable_value() {
-  if (withheld_ || !value_ || !writable_) throw access_denied("(decoding principal)", "write", "(restricted value)");
+  if (withheld_ || !value_ || !writable_) throw access_denied(principal_, withheld_ || !value_ ? "read" : "write", where_);
   return *value_;
 }
 }  // namespace xgate
