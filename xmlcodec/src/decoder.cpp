@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cstring>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -18,17 +19,13 @@ namespace xgate::detail {
 void ensure_sodium();
 
 namespace {
-constexpr unsigned parse_flags = pugi::parse_cdata | pugi::parse_escapes | pugi::parse_eol | pugi::parse_ws_pcdata_single;
-
-bool is_text(pugi::xml_node n) { return n.type() == pugi::node_pcdata || n.type() == pugi::node_cdata; }
-
-bool all_space(const char* s) {
-  for (; *s; ++s)
-    if (!is_xml_space(*s)) return false;
+bool all_space(std::string_view s) {
+  for (char c : s)
+    if (!is_xml_space(c)) return false;
   return true;
 }
 
-std::string clip(std::string_view s) {
+std::string clip(std::string_view s) {  // for messages: short, no control characters
   std::string out;
   for (char c : s.substr(0, 40)) out += (static_cast<unsigned char>(c) < 0x20) ? '?' : c;
   return s.size() > 40 ? out + "..." : out;
@@ -36,6 +33,18 @@ std::string clip(std::string_view s) {
 }  // namespace
 
 decoder::decoder(std::string_view text, const decode_options& options) : text_(text), options_(options) {}
+
+// Ids are compared as written (they never need unescaping); the views point into the input.
+std::string_view decoder::raw_id(xnode n) {
+  std::string_view v;
+  std::uint8_t f;
+  return n.attribute("xg:id", v, f) ? v : std::string_view{};
+}
+std::string_view decoder::raw_ref(xnode n) {
+  std::string_view v;
+  std::uint8_t f;
+  return n.attribute("xg:ref", v, f) ? v : std::string_view{};
+}
 
 decoder::~decoder() {
   if (!finished_) break_cycles();
@@ -60,15 +69,20 @@ std::size_t decoder::line_of(std::ptrdiff_t offset) const {
   return 1 + static_cast<std::size_t>(std::count(text_.begin(), text_.begin() + static_cast<std::ptrdiff_t>(end), '\n'));
 }
 
-std::string decoder::path_of(pugi::xml_node n) const {
+std::string decoder::path_of(xnode n) const {
   std::vector<std::string> parts;
-  for (; n && n.type() != pugi::node_document; n = n.parent()) {
-    if (n.type() != pugi::node_element) continue;
-    std::string part = n.name();
-    std::size_t before = 0, after = 0;
-    for (auto s = n.previous_sibling(n.name()); s; s = s.previous_sibling(n.name())) ++before;
-    for (auto s = n.next_sibling(n.name()); s; s = s.next_sibling(n.name())) ++after;
-    if (before + after > 0) part += "[" + std::to_string(before + 1) + "]";
+  for (; n; n = n.parent()) {
+    if (n.is_text()) continue;
+    std::string part(n.name());
+    std::size_t before = 0, after = 0, position = 0;
+    for (xnode s = n.parent().first_child(); s; s = s.next_sibling()) {
+      if (s == n) {
+        position = before + 1;
+        continue;
+      }
+      if (!s.is_text() && s.name() == n.name()) (position ? after : before) += 1;
+    }
+    if (before + after > 0) part += "[" + std::to_string(position) + "]";
     parts.push_back(std::move(part));
   }
   std::string path;
@@ -76,72 +90,27 @@ std::string decoder::path_of(pugi::xml_node n) const {
   return path;
 }
 
-void decoder::fail(errc code, pugi::xml_node where, const std::string& detail) const {
-  throw decode_error(code, options_.document_name, where ? line_of(where.offset_debug()) : 0, where ? path_of(where) : "",
-                     detail);
+void decoder::fail(errc code, xnode where, const std::string& detail) const {
+  throw decode_error(code, options_.document_name, where ? line_of(static_cast<std::ptrdiff_t>(where.offset())) : 0,
+                     where ? path_of(where) : "", detail);
 }
 
-std::string decoder::location_of(pugi::xml_node n) const {
-  return options_.document_name + ":" + std::to_string(line_of(n.offset_debug())) + " " + path_of(n);
+std::string decoder::location_of(xnode n) const {
+  return options_.document_name + ":" + std::to_string(line_of(static_cast<std::ptrdiff_t>(n.offset()))) + " " + path_of(n);
+}
+
+std::string_view decoder::attr(xnode n, std::string_view name, bool* found) const {
+  std::string_view raw;
+  std::uint8_t flags = 0;
+  bool has = n.attribute(name, raw, flags);
+  if (found) *found = has;
+  if (!has) return {};
+  if (!(flags & (xml_tree::has_refs | xml_tree::has_cr))) return raw;
+  xml_tree::unescape(raw, flags, attr_scratch_);
+  return attr_scratch_;
 }
 
 // ---- the frame -------------------------------------------------------------------------
-// pugixml does not expand entities it does not know and skips DOCTYPE: refuse both before
-// parsing so that no reader, ours or another, can be fed entity tricks through us.
-void decoder::check_markup() const {
-  const char* begin = text_.data();
-  const char* end = begin + text_.size();
-  auto at = [&](const char* p, std::string_view detail, errc code) {
-    throw decode_error(code, options_.document_name, line_of(p - begin), "", std::string(detail));
-  };
-  if (const void* nul = std::memchr(begin, 0, text_.size())) at(static_cast<const char*>(nul), "NUL byte in the document", errc::malformed_xml);
-  std::vector<std::pair<const char*, const char*>> skip;  // comments and CDATA sections
-  for (const char* p = begin;;) {
-    p = static_cast<const char*>(memmem(p, static_cast<std::size_t>(end - p), "<!", 2));
-    if (!p) break;
-    std::string_view rest(p, static_cast<std::size_t>(end - p));
-    std::string_view close;
-    if (rest.starts_with("<!--")) close = "-->";
-    else if (rest.starts_with("<![CDATA[")) close = "]]>";
-    else if (rest.starts_with("<!DOCTYPE")) at(p, "DOCTYPE declarations are refused", errc::forbidden_markup);
-    else if (rest.starts_with("<!ENTITY")) at(p, "entity declarations are refused", errc::forbidden_markup);
-    else at(p, "markup declarations are refused", errc::forbidden_markup);
-    const char* q = static_cast<const char*>(memmem(p + 2, static_cast<std::size_t>(end - p - 2), close.data(), close.size()));
-    if (!q) break;  // unterminated: the parser reports it
-    skip.emplace_back(p, q);
-    p = q + close.size();
-  }
-  std::size_t k = 0;
-  for (const char* p = begin; (p = static_cast<const char*>(std::memchr(p, '&', static_cast<std::size_t>(end - p))));) {
-    while (k < skip.size() && skip[k].second < p) ++k;
-    if (k < skip.size() && skip[k].first <= p) {
-      p = skip[k].second;
-      continue;
-    }
-    std::string_view rest(p, static_cast<std::size_t>(std::min<std::ptrdiff_t>(end - p, 16)));
-    std::size_t semi = rest.find(';');
-    std::string_view ref = semi == std::string_view::npos ? rest : rest.substr(0, semi + 1);
-    if (ref == "&amp;" || ref == "&lt;" || ref == "&gt;" || ref == "&quot;" || ref == "&apos;") {
-      p += ref.size();
-      continue;
-    }
-    if (ref.size() > 3 && ref[1] == '#' && semi != std::string_view::npos) {
-      bool hex = ref[2] == 'x';
-      std::string_view digits = ref.substr(hex ? 3 : 2, ref.size() - (hex ? 4 : 3));
-      unsigned long cp = 0;
-      auto r = std::from_chars(digits.data(), digits.data() + digits.size(), cp, hex ? 16 : 10);
-      bool valid = !digits.empty() && r.ec == std::errc() && r.ptr == digits.data() + digits.size() &&
-                   (cp == 0x9 || cp == 0xA || cp == 0xD || (cp >= 0x20 && cp <= 0xD7FF) || (cp >= 0xE000 && cp <= 0xFFFD) ||
-                    (cp >= 0x10000 && cp <= 0x10FFFF));
-      if (!valid) at(p, "character reference " + std::string(ref) + " names a character XML cannot carry", errc::bad_text);
-      p += ref.size();
-      continue;
-    }
-    at(p, "reference to an undeclared entity \"" + clip(ref) + "\" (only the five predefined entities are allowed)",
-       errc::forbidden_markup);
-  }
-}
-
 void decoder::verify_signature() {
   ensure_sodium();
   const verify_key& key = *options_.verify;
@@ -191,34 +160,26 @@ void decoder::open_document() {
     throw decode_error(errc::too_large, options_.document_name, 0, "",
                        "the document is " + std::to_string(text_.size()) + " bytes, the limit is " +
                            std::to_string(options_.limits.max_bytes));
-  check_markup();
+  if (const void* nul = std::memchr(text_.data(), 0, text_.size()))
+    throw decode_error(errc::malformed_xml, options_.document_name,
+                       line_of(static_cast<const char*>(nul) - text_.data()), "", "NUL byte in the document");
   if (options_.verify) verify_signature();
-  pugi::xml_parse_result r = doc_.load_buffer(text_.data(), text_.size(), parse_flags, pugi::encoding_utf8);
-  if (!r)
-    throw decode_error(errc::malformed_xml, options_.document_name, line_of(r.offset), "",
-                       std::string("not well-formed XML: ") + r.description());
-  pugi::xml_node root;
-  for (pugi::xml_node n = doc_.first_child(); n; n = n.next_sibling()) {
-    if (n.type() == pugi::node_element) {
-      if (root) fail(errc::malformed_xml, n, "more than one root element");
-      root = n;
-    } else if (is_text(n) && !all_space(n.value())) {
-      fail(errc::malformed_xml, n, "text outside the root element");
-    }
-  }
-  if (!root) throw decode_error(errc::malformed_xml, options_.document_name, 0, "", "no root element");
-  if (!name_is(root, "xg:doc") || std::strcmp(root.attribute("xmlns:xg").value(), "urn:xgate:1") != 0)
+  xml_tree::parse_error pe;
+  if (!tree_.parse(text_, options_.limits.max_depth, pe))
+    throw decode_error(pe.code, options_.document_name, line_of(static_cast<std::ptrdiff_t>(pe.offset)), pe.path, pe.message);
+  xnode root(&tree_, tree_.root());
+  if (!name_is(root, "xg:doc") || attr(root, "xmlns:xg") != "urn:xgate:1")
     fail(errc::not_xgate_document, root, "not an xgate document: expected <xg:doc xmlns:xg=\"urn:xgate:1\">, found <" + std::string(root.name()) + ">");
-  pugi::xml_node n = first_element(root);
+  xnode n = first_element(root);
   if (n && name_is(n, "xg:rights")) {
     try {
       xgate::rights r;
-      r.creator = n.attribute("creator").value();
+      r.creator = attr(n, "creator");
       if (!r.creator.empty() && !is_valid_principal(r.creator)) throw error(errc::bad_value, "invalid creator \"" + clip(r.creator) + "\"");
-      r.read = parse_principals(n.attribute("read").value());
-      r.write = parse_principals(n.attribute("write").value());
-      r.del = parse_principals(n.attribute("delete").value());
-      r.copy = parse_principals(n.attribute("copy").value());
+      r.read = parse_principals(attr(n, "read"));
+      r.write = parse_principals(attr(n, "write"));
+      r.del = parse_principals(attr(n, "delete"));
+      r.copy = parse_principals(attr(n, "copy"));
       rights_ = std::move(r);
     } catch (const decode_error&) {
       throw;
@@ -233,15 +194,15 @@ void decoder::open_document() {
     if (name_is(n, "xg:signature")) {
       if (next_element(n)) fail(errc::unexpected_content, next_element(n), "content after the signature");
       signed_ = true;
-      signature_key_ = n.attribute("key").value();
+      signature_key_ = attr(n, "key");
       break;
     }
-    std::string_view id = n.attribute("xg:id").value();
+    std::string_view id = raw_id(n);
     if (id.empty()) fail(errc::unexpected_content, n, "an object after the root must carry xg:id (it is a shared object)");
     if (!pool_.try_emplace(id, pool_entry{n, nullptr, nullptr, typeid(void), nullptr}).second) fail(errc::duplicate_id, n, "duplicate xg:id=\"" + clip(id) + "\"");
     pool_order_.push_back(id);
   }
-  if (std::string_view rid = root_object_.attribute("xg:id").value(); !rid.empty() && pool_.count(rid))
+  if (std::string_view rid = raw_id(root_object_); !rid.empty() && pool_.count(rid))
     fail(errc::duplicate_id, root_object_, "duplicate xg:id=\"" + clip(rid) + "\"");
   if (rights_) {
     right wanted = options_.mode == access_mode::read ? right::read : right::write;
@@ -251,35 +212,42 @@ void decoder::open_document() {
 }
 
 // ---- content ------------------------------------------------------------------------------
-pugi::xml_node decoder::first_element(pugi::xml_node parent) const {
-  for (pugi::xml_node n = parent.first_child(); n; n = n.next_sibling()) {
-    if (n.type() == pugi::node_element) return n;
-    if (is_text(n) && !all_space(n.value()))
-      fail(errc::unexpected_content, parent, "text \"" + clip(n.value()) + "\" where only elements may stand");
-  }
-  return {};
-}
-
-pugi::xml_node decoder::next_element(pugi::xml_node n) const {
-  for (pugi::xml_node s = n.next_sibling(); s; s = s.next_sibling()) {
-    if (s.type() == pugi::node_element) return s;
-    if (is_text(s) && !all_space(s.value()))
-      fail(errc::unexpected_content, n.parent(), "text \"" + clip(s.value()) + "\" where only elements may stand");
-  }
-  return {};
-}
-
-std::string_view decoder::scalar_text(pugi::xml_node n) const {
-  std::string_view text;
-  int texts = 0;
-  for (pugi::xml_node c = n.first_child(); c; c = c.next_sibling()) {
-    if (c.type() == pugi::node_element) fail(errc::unexpected_content, c, "element <" + std::string(c.name()) + "> inside a value");
-    if (is_text(c)) {
-      text = c.value();
-      ++texts;
+xnode decoder::first_element(xnode parent) const {
+  if (!parent.has_children()) {
+    std::string_view raw = parent.tree()->raw_text(parent.index());
+    if (!raw.empty() && !all_space(raw)) {
+      xml_tree::unescape(raw, parent.flags(), scratch_);
+      if (!all_space(scratch_)) fail(errc::unexpected_content, parent, "text \"" + clip(scratch_) + "\" where only elements may stand");
     }
+    return {};
   }
-  if (texts > 1) fail(errc::unexpected_content, n, "a value must be one piece of text");
+  xnode n = parent.first_child();
+  if (n.is_text()) text_where_elements_stand(parent, n);
+  return n;
+}
+
+xnode decoder::next_element(xnode n) const {
+  xnode s = n.next_sibling();
+  if (s && s.is_text()) text_where_elements_stand(n.parent(), s);
+  return s;
+}
+
+void decoder::text_where_elements_stand(xnode parent, xnode text) const {
+  xml_tree::unescape(text.tree()->raw_text(text.index()), text.flags(), scratch_);
+  fail(errc::unexpected_content, parent, "text \"" + clip(scratch_) + "\" where only elements may stand");
+}
+
+std::string_view decoder::scalar_text(xnode n) const {
+  if (n.has_children()) {
+    for (xnode c = n.first_child(); c; c = c.next_sibling())
+      if (!c.is_text()) fail(errc::unexpected_content, c, "element <" + std::string(c.name()) + "> inside a value");
+    fail(errc::unexpected_content, n, "a value must be one piece of text");
+  }
+  std::string_view text = n.tree()->raw_text(n.index());
+  if (n.flags() & (xml_tree::has_refs | xml_tree::has_markup | xml_tree::has_cr)) {
+    xml_tree::unescape(text, n.flags(), scratch_);
+    text = scratch_;
+  }
   while (!text.empty() && is_xml_space(text.front())) text.remove_prefix(1);
   while (!text.empty() && is_xml_space(text.back())) text.remove_suffix(1);
   return text;
@@ -294,20 +262,37 @@ int hex_value(char c) {
 }
 }  // namespace
 
-void decoder::read_string(pugi::xml_node n, std::string& out) const {
+namespace {
+void check_xml_text(const decoder& d, xnode n, std::string_view text) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  for (std::size_t i = 0, len = text.size(); i < len;) {
+    if (p[i] >= 0x20 && p[i] < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t k = xml_char_length(p + i, len - i);
+    if (k == 0)
+      d.fail(errc::bad_text, n, "a byte XML cannot carry (0x" + std::string{"0123456789ABCDEF"[p[i] >> 4], "0123456789ABCDEF"[p[i] & 15]} +
+                                    ") in text; write it as <xg:x>HEX</xg:x>");
+    i += k;
+  }
+}
+}  // namespace
+
+void decoder::read_string(xnode n, std::string& out) const {
+  const xml_tree& t = *n.tree();
+  if (!n.has_children()) {
+    xml_tree::unescape(t.raw_text(n.index()), n.flags(), out);
+    check_xml_text(*this, n, out);
+    return;
+  }
   out.clear();
-  for (pugi::xml_node c = n.first_child(); c; c = c.next_sibling()) {
-    if (is_text(c)) {
-      const char* v = c.value();
-      std::size_t len = std::strlen(v);
-      const auto* p = reinterpret_cast<const unsigned char*>(v);
-      for (std::size_t i = 0; i < len;) {
-        std::size_t k = xml_char_length(p + i, len - i);
-        if (k == 0) fail(errc::bad_text, n, "a byte XML cannot carry (0x" + std::string{"0123456789ABCDEF"[p[i] >> 4], "0123456789ABCDEF"[p[i] & 15]} + ") in text; write it as <xg:x>HEX</xg:x>");
-        i += k;
-      }
-      out.append(v, len);
-    } else if (c.type() == pugi::node_element && name_is(c, "xg:x")) {
+  for (xnode c = n.first_child(); c; c = c.next_sibling()) {
+    if (c.is_text()) {
+      xml_tree::unescape(t.raw_text(c.index()), c.flags(), scratch_);
+      check_xml_text(*this, n, scratch_);
+      out += scratch_;
+    } else if (name_is(c, "xg:x")) {
       std::string_view hex = scalar_text(c);
       if (hex.empty() || hex.size() % 2 != 0) fail(errc::bad_text, c, "<xg:x> must hold an even, non-zero number of hex digits");
       for (std::size_t i = 0; i < hex.size(); i += 2) {
@@ -315,13 +300,13 @@ void decoder::read_string(pugi::xml_node n, std::string& out) const {
         if (hi < 0 || lo < 0) fail(errc::bad_text, c, "<xg:x> holds \"" + clip(hex) + "\", which is not hex");
         out.push_back(static_cast<char>(hi * 16 + lo));
       }
-    } else if (c.type() == pugi::node_element) {
+    } else {
       fail(errc::unexpected_content, c, "element <" + std::string(c.name()) + "> inside a string (only <xg:x> may stand there)");
     }
   }
 }
 
-void decoder::read_base64(pugi::xml_node n, std::vector<unsigned char>& out) const {
+void decoder::read_base64(xnode n, std::vector<unsigned char>& out) const {
   ensure_sodium();
   std::string_view b64 = scalar_text(n);
   out.resize(b64.size() / 4 * 3 + 3);
@@ -333,19 +318,19 @@ void decoder::read_base64(pugi::xml_node n, std::vector<unsigned char>& out) con
   out.resize(len);
 }
 
-bool decoder::is_nil(pugi::xml_node n) const {
-  pugi::xml_attribute a = n.attribute("xsi:nil");
-  if (!a) return false;
-  std::string_view v = a.value();
+bool decoder::is_nil(xnode n) const {
+  bool found = false;
+  std::string_view v = attr(n, "xsi:nil", &found);
+  if (!found) return false;
   if (v == "true" || v == "1") return true;
   if (v == "false" || v == "0") return false;
   fail(errc::bad_value, n, "xsi:nil=\"" + clip(v) + "\" is neither true nor false");
 }
 
-unsigned decoder::version_of(pugi::xml_node n, std::string_view type, unsigned current) const {
-  pugi::xml_attribute a = n.attribute("xg:v");
-  if (!a) return 1;
-  std::string_view v = a.value();
+unsigned decoder::version_of(xnode n, std::string_view type, unsigned current) const {
+  bool found = false;
+  std::string_view v = attr(n, "xg:v", &found);
+  if (!found) return 1;
   unsigned version = 0;
   auto r = std::from_chars(v.data(), v.data() + v.size(), version);
   if (r.ec != std::errc() || r.ptr != v.data() + v.size() || version == 0)
@@ -356,14 +341,16 @@ unsigned decoder::version_of(pugi::xml_node n, std::string_view type, unsigned c
   return version;
 }
 
-rights_override decoder::read_overrides(pugi::xml_node n) const {
+rights_override decoder::read_overrides(xnode n) const {
   rights_override r;
-  static constexpr std::pair<right, const char*> names[] = {
+  static constexpr std::pair<right, std::string_view> names[] = {
       {right::read, "xg:read"}, {right::write, "xg:write"}, {right::del, "xg:delete"}, {right::copy, "xg:copy"}};
   for (auto [which, name] : names) {
-    if (pugi::xml_attribute a = n.attribute(name)) {
+    bool found = false;
+    std::string_view value = attr(n, name, &found);
+    if (found) {
       try {
-        r.list(which) = parse_principals(a.value());
+        r.list(which) = parse_principals(value);
       } catch (const error& e) {
         fail(errc::bad_value, n, e.what());
       }
@@ -372,7 +359,7 @@ rights_override decoder::read_overrides(pugi::xml_node n) const {
   return r;
 }
 
-decoder::access decoder::object_access(pugi::xml_node n) const {
+decoder::access decoder::object_access(xnode n) const {
   rights_override o = read_overrides(n);
   auto allowed = [&](right r) {
     xgate::rights eff = rights_ ? *rights_ : xgate::rights{};
@@ -384,9 +371,9 @@ decoder::access decoder::object_access(pugi::xml_node n) const {
 }
 
 // ---- identity ---------------------------------------------------------------------------
-void decoder::register_inline(pugi::xml_node n, void* object, std::type_index type) {
-  std::string_view id = n.attribute("xg:id").value();
-  if (n.parent() == root_object_.parent() && n != root_object_) return;  // a pool object: indexed already
+void decoder::register_inline(xnode n, void* object, std::type_index type) {
+  std::string_view id = raw_id(n);
+  if (auto it = pool_.find(id); it != pool_.end() && it->second.node == n) return;  // a pool object: indexed already
   if (pool_.count(id) || !inline_.try_emplace(id, inline_entry{object, type}).second)
     fail(errc::duplicate_id, n, "duplicate xg:id=\"" + clip(id) + "\"");
   inline_log_.push_back(id);
@@ -405,7 +392,7 @@ void decoder::relocate(std::size_t inline_mark, std::size_t fixup_mark, const vo
     if (inside(fixups_[i].slot)) fixups_[i].slot = moved(fixups_[i].slot);
 }
 
-const type_entry& decoder::registered(pugi::xml_node at, std::string_view name) const {
+const type_entry& decoder::registered(xnode at, std::string_view name) const {
   const type_entry* te = registry::instance().find(name);
   if (!te) fail(errc::unknown_type, at, "unknown type <" + clip(name) + "> (not registered with XGATE_REGISTER)");
   if (!te->create_raw) fail(errc::abstract_type, at, "type " + std::string(name) + " cannot be instantiated (abstract or not default-constructible)");
@@ -421,12 +408,12 @@ void* decoder::cast(void* address, std::type_index from, std::type_index to) {
   return nullptr;
 }
 
-std::pair<std::shared_ptr<void>, void*> decoder::resolve_shared(pugi::xml_node at, const ref_request& req) {
-  std::string_view id = at.attribute("xg:ref").value();
+std::pair<std::shared_ptr<void>, void*> decoder::resolve_shared(xnode at, const ref_request& req) {
+  std::string_view id = raw_ref(at);
   if (id.empty()) fail(errc::unexpected_content, at, "a pointer element needs xg:ref or xsi:nil=\"true\"");
   auto it = pool_.find(id);
   if (it == pool_.end()) {
-    if (inline_.count(id) || id == root_object_.attribute("xg:id").value())
+    if (inline_.count(id) || id == raw_id(root_object_))
       fail(errc::wrong_ref_type, at, "xg:ref=\"" + clip(id) + "\" names an object that is not shared (it is not at the top level of the document)");
     fail(errc::missing_id, at, "xg:ref=\"" + clip(id) + "\" names no object in the document");
   }
@@ -456,8 +443,8 @@ std::pair<std::shared_ptr<void>, void*> decoder::resolve_shared(pugi::xml_node a
   return {e.holder, p};
 }
 
-void decoder::add_fixup(pugi::xml_node at, void* slot, std::type_index expected, raw_assign assign) {
-  if (at.attribute("xg:ref").value()[0] == '\0') fail(errc::unexpected_content, at, "a pointer element needs xg:ref or xsi:nil=\"true\"");
+void decoder::add_fixup(xnode at, void* slot, std::type_index expected, raw_assign assign) {
+  if (raw_ref(at).empty()) fail(errc::unexpected_content, at, "a pointer element needs xg:ref or xsi:nil=\"true\"");
   fixups_.push_back({at, slot, expected, assign});
 }
 
@@ -468,7 +455,7 @@ void decoder::finish() {
     t.fill(*this, t.node, t.object);
   }
   for (const fixup& f : fixups_) {
-    std::string_view id = f.node.attribute("xg:ref").value();
+    std::string_view id = raw_ref(f.node);
     void* address = nullptr;
     std::type_index type = typeid(void);
     if (auto in = inline_.find(id); in != inline_.end()) {
@@ -494,16 +481,16 @@ void decoder::finish() {
 }
 
 // ---- numbers ----------------------------------------------------------------------------
-std::size_t count_items(decoder& d, pugi::xml_node n) {
+std::size_t count_items(decoder& d, xnode n) {
   std::size_t count = 0;
-  for (pugi::xml_node c = d.first_element(n); c; c = d.next_element(c)) {
+  for (xnode c = d.first_element(n); c; c = d.next_element(c)) {
     if (!name_is(c, "item")) d.fail(errc::unexpected_content, c, "expected <item>, found <" + std::string(c.name()) + ">");
     ++count;
   }
   return count;
 }
 
-void parse_integer(const decoder& d, pugi::xml_node n, std::string_view text, long long& out, long long min, long long max) {
+void parse_integer(const decoder& d, xnode n, std::string_view text, long long& out, long long min, long long max) {
   std::string_view t = text;
   if (t.size() > 1 && t[0] == '+' && t[1] != '-') t.remove_prefix(1);
   auto r = std::from_chars(t.data(), t.data() + t.size(), out);
@@ -513,7 +500,7 @@ void parse_integer(const decoder& d, pugi::xml_node n, std::string_view text, lo
     d.fail(errc::number_out_of_range, n, "\"" + clip(text) + "\" is out of range (" + std::to_string(min) + ".." + std::to_string(max) + ")");
 }
 
-void parse_unsigned(const decoder& d, pugi::xml_node n, std::string_view text, unsigned long long& out, unsigned long long max) {
+void parse_unsigned(const decoder& d, xnode n, std::string_view text, unsigned long long& out, unsigned long long max) {
   std::string_view t = text;
   if (t.size() > 1 && t[0] == '+' && t[1] != '-') t.remove_prefix(1);
   if (t.size() > 1 && t[0] == '-' && t.find_first_not_of('0', 1) != std::string_view::npos &&
@@ -553,7 +540,7 @@ bool parse_special(std::string_view t, F& out, U sign_bit, U quiet_nan, U payloa
 }
 
 template <class F>
-void parse_float_impl(const decoder& d, pugi::xml_node n, std::string_view text, F& out) {
+void parse_float_impl(const decoder& d, xnode n, std::string_view text, F& out) {
   bool bad = false;
   bool special;
   if constexpr (sizeof(F) == 8)
@@ -573,10 +560,10 @@ void parse_float_impl(const decoder& d, pugi::xml_node n, std::string_view text,
 }
 }  // namespace
 
-void parse_floating(const decoder& d, pugi::xml_node n, std::string_view text, double& out) { parse_float_impl(d, n, text, out); }
-void parse_floating(const decoder& d, pugi::xml_node n, std::string_view text, float& out) { parse_float_impl(d, n, text, out); }
+void parse_floating(const decoder& d, xnode n, std::string_view text, double& out) { parse_float_impl(d, n, text, out); }
+void parse_floating(const decoder& d, xnode n, std::string_view text, float& out) { parse_float_impl(d, n, text, out); }
 
-bool parse_bool(const decoder& d, pugi::xml_node n, std::string_view text) {
+bool parse_bool(const decoder& d, xnode n, std::string_view text) {
   if (text == "true" || text == "1") return true;
   if (text == "false" || text == "0") return false;
   d.fail(errc::bad_value, n, "\"" + clip(text) + "\" is not a bool (true or false)");

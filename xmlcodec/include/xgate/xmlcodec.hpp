@@ -39,7 +39,7 @@ void encode_document(encoder& e, const T& value) {
 template <class T>
 void decode_document(decoder& d, T& out) {
   d.open_document();
-  pugi::xml_node root = d.root_object();
+  xnode root = d.root_object();
   if (!name_is(root, top_tag<T>()))
     d.fail(errc::wrong_root_type, root,
            "the document holds <" + std::string(root.name()) + ">, expected <" + std::string(top_tag<T>()) + ">");

@@ -44,7 +44,7 @@ class boost_iarchive {
  public:
   using is_saving = boost::mpl::false_;
   using is_loading = boost::mpl::true_;
-  boost_iarchive(decoder& d, pugi::xml_node parent) : d_(d), parent_(parent), cursor_(d.first_element(parent)) {}
+  boost_iarchive(decoder& d, xnode parent) : d_(d), parent_(parent), cursor_(d.first_element(parent)) {}
   template <class U>
   boost_iarchive& operator>>(const boost::serialization::nvp<U>& nv) {
     if (!cursor_ || !name_is(cursor_, nv.name()))
@@ -65,11 +65,11 @@ class boost_iarchive {
   unsigned get_library_version() const { return 0; }
   template <class U>
   void register_type(const U* = nullptr) {}
-  pugi::xml_node rest() const { return cursor_; }
+  xnode rest() const { return cursor_; }
 
  private:
   decoder& d_;
-  pugi::xml_node parent_, cursor_;
+  xnode parent_, cursor_;
 };
 
 class boost_carchive {  // the raw-pointer pre-pass
@@ -107,14 +107,14 @@ void boost_encode(encoder& e, std::string_view tag, const T& v) {
 }
 
 template <class T>
-void boost_decode(decoder& d, pugi::xml_node n, T& v) {
+void boost_decode(decoder& d, xnode n, T& v) {
   decoder::depth_guard guard(d, n);
   constexpr unsigned current = boost::serialization::version<T>::value;
-  unsigned version = n.attribute("xg:v") ? d.version_of(n, type_display_name<T>(), current) : 0;
-  if (n.attribute("xg:id")) d.register_inline(n, &v, typeid(T));
+  unsigned version = n.has_attribute("xg:v") ? d.version_of(n, type_display_name<T>(), current) : 0;
+  if (n.has_attribute("xg:id")) d.register_inline(n, &v, typeid(T));
   boost_iarchive ar(d, n);
   boost::serialization::serialize_adl(ar, v, version);
-  if (pugi::xml_node rest = ar.rest(); rest && d.strict())
+  if (xnode rest = ar.rest(); rest && d.strict())
     d.fail(errc::unknown_field, rest, "unknown field <" + std::string(rest.name()) + ">");
 }
 

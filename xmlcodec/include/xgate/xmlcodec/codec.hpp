@@ -222,7 +222,7 @@ const type_entry& registered_dynamic(const std::type_info& dynamic_type, std::st
 template <class T>
 void encode_value(encoder& e, std::string_view tag, const T& v);
 template <class T>
-void decode_value(decoder& d, pugi::xml_node n, T& v);
+void decode_value(decoder& d, xnode n, T& v);
 template <class T>
 void collect_value(collector& c, const T& v);
 
@@ -231,7 +231,7 @@ void encode_erased(encoder& e, std::string_view tag, const void* p) {
   encode_value(e, tag, *static_cast<const T*>(p));
 }
 template <class T>
-void decode_erased(decoder& d, pugi::xml_node n, void* p) {
+void decode_erased(decoder& d, xnode n, void* p) {
   decode_value(d, n, *static_cast<T*>(p));
 }
 template <class T>
@@ -255,19 +255,19 @@ void assign_raw(void* slot, void* value) {
 template <class T>
 void boost_encode(encoder& e, std::string_view tag, const T& v);
 template <class T>
-void boost_decode(decoder& d, pugi::xml_node n, T& v);
+void boost_decode(decoder& d, xnode n, T& v);
 template <class T>
 void boost_collect(collector& c, const T& v);
 
 // ---- numbers -------------------------------------------------------------------------
-void parse_integer(const decoder& d, pugi::xml_node n, std::string_view text, long long& out, long long min, long long max);
-void parse_unsigned(const decoder& d, pugi::xml_node n, std::string_view text, unsigned long long& out, unsigned long long max);
-void parse_floating(const decoder& d, pugi::xml_node n, std::string_view text, double& out);
-void parse_floating(const decoder& d, pugi::xml_node n, std::string_view text, float& out);
-bool parse_bool(const decoder& d, pugi::xml_node n, std::string_view text);
+void parse_integer(const decoder& d, xnode n, std::string_view text, long long& out, long long min, long long max);
+void parse_unsigned(const decoder& d, xnode n, std::string_view text, unsigned long long& out, unsigned long long max);
+void parse_floating(const decoder& d, xnode n, std::string_view text, double& out);
+void parse_floating(const decoder& d, xnode n, std::string_view text, float& out);
+bool parse_bool(const decoder& d, xnode n, std::string_view text);
 
 template <class I>
-I decode_integer(decoder& d, pugi::xml_node n, std::string_view text) {
+I decode_integer(decoder& d, xnode n, std::string_view text) {
   if constexpr (std::is_signed_v<I>) {
     long long v;
     parse_integer(d, n, text, v, std::numeric_limits<I>::min(), std::numeric_limits<I>::max());
@@ -280,7 +280,7 @@ I decode_integer(decoder& d, pugi::xml_node n, std::string_view text) {
 }
 
 template <class T>
-void decode_number(decoder& d, pugi::xml_node n, T& v) {
+void decode_number(decoder& d, xnode n, T& v) {
   std::string_view text = d.scalar_text(n);
   if constexpr (std::is_floating_point_v<T>) {
     if constexpr (std::is_same_v<T, float>) parse_floating(d, n, text, v);
@@ -334,31 +334,28 @@ void encode_struct(encoder& e, std::string_view tag, const T& v) {
   }
 }
 
-inline bool name_is(pugi::xml_node n, std::string_view name) noexcept {
-  const char* s = n.name();
-  return std::strncmp(s, name.data(), name.size()) == 0 && s[name.size()] == '\0';
-}
+inline bool name_is(xnode n, std::string_view name) noexcept { return n.name() == name; }
 
 template <class T>
-void decode_struct(decoder& d, pugi::xml_node n, T& v) {
+void decode_struct(decoder& d, xnode n, T& v) {
   decoder::depth_guard guard(d, n);
   const unsigned version = d.version_of(n, meta<T>::name, meta<T>::version);
-  if (n.attribute("xg:id")) d.register_inline(n, &v, typeid(T));
+  if (n.has_attribute("xg:id")) d.register_inline(n, &v, typeid(T));
   static constexpr auto names = field_names<T>();
-  pugi::xml_node cur = d.first_element(n);
+  xnode cur = d.first_element(n);
   std::size_t index = 0;
   for_each_field<T>([&](auto f) {
-    pugi::xml_node c;
+    xnode c;
     if (cur && name_is(cur, f.name)) {
       c = cur;
       cur = d.next_element(cur);
     } else if (!d.strict()) {
-      for (pugi::xml_node k = d.first_element(n); k; k = d.next_element(k))
+      for (xnode k = d.first_element(n); k; k = d.next_element(k))
         if (name_is(k, f.name)) { c = k; break; }
     } else {
       // Strict: the element at the cursor is not this field. Say precisely why.
       if (cur) {
-        auto pos = std::find(names.begin(), names.end(), std::string_view(cur.name()));
+        auto pos = std::find(names.begin(), names.end(), cur.name());
         if (pos == names.end())
           d.fail(errc::unknown_field, cur, "unknown field <" + std::string(cur.name()) + "> in " + std::string(meta<T>::name));
         if (static_cast<std::size_t>(pos - names.begin()) < index)
@@ -371,7 +368,7 @@ void decode_struct(decoder& d, pugi::xml_node n, T& v) {
     ++index;
   });
   if (cur && d.strict()) {
-    if (std::find(names.begin(), names.end(), std::string_view(cur.name())) == names.end())
+    if (std::find(names.begin(), names.end(), cur.name()) == names.end())
       d.fail(errc::unknown_field, cur, "unknown field <" + std::string(cur.name()) + "> in " + std::string(meta<T>::name));
     d.fail(errc::unexpected_content, cur, "field <" + std::string(cur.name()) + "> repeated or out of order in " + std::string(meta<T>::name));
   }
@@ -424,10 +421,10 @@ void encode_container(encoder& e, std::string_view tag, const C& c) {
   e.end_children(tag);
 }
 
-std::size_t count_items(decoder& d, pugi::xml_node n);
+std::size_t count_items(decoder& d, xnode n);
 
 template <class C>
-void decode_container(decoder& d, pugi::xml_node n, C& c) {
+void decode_container(decoder& d, xnode n, C& c) {
   decoder::depth_guard guard(d, n);
   constexpr kind k = kind_of<C>();
   if constexpr (k == kind::array) {
@@ -435,13 +432,13 @@ void decode_container(decoder& d, pugi::xml_node n, C& c) {
     if (count != c.size())
       d.fail(errc::bad_value, n, "expected " + std::to_string(c.size()) + " items, found " + std::to_string(count));
     std::size_t i = 0;
-    for (pugi::xml_node x = d.first_element(n); x; x = d.next_element(x)) decode_value(d, x, c[i++]);
+    for (xnode x = d.first_element(n); x; x = d.next_element(x)) decode_value(d, x, c[i++]);
   } else if constexpr (k == kind::sequence) {
     std::size_t count = count_items(d, n);
     c.clear();
     c.resize(count);
     auto it = c.begin();
-    for (pugi::xml_node x = d.first_element(n); x; x = d.next_element(x), ++it) {
+    for (xnode x = d.first_element(n); x; x = d.next_element(x), ++it) {
       if constexpr (std::is_same_v<C, std::vector<bool>>) {
         bool b = false;
         decode_value(d, x, b);
@@ -453,7 +450,7 @@ void decode_container(decoder& d, pugi::xml_node n, C& c) {
   } else if constexpr (k == kind::set) {
     count_items(d, n);
     c.clear();
-    for (pugi::xml_node x = d.first_element(n); x; x = d.next_element(x)) {
+    for (xnode x = d.first_element(n); x; x = d.next_element(x)) {
       typename C::value_type tmp{};
       std::size_t im = d.inline_mark(), fm = d.fixup_mark();
       decode_value(d, x, tmp);
@@ -470,9 +467,9 @@ void decode_container(decoder& d, pugi::xml_node n, C& c) {
   } else if constexpr (k == kind::map) {
     count_items(d, n);
     c.clear();
-    for (pugi::xml_node x = d.first_element(n); x; x = d.next_element(x)) {
-      pugi::xml_node kn = d.first_element(x);
-      pugi::xml_node vn = kn ? d.next_element(kn) : pugi::xml_node{};
+    for (xnode x = d.first_element(n); x; x = d.next_element(x)) {
+      xnode kn = d.first_element(x);
+      xnode vn = kn ? d.next_element(kn) : xnode{};
       if (!kn || !name_is(kn, "key") || !vn || !name_is(vn, "value") || d.next_element(vn))
         d.fail(errc::unexpected_content, x, "a map item holds exactly <key> then <value>");
       typename C::key_type key{};
@@ -495,13 +492,13 @@ void decode_container(decoder& d, pugi::xml_node n, C& c) {
 
 // ---- variants and tuples -----------------------------------------------------------------
 template <class V, std::size_t... I>
-void emplace_and_decode(decoder& d, pugi::xml_node n, V& v, std::size_t index, std::index_sequence<I...>) {
+void emplace_and_decode(decoder& d, xnode n, V& v, std::size_t index, std::index_sequence<I...>) {
   ((index == I ? (decode_value(d, n, v.template emplace<I>()), true) : false) || ...);
 }
 
 template <class Tup, std::size_t... I>
-void decode_tuple_elements(decoder& d, pugi::xml_node n, Tup& t, std::index_sequence<I...>) {
-  pugi::xml_node cur = d.first_element(n);
+void decode_tuple_elements(decoder& d, xnode n, Tup& t, std::index_sequence<I...>) {
+  xnode cur = d.first_element(n);
   auto one = [&](auto& elem, std::size_t i) {
     if (!cur || !name_is(cur, tuple_tags[i]))
       d.fail(errc::unexpected_content, cur ? cur : n, "expected <" + std::string(tuple_tags[i]) + ">");
@@ -643,14 +640,14 @@ void encode_value(encoder& e, std::string_view tag, const T& v) {
 }
 
 template <class T>
-void decode_value(decoder& d, pugi::xml_node n, T& v) {
+void decode_value(decoder& d, xnode n, T& v) {
   constexpr kind k = kind_of<T>();
   static_assert(k != kind::unsupported,
                 "xgate: this type is not described. Add XGATE_TYPE/XGATE_REFLECT for structs, XGATE_ENUM for enums.");
   if constexpr (k == kind::structure) {
     decode_struct(d, n, v);
   } else if constexpr (k == kind::monostate) {
-    if (pugi::xml_node c = d.first_element(n)) d.fail(errc::unexpected_content, c, "an empty alternative holds nothing");
+    if (xnode c = d.first_element(n)) d.fail(errc::unexpected_content, c, "an empty alternative holds nothing");
   } else if constexpr (k == kind::boolean) {
     v = parse_bool(d, n, d.scalar_text(n));
   } else if constexpr (k == kind::integer || k == kind::floating) {
@@ -687,7 +684,7 @@ void decode_value(decoder& d, pugi::xml_node n, T& v) {
     decode_value(d, n, v.storage().emplace());
   } else if constexpr (k == kind::variant) {
     decoder::depth_guard guard(d, n);
-    pugi::xml_node c = d.first_element(n);
+    xnode c = d.first_element(n);
     if (!c || d.next_element(c)) d.fail(errc::unexpected_content, n, "a variant holds exactly one <altN> element");
     std::string_view name = c.name();
     std::size_t index = 0;
@@ -698,8 +695,8 @@ void decode_value(decoder& d, pugi::xml_node n, T& v) {
     emplace_and_decode(d, c, v, index, std::make_index_sequence<std::variant_size_v<T>>{});
   } else if constexpr (k == kind::pair) {
     decoder::depth_guard guard(d, n);
-    pugi::xml_node a = d.first_element(n);
-    pugi::xml_node b = a ? d.next_element(a) : pugi::xml_node{};
+    xnode a = d.first_element(n);
+    xnode b = a ? d.next_element(a) : xnode{};
     if (!a || !name_is(a, "first") || !b || !name_is(b, "second") || d.next_element(b))
       d.fail(errc::unexpected_content, n, "a pair holds exactly <first> then <second>");
     decode_value(d, a, v.first);
@@ -722,7 +719,7 @@ void decode_value(decoder& d, pugi::xml_node n, T& v) {
     if constexpr (std::is_polymorphic_v<P>) {
       static_assert(std::has_virtual_destructor_v<P>, "xgate: a polymorphic type held by unique_ptr needs a virtual destructor");
       decoder::depth_guard guard(d, n);
-      pugi::xml_node c = d.first_element(n);
+      xnode c = d.first_element(n);
       if (!c || d.next_element(c)) d.fail(errc::unexpected_content, n, "a polymorphic object holds exactly one element named by its type");
       const type_entry& te = d.registered(c, c.name());
       void* raw = te.create_raw();

@@ -1,4 +1,4 @@
-// The state behind from_xml: the parsed document, the pool of shared objects, ids of
+// The state behind from_xml: the parsed document (xml_tree), the pool of shared objects, ids of
 // objects that raw pointers aim at, and the work list that fills shared objects without
 // recursing along the graph (so a 100k-long chain of shared_ptr cannot overflow the stack).
 #pragma once
@@ -11,17 +11,17 @@
 #include <unordered_map>
 #include <vector>
 
-#include <pugixml.hpp>
 
 #include <xgate/xmlcodec/error.hpp>
 #include <xgate/xmlcodec/options.hpp>
+#include <xgate/xmlcodec/xml_tree.hpp>
 
 namespace xgate::detail {
 
 struct type_entry;
 
 class decoder;
-using erased_fill = void (*)(decoder&, pugi::xml_node, void* object);
+using erased_fill = void (*)(decoder&, xnode, void* object);
 using erased_reset = void (*)(void* object);
 
 class decoder {
@@ -35,16 +35,18 @@ class decoder {
   bool strict() const noexcept { return options_.strict; }
 
   // ---- errors ------------------------------------------------------------------------
-  [[noreturn]] void fail(errc code, pugi::xml_node where, const std::string& detail) const;
-  std::string path_of(pugi::xml_node n) const;
+  [[noreturn]] void fail(errc code, xnode where, const std::string& detail) const;
+  std::string path_of(xnode n) const;
   std::size_t line_of(std::ptrdiff_t offset) const;
-  std::string location_of(pugi::xml_node n) const;  // "DOC:LINE PATH"
+  std::string location_of(xnode n) const;  // "DOC:LINE PATH"
+  // An attribute's value (unescaped), or empty when absent; `found` tells the two apart.
+  std::string_view attr(xnode n, std::string_view name, bool* found = nullptr) const;
   std::string principal_name() const { return options_.principal.empty() ? "(anonymous)" : options_.principal; }
 
   // ---- structure ---------------------------------------------------------------------
   // Parses, checks the frame (<xg:doc>, rights, signature) and indexes the pool.
   void open_document();
-  pugi::xml_node root_object() const noexcept { return root_object_; }
+  xnode root_object() const noexcept { return root_object_; }
   const std::optional<xgate::rights>& document_rights() const noexcept { return rights_; }
   bool signed_document() const noexcept { return signed_; }
   std::string_view signature_key_name() const noexcept { return signature_key_; }
@@ -52,31 +54,31 @@ class decoder {
   // Nesting guard for recursive descent.
   struct depth_guard {
     decoder& d;
-    depth_guard(decoder& dec, pugi::xml_node n) : d(dec) {
+    depth_guard(decoder& dec, xnode n) : d(dec) {
       if (++d.depth_ > d.options_.limits.max_depth) d.fail(errc::too_deep, n, "nesting deeper than " + std::to_string(d.options_.limits.max_depth) + " elements");
     }
     ~depth_guard() { --d.depth_; }
   };
 
   // Element children, skipping whitespace-only text; other text is an error.
-  pugi::xml_node first_element(pugi::xml_node parent) const;
-  pugi::xml_node next_element(pugi::xml_node n) const;
+  xnode first_element(xnode parent) const;
+  xnode next_element(xnode n) const;
   // Text of a scalar element (trimmed of XML white space); no child elements allowed.
-  std::string_view scalar_text(pugi::xml_node n) const;
-  void read_string(pugi::xml_node n, std::string& out) const;
-  void read_base64(pugi::xml_node n, std::vector<unsigned char>& out) const;
-  bool is_nil(pugi::xml_node n) const;
-  unsigned version_of(pugi::xml_node n, std::string_view type, unsigned current) const;
+  std::string_view scalar_text(xnode n) const;
+  void read_string(xnode n, std::string& out) const;
+  void read_base64(xnode n, std::vector<unsigned char>& out) const;
+  bool is_nil(xnode n) const;
+  unsigned version_of(xnode n, std::string_view type, unsigned current) const;
 
   // ---- rights ---------------------------------------------------------------------------
   // Per-object rights (xg:read, xg:write, ... on the element) over the document's.
-  rights_override read_overrides(pugi::xml_node n) const;
+  rights_override read_overrides(xnode n) const;
   struct access { bool readable, writable; };
-  access object_access(pugi::xml_node n) const;
+  access object_access(xnode n) const;
 
   // ---- identity ----------------------------------------------------------------------
   // An object carrying xg:id inside the tree (target of raw pointers).
-  void register_inline(pugi::xml_node n, void* object, std::type_index type);
+  void register_inline(xnode n, void* object, std::type_index type);
   std::size_t inline_mark() const noexcept { return inline_log_.size(); }
   std::size_t fixup_mark() const noexcept { return fixups_.size(); }
   // An object decoded into a temporary and then moved into a set or map key: move what
@@ -99,21 +101,21 @@ class decoder {
     erased_fill fill;
     erased_reset reset;
   };
-  std::pair<std::shared_ptr<void>, void*> resolve_shared(pugi::xml_node at, const ref_request& req);
+  std::pair<std::shared_ptr<void>, void*> resolve_shared(xnode at, const ref_request& req);
   // A raw pointer: resolved when everything is decoded (addresses are final then).
   using raw_assign = void (*)(void* slot, void* value);
-  void add_fixup(pugi::xml_node at, void* slot, std::type_index expected, raw_assign assign);
+  void add_fixup(xnode at, void* slot, std::type_index expected, raw_assign assign);
 
   // Casts an object of dynamic type `from` to `to` through the registry; nullptr if unrelated.
   static void* cast(void* address, std::type_index from, std::type_index to);
-  const type_entry& registered(pugi::xml_node at, std::string_view name) const;
+  const type_entry& registered(xnode at, std::string_view name) const;
 
   // Fills queued shared objects, resolves raw pointers, checks every pool object was used.
   void finish();
 
  private:
   struct pool_entry {
-    pugi::xml_node node;
+    xnode node;
     std::shared_ptr<void> holder;
     void* address = nullptr;
     std::type_index type = typeid(void);
@@ -124,24 +126,27 @@ class decoder {
     std::type_index type;
   };
   struct fill_task {
-    pugi::xml_node node;
+    xnode node;
     void* object;
     erased_fill fill;
   };
   struct fixup {
-    pugi::xml_node node;
+    xnode node;
     void* slot;
     std::type_index expected;
     raw_assign assign;
   };
-  void check_markup() const;
   void verify_signature();
+  [[noreturn]] void text_where_elements_stand(xnode parent, xnode text) const;
+  static std::string_view raw_id(xnode n);
+  static std::string_view raw_ref(xnode n);
   void break_cycles() noexcept;
 
   std::string_view text_;
   const decode_options& options_;
-  pugi::xml_document doc_;
-  pugi::xml_node root_object_;
+  xml_tree tree_;
+  mutable std::string scratch_, attr_scratch_;  // unescaped text of the value being read
+  xnode root_object_;
   std::optional<xgate::rights> rights_;
   bool signed_ = false;
   std::string signature_key_;
