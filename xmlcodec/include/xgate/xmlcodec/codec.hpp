@@ -521,27 +521,26 @@ void encode_value(encoder& e, std::string_view tag, const T& v) {
     e.open(tag);
     e.empty();
   } else if constexpr (k == kind::boolean) {
-    e.open(tag);
-    e.begin_text();
+    e.open_text(tag);
     e.raw(v ? "true" : "false");
     e.end_text(tag);
   } else if constexpr (k == kind::integer || k == kind::floating) {
-    e.open(tag);
-    e.begin_text();
+    e.open_text(tag);
     encode_number(e, v);
     e.end_text(tag);
   } else if constexpr (k == kind::described_enum || k == kind::plain_enum) {
-    e.open(tag);
-    e.begin_text();
+    e.open_text(tag);
     std::string_view name;
     if constexpr (k == kind::described_enum) name = enum_to_name(v);
     if (!name.empty()) e.raw(name);
     else encode_number(e, static_cast<std::underlying_type_t<T>>(v));
     e.end_text(tag);
   } else if constexpr (k == kind::string) {
-    e.open(tag);
-    if (v.empty()) return e.empty();
-    e.begin_text();
+    if (v.empty()) {
+      e.open(tag);
+      return e.empty();
+    }
+    e.open_text(tag);
     e.text(v);
     e.end_text(tag);
   } else if constexpr (k == kind::bytes) {

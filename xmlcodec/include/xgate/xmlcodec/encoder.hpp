@@ -56,10 +56,27 @@ class encoder {
 
   // ---- elements ---------------------------------------------------------------------
   void open(std::string_view tag) {
-    pad();
-    put('<');
-    put(tag);
+    const std::size_t pad_n = padding();
+    char* p = reserve(pad_n + tag.size() + 2);
+    std::memset(p, ' ', pad_n);
+    p[pad_n] = '<';
+    std::memcpy(p + pad_n + 1, tag.data(), tag.size());
+    size_ += pad_n + 1 + tag.size();
     if (pending_rights_) write_pending_rights();
+  }
+  // "<tag>" ready for text: the common case of a scalar field, in one step.
+  void open_text(std::string_view tag) {
+    if (pending_rights_) {
+      open(tag);
+      return begin_text();
+    }
+    const std::size_t pad_n = padding();
+    char* p = reserve(pad_n + tag.size() + 2);
+    std::memset(p, ' ', pad_n);
+    p[pad_n] = '<';
+    std::memcpy(p + pad_n + 1, tag.data(), tag.size());
+    p[pad_n + 1 + tag.size()] = '>';
+    size_ += pad_n + 2 + tag.size();
   }
   // The next element opened carries these per-object rights (xg:read, xg:write, ...).
   void set_pending_rights(const rights_override* r) { pending_rights_ = r->empty() ? nullptr : r; }
@@ -72,10 +89,13 @@ class encoder {
   }
   void begin_text() { put('>'); }
   void end_text(std::string_view tag) {
-    put("</", 2);
-    put(tag);
-    put('>');
-    newline();
+    char* p = reserve(tag.size() + 4);
+    p[0] = '<';
+    p[1] = '/';
+    std::memcpy(p + 2, tag.data(), tag.size());
+    p[2 + tag.size()] = '>';
+    p[3 + tag.size()] = '\n';
+    size_ += tag.size() + (indent_ > 0 ? 4 : 3);
   }
   void begin_children() {
     if (depth_ >= max_depth_) throw encode_error("nesting deeper than " + std::to_string(max_depth_) + " elements");
@@ -132,12 +152,11 @@ class encoder {
     size_ += n;
   }
   void put(std::string_view s) { put(s.data(), s.size()); }
+  std::size_t padding() const noexcept { return static_cast<std::size_t>(depth_) * static_cast<std::size_t>(indent_); }
   void pad() {
-    if (indent_ > 0) {
-      std::size_t n = static_cast<std::size_t>(depth_) * static_cast<std::size_t>(indent_);
-      std::memset(reserve(n), ' ', n);
-      size_ += n;
-    }
+    std::size_t n = padding();
+    std::memset(reserve(n), ' ', n);
+    size_ += n;
   }
   void newline() {
     if (indent_ > 0) put('\n');
