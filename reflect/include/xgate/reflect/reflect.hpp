@@ -37,6 +37,9 @@ struct field {
   using class_type = Class;
   using member_type = Member;
 };
+// Spelled out for compilers without C++20 aggregate deduction (clang 14).
+template <class Class, class Member>
+field(std::string_view, Member Class::*) -> field<Class, Member>;
 
 namespace detail {
 

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Runs the benchmark suite of issue 3 and reports it (this is what `./x bench` calls).
+#
+#   bench/run.sh [--smoke] [Google Benchmark flags, e.g. --benchmark_filter=records]
+#
+# 1. builds xgate_bench (unless XGATE_BENCH names a binary already built),
+# 2. runs it, writing Google Benchmark JSON to $OUT/results.json,
+# 3. measures peak memory of encoding and decoding, one process per measurement, into
+#    $OUT/rss.jsonl: xgate on every workload, every contender on the largest one,
+# 4. prints a table per workload and the targets, writes $OUT/results.md and draws
+#    $OUT/throughput.png and $OUT/ratio.png (SVG when gnuplot has no pngcairo).
+#
+# Environment: BUILD_DIR (default: build/ at the top of the repository),
+# XGATE_BENCH (the binary; default $BUILD_DIR/bin/xgate_bench, built first),
+# XGATE_BENCH_OUT (default $BUILD_DIR/bench).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(dirname "$here")
+build=${BUILD_DIR:-$root/build}
+out=${XGATE_BENCH_OUT:-$build/bench}
+
+smoke=()
+args=()
+for a in "$@"; do
+  case $a in
+    --smoke) smoke=(--smoke) ;;
+    *) args+=("$a") ;;
+  esac
+done
+
+bin=${XGATE_BENCH:-}
+if [[ -z $bin ]]; then
+  bin=$build/bin/xgate_bench
+  if [[ ! -f $build/CMakeCache.txt ]]; then
+    generator=()
+    command -v ninja >/dev/null && generator=(-G Ninja)
+    cmake -S "$root" -B "$build" "${generator[@]}"
+  fi
+  cmake --build "$build" --target xgate_bench
+fi
+if [[ ! -x $bin ]]; then
+  echo "run.sh: $bin was not built (is libbenchmark-dev installed? the root CMakeLists skips bench/ without it)" >&2
+  exit 1
+fi
+
+mkdir -p "$out"
+echo "== xgate_bench ${smoke[*]} ${args[*]}"
+"$bin" "${smoke[@]}" --benchmark_out="$out/results.json" --benchmark_out_format=json "${args[@]}"
+
+echo
+echo "== peak memory"
+read -r -a workloads <<<"$(python3 "$here/report.py" "$out/results.json" --workloads)"
+: >"$out/rss.jsonl"
+rss() {
+  local line
+  if line=$("$bin" "${smoke[@]}" --rss "$@"); then :; else echo "run.sh: xgate_bench --rss $* failed" >&2; fi
+  [[ -n ${line:-} ]] && echo "$line" >>"$out/rss.jsonl"
+  return 0
+}
+if ((${#workloads[@]} > 0)); then
+  largest=${workloads[0]}
+  for c in xgate boost_xml boost_binary cereal_xml; do
+    rss "$largest" encode "$c"
+    rss "$largest" decode "$c"
+  done
+  rss "$largest" decode pugixml_parse
+  for w in "${workloads[@]:1}"; do
+    rss "$w" encode xgate
+    rss "$w" decode xgate
+  done
+fi
+
+echo
+python3 "$here/report.py" "$out/results.json" --rss "$out/rss.jsonl" --out "$out"
