@@ -34,6 +34,36 @@ std::string clip(std::string_view s) {  // for messages: short, no control chara
 
 decoder::decoder(std::string_view text, const decode_options& options) : text_(text), options_(options) {}
 
+bool id_index::number_of(std::string_view id, std::uint32_t& n) const noexcept {
+  if (id.size() < 2 || id.size() > 10 || id[0] != 'o' || id[1] == '0') return false;
+  std::uint64_t v = 0;
+  for (char c : id.substr(1)) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (v > max_) return false;  // ids beyond the element count cannot size the vector
+  n = static_cast<std::uint32_t>(v);
+  return true;
+}
+
+std::uint32_t id_index::find(std::string_view id) const {
+  std::uint32_t n;
+  if (number_of(id, n)) return n < by_number_.size() && by_number_[n] ? by_number_[n] - 1 : none;
+  auto it = by_name_.find(id);
+  return it == by_name_.end() ? none : it->second;
+}
+
+bool id_index::insert(std::string_view id, std::uint32_t value) {
+  std::uint32_t n;
+  if (number_of(id, n)) {
+    if (n >= by_number_.size()) by_number_.resize(std::max<std::size_t>(n + 1, by_number_.size() * 2), 0);
+    if (by_number_[n]) return false;
+    by_number_[n] = value + 1;
+    return true;
+  }
+  return by_name_.try_emplace(id, value).second;
+}
+
 // Ids are compared as written (they never need unescaping); the views point into the input.
 std::string_view decoder::raw_id(xnode n) {
   std::string_view v;
@@ -53,7 +83,7 @@ decoder::~decoder() {
 // Shared objects may point at each other in cycles; if decoding fails half way, emptying
 // each one breaks the cycles so nothing leaks.
 void decoder::break_cycles() noexcept {
-  for (auto& [id, e] : pool_)
+  for (pool_entry& e : pool_)
     if (e.holder && e.reset) {
       try {
         e.reset(e.address);
@@ -190,6 +220,7 @@ void decoder::open_document() {
   }
   if (!n || name_is(n, "xg:signature")) fail(errc::not_xgate_document, root, "the document holds no object");
   root_object_ = n;
+  ids_.limit(tree_.node_count());
   for (n = next_element(n); n; n = next_element(n)) {
     if (name_is(n, "xg:signature")) {
       if (next_element(n)) fail(errc::unexpected_content, next_element(n), "content after the signature");
@@ -199,10 +230,10 @@ void decoder::open_document() {
     }
     std::string_view id = raw_id(n);
     if (id.empty()) fail(errc::unexpected_content, n, "an object after the root must carry xg:id (it is a shared object)");
-    if (!pool_.try_emplace(id, pool_entry{n, nullptr, nullptr, typeid(void), nullptr}).second) fail(errc::duplicate_id, n, "duplicate xg:id=\"" + clip(id) + "\"");
-    pool_order_.push_back(id);
+    if (!ids_.insert(id, static_cast<std::uint32_t>(pool_.size()))) fail(errc::duplicate_id, n, "duplicate xg:id=\"" + clip(id) + "\"");
+    pool_.push_back(pool_entry{n, nullptr, nullptr, typeid(void), nullptr});
   }
-  if (std::string_view rid = raw_id(root_object_); !rid.empty() && pool_.count(rid))
+  if (std::string_view rid = raw_id(root_object_); !rid.empty() && ids_.find(rid) != id_index::none)
     fail(errc::duplicate_id, root_object_, "duplicate xg:id=\"" + clip(rid) + "\"");
   if (rights_) {
     right wanted = options_.mode == access_mode::read ? right::read : right::write;
@@ -266,6 +297,15 @@ namespace {
 void check_xml_text(const decoder& d, xnode n, std::string_view text) {
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   for (std::size_t i = 0, len = text.size(); i < len;) {
+    if (i + 8 <= len) {  // eight printable ASCII bytes at a time
+      std::uint64_t v;
+      std::memcpy(&v, p + i, 8);
+      constexpr std::uint64_t high = 0x8080808080808080ull, twenty = 0x2020202020202020ull;
+      if (((v | ((v - twenty) & ~v)) & high) == 0) {
+        i += 8;
+        continue;
+      }
+    }
     if (p[i] >= 0x20 && p[i] < 0x80) {
       ++i;
       continue;
@@ -373,10 +413,11 @@ decoder::access decoder::object_access(xnode n) const {
 // ---- identity ---------------------------------------------------------------------------
 void decoder::register_inline(xnode n, void* object, std::type_index type) {
   std::string_view id = raw_id(n);
-  if (auto it = pool_.find(id); it != pool_.end() && it->second.node == n) return;  // a pool object: indexed already
-  if (pool_.count(id) || !inline_.try_emplace(id, inline_entry{object, type}).second)
+  std::uint32_t slot = ids_.find(id);
+  if (slot != id_index::none && !(slot & inline_bit) && pool_[slot].node == n) return;  // a pool object: indexed already
+  if (slot != id_index::none || !ids_.insert(id, static_cast<std::uint32_t>(inline_.size()) | inline_bit))
     fail(errc::duplicate_id, n, "duplicate xg:id=\"" + clip(id) + "\"");
-  inline_log_.push_back(id);
+  inline_.push_back(inline_entry{object, type});
 }
 
 void decoder::relocate(std::size_t inline_mark, std::size_t fixup_mark, const void* from, std::size_t size, void* to) {
@@ -384,10 +425,8 @@ void decoder::relocate(std::size_t inline_mark, std::size_t fixup_mark, const vo
     return std::less_equal<const void*>{}(from, p) && std::less<const void*>{}(p, static_cast<const char*>(from) + size);
   };
   auto moved = [&](void* p) { return static_cast<char*>(to) + (static_cast<char*>(p) - static_cast<const char*>(from)); };
-  for (std::size_t i = inline_mark; i < inline_log_.size(); ++i) {
-    inline_entry& e = inline_.at(inline_log_[i]);
-    if (inside(e.address)) e.address = moved(e.address);
-  }
+  for (std::size_t i = inline_mark; i < inline_.size(); ++i)
+    if (inside(inline_[i].address)) inline_[i].address = moved(inline_[i].address);
   for (std::size_t i = fixup_mark; i < fixups_.size(); ++i)
     if (inside(fixups_[i].slot)) fixups_[i].slot = moved(fixups_[i].slot);
 }
@@ -411,13 +450,13 @@ void* decoder::cast(void* address, std::type_index from, std::type_index to) {
 std::pair<std::shared_ptr<void>, void*> decoder::resolve_shared(xnode at, const ref_request& req) {
   std::string_view id = raw_ref(at);
   if (id.empty()) fail(errc::unexpected_content, at, "a pointer element needs xg:ref or xsi:nil=\"true\"");
-  auto it = pool_.find(id);
-  if (it == pool_.end()) {
-    if (inline_.count(id) || id == raw_id(root_object_))
+  std::uint32_t slot = ids_.find(id);
+  if (slot == id_index::none || (slot & inline_bit)) {
+    if (slot != id_index::none || id == raw_id(root_object_))
       fail(errc::wrong_ref_type, at, "xg:ref=\"" + clip(id) + "\" names an object that is not shared (it is not at the top level of the document)");
     fail(errc::missing_id, at, "xg:ref=\"" + clip(id) + "\" names no object in the document");
   }
-  pool_entry& e = it->second;
+  pool_entry& e = pool_[slot];
   if (!e.holder) {
     std::string_view name = e.node.name();
     if (req.polymorphic) {
@@ -458,36 +497,37 @@ void decoder::finish() {
     std::string_view id = raw_ref(f.node);
     void* address = nullptr;
     std::type_index type = typeid(void);
-    if (auto in = inline_.find(id); in != inline_.end()) {
-      address = in->second.address;
-      type = in->second.type;
-    } else if (auto po = pool_.find(id); po != pool_.end() && po->second.holder) {
-      address = po->second.address;
-      type = po->second.type;
-    } else if (po != pool_.end()) {
-      fail(errc::missing_id, f.node, "xg:ref=\"" + clip(id) + "\" names a shared object that no shared pointer owns");
-    } else {
+    std::uint32_t slot = ids_.find(id);
+    if (slot == id_index::none) {
       fail(errc::missing_id, f.node, "xg:ref=\"" + clip(id) + "\" names no object in the document");
+    } else if (slot & inline_bit) {
+      address = inline_[slot & ~inline_bit].address;
+      type = inline_[slot & ~inline_bit].type;
+    } else if (pool_[slot].holder) {
+      address = pool_[slot].address;
+      type = pool_[slot].type;
+    } else {
+      fail(errc::missing_id, f.node, "xg:ref=\"" + clip(id) + "\" names a shared object that no shared pointer owns");
     }
     void* p = cast(address, type, f.expected);
     if (!p) fail(errc::wrong_ref_type, f.node, "xg:ref=\"" + clip(id) + "\" names an object of another type than the pointer's");
     f.assign(f.slot, p);
   }
-  for (std::string_view id : pool_order_) {
-    const pool_entry& e = pool_.at(id);
-    if (!e.holder) fail(errc::unreferenced_object, e.node, "object xg:id=\"" + clip(id) + "\" is not referenced by any shared pointer");
-  }
+  for (const pool_entry& e : pool_)
+    if (!e.holder)
+      fail(errc::unreferenced_object, e.node, "object xg:id=\"" + clip(raw_id(e.node)) + "\" is not referenced by any shared pointer");
   finished_ = true;
 }
 
 // ---- numbers ----------------------------------------------------------------------------
 std::size_t count_items(decoder& d, xnode n) {
   std::size_t count = 0;
-  for (xnode c = d.first_element(n); c; c = d.next_element(c)) {
-    if (!name_is(c, "item")) d.fail(errc::unexpected_content, c, "expected <item>, found <" + std::string(c.name()) + ">");
-    ++count;
-  }
+  for (xnode c = d.first_element(n); c; c = d.next_element(c)) ++count;
   return count;
+}
+
+void not_an_item(const decoder& d, xnode n) {
+  d.fail(errc::unexpected_content, n, "expected <item>, found <" + std::string(n.name()) + ">");
 }
 
 void parse_integer(const decoder& d, xnode n, std::string_view text, long long& out, long long min, long long max) {
@@ -541,6 +581,16 @@ bool parse_special(std::string_view t, F& out, U sign_bit, U quiet_nan, U payloa
 
 template <class F>
 void parse_float_impl(const decoder& d, xnode n, std::string_view text, F& out) {
+  std::string_view t = text;
+  if (t.size() > 1 && t[0] == '+' && t[1] != '-') t.remove_prefix(1);
+  bool digit_start = !t.empty() && (t[0] == '-' || t[0] == '.' || (t[0] >= '0' && t[0] <= '9'));
+  if (digit_start && !(t.size() > 1 && t[0] == '-' && (t[1] == 'I' || t[1] == 'N' || t[1] == 'i' || t[1] == 'n'))) {
+    auto r = std::from_chars(t.data(), t.data() + t.size(), out);
+    if (r.ec == std::errc() && r.ptr == t.data() + t.size()) return;
+    if (r.ec == std::errc::result_out_of_range && r.ptr == t.data() + t.size())
+      d.fail(errc::number_out_of_range, n, "\"" + clip(text) + "\" is out of range for " + (sizeof(F) == 8 ? "double" : "float"));
+    d.fail(errc::bad_number, n, "\"" + clip(text) + "\" is not a number");
+  }
   bool bad = false;
   bool special;
   if constexpr (sizeof(F) == 8)
@@ -548,15 +598,7 @@ void parse_float_impl(const decoder& d, xnode n, std::string_view text, F& out) 
   else
     special = parse_special<float, std::uint32_t>(text, out, 1u << 31, 0x7fc00000u, 0x007fffffu, 0x7f800000u, bad);
   if (bad) d.fail(errc::bad_number, n, "\"" + clip(text) + "\" is not a NaN spelling (NaN, -NaN, NaN(0xPAYLOAD))");
-  if (special) return;
-  std::string_view t = text;
-  if (t.size() > 1 && t[0] == '+' && t[1] != '-') t.remove_prefix(1);
-  bool digit_start = !t.empty() && (t[0] == '-' || t[0] == '.' || (t[0] >= '0' && t[0] <= '9'));
-  auto r = std::from_chars(t.data(), t.data() + t.size(), out);
-  if (!digit_start || r.ec == std::errc::invalid_argument || r.ptr != t.data() + t.size())
-    d.fail(errc::bad_number, n, "\"" + clip(text) + "\" is not a number");
-  if (r.ec == std::errc::result_out_of_range)
-    d.fail(errc::number_out_of_range, n, "\"" + clip(text) + "\" is out of range for " + (sizeof(F) == 8 ? "double" : "float"));
+  if (!special) d.fail(errc::bad_number, n, "\"" + clip(text) + "\" is not a number");
 }
 }  // namespace
 

@@ -47,8 +47,9 @@ constexpr std::size_t sink_chunk = 64 * 1024;
 encoder::encoder(const encode_options& options, xml_sink* sink)
     : options_(options), sink_(sink), indent_(options.indent < 0 ? 0 : options.indent),
       max_depth_(static_cast<int>(options.max_depth)) {
-  cap_ = sink ? sink_chunk : 4096;
-  buffer_.resize(cap_);
+  cap_ = sink ? sink_chunk : 64 * 1024;
+  buffer_.reset(static_cast<char*>(std::malloc(cap_)));
+  if (!buffer_) throw std::bad_alloc();
   if (options.sign) signer_ = std::make_unique<signer>(*options.sign);
 }
 
@@ -60,7 +61,10 @@ void encoder::grow(std::size_t n) {
     if (cap_ - size_ >= n) return;
   }
   std::size_t want = std::max(cap_ * 2, size_ + n);
-  buffer_.resize(want);
+  char* p = static_cast<char*>(std::realloc(buffer_.get(), want));
+  if (!p) throw std::bad_alloc();
+  buffer_.release();
+  buffer_.reset(p);
   cap_ = want;
 }
 
@@ -70,11 +74,9 @@ void encoder::flush() {
   size_ = 0;
 }
 
-std::string encoder::take_output() {
-  buffer_.resize(size_);
-  cap_ = size_ = 0;
-  return std::move(buffer_);
-}
+std::string encoder::take_output() { return std::string(data(), size_); }
+
+void encoder::take_output(std::string& out) { out.assign(data(), size_); }
 
 void encoder::begin_document() {
   if (options_.declaration) {
@@ -109,8 +111,8 @@ void encoder::write_pool() {
 }
 
 void encoder::end_document() {
-  for (std::size_t id = 1; id < raw_refd_.size(); ++id)
-    if (raw_refd_[id] && (id >= written_.size() || !written_[id]))
+  for (std::uint32_t id = 1; id < state_.size(); ++id)
+    if (has(id, raw_referenced) && !has(id, written))
       throw encode_error("a raw pointer aims at an object that is not part of the encoded graph (id o" +
                          std::to_string(id) + " was never written)");
   depth_ = 1;
@@ -179,64 +181,100 @@ void encoder::write_pending_rights() {
 
 void encoder::text(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  for (std::size_t i = 0; i < s.size(); ++i)
-    if (!plain_bytes.plain[p[i]]) return text_slow(s);
-  put(s);
+  std::size_t i = 0;
+  while (i < s.size() && plain_bytes.plain[p[i]]) ++i;
+  if (i == s.size()) return put(s);
+  text_slow(s, i);
 }
 
 // Escapes what XML needs escaped; bytes XML cannot carry at all become <xg:x>HEX</xg:x>.
 // When a string holds such escapes it is mixed content, where a parser may drop white-space
 // only text between elements: such runs are written as character references.
-void encoder::text_slow(std::string_view s) {
+void encoder::text_slow(std::string_view s, std::size_t first) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const std::size_t n = s.size();
   bool mixed = false;
-  for (std::size_t i = 0; i < n;) {
-    std::size_t len = xml_char_length(p + i, n - i);
-    if (len == 0) {
-      mixed = true;
-      break;
+  for (std::size_t i = first; i < n;) {
+    if (p[i] < 0x80) {
+      if (p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r') {
+        mixed = true;
+        break;
+      }
+      ++i;
+    } else {
+      std::size_t len = xml_char_length(p + i, n - i);
+      if (len == 0) {
+        mixed = true;
+        break;
+      }
+      i += len;
     }
-    i += len;
   }
-  auto escaped_run = [&](std::size_t from, std::size_t to) {
-    bool space_only = mixed;
-    for (std::size_t k = from; k < to && space_only; ++k) space_only = is_xml_space(s[k]);
-    for (std::size_t k = from; k < to; ++k) {
-      char ch = s[k];
-      if (space_only) {
-        put("&#", 2);
-        integer(static_cast<int>(static_cast<unsigned char>(ch)));
-        put(';');
-        continue;
-      }
-      switch (ch) {
-        case '<': put("&lt;", 4); break;
-        case '>': put("&gt;", 4); break;
-        case '&': put("&amp;", 5); break;
-        case '\r': put("&#13;", 5); break;
-        default: put(ch);
-      }
-    }
+  // Worst case: every byte a hex escape of its own ("<xg:x>HH</xg:x>", 15 bytes) or a
+  // character reference ("&#13;", 5 bytes).
+  char* out = reserve(n * (mixed ? 15 : 5) + 1);
+  char* const begin = out;
+  auto copy = [&](std::size_t from, std::size_t to) {
+    std::memcpy(out, s.data() + from, to - from);
+    out += to - from;
   };
+  auto escaped_run = [&](std::size_t from, std::size_t to) {
+    bool space_only = mixed && from < to;
+    for (std::size_t k = from; k < to && space_only; ++k) space_only = is_xml_space(s[k]);
+    if (space_only) {
+      for (std::size_t k = from; k < to; ++k) {
+        const char* ref = s[k] == ' ' ? "&#32;" : s[k] == '\t' ? "&#9;" : s[k] == '\n' ? "&#10;" : "&#13;";
+        std::size_t len = std::strlen(ref);
+        std::memcpy(out, ref, len);
+        out += len;
+      }
+      return;
+    }
+    std::size_t plain_from = from;
+    for (std::size_t k = from; k < to; ++k) {
+      const char* ref;
+      switch (s[k]) {
+        case '<': ref = "&lt;"; break;
+        case '>': ref = "&gt;"; break;
+        case '&': ref = "&amp;"; break;
+        case '\r': ref = "&#13;"; break;
+        default: continue;
+      }
+      copy(plain_from, k);
+      std::size_t len = std::strlen(ref);
+      std::memcpy(out, ref, len);
+      out += len;
+      plain_from = k + 1;
+    }
+    copy(plain_from, to);
+  };
+  if (!mixed) {
+    copy(0, first);
+    escaped_run(first, n);
+    size_ += static_cast<std::size_t>(out - begin);
+    return;
+  }
   std::size_t run = 0;
   for (std::size_t i = 0; i < n;) {
-    std::size_t len = xml_char_length(p + i, n - i);
+    std::size_t len = p[i] < 0x80 ? (p[i] >= 0x20 || p[i] == '\t' || p[i] == '\n' || p[i] == '\r') : xml_char_length(p + i, n - i);
     if (len > 0) {
       i += len;
       continue;
     }
     escaped_run(run, i);
-    put("<xg:x>", 6);
+    std::memcpy(out, "<xg:x>", 6);
+    out += 6;
     while (i < n && xml_char_length(p + i, n - i) == 0) {
-      put(hex_digits[p[i] >> 4]);
-      put(hex_digits[p[i] & 15]);
+      *out++ = hex_digits[p[i] >> 4];
+      *out++ = hex_digits[p[i] & 15];
       ++i;
     }
-    put("</xg:x>", 7);
+    std::memcpy(out, "</xg:x>", 7);
+    out += 7;
     run = i;
   }
   escaped_run(run, n);
+  size_ += static_cast<std::size_t>(out - begin);
 }
 
 void encoder::base64(const void* bytes, std::size_t size) {
@@ -284,20 +322,12 @@ void encoder::number(float v) {
   size_ += static_cast<std::size_t>(std::to_chars(p, p + 32, v).ptr - p);
 }
 
-namespace {
-void mark(std::vector<bool>& v, std::uint32_t id) {
-  if (v.size() <= id) v.resize(id + 1);
-  v[id] = true;
-}
-}  // namespace
-
 std::uint32_t encoder::object_id(const void* address, std::type_index type) {
   if (forced_id_) {
     std::uint32_t id = forced_id_;
     forced_id_ = 0;
-    if (id < written_.size() && written_[id])
-      throw encode_error("an object is held both by value and by shared_ptr (it would be written twice)");
-    mark(written_, id);
+    if (has(id, written)) throw encode_error("an object is held both by value and by shared_ptr (it would be written twice)");
+    mark(id, written);
     return id;
   }
   if (!track_targets_) return 0;
@@ -305,9 +335,8 @@ std::uint32_t encoder::object_id(const void* address, std::type_index type) {
   if (!targets_.count(key)) return 0;
   auto [it, inserted] = ids_.try_emplace(key, next_id_);
   if (inserted) ++next_id_;
-  if (it->second < written_.size() && written_[it->second])
-    throw encode_error("an object is reachable twice by value (it would be written twice)");
-  mark(written_, it->second);
+  if (has(it->second, written)) throw encode_error("an object is reachable twice by value (it would be written twice)");
+  mark(it->second, written);
   return it->second;
 }
 
@@ -315,8 +344,8 @@ std::uint32_t encoder::ref_shared(const void* address, std::type_index type, era
   auto [it, inserted] = ids_.try_emplace(object_key{address, type}, next_id_);
   if (inserted) ++next_id_;
   std::uint32_t id = it->second;
-  if (id >= pooled_.size() || !pooled_[id]) {  // a raw pointer may have named it first
-    mark(pooled_, id);
+  if (!has(id, pooled)) {  // a raw pointer may have named it first
+    mark(id, pooled);
     pool_.push_back({address, fn, tag, id});
   }
   return id;
@@ -325,7 +354,7 @@ std::uint32_t encoder::ref_shared(const void* address, std::type_index type, era
 std::uint32_t encoder::ref_raw(const void* address, std::type_index type) {
   auto [it, inserted] = ids_.try_emplace(object_key{address, type}, next_id_);
   if (inserted) ++next_id_;
-  mark(raw_refd_, it->second);
+  mark(it->second, raw_referenced);
   return it->second;
 }
 

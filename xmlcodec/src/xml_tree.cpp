@@ -100,6 +100,7 @@ bool xml_tree::parse(std::string_view text, std::size_t max_depth, parse_error& 
     std::uint32_t last_child;
     const char* content;  // start of the text since the last child (or the start tag)
     std::uint8_t flags;   // has_refs / has_markup / has_cr seen in that text
+    bool text;            // that text holds more than white space
   };
   std::vector<frame> open;
   open.reserve(32);
@@ -114,12 +115,11 @@ bool xml_tree::parse(std::string_view text, std::size_t max_depth, parse_error& 
   };
   if (text.size() >= 0xFFFFFFF0u) return fail(errc::too_large, b, "documents of 4 GiB or more are not supported");
 
-  // One node per element or text run, plus attributes: '<' counts bound the elements.
-  std::size_t lt = 0;
-  for (const char* q = b; (q = static_cast<const char*>(std::memchr(q, '<', static_cast<std::size_t>(e - q)))); ++q) ++lt;
-  nodes_.reserve(lt / 2 + lt / 8 + 16);
+  // An element takes at least 4 bytes ("<a/>"); reserving for one per 8 bytes rarely
+  // reallocates, and pages never touched cost no memory.
+  nodes_.reserve(text.size() / 8 + 16);
   nodes_.push_back(node{});
-  open.push_back({0, 0, p, 0});
+  open.push_back({0, 0, p, 0, false});
 
   auto link = [&](std::uint32_t child) {
     frame& f = open.back();
@@ -130,21 +130,19 @@ bool xml_tree::parse(std::string_view text, std::size_t max_depth, parse_error& 
   // Text between children of an element is kept when it is more than white space.
   auto flush_segment = [&](const char* end) {
     frame& f = open.back();
-    if (open.size() == 1) return;
-    bool keep = (f.flags & has_refs) || !all_ws(f.content, end);
-    if (keep && (f.flags & has_markup) && !(f.flags & has_refs)) {
-      std::string t;
-      unescape(std::string_view(f.content, static_cast<std::size_t>(end - f.content)), f.flags, t);
-      keep = !all_ws(t.data(), t.data() + t.size());
-    }
-    if (keep) {
-      node n;
-      n.flags = static_cast<std::uint8_t>(is_text | f.flags);
-      n.text_off = static_cast<std::uint32_t>(f.content - b);
-      n.text_len = static_cast<std::uint32_t>(end - f.content);
-      nodes_.push_back(n);
-      link(static_cast<std::uint32_t>(nodes_.size() - 1));
-    }
+    if (open.size() == 1 || !(f.text || (f.flags & has_refs))) return;
+    node n;
+    n.flags = static_cast<std::uint8_t>(is_text | f.flags);
+    n.text_off = static_cast<std::uint32_t>(f.content - b);
+    n.text_len = static_cast<std::uint32_t>(end - f.content);
+    nodes_.push_back(n);
+    link(static_cast<std::uint32_t>(nodes_.size() - 1));
+  };
+  auto bad_reference = [&](const char* a, const char* limit) {
+    if (a + 2 < limit && a[1] == '#')
+      return fail(errc::bad_text, a, "character reference " + clip(a, limit) + " names a character XML cannot carry");
+    return fail(errc::forbidden_markup, a,
+                "reference to an undeclared entity \"" + clip(a, limit) + "\" (only the five predefined entities are allowed)");
   };
 
   if (e - p >= 3 && std::memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3;
@@ -156,21 +154,37 @@ bool xml_tree::parse(std::string_view text, std::size_t max_depth, parse_error& 
       const char* q = static_cast<const char*>(std::memchr(p, '<', static_cast<std::size_t>(e - p)));
       if (!q) q = e;
       std::uint8_t fl = 0;
-      for (const char* a = p; (a = static_cast<const char*>(std::memchr(a, '&', static_cast<std::size_t>(q - a))));) {
-        unsigned long cp;
-        std::size_t len = reference(a, e, cp);
-        if (len == 0) {
-          if (a + 2 < e && a[1] == '#')
-            return fail(errc::bad_text, a, "character reference " + clip(a, e) + " names a character XML cannot carry");
-          return fail(errc::forbidden_markup, a,
-                      "reference to an undeclared entity \"" + clip(a, e) + "\" (only the five predefined entities are allowed)");
+      bool text = false;
+      if (q - p <= 64) {  // the common case (values, indentation): one pass, no calls
+        for (const char* a = p; a < q; ++a) {
+          char c = *a;
+          if (c == '&') {
+            unsigned long cp;
+            std::size_t len = reference(a, q, cp);
+            if (len == 0) return bad_reference(a, q);
+            fl |= has_refs;
+            text = true;
+            a += len - 1;
+          } else if (c == '\r') {
+            fl |= has_cr;
+          } else if (c != ' ' && c != '\n' && c != '\t') {
+            text = true;
+          }
         }
-        fl |= has_refs;
-        a += len;
+      } else {
+        for (const char* a = p; (a = static_cast<const char*>(std::memchr(a, '&', static_cast<std::size_t>(q - a))));) {
+          unsigned long cp;
+          std::size_t len = reference(a, q, cp);
+          if (len == 0) return bad_reference(a, q);
+          fl |= has_refs;
+          a += len;
+        }
+        if (std::memchr(p, '\r', static_cast<std::size_t>(q - p))) fl |= has_cr;
+        text = (fl & has_refs) || !all_ws(p, q);
       }
-      if (std::memchr(p, '\r', static_cast<std::size_t>(q - p))) fl |= has_cr;
-      if (open.size() == 1 && (fl || !all_ws(p, q))) return fail(errc::malformed_xml, p, "text outside the root element");
+      if (open.size() == 1 && (fl || text)) return fail(errc::malformed_xml, p, "text outside the root element");
       open.back().flags |= fl;
+      open.back().text |= text;
       p = q;
       continue;
     }
@@ -197,7 +211,7 @@ bool xml_tree::parse(std::string_view text, std::size_t max_depth, parse_error& 
       open.pop_back();
       ++p;
       if (open.size() == 1) seen_root = true;
-      else open.back().content = p, open.back().flags = 0;
+      else open.back().content = p, open.back().flags = 0, open.back().text = false;
       continue;
     }
     if (p + 1 < e && p[1] == '!') {
@@ -215,6 +229,7 @@ bool xml_tree::parse(std::string_view text, std::size_t max_depth, parse_error& 
         if (!q) return fail(errc::malformed_xml, p, "not well-formed XML: unterminated CDATA section");
         open.back().flags |= has_markup;
         if (std::memchr(p, '\r', static_cast<std::size_t>(q - p))) open.back().flags |= has_cr;
+        open.back().text |= !all_ws(p + 9, q);
         p = q + 3;
         continue;
       }
@@ -282,12 +297,7 @@ bool xml_tree::parse(std::string_view text, std::size_t max_depth, parse_error& 
       for (const char* a = v0; (a = static_cast<const char*>(std::memchr(a, '&', static_cast<std::size_t>(v1 - a))));) {
         unsigned long cp;
         std::size_t len = reference(a, v1, cp);
-        if (len == 0) {
-          if (a + 2 < v1 && a[1] == '#')
-            return fail(errc::bad_text, a, "character reference " + clip(a, v1) + " names a character XML cannot carry");
-          return fail(errc::forbidden_markup, a,
-                      "reference to an undeclared entity \"" + clip(a, v1) + "\" (only the five predefined entities are allowed)");
-        }
+        if (len == 0) return bad_reference(a, v1);
         fl |= has_refs;
         a += len;
       }
@@ -311,11 +321,11 @@ bool xml_tree::parse(std::string_view text, std::size_t max_depth, parse_error& 
       p += 2;
       nodes_[idx].text_off = static_cast<std::uint32_t>(p - b);
       if (open.size() == 1) seen_root = true;
-      else open.back().content = p, open.back().flags = 0;
+      else open.back().content = p, open.back().flags = 0, open.back().text = false;
       continue;
     }
     ++p;
-    open.push_back({idx, 0, p, 0});
+    open.push_back({idx, 0, p, 0, false});
   }
   if (open.size() > 1) return fail(errc::malformed_xml, e, "not well-formed XML: <" + std::string(name(open.back().node)) + "> is not closed");
   if (!seen_root) return fail(errc::malformed_xml, e, "not well-formed XML: no root element");

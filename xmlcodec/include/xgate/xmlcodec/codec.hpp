@@ -422,6 +422,7 @@ void encode_container(encoder& e, std::string_view tag, const C& c) {
 }
 
 std::size_t count_items(decoder& d, xnode n);
+[[noreturn]] void not_an_item(const decoder& d, xnode n);
 
 template <class C>
 void decode_container(decoder& d, xnode n, C& c) {
@@ -432,13 +433,17 @@ void decode_container(decoder& d, xnode n, C& c) {
     if (count != c.size())
       d.fail(errc::bad_value, n, "expected " + std::to_string(c.size()) + " items, found " + std::to_string(count));
     std::size_t i = 0;
-    for (xnode x = d.first_element(n); x; x = d.next_element(x)) decode_value(d, x, c[i++]);
+    for (xnode x = d.first_element(n); x; x = d.next_element(x)) {
+      if (!name_is(x, "item")) not_an_item(d, x);
+      decode_value(d, x, c[i++]);
+    }
   } else if constexpr (k == kind::sequence) {
     std::size_t count = count_items(d, n);
     c.clear();
     c.resize(count);
     auto it = c.begin();
     for (xnode x = d.first_element(n); x; x = d.next_element(x), ++it) {
+      if (!name_is(x, "item")) not_an_item(d, x);
       if constexpr (std::is_same_v<C, std::vector<bool>>) {
         bool b = false;
         decode_value(d, x, b);
@@ -448,9 +453,9 @@ void decode_container(decoder& d, xnode n, C& c) {
       }
     }
   } else if constexpr (k == kind::set) {
-    count_items(d, n);
     c.clear();
     for (xnode x = d.first_element(n); x; x = d.next_element(x)) {
+      if (!name_is(x, "item")) not_an_item(d, x);
       typename C::value_type tmp{};
       std::size_t im = d.inline_mark(), fm = d.fixup_mark();
       decode_value(d, x, tmp);
@@ -465,9 +470,9 @@ void decode_container(decoder& d, xnode n, C& c) {
       }
     }
   } else if constexpr (k == kind::map) {
-    count_items(d, n);
     c.clear();
     for (xnode x = d.first_element(n); x; x = d.next_element(x)) {
+      if (!name_is(x, "item")) not_an_item(d, x);
       xnode kn = d.first_element(x);
       xnode vn = kn ? d.next_element(kn) : xnode{};
       if (!kn || !name_is(kn, "key") || !vn || !name_is(vn, "value") || d.next_element(vn))
@@ -609,17 +614,18 @@ void encode_value(encoder& e, std::string_view tag, const T& v) {
     }
   } else if constexpr (k == kind::shared_ptr || k == kind::weak_ptr) {
     using P = smart_pointee_t<T>;
-    std::shared_ptr<const P> p;
-    if constexpr (k == kind::weak_ptr) p = v.lock();
-    else p = v;
+    const P* p;
+    std::shared_ptr<const P> locked;  // a weak_ptr's target must stay alive while we look
+    if constexpr (k == kind::weak_ptr) p = (locked = v.lock()).get();
+    else p = v.get();  // no copy: two atomic operations per reference saved
     e.open(tag);
     if (!p) return e.nil();
     std::uint32_t id;
     if constexpr (std::is_polymorphic_v<P>) {
       const type_entry& te = registered_dynamic(typeid(*p), tag);
-      id = e.ref_shared(dynamic_cast<const void*>(p.get()), te.type, te.encode, te.name);
+      id = e.ref_shared(dynamic_cast<const void*>(p), te.type, te.encode, te.name);
     } else {
-      id = e.ref_shared(p.get(), typeid(P), &encode_erased<P>, top_tag<P>());
+      id = e.ref_shared(p, typeid(P), &encode_erased<P>, top_tag<P>());
     }
     e.attr_id("xg:ref", id);
     e.empty();

@@ -20,6 +20,22 @@ namespace xgate::detail {
 
 struct type_entry;
 
+// Ids as written (xg:id="o17") to slots. The spelling xgate writes is looked up by its
+// number in a vector; any other spelling goes through a hash map.
+class id_index {
+ public:
+  static constexpr std::uint32_t none = 0xffffffffu;
+  void limit(std::size_t max_number) { max_ = max_number; }
+  std::uint32_t find(std::string_view id) const;
+  bool insert(std::string_view id, std::uint32_t value);  // false when the id is taken
+
+ private:
+  bool number_of(std::string_view id, std::uint32_t& n) const noexcept;
+  std::size_t max_ = 0;
+  std::vector<std::uint32_t> by_number_;  // value + 1; 0 = absent
+  std::unordered_map<std::string_view, std::uint32_t> by_name_;
+};
+
 class decoder;
 using erased_fill = void (*)(decoder&, xnode, void* object);
 using erased_reset = void (*)(void* object);
@@ -79,7 +95,7 @@ class decoder {
   // ---- identity ----------------------------------------------------------------------
   // An object carrying xg:id inside the tree (target of raw pointers).
   void register_inline(xnode n, void* object, std::type_index type);
-  std::size_t inline_mark() const noexcept { return inline_log_.size(); }
+  std::size_t inline_mark() const noexcept { return inline_.size(); }
   std::size_t fixup_mark() const noexcept { return fixups_.size(); }
   // An object decoded into a temporary and then moved into a set or map key: move what
   // was recorded for it since the marks.
@@ -152,10 +168,10 @@ class decoder {
   std::string signature_key_;
   std::size_t depth_ = 0;
 
-  std::unordered_map<std::string_view, pool_entry> pool_;
-  std::vector<std::string_view> pool_order_;
-  std::unordered_map<std::string_view, inline_entry> inline_;
-  std::vector<std::string_view> inline_log_;
+  static constexpr std::uint32_t inline_bit = 0x80000000u;  // in ids_: an inline object, not a pool one
+  id_index ids_;
+  std::vector<pool_entry> pool_;      // in document order
+  std::vector<inline_entry> inline_;  // in the order they were decoded
   std::vector<fill_task> work_;
   std::vector<fixup> fixups_;
   bool finished_ = false;

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <concepts>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <memory>
@@ -28,9 +29,13 @@ struct object_key {
   std::type_index type;
   friend bool operator==(const object_key&, const object_key&) = default;
 };
+// type_index::hash_code() hashes the mangled name; the name's address identifies the type
+// as well within a program and costs nothing.
 struct object_key_hash {
   std::size_t operator()(const object_key& k) const noexcept {
-    return std::hash<const void*>{}(k.address) ^ (k.type.hash_code() * 0x9e3779b97f4a7c15ull);
+    auto a = reinterpret_cast<std::uintptr_t>(k.address);
+    auto t = reinterpret_cast<std::uintptr_t>(k.type.name());
+    return static_cast<std::size_t>((a ^ (a >> 17) ^ (t * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull);
   }
 };
 
@@ -52,7 +57,8 @@ class encoder {
   void write_pool();
   // Checks every raw pointer found its target, signs, closes; flushes to the sink.
   void end_document();
-  std::string take_output();  // the whole output when there is no sink
+  std::string take_output();            // the whole output when there is no sink
+  void take_output(std::string& out);   // the same, reusing out's capacity
 
   // ---- elements ---------------------------------------------------------------------
   void open(std::string_view tag) {
@@ -145,7 +151,7 @@ class encoder {
     if (cap_ - size_ < n) grow(n);
     return data() + size_;
   }
-  char* data() noexcept { return buffer_.data(); }
+  char* data() noexcept { return buffer_.get(); }
   void put(char c) { *reserve(1) = c, ++size_; }
   void put(const char* s, std::size_t n) {
     std::memcpy(reserve(n), s, n);
@@ -161,7 +167,7 @@ class encoder {
   void newline() {
     if (indent_ > 0) put('\n');
   }
-  void text_slow(std::string_view s);
+  void text_slow(std::string_view s, std::size_t first);
   void write_pending_rights();
   void flush();
 
@@ -174,7 +180,12 @@ class encoder {
 
   const encode_options& options_;
   xml_sink* sink_;
-  std::string buffer_;  // sized to capacity; size_ is what is written
+  struct free_deleter {
+    void operator()(char* p) const noexcept { std::free(p); }
+  };
+  // malloc/realloc rather than std::string: growing neither zero-fills nor copies large
+  // blocks (realloc remaps them), which was most of the encode time for big documents.
+  std::unique_ptr<char, free_deleter> buffer_;
   std::size_t size_ = 0, cap_ = 0;
   int indent_;
   int depth_ = 0;
@@ -184,9 +195,13 @@ class encoder {
   std::unordered_map<object_key, std::uint32_t, object_key_hash> ids_;
   std::unordered_set<object_key, object_key_hash> targets_;
   bool track_targets_ = false;
-  std::vector<bool> written_;     // by id
-  std::vector<bool> raw_refd_;    // by id: some raw pointer names it
-  std::vector<bool> pooled_;      // by id: queued for the pool
+  enum id_state : std::uint8_t { written = 1, raw_referenced = 2, pooled = 4 };
+  std::vector<std::uint8_t> state_;  // by id
+  bool has(std::uint32_t id, id_state s) const noexcept { return id < state_.size() && (state_[id] & s); }
+  void mark(std::uint32_t id, id_state s) {
+    if (id >= state_.size()) state_.resize(std::max<std::size_t>(id + 1, state_.size() * 2), 0);
+    state_[id] |= s;
+  }
   std::deque<pending> pool_;
   std::uint32_t next_id_ = 1;
   std::uint32_t forced_id_ = 0;   // set while a pool object writes its start tag
