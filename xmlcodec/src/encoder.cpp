@@ -187,93 +187,114 @@ void encoder::text(std::string_view s) {
   text_slow(s, i);
 }
 
-// Escapes what XML needs escaped; bytes XML cannot carry at all become <xg:x>HEX</xg:x>.
-// When a string holds such escapes it is mixed content, where a parser may drop white-space
-// only text between elements: such runs are written as character references.
+namespace {
+// What each byte needs in element content.
+enum byte_class : std::uint8_t { copy_byte, entity, invalid, non_ascii };
+struct class_table {
+  std::uint8_t cls[256];
+  constexpr class_table() : cls() {
+    for (int c = 0; c < 256; ++c)
+      cls[c] = c >= 0x80                                                ? non_ascii
+               : (c == '<' || c == '>' || c == '&' || c == '\r')          ? entity
+               : (c < 0x20 && c != '\t' && c != '\n')                    ? invalid
+                                                                          : copy_byte;
+  }
+};
+constexpr class_table classes;
+
+// For ASCII bytes: what to write (padded to 8 bytes, so every byte is one fixed-size copy)
+// and how much of it counts. Non-ASCII and invalid bytes take the slow path.
+struct ascii_replacements {
+  char text[128][8];
+  std::uint8_t length[128];
+  constexpr ascii_replacements() : text(), length() {
+    for (int c = 0; c < 128; ++c) {
+      const char* r = c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '&' ? "&amp;" : c == '\r' ? "&#13;" : nullptr;
+      if (r) {
+        int k = 0;
+        for (; r[k]; ++k) text[c][k] = r[k];
+        length[c] = static_cast<std::uint8_t>(k);
+      } else {
+        text[c][0] = static_cast<char>(c);
+        length[c] = 1;
+      }
+    }
+  }
+};
+constexpr ascii_replacements ascii;
+
+std::string_view space_ref(char c) {
+  switch (c) {
+    case ' ': return "&#32;";
+    case '\t': return "&#9;";
+    case '\n': return "&#10;";
+    default: return "&#13;";
+  }
+}
+}  // namespace
+
+// One pass: bytes are copied, escaped as entities, or, when XML cannot carry them at all,
+// written as <xg:x>HEX</xg:x>. A string with such escapes is mixed content, where a parser
+// may drop white-space-only text between elements: when a hex escape ends such a run (or
+// the string ends after one), the run already written is rewritten as character references.
 void encoder::text_slow(std::string_view s, std::size_t first) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const std::size_t n = s.size();
-  bool mixed = false;
-  for (std::size_t i = first; i < n;) {
-    if (p[i] < 0x80) {
-      if (p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r') {
-        mixed = true;
-        break;
-      }
-      ++i;
-    } else {
-      std::size_t len = xml_char_length(p + i, n - i);
-      if (len == 0) {
-        mixed = true;
-        break;
-      }
-      i += len;
-    }
-  }
-  // Worst case: every byte a hex escape of its own ("<xg:x>HH</xg:x>", 15 bytes) or a
-  // character reference ("&#13;", 5 bytes).
-  char* out = reserve(n * (mixed ? 15 : 5) + 1);
+  // Worst case: every byte a hex escape of its own ("<xg:x>HH</xg:x>", 15 bytes).
+  char* out = reserve(n * 15 + 8);  // + 8: the fixed-size copies may write past the last byte
   char* const begin = out;
-  auto copy = [&](std::size_t from, std::size_t to) {
-    std::memcpy(out, s.data() + from, to - from);
-    out += to - from;
-  };
-  auto escaped_run = [&](std::size_t from, std::size_t to) {
-    bool space_only = mixed && from < to;
-    for (std::size_t k = from; k < to && space_only; ++k) space_only = is_xml_space(s[k]);
-    if (space_only) {
-      for (std::size_t k = from; k < to; ++k) {
-        const char* ref = s[k] == ' ' ? "&#32;" : s[k] == '\t' ? "&#9;" : s[k] == '\n' ? "&#10;" : "&#13;";
-        std::size_t len = std::strlen(ref);
-        std::memcpy(out, ref, len);
-        out += len;
-      }
-      return;
+  std::memcpy(out, s.data(), first);
+  out += first;
+  std::size_t run_in = 0;  // where the text since the last hex escape starts, in s and in out
+  char* run_out = begin;
+  bool mixed = false;
+  auto protect_space_run = [&](std::size_t end) {
+    if (run_in == end) return;
+    for (std::size_t k = run_in; k < end; ++k)
+      if (!is_xml_space(s[k])) return;
+    out = run_out;
+    for (std::size_t k = run_in; k < end; ++k) {
+      std::string_view ref = space_ref(s[k]);
+      std::memcpy(out, ref.data(), ref.size());
+      out += ref.size();
     }
-    std::size_t plain_from = from;
-    for (std::size_t k = from; k < to; ++k) {
-      const char* ref;
-      switch (s[k]) {
-        case '<': ref = "&lt;"; break;
-        case '>': ref = "&gt;"; break;
-        case '&': ref = "&amp;"; break;
-        case '\r': ref = "&#13;"; break;
-        default: continue;
-      }
-      copy(plain_from, k);
-      std::size_t len = std::strlen(ref);
-      std::memcpy(out, ref, len);
-      out += len;
-      plain_from = k + 1;
-    }
-    copy(plain_from, to);
   };
-  if (!mixed) {
-    copy(0, first);
-    escaped_run(first, n);
-    size_ += static_cast<std::size_t>(out - begin);
-    return;
-  }
-  std::size_t run = 0;
-  for (std::size_t i = 0; i < n;) {
-    std::size_t len = p[i] < 0x80 ? (p[i] >= 0x20 || p[i] == '\t' || p[i] == '\n' || p[i] == '\r') : xml_char_length(p + i, n - i);
-    if (len > 0) {
-      i += len;
+  for (std::size_t i = first; i < n;) {
+    const unsigned char c = p[i];
+    const std::uint8_t k = classes.cls[c];
+    if (k <= entity) {  // fixed-size copy, no branch on which
+      std::memcpy(out, ascii.text[c], 8);
+      out += ascii.length[c];
+      ++i;
       continue;
     }
-    escaped_run(run, i);
+    switch (k) {
+      case non_ascii:
+        if (std::size_t len = xml_char_length(p + i, n - i)) {
+          std::memcpy(out, p + i, len);
+          out += len;
+          i += len;
+          continue;
+        }
+        break;
+      default:
+        break;
+    }
+    protect_space_run(i);
+    mixed = true;
     std::memcpy(out, "<xg:x>", 6);
     out += 6;
-    while (i < n && xml_char_length(p + i, n - i) == 0) {
+    do {
       *out++ = hex_digits[p[i] >> 4];
       *out++ = hex_digits[p[i] & 15];
       ++i;
-    }
+    } while (i < n && xml_char_length(p + i, n - i) == 0);
     std::memcpy(out, "</xg:x>", 7);
     out += 7;
-    run = i;
+    run_in = i;
+    run_out = out;
   }
-  escaped_run(run, n);
+  if (mixed) protect_space_run(n);
   size_ += static_cast<std::size_t>(out - begin);
 }
 
