@@ -490,7 +490,6 @@ void decoder::add_fixup(xnode at, void* slot, std::type_index expected, raw_assi
 void decoder::finish() {
   for (std::size_t i = 0; i < work_.size(); ++i) {
     fill_task t = work_[i];
-    depth_ = 0;
     t.fill(*this, t.node, t.object);
   }
   for (const fixup& f : fixups_) {

@@ -85,10 +85,23 @@ std::string clip(const char* p, const char* e) {
   return s;
 }
 
+// The thread's last node array, kept while it is at most this large, so that decoding
+// documents one after another does not map and fault in fresh memory each time.
+constexpr std::size_t keep_nodes_bytes = std::size_t{64} << 20;
+thread_local std::vector<xml_tree::node> spare_nodes;
+
 }  // namespace
+
+xml_tree::~xml_tree() {
+  if (nodes_.capacity() * sizeof(node) <= keep_nodes_bytes && nodes_.capacity() > spare_nodes.capacity()) {
+    nodes_.clear();
+    spare_nodes.swap(nodes_);
+  }
+}
 
 bool xml_tree::parse(std::string_view text, std::size_t max_depth, parse_error& error) {
   src_ = text;
+  if (nodes_.capacity() == 0) nodes_.swap(spare_nodes);
   nodes_.clear();
   parents_.clear();
   const char* const b = text.data();

@@ -108,7 +108,6 @@ void boost_encode(encoder& e, std::string_view tag, const T& v) {
 
 template <class T>
 void boost_decode(decoder& d, xnode n, T& v) {
-  decoder::depth_guard guard(d, n);
   constexpr unsigned current = boost::serialization::version<T>::value;
   unsigned version = n.has_attribute("xg:v") ? d.version_of(n, type_display_name<T>(), current) : 0;
   if (n.has_attribute("xg:id")) d.register_inline(n, &v, typeid(T));

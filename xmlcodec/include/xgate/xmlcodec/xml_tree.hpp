@@ -50,6 +50,11 @@ class xml_tree {
     std::string path;
   };
 
+  xml_tree() = default;
+  ~xml_tree();
+  xml_tree(const xml_tree&) = delete;
+  xml_tree& operator=(const xml_tree&) = delete;
+
   // Returns false and fills `error` when the input is not acceptable.
   bool parse(std::string_view text, std::size_t max_depth, parse_error& error);
 
