@@ -200,6 +200,12 @@ TEST(Values, LargeOutputThroughSinkInChunks) {
   EXPECT_EQ(xgate::from_xml<std::vector<std::string>>(os.str()), big);
 }
 
+TEST(Values, IntoAReusedString) {
+  std::string out = "old contents";
+  xgate::to_xml(t::Point{1, 2}, out);
+  EXPECT_EQ(out, xgate::to_xml(t::Point{1, 2}));
+}
+
 TEST(Values, FillAnExistingObject) {
   t::Point p{9, 9};
   xgate::from_xml(xgate::to_xml(t::Point{1, 2}), p);

@@ -329,9 +329,9 @@ void decoder::read_string(xnode n, std::string& out) const {
   out.clear();
   for (xnode c = n.first_child(); c; c = c.next_sibling()) {
     if (c.is_text()) {
-      xml_tree::unescape(t.raw_text(c.index()), c.flags(), scratch_);
-      check_xml_text(*this, n, scratch_);
-      out += scratch_;
+      std::size_t from = out.size();
+      xml_tree::unescape_append(t.raw_text(c.index()), c.flags(), out);
+      check_xml_text(*this, n, std::string_view(out).substr(from));
     } else if (name_is(c, "xg:x")) {
       std::string_view hex = scalar_text(c);
       if (hex.empty() || hex.size() % 2 != 0) fail(errc::bad_text, c, "<xg:x> must hold an even, non-zero number of hex digits");

@@ -357,10 +357,17 @@ std::uint32_t xml_tree::parent(std::uint32_t i) const {
   return parents_[i];
 }
 
-void xml_tree::unescape(std::string_view raw, std::uint8_t flags, std::string& out) {
-  out.clear();
+namespace {
+struct stop_table {  // bytes that end a plain run of text
+  bool stop[256];
+  constexpr stop_table() : stop() { stop[static_cast<unsigned char>('&')] = stop[static_cast<unsigned char>('<')] = stop[static_cast<unsigned char>('\r')] = true; }
+};
+constexpr stop_table stops;
+}  // namespace
+
+void xml_tree::unescape_append(std::string_view raw, std::uint8_t flags, std::string& out) {
   if (!(flags & (has_refs | has_markup | has_cr))) {
-    out.assign(raw);
+    out.append(raw);
     return;
   }
   const char* p = raw.data();
@@ -401,7 +408,7 @@ void xml_tree::unescape(std::string_view raw, std::uint8_t flags, std::string& o
       p += (p + 1 < e && p[1] == '\n') ? 2 : 1;
     } else {
       const char* q = p + 1;
-      while (q < e && *q != '&' && *q != '<' && *q != '\r') ++q;
+      while (q < e && !stops.stop[static_cast<unsigned char>(*q)]) ++q;
       out.append(p, static_cast<std::size_t>(q - p));
       p = q;
     }

@@ -61,11 +61,21 @@ void to_xml(const T& value, std::ostream& os, const encode_options& options = {}
   to_xml(value, sink, options);
 }
 
+// The document as a string. Each thread keeps its last output buffer (up to 64 MiB) to
+// write the next document into memory that is already mapped.
 template <class T>
 std::string to_xml(const T& value, const encode_options& options = {}) {
   detail::encoder e(options, nullptr);
   detail::encode_document(e, value);
   return e.take_output();
+}
+
+// The same into `out`, reusing its capacity (for loops that encode many documents).
+template <class T>
+void to_xml(const T& value, std::string& out, const encode_options& options = {}) {
+  detail::encoder e(options, nullptr);
+  detail::encode_document(e, value);
+  e.take_output(out);
 }
 
 // A decoded value with what the document said about itself.

@@ -66,8 +66,13 @@ class xml_tree {
   std::uint32_t parent(std::uint32_t i) const;  // computed on demand (error paths)
   std::size_t node_count() const noexcept { return nodes_.size(); }
 
-  // Unescapes text or an attribute value (references, CDATA, comments, line ends).
-  static void unescape(std::string_view raw, std::uint8_t flags, std::string& out);
+  // Unescapes text or an attribute value (references, CDATA, comments, line ends) into
+  // out, replacing (unescape) or extending (unescape_append) it.
+  static void unescape(std::string_view raw, std::uint8_t flags, std::string& out) {
+    out.clear();
+    unescape_append(raw, flags, out);
+  }
+  static void unescape_append(std::string_view raw, std::uint8_t flags, std::string& out);
 
  private:
   std::string_view src_;
