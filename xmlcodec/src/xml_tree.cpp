@@ -76,6 +76,20 @@ std::size_t reference(const char* p, const char* e, unsigned long& cp) noexcept 
   return static_cast<std::size_t>(semi + 1 - p);
 }
 
+// Checks every reference in [p, e) and notes references and carriage returns in `flags`.
+// Returns the first reference that is not allowed, or nullptr.
+const char* scan_references(const char* p, const char* e, std::uint8_t& flags) noexcept {
+  for (const char* a = p; (a = static_cast<const char*>(std::memchr(a, '&', static_cast<std::size_t>(e - a))));) {
+    unsigned long cp;
+    std::size_t len = reference(a, e, cp);
+    if (len == 0) return a;
+    flags |= xml_tree::has_refs;
+    a += len;
+  }
+  if (std::memchr(p, '\r', static_cast<std::size_t>(e - p))) flags |= xml_tree::has_cr;
+  return nullptr;
+}
+
 std::string clip(const char* p, const char* e) {
   std::string s(p, static_cast<std::size_t>(std::min<std::ptrdiff_t>(e - p, 12)));
   std::size_t semi = s.find(';');
@@ -185,14 +199,7 @@ bool xml_tree::parse(std::string_view text, std::size_t max_depth, parse_error& 
           }
         }
       } else {
-        for (const char* a = p; (a = static_cast<const char*>(std::memchr(a, '&', static_cast<std::size_t>(q - a))));) {
-          unsigned long cp;
-          std::size_t len = reference(a, q, cp);
-          if (len == 0) return bad_reference(a, q);
-          fl |= has_refs;
-          a += len;
-        }
-        if (std::memchr(p, '\r', static_cast<std::size_t>(q - p))) fl |= has_cr;
+        if (const char* bad = scan_references(p, q, fl)) return bad_reference(bad, q);
         text = (fl & has_refs) || !all_ws(p, q);
       }
       if (open.size() == 1 && (fl || text)) return fail(errc::malformed_xml, p, "text outside the root element");
@@ -307,14 +314,7 @@ bool xml_tree::parse(std::string_view text, std::size_t max_depth, parse_error& 
       if (!v1) return fail(errc::malformed_xml, a0, "not well-formed XML: unterminated attribute value");
       if (std::memchr(v0, '<', static_cast<std::size_t>(v1 - v0))) return fail(errc::malformed_xml, a0, "not well-formed XML: '<' in an attribute value");
       std::uint8_t fl = is_attribute;
-      for (const char* a = v0; (a = static_cast<const char*>(std::memchr(a, '&', static_cast<std::size_t>(v1 - a))));) {
-        unsigned long cp;
-        std::size_t len = reference(a, v1, cp);
-        if (len == 0) return bad_reference(a, v1);
-        fl |= has_refs;
-        a += len;
-      }
-      if (std::memchr(v0, '\r', static_cast<std::size_t>(v1 - v0))) fl |= has_cr;
+      if (const char* bad = scan_references(v0, v1, fl)) return bad_reference(bad, v1);
       for (std::uint32_t k = idx + 1; k < nodes_.size(); ++k)
         if (name(k) == aname) return fail(errc::malformed_xml, a0, "not well-formed XML: duplicate attribute " + std::string(aname));
       if (nodes_.size() - idx > 255) return fail(errc::malformed_xml, a0, "more than 255 attributes");
