@@ -194,6 +194,28 @@ TEST(Hostile, StructureErrorsCarryPathAndLine) {
                                 "doc.xml:3: at /xg:doc/t.Node: object xg:id=\"o1\" is not referenced by any shared pointer");
 }
 
+TEST(Hostile, SharedObjectsMustBeOwnedFromTheRoot) {
+  // Found by fuzzing: an object only a weak_ptr reaches would be freed when decoding ends
+  // (leaving raw pointers into it dangling); objects owning only each other would leak.
+  const std::string node_a = "<t.Node xg:id=\"o1\"><name>a</name><out/><back xsi:nil=\"true\"/><raw xsi:nil=\"true\"/></t.Node>";
+  expect_decode_error<t::Graph>(head + "<t.Graph><roots><item xsi:nil=\"true\"/></roots></t.Graph>\n"
+                                       "<t.Node xg:id=\"o2\"><name>b</name><out/><back xg:ref=\"o1\"/><raw xg:ref=\"o1\"/></t.Node>" +
+                                    std::string() + "</xg:doc>",
+                                xgate::errc::unreferenced_object,
+                                "doc.xml:3: at /xg:doc/t.Node: object xg:id=\"o2\" is not referenced by any shared pointer");
+  expect_decode_error<t::Node>(head + "<t.Node><name>root</name><out/><back xg:ref=\"o1\"/><raw xg:ref=\"o1\"/></t.Node>\n" + node_a +
+                                   "</xg:doc>",
+                               xgate::errc::unreferenced_object,
+                               "doc.xml:3: at /xg:doc/t.Node[2]: object xg:id=\"o1\" is not owned through shared pointers from the root "
+                               "(only weak pointers, or a cycle of its own, lead to it)");
+  expect_decode_error<t::Node>(head + "<t.Node><name>root</name><out/><back xg:ref=\"o1\"/><raw xsi:nil=\"true\"/></t.Node>\n"
+                                      "<t.Node xg:id=\"o1\"><name>i1</name><out><item xg:ref=\"o2\"/></out><back xsi:nil=\"true\"/><raw xsi:nil=\"true\"/></t.Node>\n"
+                                      "<t.Node xg:id=\"o2\"><name>i2</name><out><item xg:ref=\"o1\"/></out><back xsi:nil=\"true\"/><raw xsi:nil=\"true\"/></t.Node></xg:doc>",
+                               xgate::errc::unreferenced_object,
+                               "doc.xml:3: at /xg:doc/t.Node[2]: object xg:id=\"o1\" is not owned through shared pointers from the root "
+                               "(only weak pointers, or a cycle of its own, lead to it)");
+}
+
 TEST(Hostile, FailedDecodeLeavesNoHalfBuiltObject) {
   t::Point p{7, 7};
   EXPECT_THROW(xgate::from_xml(head + "<t.Point><x>1</x><y>oops</y></t.Point></xg:doc>", p), xgate::decode_error);

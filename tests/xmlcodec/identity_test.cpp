@@ -135,6 +135,19 @@ TEST(Identity, RawPointerOutsideTheGraphIsAnEncodeError) {
   }
 }
 
+TEST(Identity, ObjectOnlyAWeakPointerReachesIsAnEncodeError) {
+  auto outside = std::make_shared<t::Node>();  // owned by nothing in the graph
+  t::Node root;
+  root.back = outside;
+  try {
+    (void)xgate::to_xml(root);
+    FAIL();
+  } catch (const xgate::encode_error& e) {
+    EXPECT_STREQ(e.what(), "object o1 is reached only through weak_ptr (or a cycle of shared_ptrs nothing in the graph owns): "
+                           "a decoded copy could not keep it alive");
+  }
+}
+
 TEST(Identity, PolymorphicPointers) {
   t::Scene s;
   auto c = std::make_unique<t::Circle>();

@@ -465,7 +465,7 @@ std::pair<std::shared_ptr<void>, void*> decoder::resolve_shared(xnode at, const 
       e.type = te.type;
       e.reset = te.reset;
       e.address = e.holder.get();
-      work_.push_back({e.node, e.address, te.decode});
+      work_.push_back({e.node, e.address, te.decode, slot + 1});
     } else {
       if (name != req.expected_name)
         fail(errc::wrong_ref_type, at, "xg:ref=\"" + clip(id) + "\" names a <" + clip(name) + ">, expected <" + std::string(req.expected_name) + ">");
@@ -474,12 +474,35 @@ std::pair<std::shared_ptr<void>, void*> decoder::resolve_shared(xnode at, const 
       e.type = req.expected;
       e.reset = req.reset;
       e.address = e.holder.get();
-      work_.push_back({e.node, e.address, req.fill});
+      work_.push_back({e.node, e.address, req.fill, slot + 1});
     }
   }
+  if (req.strong) owns_.emplace_back(current_owner_, slot + 1);
   void* p = cast(e.address, e.type, req.expected);
   if (!p) fail(errc::wrong_ref_type, at, "xg:ref=\"" + clip(id) + "\" names a <" + std::string(e.node.name()) + ">, which cannot stand for the pointer's type");
   return {e.holder, p};
+}
+
+// Every shared object must be owned, through shared pointers, from the root: one reached
+// only by weak pointers, or by a cycle of shared pointers of its own, would be freed (or
+// leak) when decoding ends, leaving weak pointers expired and raw pointers dangling.
+void decoder::check_ownership() {
+  std::vector<std::vector<std::uint32_t>> edges(pool_.size() + 1);
+  for (auto [from, to] : owns_) edges[from].push_back(to);
+  std::vector<bool> owned(pool_.size() + 1, false);
+  std::vector<std::uint32_t> stack{0};
+  owned[0] = true;
+  while (!stack.empty()) {
+    std::uint32_t k = stack.back();
+    stack.pop_back();
+    for (std::uint32_t to : edges[k])
+      if (!owned[to]) owned[to] = true, stack.push_back(to);
+  }
+  for (std::size_t i = 0; i < pool_.size(); ++i)
+    if (pool_[i].holder && !owned[i + 1])
+      fail(errc::unreferenced_object, pool_[i].node,
+           "object xg:id=\"" + clip(raw_id(pool_[i].node)) +
+               "\" is not owned through shared pointers from the root (only weak pointers, or a cycle of its own, lead to it)");
 }
 
 void decoder::add_fixup(xnode at, void* slot, std::type_index expected, raw_assign assign) {
@@ -490,8 +513,10 @@ void decoder::add_fixup(xnode at, void* slot, std::type_index expected, raw_assi
 void decoder::finish() {
   for (std::size_t i = 0; i < work_.size(); ++i) {
     fill_task t = work_[i];
+    current_owner_ = t.owner;
     t.fill(*this, t.node, t.object);
   }
+  check_ownership();
   for (const fixup& f : fixups_) {
     std::string_view id = raw_ref(f.node);
     void* address = nullptr;

@@ -131,12 +131,36 @@ void encoder::write_pool() {
     pending p = pool_.front();
     pool_.pop_front();
     forced_id_ = p.id;
+    current_owner_ = p.id;
     p.fn(*this, p.tag, p.address);
     if (forced_id_ != 0) throw encode_error("internal: a shared object was written without its id");
   }
 }
 
+// What the decoder will insist on (decoder::check_ownership): every shared object is owned
+// through shared_ptrs from the root. Refused here so that xgate never writes a document
+// it would refuse to read.
+void encoder::check_ownership() const {
+  std::vector<std::vector<std::uint32_t>> edges(next_id_);
+  for (auto [from, to] : owns_) edges[from].push_back(to);
+  std::vector<bool> owned(next_id_, false);
+  std::vector<std::uint32_t> stack{0};
+  owned[0] = true;
+  while (!stack.empty()) {
+    std::uint32_t k = stack.back();
+    stack.pop_back();
+    for (std::uint32_t to : edges[k])
+      if (!owned[to]) owned[to] = true, stack.push_back(to);
+  }
+  for (std::uint32_t id = 1; id < next_id_; ++id)
+    if (has(id, pooled) && !owned[id])
+      throw encode_error("object o" + std::to_string(id) +
+                         " is reached only through weak_ptr (or a cycle of shared_ptrs nothing in the graph owns): "
+                         "a decoded copy could not keep it alive");
+}
+
 void encoder::end_document() {
+  check_ownership();
   for (std::uint32_t id = 1; id < state_.size(); ++id)
     if (has(id, raw_referenced) && !has(id, written))
       throw encode_error("a raw pointer aims at an object that is not part of the encoded graph (id o" +
@@ -387,10 +411,12 @@ std::uint32_t encoder::object_id(const void* address, std::type_index type) {
   return it->second;
 }
 
-std::uint32_t encoder::ref_shared(const void* address, std::type_index type, erased_encode fn, std::string_view tag) {
+std::uint32_t encoder::ref_shared(const void* address, std::type_index type, erased_encode fn, std::string_view tag,
+                                  bool strong) {
   auto [it, inserted] = ids_.try_emplace(object_key{address, type}, next_id_);
   if (inserted) ++next_id_;
   std::uint32_t id = it->second;
+  if (strong) owns_.emplace_back(current_owner_, id);
   if (!has(id, pooled)) {  // a raw pointer may have named it first
     mark(id, pooled);
     pool_.push_back({address, fn, tag, id});

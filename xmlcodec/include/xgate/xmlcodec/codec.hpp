@@ -628,9 +628,9 @@ void encode_value(encoder& e, std::string_view tag, const T& v) {
     std::uint32_t id;
     if constexpr (std::is_polymorphic_v<P>) {
       const type_entry& te = registered_dynamic(typeid(*p), tag);
-      id = e.ref_shared(dynamic_cast<const void*>(p), te.type, te.encode, te.name);
+      id = e.ref_shared(dynamic_cast<const void*>(p), te.type, te.encode, te.name, k == kind::shared_ptr);
     } else {
-      id = e.ref_shared(p, typeid(P), &encode_erased<P>, top_tag<P>());
+      id = e.ref_shared(p, typeid(P), &encode_erased<P>, top_tag<P>(), k == kind::shared_ptr);
     }
     e.attr_id("xg:ref", id);
     e.empty();
@@ -743,7 +743,7 @@ void decode_value(decoder& d, xnode n, T& v) {
   } else if constexpr (k == kind::shared_ptr || k == kind::weak_ptr) {
     using P = smart_pointee_t<T>;
     if (d.is_nil(n)) return v.reset();
-    decoder::ref_request req{typeid(P), top_tag<P>(), std::is_polymorphic_v<P>, nullptr, nullptr, nullptr};
+    decoder::ref_request req{typeid(P), top_tag<P>(), std::is_polymorphic_v<P>, nullptr, nullptr, nullptr, k == kind::shared_ptr};
     if constexpr (!std::is_abstract_v<P> && std::is_default_constructible_v<P>) {
       req.create = &make_shared_erased<P>;
       req.fill = &decode_erased<P>;

@@ -110,6 +110,7 @@ class decoder {
     std::shared_ptr<void> (*create)();  // non-polymorphic: make_shared<T>
     erased_fill fill;
     erased_reset reset;
+    bool strong;  // shared_ptr (owns) rather than weak_ptr
   };
   std::pair<std::shared_ptr<void>, void*> resolve_shared(xnode at, const ref_request& req);
   // A raw pointer: resolved when everything is decoded (addresses are final then).
@@ -139,6 +140,7 @@ class decoder {
     xnode node;
     void* object;
     erased_fill fill;
+    std::uint32_t owner;  // 1 + the pool slot being filled
   };
   struct fixup {
     xnode node;
@@ -165,6 +167,10 @@ class decoder {
   id_index ids_;
   std::vector<pool_entry> pool_;      // in document order
   std::vector<inline_entry> inline_;  // in the order they were decoded
+  // Ownership: which object (0 = the root, else 1 + pool slot) holds a shared_ptr to which.
+  std::uint32_t current_owner_ = 0;
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> owns_;
+  void check_ownership();
   std::vector<fill_task> work_;
   std::vector<fixup> fixups_;
   bool finished_ = false;

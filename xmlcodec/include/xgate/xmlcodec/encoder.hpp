@@ -135,8 +135,9 @@ class encoder {
   // ---- identity ----------------------------------------------------------------------
   // The id the object must carry (pool objects and targets of raw pointers), or 0.
   std::uint32_t object_id(const void* address, std::type_index type);
-  // A shared_ptr/weak_ptr to an object: queues it for the pool the first time, returns its id.
-  std::uint32_t ref_shared(const void* address, std::type_index type, erased_encode fn, std::string_view tag);
+  // A shared_ptr (strong) or weak_ptr to an object: queues it for the pool the first time,
+  // returns its id.
+  std::uint32_t ref_shared(const void* address, std::type_index type, erased_encode fn, std::string_view tag, bool strong);
   // A raw pointer: returns the id its target carries (or will carry when written).
   std::uint32_t ref_raw(const void* address, std::type_index type);
   // From the pre-pass: objects that raw pointers aim at.
@@ -205,6 +206,9 @@ class encoder {
   std::deque<pending> pool_;
   std::uint32_t next_id_ = 1;
   std::uint32_t forced_id_ = 0;   // set while a pool object writes its start tag
+  std::uint32_t current_owner_ = 0;  // the pool object being written (0: the root)
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> owns_;  // shared_ptr edges between ids
+  void check_ownership() const;
   const rights_override* pending_rights_ = nullptr;
 };
 
