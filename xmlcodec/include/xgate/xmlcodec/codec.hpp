@@ -503,7 +503,7 @@ void decode_container(decoder& d, xnode n, C& c) {
 // ---- variants and tuples -----------------------------------------------------------------
 template <class V, std::size_t... I>
 void emplace_and_decode(decoder& d, xnode n, V& v, std::size_t index, std::index_sequence<I...>) {
-  ((index == I ? (decode_value(d, n, v.template emplace<I>()), true) : false) || ...);
+  (void)((index == I ? (decode_value(d, n, v.template emplace<I>()), true) : false) || ...);
 }
 
 template <class Tup, std::size_t... I>
