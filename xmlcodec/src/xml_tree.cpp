@@ -218,7 +218,10 @@ bool xml_tree::parse(std::string_view text, std::size_t max_depth, parse_error& 
       if (p >= e || *p != '>') return fail(errc::malformed_xml, tag, "not well-formed XML: malformed end tag");
       if (open.size() == 1) return fail(errc::malformed_xml, tag, "not well-formed XML: end tag </" + std::string(end_name) + "> without a start tag");
       frame& f = open.back();
-      if (name(f.node) != end_name)
+      std::string_view open_name = name(f.node);
+      bool same = open_name.size() == end_name.size();
+      for (std::size_t k = 0; same && k < open_name.size(); ++k) same = open_name[k] == end_name[k];
+      if (!same)
         return fail(errc::malformed_xml, tag, "not well-formed XML: end tag </" + std::string(end_name) + "> does not match <" + std::string(name(f.node)) + ">");
       node& n = nodes_[f.node];
       if (n.flags & has_children) {

@@ -111,6 +111,11 @@ constexpr kind kind_of() {
   else return kind::unsupported;
 }
 
+constexpr bool is_scalar_kind(kind k) {
+  return k == kind::boolean || k == kind::integer || k == kind::floating || k == kind::described_enum ||
+         k == kind::plain_enum || k == kind::string;
+}
+
 template <class T>
 constexpr bool is_unordered_v = is_spec_v<T, std::unordered_set> || is_spec_v<T, std::unordered_multiset> ||
                                 is_spec_v<T, std::unordered_map> || is_spec_v<T, std::unordered_multimap>;
@@ -441,6 +446,15 @@ void decode_container(decoder& d, xnode n, C& c) {
     for (xnode x = d.first_element(n); x; x = d.next_element(x)) {
       if (!name_is(x, "item")) not_an_item(d, x);
       decode_value(d, x, c[i++]);
+    }
+  } else if constexpr (k == kind::sequence && is_spec_v<C, std::vector> && !std::is_same_v<C, std::vector<bool>> &&
+                       is_scalar_kind(kind_of<typename C::value_type>())) {
+    // Scalars can never be the target of a raw pointer, so the vector may grow (and move
+    // its elements) while it fills: no counting pass.
+    c.clear();
+    for (xnode x = d.first_element(n); x; x = d.next_element(x)) {
+      if (!name_is(x, "item")) not_an_item(d, x);
+      decode_value(d, x, c.emplace_back());
     }
   } else if constexpr (k == kind::sequence) {
     std::size_t count = count_items(d, n);
