@@ -243,24 +243,11 @@ void decoder::open_document() {
 }
 
 // ---- content ------------------------------------------------------------------------------
-xnode decoder::first_element(xnode parent) const {
-  if (!parent.has_children()) {
-    std::string_view raw = parent.tree()->raw_text(parent.index());
-    if (!raw.empty() && !all_space(raw)) {
-      xml_tree::unescape(raw, parent.flags(), scratch_);
-      if (!all_space(scratch_)) fail(errc::unexpected_content, parent, "text \"" + clip(scratch_) + "\" where only elements may stand");
-    }
-    return {};
-  }
-  xnode n = parent.first_child();
-  if (n.is_text()) text_where_elements_stand(parent, n);
-  return n;
-}
-
-xnode decoder::next_element(xnode n) const {
-  xnode s = n.next_sibling();
-  if (s && s.is_text()) text_where_elements_stand(n.parent(), s);
-  return s;
+void decoder::check_no_text(xnode leaf) const {
+  std::string_view raw = leaf.tree()->raw_text(leaf.index());
+  if (raw.empty() || all_space(raw)) return;
+  xml_tree::unescape(raw, leaf.flags(), scratch_);
+  if (!all_space(scratch_)) fail(errc::unexpected_content, leaf, "text \"" + clip(scratch_) + "\" where only elements may stand");
 }
 
 void decoder::text_where_elements_stand(xnode parent, xnode text) const {
@@ -268,7 +255,7 @@ void decoder::text_where_elements_stand(xnode parent, xnode text) const {
   fail(errc::unexpected_content, parent, "text \"" + clip(scratch_) + "\" where only elements may stand");
 }
 
-std::string_view decoder::scalar_text(xnode n) const {
+std::string_view decoder::scalar_text_slow(xnode n) const {
   if (n.has_children()) {
     for (xnode c = n.first_child(); c; c = c.next_sibling())
       if (!c.is_text()) fail(errc::unexpected_content, c, "element <" + std::string(c.name()) + "> inside a value");

@@ -350,8 +350,11 @@ inline bool name_is(xnode n, std::string_view name) noexcept {
 
 template <class T>
 void decode_struct(decoder& d, xnode n, T& v) {
-  const unsigned version = d.version_of(n, meta<T>::name, meta<T>::version);
-  if (n.has_attribute("xg:id")) d.register_inline(n, &v, typeid(T));
+  unsigned version = 1;
+  if (n.has_attributes()) {
+    version = d.version_of(n, meta<T>::name, meta<T>::version);
+    if (n.has_attribute("xg:id")) d.register_inline(n, &v, typeid(T));
+  }
   static constexpr auto names = field_names<T>();
   xnode cur = d.first_element(n);
   std::size_t index = 0;
@@ -696,7 +699,7 @@ void decode_value(decoder& d, xnode n, T& v) {
       if (!raw.empty()) std::memcpy(v.data(), raw.data(), raw.size());
     }
   } else if constexpr (k == kind::optional) {
-    if (d.is_nil(n)) return v.reset();
+    if (n.has_attributes() && d.is_nil(n)) return v.reset();
     decode_value(d, n, v.emplace());
   } else if constexpr (k == kind::restricted) {
     auto [readable, writable] = d.object_access(n);

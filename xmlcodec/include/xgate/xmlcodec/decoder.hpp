@@ -71,10 +71,29 @@ class decoder {
   // and decoding descends no deeper than the document.
 
   // Element children, skipping whitespace-only text; other text is an error.
-  xnode first_element(xnode parent) const;
-  xnode next_element(xnode n) const;
+  xnode first_element(xnode parent) const {
+    if (!parent.has_children()) {
+      if (parent.tree()->at(parent.index()).text_len != 0) check_no_text(parent);
+      return {};
+    }
+    xnode n = parent.first_child();
+    if (n.is_text()) text_where_elements_stand(parent, n);
+    return n;
+  }
+  xnode next_element(xnode n) const {
+    xnode s = n.next_sibling();
+    if (s && s.is_text()) text_where_elements_stand(n.parent(), s);
+    return s;
+  }
   // Text of a scalar element (trimmed of XML white space); no child elements allowed.
-  std::string_view scalar_text(xnode n) const;
+  std::string_view scalar_text(xnode n) const {
+    constexpr std::uint8_t slow = xml_tree::has_children | xml_tree::has_refs | xml_tree::has_markup | xml_tree::has_cr;
+    if (n.flags() & slow) return scalar_text_slow(n);
+    std::string_view text = n.tree()->raw_text(n.index());
+    while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
+    while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
+    return text;
+  }
   void read_string(xnode n, std::string& out) const;
   void read_base64(xnode n, std::vector<unsigned char>& out) const;
   bool is_nil(xnode n) const;
@@ -150,6 +169,9 @@ class decoder {
   };
   void verify_signature();
   [[noreturn]] void text_where_elements_stand(xnode parent, xnode text) const;
+  void check_no_text(xnode leaf) const;
+  std::string_view scalar_text_slow(xnode n) const;
+  static bool is_space(char c) noexcept { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; }
   static std::string_view raw_id(xnode n);
   static std::string_view raw_ref(xnode n);
   void break_cycles() noexcept;

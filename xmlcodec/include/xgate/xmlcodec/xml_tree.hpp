@@ -96,6 +96,7 @@ class xnode {
   xnode first_child() const noexcept { return {t_, t_->at(i_).first_child}; }
   xnode next_sibling() const noexcept { return {t_, t_->at(i_).next_sibling}; }
   xnode parent() const { return {t_, t_->parent(i_)}; }
+  bool has_attributes() const noexcept { return t_->at(i_).attrs != 0; }
   std::size_t offset() const noexcept { return is_text() ? t_->at(i_).text_off : t_->at(i_).name_off; }
   // The raw value of attribute `name`, or nullptr-like empty view with found=false.
   bool attribute(std::string_view name, std::string_view& raw, std::uint8_t& flags) const noexcept {
