@@ -97,6 +97,15 @@ TEST(Values, StringsCarryAnyBytes) {
   }
 }
 
+TEST(Values, ReferencesAnywhereInLongText) {
+  // The parser scans the first 64 bytes of a text run inline and the rest with memchr:
+  // references and markup must be found on both sides of that line and across it.
+  for (std::size_t pad = 55; pad < 70; ++pad) {
+    t::Text in{std::string(pad, 'a') + "&<>\r" + std::string(100, 'b') + "&" + "\x01" + " end"};
+    EXPECT_EQ(round_trip(in).s, in.s) << pad;
+  }
+}
+
 TEST(Values, StringEscapesAreReadableXml) {
   std::string xml = xgate::to_xml(t::Text{"a\x01" "b & <c>"});
   EXPECT_NE(xml.find("<s>a<xg:x>01</xg:x>b &amp; &lt;c&gt;</s>"), std::string::npos) << xml;

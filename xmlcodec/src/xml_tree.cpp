@@ -178,29 +178,35 @@ bool xml_tree::parse(std::string_view text, std::size_t max_depth, parse_error& 
 
   while (p < e) {
     if (*p != '<') {
-      const char* q = static_cast<const char*>(std::memchr(p, '<', static_cast<std::size_t>(e - p)));
-      if (!q) q = e;
+      // Values and indentation are short: scan the first 64 bytes inline, noting references,
+      // carriage returns and whether there is more than white space; longer text goes
+      // through memchr.
       std::uint8_t fl = 0;
       bool text = false;
-      if (q - p <= 64) {  // the common case (values, indentation): one pass, no calls
-        for (const char* a = p; a < q; ++a) {
-          char c = *a;
-          if (c == '&') {
-            unsigned long cp;
-            std::size_t len = reference(a, q, cp);
-            if (len == 0) return bad_reference(a, q);
-            fl |= has_refs;
-            text = true;
-            a += len - 1;
-          } else if (c == '\r') {
-            fl |= has_cr;
-          } else if (c != ' ' && c != '\n' && c != '\t') {
-            text = true;
-          }
+      const char* q = p;
+      const char* const lim = e - p > 64 ? p + 64 : e;
+      for (; q < lim; ++q) {
+        char c = *q;
+        if (c == '<') break;
+        if (c == '&') {
+          unsigned long cp;
+          std::size_t len = reference(q, e, cp);
+          if (len == 0) return bad_reference(q, e);
+          fl |= has_refs;
+          text = true;
+          q += len - 1;
+        } else if (c == '\r') {
+          fl |= has_cr;
+        } else if (c != ' ' && c != '\n' && c != '\t') {
+          text = true;
         }
-      } else {
-        if (const char* bad = scan_references(p, q, fl)) return bad_reference(bad, q);
-        text = (fl & has_refs) || !all_ws(p, q);
+      }
+      if (q >= lim && q < e && *q != '<') {  // a reference may end past lim
+        const char* rest = q;
+        q = static_cast<const char*>(std::memchr(rest, '<', static_cast<std::size_t>(e - rest)));
+        if (!q) q = e;
+        if (const char* bad = scan_references(rest, q, fl)) return bad_reference(bad, q);
+        text = text || (fl & has_refs) || !all_ws(rest, q);
       }
       if (open.size() == 1 && (fl || text)) return fail(errc::malformed_xml, p, "text outside the root element");
       open.back().flags |= fl;
