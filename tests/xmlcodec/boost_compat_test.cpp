@@ -48,15 +48,42 @@ struct Celsius {
   BOOST_SERIALIZATION_SPLIT_MEMBER()
 };
 
+// Non-intrusive: a free serialize in the type's namespace.
+struct Rate {
+  double percent = 0;
+  friend bool operator==(const Rate&, const Rate&) = default;
+};
+template <class Archive>
+void serialize(Archive& ar, Rate& r, unsigned) {
+  ar & boost::serialization::make_nvp("percent", r.percent);
+}
+
+// Non-intrusive in namespace boost::serialization: needs the opt-in trait.
+struct Flag {
+  bool on = false;
+  friend bool operator==(const Flag&, const Flag&) = default;
+};
+
 // A described type holding a legacy one.
 struct Ledger {
   std::string name;
   Invoice first;
   Celsius temperature;
+  Rate rate;
+  Flag flag;
 };
-XGATE_TYPE(Ledger, "legacy.Ledger", 1, (), (name, first, temperature))
+XGATE_TYPE(Ledger, "legacy.Ledger", 1, (), (name, first, temperature, rate, flag))
 
 }  // namespace legacy
+
+namespace boost::serialization {
+template <class Archive>
+void serialize(Archive& ar, legacy::Flag& f, unsigned) {
+  ar & make_nvp("on", f.on);
+}
+}  // namespace boost::serialization
+template <>
+struct xgate::use_boost_serialization<legacy::Flag> : std::true_type {};
 
 BOOST_CLASS_VERSION(legacy::Invoice, 3)
 
@@ -67,6 +94,8 @@ TEST(BoostCompat, NvpSerializeIsUsedUnchanged) {
   l.first.amounts = {{100, "EUR"}, {250, "USD"}};
   l.first.memo = "net 30";
   l.temperature.value = 21.5;
+  l.rate.percent = 4.25;
+  l.flag.on = true;
   std::string xml = xgate::to_xml(l);
   EXPECT_NE(xml.find("<first xg:v=\"3\">"), std::string::npos) << xml;
   EXPECT_NE(xml.find("<cents>100</cents>"), std::string::npos);
@@ -77,6 +106,9 @@ TEST(BoostCompat, NvpSerializeIsUsedUnchanged) {
   EXPECT_EQ(back.first.memo, "net 30");
   EXPECT_EQ(back.first.loaded_version, 3u);
   EXPECT_NEAR(back.temperature.value, 21.5, 1e-9);
+  EXPECT_EQ(back.rate, l.rate);
+  EXPECT_EQ(back.flag, l.flag);
+  EXPECT_NE(xml.find("<rate>\n      <percent>4.25</percent>"), std::string::npos) << xml;
   EXPECT_EQ(xgate::to_xml(back), xml);
 }
 

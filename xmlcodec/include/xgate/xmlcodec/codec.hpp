@@ -33,8 +33,9 @@
 
 namespace xgate {
 
-// Opt in types whose existing Boost.Serialization member `serialize(Archive&, unsigned)`
-// should be used (detected automatically for member functions; specialize for free ones).
+// Opt in types whose existing Boost.Serialization `serialize` should be used. Detected by
+// itself for a member serialize(Archive&, unsigned) and for a free serialize(Archive&, T&,
+// unsigned) in T's namespace; specialize this for free functions in boost::serialization.
 template <class T>
 struct use_boost_serialization : std::false_type {};
 
@@ -72,6 +73,11 @@ struct probe_archive {
 };
 template <class T>
 concept has_member_serialize = requires(T& t, probe_archive& ar) { t.serialize(ar, 0u); };
+// A free serialize(Archive&, T&, unsigned) in T's own namespace, found by ADL. (Boost's
+// catch-all template in boost::serialization is not found this way; free functions written
+// inside namespace boost::serialization need use_boost_serialization<T>.)
+template <class T>
+concept has_free_serialize = requires(T& t, probe_archive& ar) { serialize(ar, t, 0u); };
 
 enum class kind {
   monostate, restricted, boolean, integer, floating, described_enum, plain_enum, string, bytes, optional, variant,
@@ -107,7 +113,8 @@ constexpr kind kind_of() {
   else if constexpr (is_spec_v<T, std::map> || is_spec_v<T, std::multimap> || is_spec_v<T, std::unordered_map> ||
                      is_spec_v<T, std::unordered_multimap>) return kind::map;
   else if constexpr (reflected<T>) return kind::structure;
-  else if constexpr (has_member_serialize<T> || use_boost_serialization<T>::value) return kind::boost_serializable;
+  else if constexpr (has_member_serialize<T> || has_free_serialize<T> || use_boost_serialization<T>::value)
+    return kind::boost_serializable;
   else return kind::unsupported;
 }
 
