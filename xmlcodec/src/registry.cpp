@@ -83,10 +83,13 @@ std::vector<const detail::type_entry*> registry::derived_from(std::type_index ba
 }
 
 namespace detail {
+namespace {
 [[noreturn]] void throw_unregistered(const std::type_info& dynamic_type, std::string_view context) {
   throw encode_error("cannot encode <" + std::string(context) + ">: its dynamic type " +
                      boost::core::demangle(dynamic_type.name()) + " is not registered (XGATE_REGISTER)");
 }
+}  // namespace
+
 const type_entry& registered_dynamic(const std::type_info& dynamic_type, std::string_view context) {
   const type_entry* te = registry::instance().find(std::type_index(dynamic_type));
   if (!te) throw_unregistered(dynamic_type, context);

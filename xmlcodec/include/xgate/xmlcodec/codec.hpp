@@ -228,7 +228,7 @@ object_key key_of(const T* p) {
   else return {static_cast<const void*>(p), std::type_index(typeid(T))};
 }
 
-[[noreturn]] void throw_unregistered(const std::type_info& dynamic_type, std::string_view context);
+// The registry entry of an object's dynamic type; encode_error naming `context` if none.
 const type_entry& registered_dynamic(const std::type_info& dynamic_type, std::string_view context);
 
 template <class T>

@@ -11,7 +11,6 @@
 #include <unordered_map>
 #include <vector>
 
-
 #include <xgate/xmlcodec/error.hpp>
 #include <xgate/xmlcodec/options.hpp>
 #include <xgate/xmlcodec/xml_tree.hpp>
