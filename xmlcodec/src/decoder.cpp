@@ -12,6 +12,7 @@
 #include <xgate/xmlcodec/registry.hpp>
 #include <xgate/xmlcodec/signing.hpp>
 
+#include "ownership.hpp"
 #include "text.hpp"
 
 namespace xgate::detail {
@@ -474,17 +475,7 @@ std::pair<std::shared_ptr<void>, void*> decoder::resolve_shared(xnode at, const 
 // only by weak pointers, or by a cycle of shared pointers of its own, would be freed (or
 // leak) when decoding ends, leaving weak pointers expired and raw pointers dangling.
 void decoder::check_ownership() {
-  std::vector<std::vector<std::uint32_t>> edges(pool_.size() + 1);
-  for (auto [from, to] : owns_) edges[from].push_back(to);
-  std::vector<bool> owned(pool_.size() + 1, false);
-  std::vector<std::uint32_t> stack{0};
-  owned[0] = true;
-  while (!stack.empty()) {
-    std::uint32_t k = stack.back();
-    stack.pop_back();
-    for (std::uint32_t to : edges[k])
-      if (!owned[to]) owned[to] = true, stack.push_back(to);
-  }
+  const std::vector<bool> owned = owned_from_root(pool_.size() + 1, owns_);
   for (std::size_t i = 0; i < pool_.size(); ++i)
     if (pool_[i].holder && !owned[i + 1])
       fail(errc::unreferenced_object, pool_[i].node,

@@ -7,6 +7,7 @@
 #include <xgate/xmlcodec/encoder.hpp>
 #include <xgate/xmlcodec/signing.hpp>
 
+#include "ownership.hpp"
 #include "text.hpp"
 
 namespace xgate::detail {
@@ -141,17 +142,7 @@ void encoder::write_pool() {
 // through shared_ptrs from the root. Refused here so that xgate never writes a document
 // it would refuse to read.
 void encoder::check_ownership() const {
-  std::vector<std::vector<std::uint32_t>> edges(next_id_);
-  for (auto [from, to] : owns_) edges[from].push_back(to);
-  std::vector<bool> owned(next_id_, false);
-  std::vector<std::uint32_t> stack{0};
-  owned[0] = true;
-  while (!stack.empty()) {
-    std::uint32_t k = stack.back();
-    stack.pop_back();
-    for (std::uint32_t to : edges[k])
-      if (!owned[to]) owned[to] = true, stack.push_back(to);
-  }
+  const std::vector<bool> owned = owned_from_root(next_id_, owns_);
   for (std::uint32_t id = 1; id < next_id_; ++id)
     if (has(id, pooled) && !owned[id])
       throw encode_error("object o" + std::to_string(id) +
