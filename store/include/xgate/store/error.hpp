@@ -1,0 +1,44 @@
+// Typed store errors. A refusal by a document's rights is xgate::access_denied (from
+// xmlcodec), like everywhere else in xgate; everything else the store refuses or fails
+// at is a store_error whose message names the operation and the document:
+//   store: write "results/job-17/final": revision conflict (expected 4, current 5)
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace xgate::store {
+
+enum class store_errc {
+  not_found = 1,     // no document under that name
+  conflict,          // compare-and-set: the revision is not the expected one
+  bad_name,          // a name that is empty, too long, has empty segments or unprintable bytes
+  bad_document,      // not well-formed XML, or embedded rights that cannot be read
+  creator_mismatch,  // a document claiming another creator than the principal creating it
+  rights_change,     // a replace by a non-creator that would change the document's rights
+  bad_xpath,         // an XPath expression that does not compile
+  no_lease,          // renew or cancel of a document that holds no lease
+  history_lost,      // a watch after a revision older than the change log still holds
+  lmdb,              // any other LMDB failure; lmdb_code() holds the MDB_* code
+};
+
+const char* to_string(store_errc code) noexcept;
+
+class store_error : public std::runtime_error {
+ public:
+  // what(): "store: OPERATION \"DOCUMENT\": DETAIL" ("store: OPERATION: DETAIL" without a document).
+  store_error(store_errc code, std::string_view operation, std::string_view document, std::string_view detail,
+              int lmdb_code = 0);
+  store_errc code() const noexcept { return code_; }
+  int lmdb_code() const noexcept { return lmdb_code_; }  // 0 unless code() is lmdb
+  const std::string& operation() const noexcept { return operation_; }
+  const std::string& document() const noexcept { return document_; }
+
+ private:
+  store_errc code_;
+  int lmdb_code_;
+  std::string operation_, document_;
+};
+
+}  // namespace xgate::store

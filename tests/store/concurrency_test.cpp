@@ -1,0 +1,117 @@
+// Batches, concurrent takers, readers running while a writer writes.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <xgate/store/store.hpp>
+
+#include "test_dir.hpp"
+
+namespace xs = xgate::store;
+using xs::testing::store_test;
+
+TEST_F(store_test, BatchAppliesEverythingInOneTransaction) {
+  xs::store s(dir);
+  s.write("b/old", "<old/>", "alice");
+  xs::batch b;
+  b.write("b/1", "<one/>").write("b/2", "<two/>", {.expected_revision = 0}).remove("b/old");
+  std::vector<xs::document_info> w = s.apply(b, "alice");
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_EQ(w[0].name, "b/1");
+  EXPECT_EQ(w[1].revision, w[0].revision + 1);
+  EXPECT_EQ(s.revision(), w[1].revision + 1);  // the remove came last
+  EXPECT_EQ(s.read("b/2", "alice").xml, "<two/>");
+  EXPECT_FALSE(s.contains("b/old"));
+}
+
+TEST_F(store_test, AFailingBatchLeavesNothingBehind) {
+  xs::store s(dir);
+  s.write("b/1", "<one/>", "alice");
+  s.write("b/bobs", "<bob/>", "bob");
+  std::uint64_t rev = s.revision();
+  auto attempt = [&](xs::batch b) {
+    EXPECT_ANY_THROW(s.apply(b, "alice"));
+    EXPECT_EQ(s.revision(), rev);
+    EXPECT_EQ(s.read("b/1", "alice").xml, "<one/>");
+    EXPECT_FALSE(s.contains("b/new"));
+  };
+  attempt(xs::batch().write("b/new", "<n/>").write("b/1", "<changed/>", {.expected_revision = 0}));
+  attempt(xs::batch().write("b/new", "<n/>").write("b/1", "<changed/>").remove("b/bobs"));
+  attempt(xs::batch().write("b/new", "<n/>").write("b/1", "<changed/>").write("b/bad", "<unclosed>"));
+  attempt(xs::batch().write("b/new", "<n/>").remove("b/missing"));
+  attempt(xs::batch().write("b/new", "<n/>").write("b//bad-name", "<x/>"));
+}
+
+TEST_F(store_test, ConcurrentTakersNeverBothGetADocument) {
+  xs::store s(dir);
+  constexpr int documents = 200, takers = 6;
+  xs::batch b;
+  for (int i = 0; i < documents; ++i)
+    b.write("queue/" + std::to_string(i), "<job>" + std::to_string(i) + "</job>",
+            {.rights = xgate::rights::owned_by("alice").readers({"*"}).deleters({"*"})});
+  s.apply(b, "alice");
+
+  std::mutex m;
+  std::map<std::string, int> taken;  // name -> how many takers got it
+  std::atomic<int> not_found{0};
+  std::vector<std::thread> threads;
+  for (int k = 0; k < takers; ++k)
+    threads.emplace_back([&, k] {
+      for (int i = 0; i < documents; ++i) {
+        std::string name = "queue/" + std::to_string((i + k * 7) % documents);
+        try {
+          xs::document d = s.take(name, "worker" + std::to_string(k));
+          EXPECT_EQ(d.xml, "<job>" + name.substr(6) + "</job>");
+          std::lock_guard lock(m);
+          ++taken[name];
+        } catch (const xs::store_error& e) {
+          EXPECT_EQ(e.code(), xs::store_errc::not_found) << e.what();
+          ++not_found;
+        }
+      }
+    });
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(taken.size(), std::size_t{documents});
+  for (const auto& [name, count] : taken) EXPECT_EQ(count, 1) << name;
+  EXPECT_EQ(not_found.load(), documents * (takers - 1));
+  EXPECT_TRUE(s.list("queue", "alice").empty());
+}
+
+TEST_F(store_test, ReadersSeeWholeDocumentsWhileAWriterWritesAndTheMapGrows) {
+  // A small map so that the writer grows it while the readers are running.
+  xs::store s(dir, {.initial_map_size = 128 * 1024});
+  std::size_t initial = s.map_size();
+  auto doc = [](int n) { return "<c><a>" + std::to_string(n) + "</a><pad>" + std::string(4000, 'p') + "</pad><b>" +
+                                std::to_string(n) + "</b></c>"; };
+  s.write("c/x", doc(0), "alice", {.rights = xgate::rights::owned_by("alice").readers({"*"})});
+  constexpr int writes = 300;
+  std::atomic<bool> done{false};
+  std::atomic<long> reads{0};
+  std::vector<std::thread> readers;
+  for (int k = 0; k < 4; ++k)
+    readers.emplace_back([&, k] {
+      int last = 0;
+      while (!done.load()) {
+        xs::document d = s.read("c/x", "reader" + std::to_string(k));
+        std::size_t a = d.xml.find("<a>") + 3, b = d.xml.find("<b>") + 3;
+        int na = std::stoi(d.xml.substr(a)), nb = std::stoi(d.xml.substr(b));
+        ASSERT_EQ(na, nb) << "a torn document";
+        ASSERT_GE(na, last) << "a reader went back in time";
+        ASSERT_EQ(d.xml, doc(na));
+        last = na;
+        ++reads;
+      }
+    });
+  for (int n = 1; n <= writes; ++n) {
+    s.write("c/x", doc(n), "alice");
+    s.write("c/fill/" + std::to_string(n), doc(n), "alice");  // makes the map grow
+  }
+  done = true;
+  for (std::thread& t : readers) t.join();
+  EXPECT_GT(reads.load(), 0);
+  EXPECT_GT(s.map_size(), initial);
+  EXPECT_EQ(s.read("c/x", "alice").xml, doc(writes));
+}

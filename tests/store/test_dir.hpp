@@ -1,0 +1,35 @@
+// A fresh store directory per test, removed afterwards.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <string>
+
+namespace xgate::store::testing {
+
+inline std::filesystem::path fresh_dir() {
+  static std::atomic<int> counter{0};
+  const ::testing::TestInfo* t = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                              ("xgate-store-" + std::to_string(::getpid()) + "-" + t->test_suite_name() + "-" +
+                               t->name() + "-" + std::to_string(counter++));
+  std::filesystem::remove_all(dir);
+  return dir;
+}
+
+class store_test : public ::testing::Test {
+ protected:
+  std::filesystem::path dir = fresh_dir();
+  ~store_test() override { std::filesystem::remove_all(dir); }
+};
+
+// An xgate document frame around body, with the given rights attributes.
+inline std::string xgate_doc(const std::string& rights_attrs, const std::string& body = "<v>1</v>") {
+  return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<xg:doc xmlns:xg=\"urn:xgate:1\">\n  <xg:rights " + rights_attrs +
+         "/>\n  " + body + "\n</xg:doc>\n";
+}
+
+}  // namespace xgate::store::testing
