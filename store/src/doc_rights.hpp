@@ -1,6 +1,5 @@
-// Reading a document's embedded <xg:rights> without knowing its type: the codec's decoder
-// needs the root type, so the store reads the frame itself with pugixml, the same way the
-// decoder checks it (<xg:doc xmlns:xg="urn:xgate:1"> whose first element is <xg:rights>).
+// A document's embedded <xg:rights>, read by the codec (xgate::embedded_rights) as strictly as
+// decoding would, with its errors turned into the store's.
 #pragma once
 
 #include <optional>

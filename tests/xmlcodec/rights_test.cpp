@@ -48,6 +48,19 @@ TEST(Rights, PrincipalWithoutTheRightGetsNoObject) {
   EXPECT_EQ(p, (t::Point{}));
 }
 
+TEST(Rights, EmbeddedRightsWithoutKnowingTheType) {
+  EXPECT_EQ(xgate::embedded_rights(xgate::to_xml(t::Point{1, 2}, {.rights = payroll_rights()})), payroll_rights());
+  EXPECT_EQ(xgate::embedded_rights(xgate::to_xml(t::Point{1, 2})), std::nullopt);
+  EXPECT_EQ(xgate::embedded_rights("<plain><xml/></plain>"), std::nullopt);
+  try {
+    (void)xgate::embedded_rights("<!DOCTYPE x [<!ENTITY e \"e\">]><plain/>", {.document_name = "d.xml"});
+    FAIL();
+  } catch (const xgate::decode_error& e) {
+    EXPECT_EQ(e.code(), xgate::errc::forbidden_markup);
+    EXPECT_STREQ(e.what(), "d.xml:1: DOCTYPE declarations are refused");
+  }
+}
+
 TEST(Rights, DocumentsWithoutRightsAreOpen) {
   EXPECT_NO_THROW((void)xgate::from_xml<t::Point>(xgate::to_xml(t::Point{1, 2}), {.principal = "anyone"}));
 }

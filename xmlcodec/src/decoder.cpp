@@ -187,6 +187,15 @@ void decoder::verify_signature() {
 }
 
 void decoder::open_document() {
+  open_frame(true);
+  if (rights_) {
+    right wanted = options_.mode == access_mode::read ? right::read : right::write;
+    if (!rights_->allows(options_.principal, wanted))
+      throw access_denied(principal_name(), to_string(wanted), options_.document_name);
+  }
+}
+
+bool decoder::open_frame(bool require_xgate) {
   if (text_.size() > options_.limits.max_bytes)
     throw decode_error(errc::too_large, options_.document_name, 0, "",
                        "the document is " + std::to_string(text_.size()) + " bytes, the limit is " +
@@ -199,8 +208,10 @@ void decoder::open_document() {
   if (!tree_.parse(text_, options_.limits.max_depth, pe))
     throw decode_error(pe.code, options_.document_name, line_of(static_cast<std::ptrdiff_t>(pe.offset)), pe.path, pe.message);
   xnode root(&tree_, tree_.root());
-  if (!name_is(root, "xg:doc") || attr(root, "xmlns:xg") != "urn:xgate:1")
+  if (!name_is(root, "xg:doc") || attr(root, "xmlns:xg") != "urn:xgate:1") {
+    if (!require_xgate) return false;
     fail(errc::not_xgate_document, root, "not an xgate document: expected <xg:doc xmlns:xg=\"urn:xgate:1\">, found <" + std::string(root.name()) + ">");
+  }
   xnode n = first_element(root);
   if (n && name_is(n, "xg:rights")) {
     try {
@@ -236,11 +247,7 @@ void decoder::open_document() {
   }
   if (std::string_view rid = raw_id(root_object_); !rid.empty() && ids_.find(rid) != id_index::none)
     fail(errc::duplicate_id, root_object_, "duplicate xg:id=\"" + clip(rid) + "\"");
-  if (rights_) {
-    right wanted = options_.mode == access_mode::read ? right::read : right::write;
-    if (!rights_->allows(options_.principal, wanted))
-      throw access_denied(principal_name(), to_string(wanted), options_.document_name);
-  }
+  return true;
 }
 
 // ---- content ------------------------------------------------------------------------------
@@ -614,3 +621,11 @@ bool parse_bool(const decoder& d, xnode n, std::string_view text) {
 }
 
 }  // namespace xgate::detail
+
+namespace xgate {
+std::optional<rights> embedded_rights(std::string_view xml, const decode_options& options) {
+  detail::decoder d(xml, options);
+  if (!d.open_frame(false)) return std::nullopt;
+  return d.document_rights();
+}
+}  // namespace xgate

@@ -119,6 +119,12 @@ document<T> decode_document(std::string_view xml, const decode_options& options 
   return doc;
 }
 
+// The rights a document carries, read without knowing its type (the store enforces them).
+// The XML is checked as strictly as decoding checks it (well-formed, no DOCTYPE or entities,
+// limits, the xgate frame); throws decode_error otherwise. nullopt for an xgate document
+// without <xg:rights>, and for well-formed XML that is not an xgate document at all.
+std::optional<rights> embedded_rights(std::string_view xml, const decode_options& options = {});
+
 namespace detail {
 template <class T>
 std::string recode_erased(std::string_view xml, const decode_options& dopt, const encode_options& eopt) {

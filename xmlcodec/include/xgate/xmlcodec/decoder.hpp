@@ -59,8 +59,12 @@ class decoder {
   std::string principal_name() const { return options_.principal.empty() ? "(anonymous)" : options_.principal; }
 
   // ---- structure ---------------------------------------------------------------------
-  // Parses, checks the frame (<xg:doc>, rights, signature) and indexes the pool.
+  // Parses, checks the frame (<xg:doc>, rights, signature), indexes the pool, and checks
+  // the principal's access.
   void open_document();
+  // The same without the access check. False (when !require_xgate) for well-formed XML
+  // that is not an xgate document.
+  bool open_frame(bool require_xgate);
   xnode root_object() const noexcept { return root_object_; }
   const std::optional<xgate::rights>& document_rights() const noexcept { return rights_; }
   bool signed_document() const noexcept { return signed_; }
