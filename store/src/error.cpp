@@ -35,7 +35,7 @@ std::string compose(std::string_view operation, std::string_view document, std::
 
 store_error::store_error(store_errc code, std::string_view operation, std::string_view document, std::string_view detail,
                          int lmdb_code)
-    : std::runtime_error(compose(operation, document, detail)),
+    : xgate::error(xgate::errc::store_failure, compose(operation, document, detail)),
       code_(code),
       lmdb_code_(lmdb_code),
       operation_(operation),

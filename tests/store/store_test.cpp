@@ -102,6 +102,14 @@ TEST_F(store_test, MissingDocumentsAreNotFound) {
   EXPECT_EQ(catch_store_error([&] { s.take("no/such", "alice"); }).code(), xs::store_errc::not_found);
   EXPECT_EQ(catch_store_error([&] { s.copy("no/such", "x", "alice"); }).code(), xs::store_errc::not_found);
   EXPECT_FALSE(s.contains("no/such"));
+  // One handler catches every xgate failure, store errors included.
+  try {
+    (void)s.read("no/such", "alice");
+    ADD_FAILURE();
+  } catch (const xgate::error& base) {
+    EXPECT_EQ(base.code(), xgate::errc::store_failure);
+    EXPECT_STREQ(base.what(), "store: read \"no/such\": no such document");
+  }
 }
 
 TEST_F(store_test, RefusesMalformedXmlWithoutWriting) {

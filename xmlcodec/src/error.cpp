@@ -32,6 +32,7 @@ const char* to_string(errc code) noexcept {
     case errc::key_error: return "key_error";
     case errc::encode_failure: return "encode_failure";
     case errc::io_error: return "io_error";
+    case errc::store_failure: return "store_failure";
   }
   return "unknown";
 }

@@ -4,9 +4,10 @@
 //   store: write "results/job-17/final": revision conflict (expected 4, current 5)
 #pragma once
 
-#include <stdexcept>
 #include <string>
 #include <string_view>
+
+#include <xgate/xmlcodec/error.hpp>
 
 namespace xgate::store {
 
@@ -25,7 +26,9 @@ enum class store_errc {
 
 const char* to_string(store_errc code) noexcept;
 
-class store_error : public std::runtime_error {
+// An xgate::error (code() errc::store_failure when caught as one), so one handler can catch
+// every xgate failure; store_error::code() tells the store's own reason.
+class store_error : public xgate::error {
  public:
   // what(): "store: OPERATION \"DOCUMENT\": DETAIL" ("store: OPERATION: DETAIL" without a document).
   store_error(store_errc code, std::string_view operation, std::string_view document, std::string_view detail,

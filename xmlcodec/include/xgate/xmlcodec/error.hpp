@@ -37,6 +37,7 @@ enum class errc {
   key_error,             // a key file that cannot be read or used
   encode_failure,        // an object graph that cannot be written (unregistered type, dangling pointer)
   io_error,              // a sink or file failed
+  store_failure,         // a store operation failed: xgate::store::store_error::code() says which way
 };
 
 const char* to_string(errc code) noexcept;
