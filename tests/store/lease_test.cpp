@@ -8,21 +8,11 @@
 #include "test_dir.hpp"
 
 namespace xs = xgate::store;
+using xs::testing::store_errc_of;
 using xs::testing::store_test;
 using namespace std::chrono_literals;
 
 namespace {
-
-template <class F>
-xs::store_errc store_errc_of(F&& f) {
-  try {
-    f();
-  } catch (const xs::store_error& e) {
-    return e.code();
-  }
-  ADD_FAILURE() << "no store_error thrown";
-  return xs::store_errc::lmdb;
-}
 
 const xgate::rights shared = xgate::rights::owned_by("alice").readers({"*"}).writers({"*"}).deleters({"*"});
 

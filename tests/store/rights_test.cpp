@@ -7,6 +7,7 @@
 #include "test_dir.hpp"
 
 namespace xs = xgate::store;
+using xs::testing::store_errc_of;
 using xs::testing::store_test;
 using xs::testing::xgate_doc;
 
@@ -28,17 +29,6 @@ std::string denied(F&& f) {
     return e.principal() + " " + e.right() + " " + e.document();
   }
   return "not denied";
-}
-
-template <class F>
-xs::store_errc store_errc_of(F&& f) {
-  try {
-    f();
-  } catch (const xs::store_error& e) {
-    return e.code();
-  }
-  ADD_FAILURE() << "no store_error thrown";
-  return xs::store_errc::lmdb;
 }
 
 }  // namespace

@@ -9,22 +9,8 @@
 #include "test_dir.hpp"
 
 namespace xs = xgate::store;
+using xs::testing::catch_store_error;
 using xs::testing::store_test;
-
-namespace {
-
-template <class F>
-xs::store_error catch_store_error(F&& f) {
-  try {
-    f();
-  } catch (const xs::store_error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "no store_error thrown";
-  return xs::store_error(xs::store_errc::lmdb, "none", "", "none");
-}
-
-}  // namespace
 
 TEST_F(store_test, OpensCreatingTheDirectoryAndKeepsDocumentsAcrossReopen) {
   std::uint64_t rev = 0;

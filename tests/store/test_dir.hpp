@@ -5,8 +5,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <utility>
 #include <filesystem>
 #include <string>
+
+#include <xgate/store/error.hpp>
 
 namespace xgate::store::testing {
 
@@ -30,6 +33,23 @@ class store_test : public ::testing::Test {
 inline std::string xgate_doc(const std::string& rights_attrs, const std::string& body = "<v>1</v>") {
   return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<xg:doc xmlns:xg=\"urn:xgate:1\">\n  <xg:rights " + rights_attrs +
          "/>\n  " + body + "\n</xg:doc>\n";
+}
+
+// The store_error f throws (a test failure when it throws none).
+template <class F>
+store_error catch_store_error(F&& f) {
+  try {
+    f();
+  } catch (const store_error& e) {
+    return e;
+  }
+  ADD_FAILURE() << "no store_error thrown";
+  return store_error(store_errc::lmdb, "none", "", "none");
+}
+
+template <class F>
+store_errc store_errc_of(F&& f) {
+  return catch_store_error(std::forward<F>(f)).code();
 }
 
 }  // namespace xgate::store::testing
