@@ -13,9 +13,17 @@ const char* to_string(store_errc code) noexcept {
     case store_errc::bad_xpath: return "bad_xpath";
     case store_errc::no_lease: return "no_lease";
     case store_errc::history_lost: return "history_lost";
+    case store_errc::bad_credential: return "bad_credential";
+    case store_errc::too_large: return "too_large";
     case store_errc::lmdb: return "lmdb";
   }
   return "?";
+}
+
+std::optional<store_errc> store_errc_from_string(std::string_view name) noexcept {
+  for (int c = static_cast<int>(store_errc::not_found); c <= static_cast<int>(store_errc::lmdb); ++c)
+    if (name == to_string(static_cast<store_errc>(c))) return static_cast<store_errc>(c);
+  return std::nullopt;
 }
 
 namespace {

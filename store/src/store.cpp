@@ -1,6 +1,7 @@
 #include <xgate/store/store.hpp>
 
 #include <lmdb.h>
+#include <sodium.h>
 #include <pugixml.hpp>
 
 #include <algorithm>
@@ -224,6 +225,76 @@ std::string encode_change(change_kind kind, std::string_view name, const xgate::
   return out;
 }
 
+// ---- credential records ----------------------------------------------------------------
+// Key: the credential id (16 hex digits: the first 8 bytes of the token's hash). Value: the
+// whole 32-byte hash, issued ns, then principal, scope, subtree u8, rights u8, expiry ns
+// (0: none), parent id, label.
+constexpr std::string_view token_prefix = "xgt1_";
+constexpr std::size_t token_hash_bytes = 32;
+
+struct credential_record {
+  std::string hash;  // 32 raw bytes
+  credential_info info;
+};
+
+std::string encode_credential(const credential_record& c) {
+  std::string out = c.hash;
+  put_int(out, to_ns(c.info.issued));
+  put_str(out, c.info.granted.principal);
+  put_str(out, c.info.granted.scope);
+  put_int(out, static_cast<std::uint8_t>(c.info.granted.subtree));
+  put_int(out, c.info.granted.rights.bits());
+  put_int(out, c.info.granted.expires ? to_ns(*c.info.granted.expires) : std::int64_t{0});
+  put_str(out, c.info.parent);
+  put_str(out, c.info.label);
+  return out;
+}
+
+credential_record decode_credential(std::string_view id, std::string_view in) {
+  if (in.size() < token_hash_bytes) throw store_error(store_errc::lmdb, "read credential", id, "truncated credential record");
+  credential_record c;
+  c.hash = std::string(in.substr(0, token_hash_bytes));
+  reader r(in.substr(token_hash_bytes), id);
+  c.info.id = std::string(id);
+  c.info.issued = from_ns(r.get<std::int64_t>());
+  c.info.granted.principal = std::string(r.str());
+  c.info.granted.scope = std::string(r.str());
+  c.info.granted.subtree = r.get<std::uint8_t>() != 0;
+  c.info.granted.rights = right_set::from_bits(r.get<std::uint8_t>());
+  if (auto expires = r.get<std::int64_t>()) c.info.granted.expires = from_ns(expires);
+  c.info.parent = std::string(r.str());
+  c.info.label = std::string(r.str());
+  return c;
+}
+
+std::string token_hash(std::string_view token) {
+  std::string h(token_hash_bytes, '\0');
+  crypto_generichash(reinterpret_cast<unsigned char*>(h.data()), h.size(), reinterpret_cast<const unsigned char*>(token.data()),
+                     token.size(), nullptr, 0);
+  return h;
+}
+
+std::string credential_id(std::string_view hash) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string id;
+  for (std::size_t i = 0; i < 8; ++i) {
+    auto b = static_cast<unsigned char>(hash[i]);
+    id += digits[b >> 4];
+    id += digits[b & 15];
+  }
+  return id;
+}
+
+std::string new_token() {
+  if (sodium_init() < 0) throw store_error(store_errc::bad_credential, "issue credential", "", "libsodium failed to initialize");
+  unsigned char random[32];
+  randombytes_buf(random, sizeof random);
+  char text[sodium_base64_ENCODED_LEN(sizeof random, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+  sodium_bin2base64(text, sizeof text, random, sizeof random, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  sodium_memzero(random, sizeof random);
+  return std::string(token_prefix) + text;
+}
+
 std::string conflict_detail(std::uint64_t expected, const std::optional<document_info>& current) {
   return "revision conflict (expected " + std::to_string(expected) + ", current " +
          (current ? std::to_string(current->revision) : std::string("none")) + ")";
@@ -231,11 +302,20 @@ std::string conflict_detail(std::uint64_t expected, const std::optional<document
 
 }  // namespace
 
+namespace {
+// A caller may do r on a document when the document's rights allow its principal and its
+// credential, if it acts through one, covers r on the name.
+bool allowed(const caller& who, const xgate::rights& rights, std::string_view name, right r) {
+  return who.may(name, r) && rights.allows(who.principal(), r);
+}
+}  // namespace
+
 struct store::impl {
   std::filesystem::path path;
   MDB_env* env = nullptr;
-  MDB_dbi docs = 0, meta = 0, sys = 0, leases = 0, changes = 0;
+  MDB_dbi docs = 0, meta = 0, sys = 0, leases = 0, changes = 0, creds = 0;
   std::uint64_t kept_changes = 0;
+  std::size_t max_document_size = 0;
   int stale_readers = 0;
   mutable txn_gate gate;
   // Watchers in this process wait here; every committed write bumps the generation.
@@ -399,7 +479,7 @@ struct store::impl {
   }
 
   // The rights a write of xml under name would give the document.
-  static std::pair<xgate::rights, bool> rights_for(std::string_view xml, std::string_view name, std::string_view principal,
+  static std::pair<xgate::rights, bool> rights_for(std::string_view xml, std::string_view name, const caller& who,
                                                    const write_options& o, const std::optional<document_info>& current,
                                                    std::string_view operation) {
     if (auto embedded = detail::embedded_rights(xml, operation, name)) {
@@ -410,36 +490,40 @@ struct store::impl {
     }
     if (o.rights) return {*o.rights, false};
     if (current) return {current->rights, false};
-    return {xgate::rights::owned_by(std::string(principal)), false};
+    return {xgate::rights::owned_by(who.principal()), false};
   }
 
   // Writes one document inside t. forced: the rights of a copied document (its bytes
   // and rights travel together, creator included).
   document_info put(MDB_txn* t, std::string_view operation, std::string_view name, std::string_view xml,
-                    std::string_view principal, const write_options& o,
+                    const caller& who, const write_options& o,
                     const std::optional<std::pair<xgate::rights, bool>>& forced = std::nullopt) {
     check_name(operation, name);
     std::optional<document_info> stored = get_raw_meta(t, name, operation);
     std::optional<document_info> current = stored && !expired(*stored, clock::now()) ? stored : std::nullopt;
     if (o.expected_revision && (current ? current->revision : 0) != *o.expected_revision)
       throw store_error(store_errc::conflict, operation, name, conflict_detail(*o.expected_revision, current));
-    if (current && !current->rights.allows(principal, right::write))
-      throw xgate::access_denied(std::string(principal), "write", std::string(name));
-    auto [rights, embedded] = forced ? *forced : rights_for(xml, name, principal, o, current, operation);
+    if (xml.size() > max_document_size)
+      throw store_error(store_errc::too_large, operation, name,
+                        "the document has " + std::to_string(xml.size()) + " bytes, more than the limit of " +
+                            std::to_string(max_document_size));
+    if (current ? !allowed(who, current->rights, name, right::write) : !who.may(name, right::write))
+      throw xgate::access_denied(who.principal(), "write", std::string(name));
+    auto [rights, embedded] = forced ? *forced : rights_for(xml, name, who, o, current, operation);
     if (current) {
       if (rights.creator != current->rights.creator)
         throw store_error(store_errc::creator_mismatch, operation, name,
                           "the document claims creator \"" + printable(rights.creator) + "\" but was created by \"" +
                               printable(current->rights.creator) + "\"");
-      if (rights != current->rights && principal != current->rights.creator)
+      if (rights != current->rights && who.principal() != current->rights.creator)
         throw store_error(store_errc::rights_change, operation, name,
                           "only the creator \"" + printable(current->rights.creator) + "\" may change the rights");
     } else if (!forced) {
-      if (!is_valid_principal(principal))
-        throw xgate::access_denied(std::string(principal), "write", std::string(name));
-      if (rights.creator != principal)
+      if (!is_valid_principal(who.principal()))
+        throw xgate::access_denied(who.principal(), "write", std::string(name));
+      if (rights.creator != who.principal())
         throw store_error(store_errc::creator_mismatch, operation, name,
-                          "a new document's creator must be the writing principal \"" + printable(principal) +
+                          "a new document's creator must be the writing principal \"" + printable(who.principal()) +
                               "\", the document claims \"" + printable(rights.creator) + "\"");
     }
     // An expired document this write replaces leaves as it would by reap(): watchers see
@@ -455,7 +539,7 @@ struct store::impl {
     d.embedded_rights = embedded;
     if (o.lease) {
       d.lease_expires = d.modified + *o.lease;
-      d.lease_holder = std::string(principal);
+      d.lease_holder = who.principal();
     } else if (current) {
       d.lease_expires = current->lease_expires;
       d.lease_holder = current->lease_holder;
@@ -476,9 +560,31 @@ struct store::impl {
     next_revision(t, operation, name, kind, d.rights);  // a removal is a change too
   }
 
+  std::optional<credential_record> get_credential(MDB_txn* t, std::string_view id, std::string_view operation) const {
+    MDB_val k = val(id), v;
+    int rc = mdb_get(t, creds, &k, &v);
+    if (rc == MDB_NOTFOUND) return std::nullopt;
+    check(rc, operation, id);
+    return decode_credential(id, view(v));
+  }
+
+  // Every credential, in id order.
+  std::vector<credential_record> all_credentials(MDB_txn* t, std::string_view operation) const {
+    std::vector<credential_record> out;
+    MDB_cursor* c = nullptr;
+    check(mdb_cursor_open(t, creds, &c), operation, "");
+    std::unique_ptr<MDB_cursor, void (*)(MDB_cursor*)> guard(c, mdb_cursor_close);
+    MDB_val k, v;
+    int rc;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == MDB_SUCCESS; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+      out.push_back(decode_credential(view(k), view(v)));
+    if (rc != MDB_NOTFOUND) check(rc, operation, "");
+    return out;
+  }
+
   // Walks the metadata of every document under prefix that principal may read.
   template <class F>
-  void each_readable(MDB_txn* t, std::string_view prefix, std::string_view principal, std::string_view operation,
+  void each_readable(MDB_txn* t, std::string_view prefix, const caller& who, std::string_view operation,
                      F&& f) const {
     MDB_cursor* c = nullptr;
     check(mdb_cursor_open(t, meta, &c), operation, prefix);
@@ -493,7 +599,7 @@ struct store::impl {
       if (!name.starts_with(prefix)) break;
       if (!is_under(name, prefix)) continue;
       document_info d = decode_meta(name, view(v));
-      if (!expired(d, now) && d.rights.allows(principal, right::read)) f(t, std::move(d));
+      if (!expired(d, now) && allowed(who, d.rights, d.name, right::read)) f(t, std::move(d));
     }
     if (rc != MDB_NOTFOUND) check(rc, operation, prefix);
   }
@@ -502,12 +608,13 @@ struct store::impl {
 store::store(const std::filesystem::path& dir, store_options options) : impl_(std::make_unique<impl>()) {
   impl_->path = dir;
   impl_->kept_changes = options.kept_changes < 1 ? 1 : options.kept_changes;
+  impl_->max_document_size = options.max_document_size;
   std::string where = dir.string();
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw store_error(store_errc::lmdb, "open", where, ec.message());
   check(mdb_env_create(&impl_->env), "open", where);
-  check(mdb_env_set_maxdbs(impl_->env, 5), "open", where);
+  check(mdb_env_set_maxdbs(impl_->env, 6), "open", where);
   check(mdb_env_set_maxreaders(impl_->env, options.max_readers), "open", where);
   check(mdb_env_set_mapsize(impl_->env, options.initial_map_size), "open", where);
   // MDB_NOTLS: a reader slot belongs to a transaction, not to a thread, so threads may
@@ -520,6 +627,7 @@ store::store(const std::filesystem::path& dir, store_options options) : impl_(st
     check(mdb_dbi_open(t, "sys", MDB_CREATE, &impl_->sys), "open", where);
     check(mdb_dbi_open(t, "leases", MDB_CREATE, &impl_->leases), "open", where);
     check(mdb_dbi_open(t, "changes", MDB_CREATE, &impl_->changes), "open", where);
+    check(mdb_dbi_open(t, "creds", MDB_CREATE, &impl_->creds), "open", where);
   });
 }
 
@@ -527,28 +635,28 @@ store::~store() = default;
 
 const std::filesystem::path& store::path() const noexcept { return impl_->path; }
 
-document_info store::write(std::string_view name, std::string_view xml, std::string_view principal,
+document_info store::write(std::string_view name, std::string_view xml, const caller& who,
                            const write_options& options) {
   check_name("write", name);
-  return impl_->in_write("write", name, [&](MDB_txn* t) { return impl_->put(t, "write", name, xml, principal, options); });
+  return impl_->in_write("write", name, [&](MDB_txn* t) { return impl_->put(t, "write", name, xml, who, options); });
 }
 
-document store::read(std::string_view name, std::string_view principal) const {
+document store::read(std::string_view name, const caller& who) const {
   check_name("read", name);
   return impl_->in_read("read", name, [&](MDB_txn* t) {
     std::optional<document_info> d = impl_->get_meta(t, name, "read");
     if (!d) throw store_error(store_errc::not_found, "read", name, "no such document");
-    if (!d->rights.allows(principal, right::read)) throw xgate::access_denied(std::string(principal), "read", std::string(name));
+    if (!allowed(who, d->rights, name, right::read)) throw xgate::access_denied(who.principal(), "read", std::string(name));
     return document{std::move(*d), impl_->get_bytes(t, name, "read")};
   });
 }
 
-document_info store::info(std::string_view name, std::string_view principal) const {
+document_info store::info(std::string_view name, const caller& who) const {
   check_name("info", name);
   return impl_->in_read("info", name, [&](MDB_txn* t) {
     std::optional<document_info> d = impl_->get_meta(t, name, "info");
     if (!d) throw store_error(store_errc::not_found, "info", name, "no such document");
-    if (!d->rights.allows(principal, right::read)) throw xgate::access_denied(std::string(principal), "read", std::string(name));
+    if (!allowed(who, d->rights, name, right::read)) throw xgate::access_denied(who.principal(), "read", std::string(name));
     return std::move(*d);
   });
 }
@@ -558,53 +666,53 @@ bool store::contains(std::string_view name) const {
   return impl_->in_read("contains", name, [&](MDB_txn* t) { return impl_->get_meta(t, name, "contains").has_value(); });
 }
 
-void store::remove(std::string_view name, std::string_view principal, std::optional<std::uint64_t> expected_revision) {
+void store::remove(std::string_view name, const caller& who, std::optional<std::uint64_t> expected_revision) {
   check_name("remove", name);
   impl_->in_write("remove", name, [&](MDB_txn* t) {
     std::optional<document_info> d = impl_->get_meta(t, name, "remove");
     if (expected_revision && (d ? d->revision : 0) != *expected_revision)
       throw store_error(store_errc::conflict, "remove", name, conflict_detail(*expected_revision, d));
     if (!d) throw store_error(store_errc::not_found, "remove", name, "no such document");
-    if (!d->rights.allows(principal, right::del)) throw xgate::access_denied(std::string(principal), "delete", std::string(name));
+    if (!allowed(who, d->rights, name, right::del)) throw xgate::access_denied(who.principal(), "delete", std::string(name));
     impl_->del(t, *d, "remove");
   });
 }
 
-document store::take(std::string_view name, std::string_view principal) {
+document store::take(std::string_view name, const caller& who) {
   check_name("take", name);
   return impl_->in_write("take", name, [&](MDB_txn* t) {
     std::optional<document_info> d = impl_->get_meta(t, name, "take");
     if (!d) throw store_error(store_errc::not_found, "take", name, "no such document");
     for (right r : {right::read, right::del})
-      if (!d->rights.allows(principal, r)) throw xgate::access_denied(std::string(principal), to_string(r), std::string(name));
+      if (!allowed(who, d->rights, name, r)) throw xgate::access_denied(who.principal(), to_string(r), std::string(name));
     document out{std::move(*d), impl_->get_bytes(t, name, "take")};
     impl_->del(t, out.info, "take");
     return out;
   });
 }
 
-document_info store::copy(std::string_view from, std::string_view to, std::string_view principal) {
+document_info store::copy(std::string_view from, std::string_view to, const caller& who) {
   check_name("copy", from);
   check_name("copy", to);
   return impl_->in_write("copy", from, [&](MDB_txn* t) {
     std::optional<document_info> src = impl_->get_meta(t, from, "copy");
     if (!src) throw store_error(store_errc::not_found, "copy", from, "no such document");
-    if (!src->rights.allows(principal, right::copy)) throw xgate::access_denied(std::string(principal), "copy", std::string(from));
+    if (!allowed(who, src->rights, from, right::copy)) throw xgate::access_denied(who.principal(), "copy", std::string(from));
     std::string bytes = impl_->get_bytes(t, from, "copy");
-    return impl_->put(t, "copy", to, bytes, principal, {}, std::make_pair(src->rights, src->embedded_rights));
+    return impl_->put(t, "copy", to, bytes, who, {}, std::make_pair(src->rights, src->embedded_rights));
   });
 }
 
-std::vector<document_info> store::list(std::string_view prefix, std::string_view principal) const {
+std::vector<document_info> store::list(std::string_view prefix, const caller& who) const {
   prefix = check_prefix("list", prefix);
   return impl_->in_read("list", prefix, [&](MDB_txn* t) {
     std::vector<document_info> out;
-    impl_->each_readable(t, prefix, principal, "list", [&](MDB_txn*, document_info d) { out.push_back(std::move(d)); });
+    impl_->each_readable(t, prefix, who, "list", [&](MDB_txn*, document_info d) { out.push_back(std::move(d)); });
     return out;
   });
 }
 
-std::vector<query_match> store::query(std::string_view prefix, std::string_view xpath, std::string_view principal) const {
+std::vector<query_match> store::query(std::string_view prefix, std::string_view xpath, const caller& who) const {
   prefix = check_prefix("query", prefix);
   std::string expr(xpath);
   std::optional<pugi::xpath_query> q;
@@ -618,7 +726,7 @@ std::vector<query_match> store::query(std::string_view prefix, std::string_view 
                              "bad XPath \"" + printable(expr) + "\": " + q->result().description());
   return impl_->in_read("query", prefix, [&](MDB_txn* t) {
     std::vector<query_match> out;
-    impl_->each_readable(t, prefix, principal, "query", [&](MDB_txn* tx, document_info d) {
+    impl_->each_readable(t, prefix, who, "query", [&](MDB_txn* tx, document_info d) {
       MDB_val k = val(d.name), v;
       check(mdb_get(tx, impl_->docs, &k, &v), "query", d.name);
       pugi::xml_document doc;
@@ -645,7 +753,7 @@ std::vector<query_match> store::query(std::string_view prefix, std::string_view 
   });
 }
 
-std::vector<document_info> store::apply(const batch& b, std::string_view principal) {
+std::vector<document_info> store::apply(const batch& b, const caller& who) {
   for (const batch::op& o : b.ops_) check_name(o.remove ? "batch remove" : "batch write", o.name);
   return impl_->in_write("batch", "", [&](MDB_txn* t) {
     std::vector<document_info> out;
@@ -653,11 +761,11 @@ std::vector<document_info> store::apply(const batch& b, std::string_view princip
       if (o.remove) {
         std::optional<document_info> d = impl_->get_meta(t, o.name, "batch remove");
         if (!d) throw store_error(store_errc::not_found, "batch remove", o.name, "no such document");
-        if (!d->rights.allows(principal, right::del))
-          throw xgate::access_denied(std::string(principal), "delete", o.name);
+        if (!allowed(who, d->rights, o.name, right::del))
+          throw xgate::access_denied(who.principal(), "delete", o.name);
         impl_->del(t, *d, "batch remove");
       } else {
-        out.push_back(impl_->put(t, "batch write", o.name, o.xml, principal, o.options));
+        out.push_back(impl_->put(t, "batch write", o.name, o.xml, who, o.options));
       }
     }
     return out;
@@ -666,18 +774,18 @@ std::vector<document_info> store::apply(const batch& b, std::string_view princip
 
 namespace {
 document_info leased(std::optional<document_info> d, std::string_view operation, std::string_view name,
-                     std::string_view principal) {
+                     const caller& who) {
   if (!d) throw store_error(store_errc::not_found, operation, name, "no such document");
   if (!d->lease_expires) throw store_error(store_errc::no_lease, operation, name, "the document holds no lease");
-  if (principal != d->lease_holder) throw xgate::access_denied(std::string(principal), "lease", std::string(name));
+  if (who.principal() != d->lease_holder || !who.may(name, right::write)) throw xgate::access_denied(who.principal(), "lease", std::string(name));
   return std::move(*d);
 }
 }  // namespace
 
-document_info store::renew_lease(std::string_view name, std::string_view principal, clock::duration ttl) {
+document_info store::renew_lease(std::string_view name, const caller& who, clock::duration ttl) {
   check_name("renew lease", name);
   return impl_->in_write("renew lease", name, [&](MDB_txn* t) {
-    document_info d = leased(impl_->get_meta(t, name, "renew lease"), "renew lease", name, principal);
+    document_info d = leased(impl_->get_meta(t, name, "renew lease"), "renew lease", name, who);
     impl_->drop_lease_entry(t, d, "renew lease");
     d.lease_expires = clock::now() + ttl;
     impl_->put_meta(t, d, "renew lease");
@@ -685,10 +793,10 @@ document_info store::renew_lease(std::string_view name, std::string_view princip
   });
 }
 
-document_info store::cancel_lease(std::string_view name, std::string_view principal) {
+document_info store::cancel_lease(std::string_view name, const caller& who) {
   check_name("cancel lease", name);
   return impl_->in_write("cancel lease", name, [&](MDB_txn* t) {
-    document_info d = leased(impl_->get_meta(t, name, "cancel lease"), "cancel lease", name, principal);
+    document_info d = leased(impl_->get_meta(t, name, "cancel lease"), "cancel lease", name, who);
     impl_->drop_lease_entry(t, d, "cancel lease");
     d.lease_expires.reset();
     d.lease_holder.clear();
@@ -727,7 +835,7 @@ std::vector<std::string> store::reap(clock::time_point now) {
   });
 }
 
-std::vector<change> store::changes(std::string_view prefix, std::uint64_t after, std::string_view principal) const {
+std::vector<change> store::changes(std::string_view prefix, std::uint64_t after, const caller& who) const {
   prefix = check_prefix("watch", prefix);
   return impl_->in_read("watch", prefix, [&](MDB_txn* t) {
     std::vector<change> out;
@@ -752,14 +860,14 @@ std::vector<change> store::changes(std::string_view prefix, std::uint64_t after,
       xgate::rights readers;
       readers.creator = std::string(r.str());
       readers.read = parse_principals(r.str());
-      if (readers.allows(principal, right::read)) out.push_back(change{revision_of_key(view(k)), kind, std::string(name)});
+      if (who.may(name, right::read) && readers.allows(who.principal(), right::read)) out.push_back(change{revision_of_key(view(k)), kind, std::string(name)});
     }
     if (rc != MDB_NOTFOUND) check(rc, "watch", prefix);
     return out;
   });
 }
 
-std::vector<change> store::watch(std::string_view prefix, std::uint64_t after, std::string_view principal,
+std::vector<change> store::watch(std::string_view prefix, std::uint64_t after, const caller& who,
                                  std::chrono::milliseconds timeout, std::stop_token stop) const {
   // Writers in other processes do not signal watch_cv: poll for them at this interval.
   constexpr auto poll = std::chrono::milliseconds(50);
@@ -770,13 +878,118 @@ std::vector<change> store::watch(std::string_view prefix, std::uint64_t after, s
       std::lock_guard lock(impl_->watch_mutex);
       seen = impl_->generation;
     }
-    std::vector<change> out = changes(prefix, after, principal);
+    std::vector<change> out = changes(prefix, after, who);
     if (!out.empty()) return out;
     auto now = std::chrono::steady_clock::now();
     if (now >= deadline || stop.stop_requested()) return out;
     std::unique_lock lock(impl_->watch_mutex);
     impl_->watch_cv.wait_until(lock, stop, std::min(deadline, now + poll), [&] { return impl_->generation != seen; });
   }
+}
+
+// ---- credentials ---------------------------------------------------------------------------
+
+std::string store::issue_credential(const caller& who, const credential_request& request) {
+  constexpr std::string_view op = "issue credential";
+  std::string_view scope = check_prefix(op, request.scope);
+  if (!is_valid_principal(who.principal())) throw xgate::access_denied(who.principal(), std::string(op), std::string(scope));
+  if (request.rights.empty()) throw store_error(store_errc::bad_credential, op, scope, "a credential needs at least one right");
+  if (request.ttl && *request.ttl <= clock::duration::zero())
+    throw store_error(store_errc::bad_credential, op, scope, "a credential's time to live must be positive");
+  credential_record c;
+  c.info.issued = clock::now();
+  c.info.label = request.label;
+  c.info.granted = grant{who.principal(), std::string(scope), request.subtree, request.rights, std::nullopt};
+  if (request.ttl) c.info.granted.expires = c.info.issued + *request.ttl;
+  if (const grant* parent = who.limits()) {
+    if (!request.ttl) c.info.granted.expires = parent->expires;  // a child never outlives its parent
+    if (!c.info.granted.within(*parent)) throw xgate::access_denied(who.principal(), std::string(op), std::string(scope));
+    c.info.parent = who.credential_id();
+  }
+  std::string token = new_token();
+  c.hash = token_hash(token);
+  c.info.id = credential_id(c.hash);
+  impl_->in_write(op, scope, [&](MDB_txn* t) {
+    if (!c.info.parent.empty() && !impl_->get_credential(t, c.info.parent, op))
+      throw store_error(store_errc::bad_credential, op, scope, "the credential it would be issued through was revoked");
+    std::string record = encode_credential(c);
+    MDB_val k = val(c.info.id), v = val(record);
+    // MDB_NOOVERWRITE: two tokens sharing an id prefix (2^-64) must not replace each other.
+    int rc = mdb_put(t, impl_->creds, &k, &v, MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST) throw store_error(store_errc::bad_credential, op, scope, "credential id collision; issue again");
+    check(rc, op, scope);
+  });
+  return token;
+}
+
+caller store::authenticate(std::string_view token) const {
+  constexpr std::string_view op = "authenticate";
+  // Messages never quote the token: they end up in logs.
+  if (!token.starts_with(token_prefix)) throw store_error(store_errc::bad_credential, op, "", "not an xgate token");
+  std::string hash = token_hash(token);
+  std::string id = credential_id(hash);
+  return impl_->in_read(op, "", [&](MDB_txn* t) {
+    std::optional<credential_record> c = impl_->get_credential(t, id, op);
+    if (!c || sodium_memcmp(c->hash.data(), hash.data(), token_hash_bytes) != 0)
+      throw store_error(store_errc::bad_credential, op, "", "unknown or revoked token");
+    clock::time_point now = clock::now();
+    if (c->info.granted.expires && *c->info.granted.expires <= now)
+      throw store_error(store_errc::bad_credential, op, "", "credential " + id + " expired");
+    // A child holds only while every credential it was issued through holds. Ids are
+    // fresh random values, so the chain cannot loop; the bound is a guard all the same.
+    std::string parent = c->info.parent;
+    for (int depth = 0; !parent.empty(); ++depth) {
+      std::optional<credential_record> p = impl_->get_credential(t, parent, op);
+      if (!p || depth > 64)
+        throw store_error(store_errc::bad_credential, op, "", "credential " + id + " was issued through a revoked credential");
+      if (p->info.granted.expires && *p->info.granted.expires <= now)
+        throw store_error(store_errc::bad_credential, op, "", "credential " + id + " was issued through an expired credential");
+      parent = p->info.parent;
+    }
+    return caller(id, std::move(c->info.granted));
+  });
+}
+
+namespace {
+// Whether c is id or was issued (directly or not) through id.
+bool descends_from(const credential_record& c, std::string_view id, const std::vector<credential_record>& all) {
+  std::string_view at = c.info.id;
+  for (std::size_t depth = 0; depth <= all.size(); ++depth) {
+    if (at == id) return true;
+    auto parent = std::find_if(all.begin(), all.end(), [&](const credential_record& r) { return r.info.id == at; });
+    if (parent == all.end() || parent->info.parent.empty()) return false;
+    at = parent->info.parent;
+  }
+  return false;
+}
+}  // namespace
+
+std::vector<credential_info> store::credentials(const caller& who) const {
+  return impl_->in_read("list credentials", "", [&](MDB_txn* t) {
+    std::vector<credential_record> all = impl_->all_credentials(t, "list credentials");
+    std::vector<credential_info> out;
+    for (const credential_record& c : all)
+      if (c.info.granted.principal == who.principal() && (!who.limits() || descends_from(c, who.credential_id(), all)))
+        out.push_back(c.info);
+    return out;
+  });
+}
+
+void store::revoke_credential(std::string_view id, const caller& who) {
+  constexpr std::string_view op = "revoke credential";
+  impl_->in_write(op, id, [&](MDB_txn* t) {
+    std::vector<credential_record> all = impl_->all_credentials(t, op);
+    auto target = std::find_if(all.begin(), all.end(), [&](const credential_record& c) { return c.info.id == id; });
+    if (target == all.end() || target->info.granted.principal != who.principal() ||
+        (who.limits() && !descends_from(*target, who.credential_id(), all)))
+      throw store_error(store_errc::not_found, op, id, "no such credential of \"" + printable(who.principal()) + "\"");
+    // Children would fail authenticate() anyway; removing them keeps listings honest.
+    for (const credential_record& c : all) {
+      if (!descends_from(c, id, all)) continue;
+      MDB_val k = val(c.info.id);
+      check(mdb_del(t, impl_->creds, &k, nullptr), op, c.info.id);
+    }
+  });
 }
 
 std::uint64_t store::revision() const {
@@ -799,14 +1012,14 @@ struct watcher::state {
   bool stopped = false;
 };
 
-watcher::watcher(const store& s, std::string prefix, std::uint64_t after, std::string principal, callback on_change)
+watcher::watcher(const store& s, std::string prefix, std::uint64_t after, caller who, callback on_change)
     : state_(std::make_shared<state>()) {
   check_prefix("watch", prefix);  // refuse a bad prefix here, not in the thread
-  thread_ = std::jthread([&s, st = state_, prefix = std::move(prefix), after, principal = std::move(principal),
+  thread_ = std::jthread([&s, st = state_, prefix = std::move(prefix), after, who = std::move(who),
                           on_change = std::move(on_change)](std::stop_token stop) mutable {
     try {
       while (!stop.stop_requested()) {
-        std::vector<change> c = s.watch(prefix, after, principal, std::chrono::hours(1), stop);
+        std::vector<change> c = s.watch(prefix, after, who, std::chrono::hours(1), stop);
         if (c.empty()) continue;
         after = c.back().revision;
         on_change(c);

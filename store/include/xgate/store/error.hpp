@@ -4,6 +4,7 @@
 //   store: write "results/job-17/final": revision conflict (expected 4, current 5)
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -21,10 +22,13 @@ enum class store_errc {
   bad_xpath,         // an XPath expression that does not compile
   no_lease,          // renew or cancel of a document that holds no lease
   history_lost,      // a watch after a revision older than the change log still holds
+  bad_credential,    // a token that is unknown, expired or revoked, or a malformed credential request
+  too_large,         // a document larger than store_options::max_document_size
   lmdb,              // any other LMDB failure; lmdb_code() holds the MDB_* code
 };
 
-const char* to_string(store_errc code) noexcept;
+const char* to_string(store_errc code) noexcept;  // "not_found", "conflict", ...
+std::optional<store_errc> store_errc_from_string(std::string_view name) noexcept;  // the inverse
 
 // An xgate::error (code() errc::store_failure when caught as one), so one handler can catch
 // every xgate failure; store_error::code() tells the store's own reason.

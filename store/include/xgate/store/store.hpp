@@ -2,7 +2,7 @@
 // under hierarchical names, a revision per change, and the rights each document carries
 // enforced for the calling principal on every operation.
 //
-// Layout: five named LMDB databases in one environment.
+// Layout: six named LMDB databases in one environment.
 //   docs    name -> the document's bytes, exactly as written
 //   meta    name -> its metadata (revision, times, size, rights, lease), a small record
 //   sys     "revision" -> the store's last revision
@@ -10,6 +10,7 @@
 //           change log that watches read; the newest store_options::kept_changes are kept
 //   leases  expiry (8 bytes, big-endian ns) + name -> nothing: the reaper's index, so it
 //           visits only expired leases, oldest first
+//   creds   credential id -> the token's hash and the grant (see credentials.hpp)
 // Metadata lives apart from the bytes so that listing and rights checks read a few dozen
 // bytes per document instead of paging in whole documents, and read() hands back the
 // bytes without a header to strip.
@@ -42,6 +43,7 @@
 #include <thread>
 #include <vector>
 
+#include <xgate/store/credentials.hpp>
 #include <xgate/store/error.hpp>
 #include <xgate/store/names.hpp>
 #include <xgate/xmlcodec/error.hpp>
@@ -123,6 +125,8 @@ struct store_options {
   std::size_t initial_map_size = std::size_t{64} << 20;
   unsigned max_readers = 126;  // concurrent read transactions (LMDB reader slots)
   std::uint64_t kept_changes = 100000;  // change log entries kept for watches
+  // Larger documents are refused with store_error(too_large).
+  std::size_t max_document_size = std::size_t{64} << 20;
 };
 
 class store {
@@ -137,37 +141,37 @@ class store {
   // Creates or replaces. Throws store_error (bad_name, bad_document, conflict,
   // creator_mismatch, rights_change) or xgate::access_denied (no write right on the
   // document being replaced; an anonymous principal creating one).
-  document_info write(std::string_view name, std::string_view xml, std::string_view principal,
+  document_info write(std::string_view name, std::string_view xml, const caller& who,
                       const write_options& options = {});
-  document read(std::string_view name, std::string_view principal) const;
-  document_info info(std::string_view name, std::string_view principal) const;  // metadata only, needs read
+  document read(std::string_view name, const caller& who) const;
+  document_info info(std::string_view name, const caller& who) const;  // metadata only, needs read
   bool contains(std::string_view name) const;  // existence only, for any principal; no content
   // Removes; with expected_revision, only if the document is at that revision
   // (store_error(conflict) otherwise).
-  void remove(std::string_view name, std::string_view principal, std::optional<std::uint64_t> expected_revision = {});
+  void remove(std::string_view name, const caller& who, std::optional<std::uint64_t> expected_revision = {});
   // Reads and removes in one write transaction: of concurrent takers exactly one gets it,
   // the others get store_error(not_found).
-  document take(std::string_view name, std::string_view principal);
+  document take(std::string_view name, const caller& who);
   // Copies the bytes and rights (creator included: they travel together) of from to to.
   // Needs the copy right on from; an existing to is replaced under write()'s rules (the
   // write right on it, and the same creator).
-  document_info copy(std::string_view from, std::string_view to, std::string_view principal);
+  document_info copy(std::string_view from, std::string_view to, const caller& who);
   // Documents under prefix ("" = all, segment-wise: "a" lists "a" and "a/...", not "ab")
   // that principal may read, in name order.
-  std::vector<document_info> list(std::string_view prefix, std::string_view principal) const;
+  std::vector<document_info> list(std::string_view prefix, const caller& who) const;
   // Evaluates xpath on every readable document under prefix; documents without a match
   // are left out. Element names are matched as written, prefix included ("xg:rights").
-  std::vector<query_match> query(std::string_view prefix, std::string_view xpath, std::string_view principal) const;
+  std::vector<query_match> query(std::string_view prefix, std::string_view xpath, const caller& who) const;
   // Applies every operation of b in one transaction; on any error nothing is applied.
   // Returns the info of each written document, in order (removes give none).
-  std::vector<document_info> apply(const batch& b, std::string_view principal);
+  std::vector<document_info> apply(const batch& b, const caller& who);
 
   // Leases. An expired document is gone for every operation even before reap() removes
   // it. Only the lease holder may renew (a new time to live from now) or cancel (the
   // document stays, without lease); others get xgate::access_denied for the "lease" right,
   // a document without lease gives store_error(no_lease). Neither changes the revision.
-  document_info renew_lease(std::string_view name, std::string_view principal, clock::duration ttl);
-  document_info cancel_lease(std::string_view name, std::string_view principal);
+  document_info renew_lease(std::string_view name, const caller& who, clock::duration ttl);
+  document_info cancel_lease(std::string_view name, const caller& who);
   // Removes every document whose lease expired at or before now, each removal taking a
   // revision. Returns the names removed, oldest expiry first.
   std::vector<std::string> reap(clock::time_point now = clock::now());
@@ -175,12 +179,29 @@ class store {
   // Watches. The changes after revision `after` to documents under prefix, oldest first,
   // limited to documents principal could read when they changed. Throws
   // store_error(history_lost) when some of those changes are no longer kept.
-  std::vector<change> changes(std::string_view prefix, std::uint64_t after, std::string_view principal) const;
+  std::vector<change> changes(std::string_view prefix, std::uint64_t after, const caller& who) const;
   // Like changes(), but waits up to timeout for at least one; empty on timeout or when
   // stop is requested. Wakes at once for writes through this store object and within a
   // short poll interval for writes by other processes.
-  std::vector<change> watch(std::string_view prefix, std::uint64_t after, std::string_view principal,
+  std::vector<change> watch(std::string_view prefix, std::uint64_t after, const caller& who,
                             std::chrono::milliseconds timeout, std::stop_token stop = {}) const;
+
+  // Credentials (see credentials.hpp). The local API trusts its caller's principal; a
+  // server authenticates its clients' tokens with authenticate() and acts as the caller
+  // it returns.
+  // Issues a credential for who.principal(). Through a credential, the request must lie
+  // within who's grant (xgate::access_denied "issue credential" otherwise) and the new
+  // credential dies with that one. Returns the token; the store keeps only its hash.
+  std::string issue_credential(const caller& who, const credential_request& request);
+  // The caller a token stands for. store_error(bad_credential) for a token that is
+  // unknown, expired, revoked, or issued through a credential that no longer holds.
+  caller authenticate(std::string_view token) const;
+  // The credentials issued for who.principal() (through who's own credential and its
+  // children only, when who has one), in id order.
+  std::vector<credential_info> credentials(const caller& who) const;
+  // Revokes a credential of who.principal() (and so every credential issued through it).
+  // store_error(not_found) for an id that is not one of them.
+  void revoke_credential(std::string_view id, const caller& who);
 
   std::uint64_t revision() const;     // the last revision given out; 0 for a new store
   std::size_t map_size() const;       // the current LMDB map size in bytes
@@ -202,7 +223,7 @@ class store {
 class watcher {
  public:
   using callback = std::function<void(const std::vector<change>&)>;
-  watcher(const store& s, std::string prefix, std::uint64_t after, std::string principal, callback on_change);
+  watcher(const store& s, std::string prefix, std::uint64_t after, caller who, callback on_change);
   ~watcher();
   watcher(const watcher&) = delete;
   watcher& operator=(const watcher&) = delete;

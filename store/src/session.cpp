@@ -1,0 +1,50 @@
+#include <xgate/store/session.hpp>
+
+#include <filesystem>
+
+namespace xgate::store {
+
+namespace {
+
+class local final : public session {
+ public:
+  local(store& s, caller who) : store_(s), who_(std::move(who)) {}
+
+  std::string address() const override { return "file:" + std::filesystem::absolute(store_.path()).lexically_normal().string(); }
+  std::string principal() override { return who_.principal(); }
+
+  document_info write(std::string_view name, std::string_view xml, const write_options& options) override {
+    return store_.write(name, xml, who_, options);
+  }
+  document read(std::string_view name) override { return store_.read(name, who_); }
+  document_info info(std::string_view name) override { return store_.info(name, who_); }
+  void remove(std::string_view name, std::optional<std::uint64_t> expected_revision) override {
+    store_.remove(name, who_, expected_revision);
+  }
+  document take(std::string_view name) override { return store_.take(name, who_); }
+  std::vector<document_info> list(std::string_view prefix) override { return store_.list(prefix, who_); }
+  std::vector<query_match> query(std::string_view prefix, std::string_view xpath) override {
+    return store_.query(prefix, xpath, who_);
+  }
+  std::vector<change> watch(std::string_view prefix, std::uint64_t after, std::chrono::milliseconds timeout) override {
+    return store_.watch(prefix, after, who_, timeout);
+  }
+  std::uint64_t revision() override { return store_.revision(); }
+  document_info renew_lease(std::string_view name, clock::duration ttl) override {
+    return store_.renew_lease(name, who_, ttl);
+  }
+  document_info cancel_lease(std::string_view name) override { return store_.cancel_lease(name, who_); }
+  std::string issue_credential(const credential_request& request) override {
+    return store_.issue_credential(who_, request);
+  }
+
+ private:
+  store& store_;
+  caller who_;
+};
+
+}  // namespace
+
+std::unique_ptr<session> local_session(store& s, caller who) { return std::make_unique<local>(s, std::move(who)); }
+
+}  // namespace xgate::store
