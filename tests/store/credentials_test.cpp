@@ -1,0 +1,220 @@
+// Credentials: bearer tokens that narrow a principal's rights to some rights on a document
+// or subtree; children within their parents; sessions over a local store.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <iterator>
+#include <thread>
+
+#include <xgate/store/session.hpp>
+#include <xgate/store/store.hpp>
+
+#include "test_dir.hpp"
+
+namespace xs = xgate::store;
+using xgate::right;
+using xs::testing::catch_store_error;
+using xs::testing::store_errc_of;
+using xs::testing::store_test;
+
+namespace {
+
+template <class F>
+std::string denied(F&& f) {
+  try {
+    f();
+  } catch (const xgate::access_denied& e) {
+    return e.principal() + " " + e.right() + " " + e.document();
+  }
+  return "not denied";
+}
+
+xs::credential_request request(std::string scope, xs::right_set rights, bool subtree = true) {
+  xs::credential_request r;
+  r.scope = std::move(scope);
+  r.rights = rights;
+  r.subtree = subtree;
+  return r;
+}
+
+std::string file_bytes(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+}  // namespace
+
+TEST(right_set, ParsesAndPrints) {
+  EXPECT_EQ(xs::right_set::all().to_string(), "read,write,delete,copy");
+  EXPECT_EQ(xs::right_set::parse("all"), xs::right_set::all());
+  EXPECT_EQ(xs::right_set::parse("copy,read"), (xs::right_set{right::read, right::copy}));
+  EXPECT_EQ(xs::right_set::parse(""), xs::right_set{});
+  EXPECT_EQ(xs::right_set::parse("read,"), std::nullopt);
+  EXPECT_EQ(xs::right_set::parse("read,owner"), std::nullopt);
+  EXPECT_TRUE((xs::right_set{right::read}).within(xs::right_set{right::read, right::write}));
+  EXPECT_FALSE((xs::right_set{right::del}).within(xs::right_set{right::read, right::write}));
+}
+
+TEST(grant, CoversItsScopeSegmentWise) {
+  xs::grant g{"alice", "pay/2026", true, xs::right_set{right::read}, std::nullopt};
+  EXPECT_TRUE(g.covers("pay/2026"));
+  EXPECT_TRUE(g.covers("pay/2026/slip-1"));
+  EXPECT_FALSE(g.covers("pay/20261"));
+  EXPECT_FALSE(g.covers("pay"));
+  g.subtree = false;
+  EXPECT_TRUE(g.covers("pay/2026"));
+  EXPECT_FALSE(g.covers("pay/2026/slip-1"));
+  xs::grant everything{"alice", "", true, xs::right_set::all(), std::nullopt};
+  EXPECT_TRUE(g.within(everything));
+  EXPECT_FALSE(everything.within(g));
+  xs::grant other_principal = g;
+  other_principal.principal = "bob";
+  EXPECT_FALSE(other_principal.within(everything));
+}
+
+TEST_F(store_test, ATokenActsForItsPrincipalWithinItsGrant) {
+  xs::store s(dir);
+  s.write("pay/2026/slip-1", "<slip>1</slip>", "alice");
+  s.write("pay/2026/slip-2", "<slip>2</slip>", "alice");
+  s.write("hr/review", "<review/>", "alice");
+  std::string token = s.issue_credential("alice", request("pay/2026", xs::right_set{right::read}));
+  EXPECT_TRUE(token.starts_with("xgt1_"));
+  xs::caller c = s.authenticate(token);
+  EXPECT_EQ(c.principal(), "alice");
+  ASSERT_NE(c.limits(), nullptr);
+  EXPECT_EQ(c.limits()->scope, "pay/2026");
+  EXPECT_EQ(c.credential_id().size(), 16u);
+
+  EXPECT_EQ(s.read("pay/2026/slip-1", c).xml, "<slip>1</slip>");
+  EXPECT_EQ(denied([&] { s.read("hr/review", c); }), "alice read hr/review");
+  EXPECT_EQ(denied([&] { s.write("pay/2026/slip-1", "<slip>9</slip>", c); }), "alice write pay/2026/slip-1");
+  EXPECT_EQ(denied([&] { s.write("pay/2026/slip-3", "<slip>3</slip>", c); }), "alice write pay/2026/slip-3");
+  EXPECT_EQ(denied([&] { s.remove("pay/2026/slip-1", c); }), "alice delete pay/2026/slip-1");
+  EXPECT_EQ(denied([&] { s.take("pay/2026/slip-1", c); }), "alice delete pay/2026/slip-1");
+  EXPECT_EQ(denied([&] { s.copy("pay/2026/slip-1", "pay/2026/copy", c); }), "alice copy pay/2026/slip-1");
+  EXPECT_EQ(s.list("", c).size(), 2u);
+  EXPECT_EQ(s.query("", "/slip", c).size(), 2u);
+  std::vector<xs::change> seen = s.changes("", 0, c);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[1].name, "pay/2026/slip-2");
+  EXPECT_EQ(s.read("pay/2026/slip-1", "alice").xml, "<slip>1</slip>");  // nothing changed
+}
+
+TEST_F(store_test, ACredentialNeverGrantsMoreThanItsPrincipalHas) {
+  xs::store s(dir);
+  s.write("secret", "<s/>", "carol");  // carol's alone
+  std::string token = s.issue_credential("alice", request("", xs::right_set::all()));
+  xs::caller c = s.authenticate(token);
+  EXPECT_EQ(denied([&] { s.read("secret", c); }), "alice read secret");
+  EXPECT_TRUE(s.list("", c).empty());
+}
+
+TEST_F(store_test, ChildCredentialsLieWithinTheirParentAndDieWithIt) {
+  xs::store s(dir);
+  s.write("payroll/run-7/paychecks/ann", "<pay>10</pay>", "payroll");
+  std::string parent = s.issue_credential("payroll", request("payroll/run-7", xs::right_set{right::read, right::write}));
+  xs::caller p = s.authenticate(parent);
+  std::string child = s.issue_credential(p, request("payroll/run-7/paychecks", xs::right_set{right::read}));
+  xs::caller c = s.authenticate(child);
+  EXPECT_EQ(s.read("payroll/run-7/paychecks/ann", c).xml, "<pay>10</pay>");
+
+  EXPECT_EQ(denied([&] { s.issue_credential(c, request("payroll/run-7/paychecks", xs::right_set{right::write})); }),
+            "payroll issue credential payroll/run-7/paychecks");
+  EXPECT_EQ(denied([&] { s.issue_credential(p, request("payroll", xs::right_set{right::read})); }),
+            "payroll issue credential payroll");
+  EXPECT_EQ(denied([&] { s.issue_credential(p, request("payroll/run-7", xs::right_set{right::del})); }),
+            "payroll issue credential payroll/run-7");
+
+  std::vector<xs::credential_info> mine = s.credentials("payroll");
+  ASSERT_EQ(mine.size(), 2u);
+  std::vector<xs::credential_info> through_child = s.credentials(c);
+  ASSERT_EQ(through_child.size(), 1u);
+  EXPECT_EQ(through_child[0].id, c.credential_id());
+  EXPECT_EQ(through_child[0].parent, p.credential_id());
+
+  s.revoke_credential(p.credential_id(), "payroll");
+  EXPECT_EQ(catch_store_error([&] { s.authenticate(child); }).what(),
+            std::string("store: authenticate: unknown or revoked token"));
+  EXPECT_EQ(catch_store_error([&] { s.authenticate(parent); }).code(), xs::store_errc::bad_credential);
+  EXPECT_TRUE(s.credentials("payroll").empty());
+}
+
+TEST_F(store_test, ExpiredAndForeignTokensAreRefused) {
+  xs::store s(dir);
+  xs::credential_request r = request("", xs::right_set{right::read});
+  r.ttl = std::chrono::milliseconds(30);
+  std::string token = s.issue_credential("alice", r);
+  xs::caller c = s.authenticate(token);
+  ASSERT_TRUE(c.limits()->expires.has_value());
+  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  EXPECT_EQ(catch_store_error([&] { s.authenticate(token); }).what(),
+            "store: authenticate: credential " + c.credential_id() + " expired");
+  EXPECT_EQ(catch_store_error([&] { s.authenticate("Bearer abc"); }).what(),
+            std::string("store: authenticate: not an xgate token"));
+  std::string forged = token;
+  forged.back() = forged.back() == 'A' ? 'B' : 'A';
+  EXPECT_EQ(catch_store_error([&] { s.authenticate(forged); }).what(),
+            std::string("store: authenticate: unknown or revoked token"));
+}
+
+TEST_F(store_test, OnlyTheTokensHashIsStored) {
+  std::string token;
+  {
+    xs::store s(dir);
+    token = s.issue_credential("alice", request("", xs::right_set::all()));
+  }
+  std::string data = file_bytes(dir / "data.mdb");
+  ASSERT_FALSE(data.empty());
+  EXPECT_EQ(data.find(token.substr(5)), std::string::npos);
+  xs::store reopened(dir);
+  EXPECT_EQ(reopened.authenticate(token).principal(), "alice");  // and it survives a reopen
+}
+
+TEST_F(store_test, BadCredentialRequestsAreRefused) {
+  xs::store s(dir);
+  EXPECT_EQ(catch_store_error([&] { s.issue_credential("alice", request("a", xs::right_set{})); }).what(),
+            std::string("store: issue credential \"a\": a credential needs at least one right"));
+  xs::credential_request r = request("a", xs::right_set{right::read});
+  r.ttl = std::chrono::seconds(-1);
+  EXPECT_EQ(catch_store_error([&] { s.issue_credential("alice", r); }).what(),
+            std::string("store: issue credential \"a\": a credential's time to live must be positive"));
+  EXPECT_EQ(store_errc_of([&] { s.issue_credential("alice", request("a//b", xs::right_set{right::read})); }),
+            xs::store_errc::bad_name);
+  EXPECT_EQ(denied([&] { s.issue_credential("", request("a", xs::right_set{right::read})); }), " issue credential a");
+  EXPECT_EQ(catch_store_error([&] { s.revoke_credential("0123456789abcdef", "alice"); }).what(),
+            std::string("store: revoke credential \"0123456789abcdef\": no such credential of \"alice\""));
+  std::string token = s.issue_credential("alice", request("a", xs::right_set{right::read}));
+  std::string id = s.authenticate(token).credential_id();
+  EXPECT_EQ(store_errc_of([&] { s.revoke_credential(id, "bob"); }), xs::store_errc::not_found);
+  EXPECT_NO_THROW(s.authenticate(token));
+}
+
+TEST_F(store_test, DocumentsOverTheSizeLimitAreRefused) {
+  xs::store_options o;
+  o.max_document_size = 16;
+  xs::store s(dir, o);
+  EXPECT_EQ(catch_store_error([&] { s.write("big", "<a>0123456789</a>", "alice"); }).what(),
+            std::string("store: write \"big\": the document has 17 bytes, more than the limit of 16"));
+  EXPECT_FALSE(s.contains("big"));
+  EXPECT_NO_THROW(s.write("small", "<a>012345678</a>", "alice"));
+}
+
+TEST_F(store_test, ALocalSessionIsTheStoreAsOneCallerSeesIt) {
+  xs::store s(dir);
+  std::unique_ptr<xs::session> alice = xs::local_session(s, "alice");
+  EXPECT_EQ(alice->address(), "file:" + std::filesystem::absolute(dir).lexically_normal().string());
+  EXPECT_EQ(alice->principal(), "alice");
+  xs::document_info w = alice->write("r/1", "<r>1</r>");
+  EXPECT_EQ(alice->read("r/1").xml, "<r>1</r>");
+  EXPECT_EQ(alice->info("r/1").revision, w.revision);
+  EXPECT_EQ(alice->revision(), w.revision);
+  EXPECT_EQ(alice->list("r").size(), 1u);
+  EXPECT_EQ(alice->query("r", "/r").at(0).values.at(0), "<r>1</r>");
+  EXPECT_EQ(alice->watch("r", 0, std::chrono::milliseconds(0)).size(), 1u);
+  std::string token = alice->issue_credential(request("r", xs::right_set{right::read}));
+  std::unique_ptr<xs::session> reader = xs::local_session(s, s.authenticate(token));
+  EXPECT_EQ(reader->read("r/1").xml, "<r>1</r>");
+  EXPECT_EQ(denied([&] { reader->take("r/1"); }), "alice delete r/1");
+  EXPECT_EQ(alice->take("r/1").xml, "<r>1</r>");
+  EXPECT_EQ(store_errc_of([&] { reader->read("r/1"); }), xs::store_errc::not_found);
+}
