@@ -1,0 +1,55 @@
+// A store session on an xgated server, over its HTTP API (server/API.md).
+//
+// The session speaks plain HTTP/1.1 on one keep-alive connection, opened on first use. If
+// the server closed that connection while it was idle, the request is sent once more on a
+// fresh one (only then: a request that failed after the server may have seen it is not
+// repeated). A session is NOT thread-safe: use one per thread, or guard it.
+//
+// Errors are the store's own, rebuilt from the response's X-Xgate-Error header, so code
+// written against xgate::store::session behaves the same on a local store and a server:
+//   store_error with the same store_errc (401 gives bad_credential, 413 too_large),
+//   xgate::access_denied with the server's principal, right and document,
+//   client_error for what the HTTP layer itself fails at (connect, timeout, a response
+//   that is not the API's).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <xgate/store/session.hpp>
+#include <xgate/xmlcodec/error.hpp>
+
+namespace xgate::client {
+
+struct client_options {
+  std::chrono::milliseconds connect_timeout{5000};
+  // For one request and its whole response, except watch.
+  std::chrono::milliseconds request_timeout{30000};
+  // A watch waits on the server up to its own timeout; the connection gets this much more.
+  std::chrono::milliseconds watch_margin{10000};
+  std::size_t max_response_bytes = std::size_t{256} << 20;
+};
+
+// A failure of the HTTP layer: the server cannot be reached, does not answer in time, or
+// answers something that is not the API's. code() is errc::io_error; what() names the URL
+// and what failed: `http://127.0.0.1:9/store/a: connect: Connection refused`.
+class client_error : public xgate::error {
+ public:
+  client_error(std::string url, std::string what_failed, int http_status = 0);
+  const std::string& url() const noexcept { return url_; }
+  int http_status() const noexcept { return status_; }  // 0 when no response came
+
+ private:
+  std::string url_;
+  int status_;
+};
+
+// A session on the server at url ("http://host:port", a trailing '/' is ignored) acting
+// with token (a login token or a credential). Nothing is sent until the first call.
+// Throws client_error for a url that is not http://host[:port].
+std::unique_ptr<xgate::store::session> http_session(std::string url, std::string token, client_options options = {});
+
+}  // namespace xgate::client

@@ -1,0 +1,48 @@
+#include <xgate/client/open_session.hpp>
+
+#include <system_error>
+
+namespace xgate::client {
+
+xgate::store::store& store_cache::open(const std::filesystem::path& dir, const xgate::store::store_options& options) {
+  namespace fs = std::filesystem;
+  std::lock_guard lock(mutex_);
+  // The directory must exist to have a canonical path; the store would create it anyway.
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  fs::path key = fs::weakly_canonical(fs::absolute(dir), ec);
+  if (ec) key = fs::absolute(dir).lexically_normal();
+  auto& slot = stores_[key];
+  if (!slot) {
+    try {
+      slot = std::make_unique<xgate::store::store>(key, options);
+    } catch (...) {
+      stores_.erase(key);
+      throw;
+    }
+  }
+  return *slot;
+}
+
+std::size_t store_cache::size() const {
+  std::lock_guard lock(mutex_);
+  return stores_.size();
+}
+
+std::unique_ptr<xgate::store::session> open_session(std::string_view address, std::string credential, store_cache& cache,
+                                                    client_options options) {
+  constexpr std::string_view file = "file:", principal = "principal:";
+  if (address.starts_with(file)) {
+    std::string_view dir = address.substr(file.size());
+    // file:///abs/dir (URL form) as well as file:/abs/dir
+    if (dir.starts_with("///")) dir.remove_prefix(2);
+    if (dir.empty()) throw client_error(std::string(address), "no directory in the address");
+    auto& s = cache.open(std::filesystem::path(dir));
+    if (credential.starts_with(principal)) return xgate::store::local_session(s, credential.substr(principal.size()));
+    return xgate::store::local_session(s, s.authenticate(credential));
+  }
+  if (address.starts_with("http://")) return http_session(std::string(address), std::move(credential), options);
+  throw client_error(std::string(address), "not a store address (file:/dir or http://host:port)");
+}
+
+}  // namespace xgate::client

@@ -1,0 +1,366 @@
+// One test body for every xgate::store::session: the same operations must give the same
+// results and the same typed errors on a store opened in the process (local_session) and
+// on an xgated server (http_session), since results, the CLI and the channel run the same
+// code on either. The http side runs once the server library (xgate::server) builds.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <xgate/client/http_session.hpp>
+#include <xgate/client/open_session.hpp>
+#include <xgate/store/session.hpp>
+#include <xgate/store/store.hpp>
+
+#ifdef XGATE_CLIENT_TEST_SERVER
+#include <xgate/server/http_server.hpp>
+#endif
+
+#include "test_dir.hpp"
+
+namespace xgate::client {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using xgate::store::session;
+using xgate::store::store_errc;
+using xgate::store::testing::catch_store_error;
+using xgate::store::testing::store_errc_of;
+using xgate::store::testing::xgate_doc;
+
+xgate::store::store_options small_store() {
+  xgate::store::store_options o;
+  o.kept_changes = 50;
+  o.max_document_size = 4096;
+  return o;
+}
+
+struct local_backend {
+  static constexpr const char* name = "local";
+  explicit local_backend(const fs::path& dir) : store(dir, small_store()) {}
+  std::unique_ptr<session> open(const std::string& token) { return xgate::store::local_session(store, store.authenticate(token)); }
+  xgate::store::store store;
+};
+
+#ifdef XGATE_CLIENT_TEST_SERVER
+struct http_backend {
+  static constexpr const char* name = "http";
+  explicit http_backend(const fs::path& dir) : store(dir, small_store()), server(store, make_options()) { server.start(); }
+  ~http_backend() { server.stop(); }
+  static xgate::server::server_options make_options() {
+    xgate::server::server_options o;
+    o.address = "127.0.0.1";
+    o.port = 0;
+    return o;
+  }
+  std::unique_ptr<session> open(const std::string& token) {
+    return http_session("http://127.0.0.1:" + std::to_string(server.port()), token, {.request_timeout = 20s});
+  }
+  xgate::store::store store;
+  xgate::server::http_server server;
+};
+using backends = ::testing::Types<local_backend, http_backend>;
+#else
+using backends = ::testing::Types<local_backend>;
+#endif
+
+struct backend_names {
+  template <class T>
+  static std::string GetName(int) { return T::name; }
+};
+
+template <class Backend>
+class Session : public xgate::store::testing::store_test {
+ protected:
+  Backend backend{dir};
+  // A session for principal, through a login-like credential with all its rights.
+  std::unique_ptr<session> as(const std::string& principal) { return backend.open(backend.store.issue_credential(principal, {})); }
+};
+TYPED_TEST_SUITE(Session, backends, backend_names);
+
+template <class F>
+xgate::access_denied catch_denied(F&& f) {
+  try {
+    f();
+  } catch (const xgate::access_denied& e) {
+    return e;
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "not access_denied: " << e.what();
+  }
+  ADD_FAILURE() << "no access_denied thrown";
+  return xgate::access_denied("", "", "");
+}
+
+TYPED_TEST(Session, WriteReadInfoListRoundTrip) {
+  auto alice = this->as("alice");
+  EXPECT_EQ(alice->principal(), "alice");
+  EXPECT_EQ(alice->revision(), 0u);
+  std::string xml = "<?xml version=\"1.0\"?>\n<order n=\"1\">caf\xc3\xa9 &amp; <qty>3</qty></order>\n";
+  auto w = alice->write("orders/1", xml);
+  EXPECT_EQ(w.name, "orders/1");
+  EXPECT_EQ(w.revision, 1u);
+  EXPECT_EQ(w.size, xml.size());
+  EXPECT_EQ(w.rights, xgate::rights::owned_by("alice"));
+  EXPECT_FALSE(w.embedded_rights);
+  EXPECT_FALSE(w.lease_expires);
+
+  auto d = alice->read("orders/1");
+  EXPECT_EQ(d.xml, xml);  // byte for byte
+  EXPECT_EQ(d.info, alice->info("orders/1"));
+  EXPECT_EQ(d.info.revision, 1u);
+  EXPECT_EQ(d.info.rights.creator, "alice");
+
+  alice->write("orders/2", xml);
+  alice->write("ordersX", xml);
+  alice->write("orders/1", "<order n=\"1b\"/>");
+  EXPECT_EQ(alice->revision(), 4u);
+  auto l = alice->list("orders");
+  ASSERT_EQ(l.size(), 2u);  // segment-wise: not ordersX
+  EXPECT_EQ(l[0].name, "orders/1");
+  EXPECT_EQ(l[0].revision, 4u);
+  EXPECT_EQ(l[0], alice->info("orders/1"));
+  EXPECT_EQ(l[1].name, "orders/2");
+  EXPECT_EQ(alice->list("").size(), 3u);
+  EXPECT_TRUE(alice->list("nothing/here").empty());
+}
+
+TYPED_TEST(Session, NamesThatNeedPercentEncoding) {
+  auto alice = this->as("alice");
+  for (std::string name : {"odd/q?x=1&y=2", "odd/hash#frag", "odd/pct%41+plus", "odd/'quote\"s;,:@!$*()"}) {
+    SCOPED_TRACE(name);
+    auto w = alice->write(name, "<v/>");
+    EXPECT_EQ(w.name, name);
+    EXPECT_EQ(alice->read(name).info.name, name);
+    EXPECT_EQ(alice->info(name).name, name);
+  }
+  auto l = alice->list("odd");
+  ASSERT_EQ(l.size(), 4u);
+  EXPECT_EQ(l[0].name, "odd/'quote\"s;,:@!$*()");
+  EXPECT_EQ(alice->query("odd", "count(/v)").size(), 4u);
+  alice->remove("odd/hash#frag");
+  EXPECT_EQ(alice->take("odd/pct%41+plus").info.name, "odd/pct%41+plus");
+  EXPECT_EQ(alice->list("odd").size(), 2u);
+}
+
+TYPED_TEST(Session, CompareAndSet) {
+  auto alice = this->as("alice");
+  auto a = alice->write("cas", "<v>1</v>", {.expected_revision = 0});
+  auto e = catch_store_error([&] { alice->write("cas", "<v>2</v>", {.expected_revision = 0}); });
+  EXPECT_EQ(e.code(), store_errc::conflict);
+  EXPECT_EQ(e.operation(), "write");
+  EXPECT_EQ(e.document(), "cas");
+  auto b = alice->write("cas", "<v>2</v>", {.expected_revision = a.revision});
+  EXPECT_EQ(store_errc_of([&] { alice->write("cas", "<v>3</v>", {.expected_revision = a.revision}); }), store_errc::conflict);
+  EXPECT_EQ(store_errc_of([&] { alice->remove("cas", a.revision); }), store_errc::conflict);
+  EXPECT_EQ(alice->read("cas").xml, "<v>2</v>");  // nothing written by a failed request
+  alice->remove("cas", b.revision);
+  EXPECT_EQ(store_errc_of([&] { alice->read("cas"); }), store_errc::not_found);
+}
+
+TYPED_TEST(Session, MissingDocumentsAreNotFound) {
+  auto alice = this->as("alice");
+  auto e = catch_store_error([&] { alice->read("no/such"); });
+  EXPECT_EQ(e.code(), store_errc::not_found);
+  EXPECT_EQ(e.operation(), "read");
+  EXPECT_EQ(e.document(), "no/such");
+  EXPECT_EQ(store_errc_of([&] { alice->info("no/such"); }), store_errc::not_found);
+  EXPECT_EQ(store_errc_of([&] { alice->remove("no/such"); }), store_errc::not_found);
+  EXPECT_EQ(store_errc_of([&] { alice->take("no/such"); }), store_errc::not_found);
+  EXPECT_EQ(store_errc_of([&] { alice->renew_lease("no/such", 10s); }), store_errc::not_found);
+  EXPECT_EQ(store_errc_of([&] { alice->cancel_lease("no/such"); }), store_errc::not_found);
+}
+
+TYPED_TEST(Session, BadInputIsRefusedWithItsCode) {
+  auto alice = this->as("alice");
+  EXPECT_EQ(store_errc_of([&] { alice->write("a//b", "<v/>"); }), store_errc::bad_name);
+  EXPECT_EQ(store_errc_of([&] { alice->write("bad name", "<v/>"); }), store_errc::bad_name);
+  EXPECT_EQ(store_errc_of([&] { alice->read("a/../b"); }), store_errc::bad_name);
+  EXPECT_EQ(store_errc_of([&] { alice->write("doc", "<v>"); }), store_errc::bad_document);
+  EXPECT_EQ(store_errc_of([&] { alice->write("doc", xgate_doc("creator=\"alice\" read=\"a\"b\"")); }), store_errc::bad_document);
+  EXPECT_EQ(store_errc_of([&] { alice->write("doc", "<v>" + std::string(5000, 'x') + "</v>"); }), store_errc::too_large);
+  alice->write("doc", "<v>1</v>");
+  EXPECT_EQ(store_errc_of([&] { alice->query("", "//[broken"); }), store_errc::bad_xpath);
+  EXPECT_EQ(alice->revision(), 1u);
+}
+
+TYPED_TEST(Session, RightsAreEnforcedWithTypedErrors) {
+  auto alice = this->as("alice");
+  auto bob = this->as("bob");
+  alice->write("private/a", "<v>secret</v>");
+  alice->write("shared/a", xgate_doc("creator=\"alice\" read=\"*\" write=\"creator bob\" delete=\"creator\" copy=\"creator\""));
+  EXPECT_TRUE(alice->info("shared/a").embedded_rights);
+
+  auto d = catch_denied([&] { bob->read("private/a"); });
+  EXPECT_EQ(d.principal(), "bob");
+  EXPECT_EQ(d.right(), "read");
+  EXPECT_EQ(d.document(), "private/a");
+  EXPECT_EQ(catch_denied([&] { bob->write("private/a", "<v/>"); }).right(), "write");
+  EXPECT_EQ(catch_denied([&] { bob->remove("shared/a"); }).right(), "delete");
+  EXPECT_TRUE(bob->list("private").empty());
+  EXPECT_EQ(bob->list("").size(), 1u);
+  EXPECT_EQ(bob->query("", "/v").size(), 0u);
+  EXPECT_EQ(bob->read("shared/a").info.rights.creator, "alice");
+
+  // bob may write shared/a, but neither change its rights nor claim another creator.
+  EXPECT_EQ(store_errc_of([&] {
+              bob->write("shared/a", xgate_doc("creator=\"alice\" read=\"bob\" write=\"creator bob\" delete=\"creator\" copy=\"creator\""));
+            }),
+            store_errc::rights_change);
+  bob->write("shared/a", xgate_doc("creator=\"alice\" read=\"*\" write=\"creator bob\" delete=\"creator\" copy=\"creator\"", "<v>2</v>"));
+  EXPECT_EQ(store_errc_of([&] { bob->write("bob/claims", xgate_doc("creator=\"alice\" read=\"*\"")); }), store_errc::creator_mismatch);
+}
+
+TYPED_TEST(Session, TakeReadsAndRemovesOnce) {
+  auto alice = this->as("alice");
+  auto w = alice->write("queue/1", "<job>1</job>");
+  auto t = alice->take("queue/1");
+  EXPECT_EQ(t.xml, "<job>1</job>");
+  EXPECT_EQ(t.info.name, "queue/1");
+  EXPECT_EQ(t.info.revision, w.revision);
+  EXPECT_EQ(t.info.rights.creator, "alice");
+  EXPECT_EQ(t.info.size, 12u);
+  EXPECT_EQ(store_errc_of([&] { alice->take("queue/1"); }), store_errc::not_found);
+  EXPECT_TRUE(alice->list("queue").empty());
+}
+
+TYPED_TEST(Session, QueryReturnsValuesPerDocument) {
+  auto alice = this->as("alice");
+  alice->write("q/a", "<o><qty>3</qty><qty>1</qty><sku id=\"x&amp;y\">A</sku></o>");
+  alice->write("q/b", "<o><qty>5</qty></o>");
+  alice->write("q/c", "<o/>");
+  auto m = alice->query("q", "//qty[. > 2]");
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_EQ(m[0].name, "q/a");
+  EXPECT_EQ(m[0].revision, 1u);
+  EXPECT_EQ(m[0].values, std::vector<std::string>{"<qty>3</qty>"});
+  EXPECT_EQ(m[1].name, "q/b");
+  auto attr = alice->query("q", "//sku/@id");
+  ASSERT_EQ(attr.size(), 1u);
+  EXPECT_EQ(attr[0].values, std::vector<std::string>{"x&y"});
+  auto count = alice->query("q/b", "count(//qty)");
+  ASSERT_EQ(count.size(), 1u);
+  EXPECT_EQ(count[0].values, std::vector<std::string>{"1"});
+}
+
+TYPED_TEST(Session, WatchSeesChangesWaitsAndTimesOut) {
+  auto alice = this->as("alice");
+  auto bob = this->as("bob");
+  alice->write("w/a", "<v/>");
+  alice->write("w/secret", "<v/>");
+  alice->write("other", "<v/>");
+  alice->remove("w/a");
+  auto c = alice->watch("w", 0, 1s);
+  ASSERT_EQ(c.size(), 3u);
+  EXPECT_EQ(c[0], (xgate::store::change{1, xgate::store::change_kind::written, "w/a"}));
+  EXPECT_EQ(c[2], (xgate::store::change{4, xgate::store::change_kind::removed, "w/a"}));
+  EXPECT_EQ(bob->watch("w", 1, 100ms).size(), 0u);  // bob could read none of them
+
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(alice->watch("w", 4, 150ms).empty());
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 140ms);
+
+  std::jthread writer([&] {
+    std::this_thread::sleep_for(100ms);
+    this->backend.store.write("w/late", "<v/>", "alice");
+  });
+  start = std::chrono::steady_clock::now();
+  auto late = alice->watch("w", 4, 10s);
+  ASSERT_EQ(late.size(), 1u);
+  EXPECT_EQ(late[0].name, "w/late");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+}
+
+TYPED_TEST(Session, WatchBeyondTheChangeLogIsHistoryLost) {
+  auto alice = this->as("alice");
+  for (int i = 0; i < 60; ++i) alice->write("h/" + std::to_string(i), "<v/>");
+  EXPECT_EQ(store_errc_of([&] { alice->watch("h", 0, 100ms); }), store_errc::history_lost);
+  EXPECT_EQ(alice->watch("h", 55, 100ms).size(), 5u);
+}
+
+TYPED_TEST(Session, LeasesRenewAndCancelByTheirHolder) {
+  auto alice = this->as("alice");
+  auto bob = this->as("bob");
+  auto before = xgate::store::clock::now();
+  auto w = alice->write("lease/a", xgate_doc("creator=\"alice\" read=\"*\" write=\"*\" delete=\"creator\" copy=\"creator\""),
+                        {.lease = 60s});
+  ASSERT_TRUE(w.lease_expires);
+  EXPECT_GE(*w.lease_expires, before + 59s);
+  EXPECT_EQ(w.lease_holder, "alice");
+  auto r = alice->renew_lease("lease/a", 3600s);
+  ASSERT_TRUE(r.lease_expires);
+  EXPECT_GT(*r.lease_expires, *w.lease_expires + 3000s);
+  EXPECT_EQ(r.revision, w.revision);
+  EXPECT_EQ(alice->info("lease/a").lease_expires, r.lease_expires);
+  EXPECT_EQ(catch_denied([&] { bob->renew_lease("lease/a", 10s); }).principal(), "bob");
+  auto c = alice->cancel_lease("lease/a");
+  EXPECT_FALSE(c.lease_expires);
+  EXPECT_EQ(store_errc_of([&] { alice->cancel_lease("lease/a"); }), store_errc::no_lease);
+  EXPECT_EQ(store_errc_of([&] { alice->renew_lease("lease/a", 10s); }), store_errc::no_lease);
+}
+
+TYPED_TEST(Session, CredentialsNarrowWhatASessionMayDo) {
+  auto alice = this->as("alice");
+  alice->write("shared/x", "<v>x</v>");
+  alice->write("private/y", "<v>y</v>");
+  std::string token = alice->issue_credential({.scope = "shared", .rights = {xgate::right::read}, .label = "readers"});
+  EXPECT_FALSE(token.empty());
+  auto reader = this->backend.open(token);
+  EXPECT_EQ(reader->principal(), "alice");
+  EXPECT_EQ(reader->read("shared/x").xml, "<v>x</v>");
+  EXPECT_EQ(catch_denied([&] { reader->read("private/y"); }).right(), "read");
+  EXPECT_EQ(catch_denied([&] { reader->write("shared/x", "<v/>"); }).right(), "write");
+  EXPECT_EQ(reader->list("").size(), 1u);
+  // A credential issued through it stays within it.
+  std::string child = reader->issue_credential({.scope = "shared/x", .subtree = false, .rights = {xgate::right::read}, .ttl = 60s});
+  EXPECT_EQ(this->backend.open(child)->read("shared/x").xml, "<v>x</v>");
+  EXPECT_THROW(reader->issue_credential({.scope = "", .rights = {xgate::right::read}}), xgate::access_denied);
+}
+
+TYPED_TEST(Session, UnknownTokensAreBadCredentials) {
+  auto e = catch_store_error([&] { this->backend.open("not-a-token")->revision(); });
+  EXPECT_EQ(e.code(), store_errc::bad_credential);
+}
+
+// ---- open_session and store_cache -----------------------------------------------------------
+class OpenSession : public xgate::store::testing::store_test {};
+
+TEST_F(OpenSession, FileAddressesShareOneStorePerDirectory) {
+  store_cache cache;
+  auto a = open_session("file:" + dir.string(), "principal:alice", cache);
+  EXPECT_EQ(a->principal(), "alice");
+  a->write("x", "<v/>");
+  fs::path again = dir / ".." / dir.filename();
+  auto b = open_session("file:" + again.string(), "principal:alice", cache);
+  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_EQ(b->read("x").xml, "<v/>");
+  EXPECT_EQ(b->address(), "file:" + fs::canonical(dir).string());
+  auto& s = cache.open(dir);
+  std::string token = s.issue_credential("bob", {.rights = {xgate::right::read}});
+  auto c = open_session("file://" + dir.string(), token, cache);
+  EXPECT_EQ(c->principal(), "bob");
+  EXPECT_THROW(c->read("x"), xgate::access_denied);  // bob is not a reader of alice's document
+  EXPECT_EQ(store_errc_of([&] { open_session("file:" + dir.string(), "bogus", cache); }), store_errc::bad_credential);
+  EXPECT_THROW(open_session("ftp://x", "t", cache), client_error);
+  EXPECT_EQ(open_session("http://127.0.0.1:1", "t", cache)->address(), "http://127.0.0.1:1");
+}
+
+TEST_F(OpenSession, CacheIsThreadSafe) {
+  store_cache cache;
+  std::vector<std::jthread> threads;
+  std::atomic<int> opened{0};
+  for (int i = 0; i < 8; ++i)
+    threads.emplace_back([&] {
+      auto s = open_session("file:" + dir.string(), "principal:p", cache);
+      s->revision();
+      ++opened;
+    });
+  threads.clear();
+  EXPECT_EQ(opened, 8);
+  EXPECT_EQ(cache.size(), 1u);
+}
+
+}  // namespace
+}  // namespace xgate::client
