@@ -1,0 +1,135 @@
+// xgated: serves one xgate store over HTTP (server/API.md), with a read-only browser view.
+//
+//   xgated --data DIR --listen ADDRESS:PORT [--max-document BYTES] [--reap-interval SECONDS]
+//       prints "xgated: listening on http://ADDRESS:PORT" (the chosen port for port 0) on
+//       stdout, logs each request on stderr, stops cleanly on SIGINT or SIGTERM (exit 0).
+//   xgated adduser NAME --data DIR
+//       issues a login token for principal NAME (every right on every name) and prints it
+//       once on stdout; the store keeps only its hash.
+//
+// Exit codes: 0 ok, 1 a runtime failure (the store cannot be opened, the address cannot be
+// bound), 2 bad flags. Failures print one line on stderr.
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <iostream>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include <xgate/server/http_server.hpp>
+#include <xgate/store/store.hpp>
+
+namespace {
+
+constexpr int exit_runtime = 1, exit_usage = 2;
+
+std::string one_line(std::string s) {
+  for (char& c : s)
+    if (c == '\n' || c == '\r') c = ' ';
+  return s;
+}
+
+int usage(const std::string& message) {
+  std::cerr << "xgated: " << one_line(message) << " (see xgated --help)\n";
+  return exit_usage;
+}
+
+// "127.0.0.1:8080", "[::1]:8080"
+bool parse_listen(const std::string& text, std::string& address, unsigned short& port) {
+  std::size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) return false;
+  address = text.substr(0, colon);
+  if (address.front() == '[') {
+    if (address.back() != ']') return false;
+    address = address.substr(1, address.size() - 2);
+  }
+  std::string p = text.substr(colon + 1);
+  if (p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos) return false;
+  unsigned long v = std::stoul(p);
+  if (v > 65535) return false;
+  port = static_cast<unsigned short>(v);
+  return true;
+}
+
+int adduser(const std::string& name, const std::string& data) {
+  if (!xgate::is_valid_principal(name) || name == "*" || name == "creator")
+    return usage("adduser: \"" + name + "\" is not a principal name (no spaces, quotes, '<', '&' or control characters)");
+  xgate::store::store s(data);
+  xgate::store::credential_request r;
+  r.scope = "";
+  r.rights = xgate::store::right_set::all();
+  r.label = "login";
+  std::string token = s.issue_credential(xgate::store::caller(name), r);
+  std::cout << token << std::endl;
+  return 0;
+}
+
+int serve(const std::string& data, const std::string& listen, std::size_t max_document, double reap_seconds) {
+  xgate::server::server_options o;
+  if (!parse_listen(listen, o.address, o.port)) return usage("--listen: \"" + listen + "\" is not ADDRESS:PORT");
+  o.max_document = max_document;
+  o.log = &std::cerr;
+  // Signals are taken by sigwait() below; blocked before any thread starts so that every
+  // thread inherits the mask and none of them gets SIGINT/SIGTERM delivered.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  xgate::store::store_options so;
+  so.max_document_size = std::max<std::size_t>(so.max_document_size, max_document);
+  xgate::store::store s(data, so);
+  auto interval = std::chrono::duration_cast<xgate::store::clock::duration>(std::chrono::duration<double>(reap_seconds));
+  xgate::store::reaper reaper(s, interval);
+  xgate::server::http_server server(s, o);
+  server.start();
+  std::cout << "xgated: listening on " << server.url() << std::endl;
+  int sig = 0;
+  sigwait(&signals, &sig);
+  server.stop();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"xgated: serves an xgate store over HTTP"};
+  std::string data, listen;
+  std::size_t max_document = std::size_t{16} << 20;
+  double reap_seconds = 1;
+  app.add_option("--data", data, "the store directory (created if missing)")->type_name("DIR");
+  app.add_option("--listen", listen, "where to listen, e.g. 127.0.0.1:8080 (port 0 picks a free port)")
+      ->type_name("ADDRESS:PORT");
+  app.add_option("--max-document", max_document, "largest request body accepted, in bytes (default 16 MiB)")
+      ->type_name("BYTES")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--reap-interval", reap_seconds, "how often expired leases are removed, in seconds (default 1)")
+      ->type_name("SECONDS")
+      ->check(CLI::PositiveNumber);
+  CLI::App* add = app.add_subcommand("adduser", "issue a login token for principal NAME and print it once");
+  std::string name, add_data;
+  add->add_option("name", name, "the principal")->required();
+  add->add_option("--data", add_data, "the store directory")->required()->type_name("DIR");
+  app.require_subcommand(0, 1);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);  // --help
+  } catch (const CLI::ParseError& e) {
+    return usage(e.what());
+  }
+  try {
+    if (add->parsed()) return adduser(name, add_data);
+    if (data.empty()) return usage("--data is required");
+    if (listen.empty()) return usage("--listen is required");
+    return serve(data, listen, max_document, reap_seconds);
+  } catch (const std::exception& e) {
+    std::cerr << "xgated: " << one_line(e.what()) << "\n";
+    return exit_runtime;
+  }
+}

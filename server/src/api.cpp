@@ -1,0 +1,476 @@
+// The API routes of server/API.md.
+#include <algorithm>
+#include <chrono>
+#include <initializer_list>
+#include <new>
+
+#include <xgate/store/error.hpp>
+#include <xgate/xmlcodec/error.hpp>
+
+#include "routes.hpp"
+
+namespace xgate::server::detail {
+
+namespace {
+
+constexpr std::string_view xml_type = "application/xml; charset=utf-8";
+// Leases and credential lifetimes in whole seconds, bounded so that now + ttl fits the
+// store's nanosecond clock with centuries to spare.
+constexpr std::uint64_t max_seconds = 1'000'000'000;
+constexpr std::uint64_t default_watch_ms = 25000, max_watch_ms = 60000;
+
+http_error bad_request(std::string message) { return {http::status::bad_request, "bad_request", std::move(message)}; }
+
+response make(const request& req, http::status status) {
+  response r{status, req.version()};
+  r.set(http::field::server, "xgated");
+  r.keep_alive(req.keep_alive());
+  return r;
+}
+
+void set_revision(response& r, std::uint64_t revision) { r.set("X-Xgate-Revision", std::to_string(revision)); }
+
+response xml_response(const request& req, http::status status, std::string body, std::uint64_t revision) {
+  response r = make(req, status);
+  r.set(http::field::content_type, xml_type);
+  set_revision(r, revision);
+  r.body() = std::move(body);
+  return r;
+}
+
+std::string join(const principal_list& list) { return xgate::join_principals(list); }
+
+// A header value must not carry line breaks or controls (header injection).
+std::string header_safe(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return out;
+}
+
+// The document's info as headers of GET, HEAD and take (API.md: X-Xgate-Creator and
+// X-Xgate-Modified; the rest so that a client can fill a whole document_info from one response).
+void set_info_headers(response& r, const store::document_info& i) {
+  set_revision(r, i.revision);
+  r.set("X-Xgate-Creator", header_safe(i.rights.creator));
+  r.set("X-Xgate-Created", iso_time(i.created));
+  r.set("X-Xgate-Modified", iso_time(i.modified));
+  r.set("X-Xgate-Read", header_safe(join(i.rights.read)));
+  r.set("X-Xgate-Write", header_safe(join(i.rights.write)));
+  r.set("X-Xgate-Delete", header_safe(join(i.rights.del)));
+  r.set("X-Xgate-Copy", header_safe(join(i.rights.copy)));
+  r.set("X-Xgate-Embedded-Rights", i.embedded_rights ? "1" : "0");
+  if (i.lease_expires) {
+    r.set("X-Xgate-Lease-Expires", iso_time(*i.lease_expires));
+    r.set("X-Xgate-Lease-Holder", header_safe(i.lease_holder));
+  }
+}
+
+// The query parameters a route accepts; anything else is refused so that a client's typo
+// does not silently do something else.
+class params {
+ public:
+  params(std::string_view query, std::string_view route, std::initializer_list<std::string_view> allowed) : route_(route) {
+    auto q = parse_query(query);
+    if (!q) throw bad_request("malformed query string");
+    for (auto& [k, v] : *q) {
+      if (std::find(allowed.begin(), allowed.end(), k) == allowed.end())
+        throw bad_request("unknown query parameter \"" + k + "\" for /" + std::string(route));
+      for (auto& [k2, v2] : q_)
+        if (k2 == k) throw bad_request("query parameter \"" + k + "\" given twice");
+      q_.emplace_back(k, v);
+    }
+  }
+  const std::string* get(std::string_view key) const {
+    for (auto& [k, v] : q_)
+      if (k == key) return &v;
+    return nullptr;
+  }
+  bool has(std::string_view key) const { return get(key) != nullptr; }
+  std::optional<std::uint64_t> number(std::string_view key, std::uint64_t min, std::uint64_t max, std::string_view what) const {
+    const std::string* v = get(key);
+    if (!v) return std::nullopt;
+    auto n = parse_uint(*v);
+    if (!n || *n < min || *n > max)
+      throw bad_request("bad query parameter \"" + std::string(key) + "\": \"" + *v + "\" is not " + std::string(what));
+    return n;
+  }
+
+ private:
+  std::string_view route_;
+  query_params q_;
+};
+
+std::optional<std::uint64_t> seconds_param(const params& p, std::string_view key) {
+  return p.number(key, 1, max_seconds, "a whole number of seconds from 1 to 1000000000");
+}
+std::optional<std::uint64_t> revision_param(const params& p, std::string_view key) {
+  return p.number(key, 0, UINT64_MAX, "a revision number");
+}
+
+[[noreturn]] void method_not_allowed(const request& req, std::string_view allow) {
+  throw http_error{http::status::method_not_allowed, "bad_request",
+                   "method " + std::string(req.method_string()) + " not allowed here (allowed: " + std::string(allow) + ")",
+                   {{"Allow", std::string(allow)}}};
+}
+
+void require(const request& req, std::initializer_list<http::verb> verbs, std::string_view allow) {
+  for (http::verb v : verbs)
+    if (req.method() == v) return;
+  method_not_allowed(req, allow);
+}
+
+std::string decode_name(std::string_view raw) {
+  auto n = percent_decode(raw);
+  if (!n) throw bad_request("malformed percent-encoding in the path");
+  return std::move(*n);
+}
+
+// ---- routes -----------------------------------------------------------------------------
+
+response store_route(exchange& x, const request& req, const std::string& name, std::string_view query) {
+  switch (req.method()) {
+    case http::verb::put: {
+      store::caller who = authenticate(x, req, false);
+      params p(query, "store", {"lease", "if-revision"});
+      store::write_options o;
+      o.expected_revision = revision_param(p, "if-revision");
+      if (auto s = seconds_param(p, "lease")) o.lease = std::chrono::seconds(*s);
+      store::document_info info = x.store.write(name, req.body(), who, o);
+      // The store gives a new document modified == created; a replace keeps created.
+      bool created = info.created == info.modified;
+      std::string body;
+      put_document_info(body, info);
+      return xml_response(req, created ? http::status::created : http::status::ok, std::move(body), info.revision);
+    }
+    case http::verb::get: {
+      store::caller who = authenticate(x, req, false);
+      params p(query, "store", {});
+      store::document d = x.store.read(name, who);
+      response r = xml_response(req, http::status::ok, std::move(d.xml), d.info.revision);
+      set_info_headers(r, d.info);
+      return r;
+    }
+    case http::verb::head: {
+      store::caller who = authenticate(x, req, false);
+      params p(query, "store", {});
+      store::document_info info = x.store.info(name, who);
+      response r = make(req, http::status::ok);
+      r.set(http::field::content_type, xml_type);
+      set_info_headers(r, info);
+      r.content_length(info.size);  // what GET would send; the transport sends no body for HEAD
+      return r;
+    }
+    case http::verb::delete_: {
+      store::caller who = authenticate(x, req, false);
+      params p(query, "store", {"if-revision"});
+      x.store.remove(name, who, revision_param(p, "if-revision"));
+      response r = make(req, http::status::no_content);
+      set_revision(r, x.store.revision());  // at least the removal's revision
+      return r;
+    }
+    default:
+      method_not_allowed(req, "GET, HEAD, PUT, DELETE");
+  }
+}
+
+response take_route(exchange& x, const request& req, const std::string& name, std::string_view query) {
+  require(req, {http::verb::post}, "POST");
+  store::caller who = authenticate(x, req, false);
+  params p(query, "take", {});
+  store::document d = x.store.take(name, who);
+  response r = xml_response(req, http::status::ok, std::move(d.xml), d.info.revision);
+  set_info_headers(r, d.info);
+  return r;
+}
+
+response info_route(exchange& x, const request& req, const std::string& name, std::string_view query) {
+  require(req, {http::verb::get}, "GET");
+  store::caller who = authenticate(x, req, false);
+  params p(query, "info", {});
+  store::document_info info = x.store.info(name, who);
+  std::string body;
+  put_document_info(body, info);
+  return xml_response(req, http::status::ok, std::move(body), info.revision);
+}
+
+response list_route(exchange& x, const request& req, const std::string& prefix, std::string_view query) {
+  require(req, {http::verb::get}, "GET");
+  store::caller who = authenticate(x, req, false);
+  params p(query, "list", {});
+  // Read before listing: a watch from this revision then sees every later change.
+  std::uint64_t revision = x.store.revision();
+  auto docs = x.store.list(prefix, who);
+  std::string body = "<list prefix=\"" + escape(prefix) + "\">";
+  for (auto& d : docs) put_document_info(body, d);
+  body += "</list>";
+  return xml_response(req, http::status::ok, std::move(body), revision);
+}
+
+response query_route(exchange& x, const request& req, const std::string& prefix, std::string_view query) {
+  require(req, {http::verb::get}, "GET");
+  store::caller who = authenticate(x, req, false);
+  params p(query, "query", {"xpath"});
+  const std::string* xpath = p.get("xpath");
+  if (!xpath) throw bad_request("missing query parameter \"xpath\"");
+  std::uint64_t revision = x.store.revision();
+  auto matches = x.store.query(prefix, *xpath, who);
+  std::string body = "<query prefix=\"" + escape(prefix) + "\" xpath=\"" + escape(*xpath) + "\">";
+  for (auto& m : matches) {
+    body += "<match name=\"" + escape(m.name) + "\" revision=\"" + std::to_string(m.revision) + "\">";
+    for (auto& v : m.values) {
+      body += "<value>";
+      escape_into(body, v);
+      body += "</value>";
+    }
+    body += "</match>";
+  }
+  body += "</query>";
+  return xml_response(req, http::status::ok, std::move(body), revision);
+}
+
+response watch_route(exchange& x, const request& req, const std::string& prefix, std::string_view query) {
+  require(req, {http::verb::get}, "GET");
+  store::caller who = authenticate(x, req, false);
+  params p(query, "watch", {"after", "timeout"});
+  auto after = revision_param(p, "after");
+  if (!after) throw bad_request("missing query parameter \"after\"");
+  // Above the maximum is clamped rather than refused: a long poll may always return early.
+  std::uint64_t timeout_ms =
+      std::min(p.number("timeout", 0, UINT64_MAX, "a number of milliseconds").value_or(default_watch_ms), max_watch_ms);
+  std::uint64_t before = x.store.revision();
+  // The wait runs in slices so that a client that hung up frees its thread within a
+  // second instead of holding it for the whole timeout; a stopping server cuts it at once.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  std::vector<store::change> changes;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    left = std::clamp(left, std::chrono::milliseconds(0), std::chrono::milliseconds(1000));
+    changes = x.store.watch(prefix, *after, who, left, x.stop);
+    if (!changes.empty() || x.stop.stop_requested() || std::chrono::steady_clock::now() >= deadline) break;
+    if (x.peer_gone && x.peer_gone()) break;
+  }
+  // "last" is where the next watch continues: the last change returned, or on a timeout
+  // the revision read before waiting (nothing visible happened up to it).
+  std::uint64_t last = changes.empty() ? std::max(*after, before) : changes.back().revision;
+  std::string body = "<changes last=\"" + std::to_string(last) + "\">";
+  for (auto& c : changes)
+    body += "<change revision=\"" + std::to_string(c.revision) + "\" kind=\"" + store::to_string(c.kind) + "\" name=\"" +
+            escape(c.name) + "\"/>";
+  body += "</changes>";
+  return xml_response(req, http::status::ok, std::move(body), x.store.revision());
+}
+
+response revision_route(exchange& x, const request& req, std::string_view query) {
+  require(req, {http::verb::get}, "GET");
+  authenticate(x, req, false);
+  params p(query, "revision", {});
+  std::uint64_t r = x.store.revision();
+  return xml_response(req, http::status::ok, "<revision>" + std::to_string(r) + "</revision>", r);
+}
+
+response lease_route(exchange& x, const request& req, const std::string& name, std::string_view query) {
+  require(req, {http::verb::post}, "POST");
+  store::caller who = authenticate(x, req, false);
+  params p(query, "lease", {"renew", "cancel"});
+  if (p.has("renew") == p.has("cancel")) throw bad_request("give exactly one of the query parameters \"renew\" and \"cancel\"");
+  if (p.has("cancel") && !p.get("cancel")->empty()) throw bad_request("query parameter \"cancel\" takes no value");
+  store::document_info info = p.has("cancel") ? x.store.cancel_lease(name, who)
+                                              : x.store.renew_lease(name, who, std::chrono::seconds(*seconds_param(p, "renew")));
+  std::string body;
+  put_document_info(body, info);
+  return xml_response(req, http::status::ok, std::move(body), info.revision);
+}
+
+response credential_route(exchange& x, const request& req, const std::string& scope, std::string_view query) {
+  require(req, {http::verb::post}, "POST");
+  store::caller who = authenticate(x, req, false);
+  params p(query, "credential", {"rights", "subtree", "ttl", "label"});
+  store::credential_request c;
+  c.scope = scope;
+  if (const std::string* r = p.get("rights")) {
+    auto set = store::right_set::parse(*r);
+    if (!set) throw bad_request("bad query parameter \"rights\": \"" + *r + "\" is not a list of read, write, delete, copy (or all)");
+    c.rights = *set;
+  }
+  if (const std::string* s = p.get("subtree")) {
+    if (*s != "0" && *s != "1") throw bad_request("bad query parameter \"subtree\": \"" + *s + "\" is not 0 or 1");
+    c.subtree = *s == "1";
+  }
+  if (auto ttl = seconds_param(p, "ttl")) c.ttl = std::chrono::seconds(*ttl);
+  if (const std::string* l = p.get("label")) c.label = *l;
+  std::string token = x.store.issue_credential(who, c);
+  // The grant as the store recorded it (the id, an expiry inherited from a parent).
+  store::caller issued = x.store.authenticate(token);
+  const store::grant& g = *issued.limits();
+  std::string body = "<credential token=\"" + escape(token) + "\" id=\"" + escape(issued.credential_id()) + "\" principal=\"" +
+                     escape(g.principal) + "\" scope=\"" + escape(g.scope) + "\" subtree=\"" + (g.subtree ? "1" : "0") +
+                     "\" rights=\"" + g.rights.to_string() + "\"";
+  if (g.expires) body += " expires=\"" + iso_time(*g.expires) + "\"";
+  body += "/>";
+  response r = xml_response(req, http::status::created, std::move(body), x.store.revision());
+  r.set(http::field::cache_control, "no-store");  // the body holds a secret
+  return r;
+}
+
+response whoami_route(exchange& x, const request& req, std::string_view query) {
+  require(req, {http::verb::get}, "GET");
+  store::caller who = authenticate(x, req, false);
+  params p(query, "whoami", {});
+  std::string body = "<whoami principal=\"" + escape(who.principal()) + "\"";
+  if (const store::grant* g = who.limits()) {
+    body += " credential=\"" + escape(who.credential_id()) + "\" scope=\"" + escape(g->scope) + "\" subtree=\"" +
+            (g->subtree ? "1" : "0") + "\" rights=\"" + g->rights.to_string() + "\"";
+    if (g->expires) body += " expires=\"" + iso_time(*g->expires) + "\"";
+  }
+  body += "/>";
+  return xml_response(req, http::status::ok, std::move(body), x.store.revision());
+}
+
+response dispatch(exchange& x, const request& req) {
+  target t = split_target(req.target());
+  if (t.path.empty() || t.path[0] != '/') throw http_error{http::status::not_found, "not_found", "no such route"};
+  if (is_browser_route(t.path)) return handle_browser(x, req, t);
+  std::string_view rest = t.path.substr(1);
+  std::size_t slash = rest.find('/');
+  std::string_view route = rest.substr(0, slash);
+  bool has_name = slash != std::string_view::npos;
+  std::string name = has_name ? decode_name(rest.substr(slash + 1)) : std::string();
+  if (route == "store" && has_name) return store_route(x, req, name, t.query);
+  if (route == "take" && has_name) return take_route(x, req, name, t.query);
+  if (route == "info" && has_name) return info_route(x, req, name, t.query);
+  if (route == "lease" && has_name) return lease_route(x, req, name, t.query);
+  if (route == "list") return list_route(x, req, name, t.query);
+  if (route == "query") return query_route(x, req, name, t.query);
+  if (route == "watch") return watch_route(x, req, name, t.query);
+  if (route == "credential") return credential_route(x, req, name, t.query);
+  if (route == "revision" && !has_name) return revision_route(x, req, t.query);
+  if (route == "whoami" && !has_name) return whoami_route(x, req, t.query);
+  throw http_error{http::status::not_found, "not_found", "no such route: " + std::string(t.path)};
+}
+
+}  // namespace
+
+target split_target(std::string_view t) {
+  std::size_t q = t.find('?');
+  if (q == std::string_view::npos) return {t, {}};
+  return {t.substr(0, q), t.substr(q + 1)};
+}
+
+void put_document_info(std::string& out, const store::document_info& i) {
+  out += "<document name=\"" + escape(i.name) + "\" revision=\"" + std::to_string(i.revision) + "\" size=\"" +
+         std::to_string(i.size) + "\" created=\"" + iso_time(i.created) + "\" modified=\"" + iso_time(i.modified) +
+         "\" creator=\"" + escape(i.rights.creator) + "\" read=\"" + escape(join(i.rights.read)) + "\" write=\"" +
+         escape(join(i.rights.write)) + "\" delete=\"" + escape(join(i.rights.del)) + "\" copy=\"" +
+         escape(join(i.rights.copy)) + "\" embedded-rights=\"" + (i.embedded_rights ? "1" : "0") + "\"";
+  if (i.lease_expires)
+    out += " lease-expires=\"" + iso_time(*i.lease_expires) + "\" lease-holder=\"" + escape(i.lease_holder) + "\"";
+  out += "/>";
+}
+
+store::caller authenticate(exchange& x, const request& req, bool allow_cookie) {
+  std::string token;
+  auto auth = req.find(http::field::authorization);
+  if (auth != req.end()) {
+    std::string_view v = auth->value();
+    constexpr std::string_view scheme = "bearer ";
+    bool bearer = v.size() > scheme.size() && std::equal(scheme.begin(), scheme.end(), v.begin(), [](char a, char b) {
+                    return a == (b >= 'A' && b <= 'Z' ? static_cast<char>(b - 'A' + 'a') : b);
+                  });
+    if (!bearer)
+      throw http_error{http::status::unauthorized, "unauthorized",
+                       "unsupported authorization scheme: send Authorization: Bearer TOKEN",
+                       {{"WWW-Authenticate", "Bearer realm=\"xgated\""}}};
+    v.remove_prefix(scheme.size());
+    while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+    while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+    token = v;
+  } else if (allow_cookie) {
+    for (auto it = req.find(http::field::cookie); it != req.end() && it->name() == http::field::cookie; ++it) {
+      std::string_view c = it->value();
+      while (!c.empty()) {
+        std::size_t semi = c.find(';');
+        std::string_view pair = c.substr(0, semi);
+        c = semi == std::string_view::npos ? std::string_view{} : c.substr(semi + 1);
+        while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+        constexpr std::string_view key = "xgate_token=";
+        if (pair.starts_with(key)) token = pair.substr(key.size());
+      }
+    }
+  }
+  if (token.empty())
+    throw http_error{http::status::unauthorized, "unauthorized", "missing bearer token: send Authorization: Bearer TOKEN",
+                     {{"WWW-Authenticate", "Bearer realm=\"xgated\""}}};
+  try {
+    store::caller who = x.store.authenticate(token);
+    x.principal = who.principal();
+    return who;
+  } catch (const store::store_error& e) {
+    if (e.code() != store::store_errc::bad_credential) throw;
+    throw http_error{http::status::unauthorized, "unauthorized", e.what(), {{"WWW-Authenticate", "Bearer realm=\"xgated\""}}};
+  }
+}
+
+http_error current_error() {
+  try {
+    throw;
+  } catch (const http_error& e) {
+    return e;
+  } catch (const xgate::access_denied& e) {
+    return {http::status::forbidden,
+            "access_denied",
+            e.what(),
+            {{"X-Xgate-Principal", header_safe(e.principal())},
+             {"X-Xgate-Right", header_safe(e.right())},
+             {"X-Xgate-Document", header_safe(e.document())}}};
+  } catch (const store::store_error& e) {
+    http::status s = http::status::internal_server_error;
+    switch (e.code()) {
+      case store::store_errc::not_found: s = http::status::not_found; break;
+      case store::store_errc::conflict: s = http::status::conflict; break;
+      case store::store_errc::bad_name:
+      case store::store_errc::bad_document:
+      case store::store_errc::bad_xpath:
+      case store::store_errc::bad_credential:  // a malformed credential request (authenticate() failures are 401)
+        s = http::status::bad_request;
+        break;
+      case store::store_errc::creator_mismatch:
+      case store::store_errc::rights_change: s = http::status::forbidden; break;
+      case store::store_errc::no_lease: s = http::status::conflict; break;
+      case store::store_errc::history_lost: s = http::status::gone; break;
+      case store::store_errc::too_large: s = http::status::payload_too_large; break;
+      case store::store_errc::lmdb: s = http::status::internal_server_error; break;
+    }
+    return {s, store::to_string(e.code()), e.what()};
+  } catch (const std::bad_alloc&) {
+    return {http::status::internal_server_error, "internal", "out of memory"};
+  } catch (const std::exception& e) {
+    return {http::status::internal_server_error, "internal", e.what()};
+  } catch (...) {
+    return {http::status::internal_server_error, "internal", "unknown failure"};
+  }
+}
+
+response error_response(const request& req, http::status status, std::string_view code, std::string_view message) {
+  response r = make(req, status);
+  r.set(http::field::content_type, "text/plain; charset=utf-8");
+  r.set("X-Xgate-Error", std::string(code));
+  std::string line(message);
+  for (char& c : line)
+    if (c == '\n' || c == '\r') c = ' ';
+  r.body() = line + "\n";
+  return r;
+}
+
+response handle(exchange& x, const request& req) {
+  try {
+    return dispatch(x, req);
+  } catch (...) {
+    http_error e = current_error();
+    response r = error_response(req, e.status, e.code, e.message);
+    for (auto& [k, v] : e.headers) r.set(k, v);
+    return r;
+  }
+}
+
+}  // namespace xgate::server::detail

@@ -1,0 +1,268 @@
+// The browser view: a read-only HTML rendering of what the caller may read. Pages
+// authenticate with the xgate_token cookie (or a bearer token); the cookie is set by
+// POST /login. Nothing here changes documents, so cookie authentication needs no CSRF
+// defence; SameSite=Strict keeps the cookie off cross-site requests anyway.
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <pugixml.hpp>
+
+#include <xgate/store/error.hpp>
+
+#include "routes.hpp"
+
+namespace xgate::server::detail {
+
+namespace {
+
+// Inline scripts are not allowed: the only script is /login.js.
+constexpr std::string_view csp =
+    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'";
+
+// Logs in from a URL fragment (#token=...), which browsers never send to servers, so a
+// scripted browser can log in without the token appearing in URLs or logs.
+constexpr std::string_view login_js = R"js((function () {
+  var m = /^#token=(.+)$/.exec(window.location.hash);
+  if (!m) return;
+  var token = decodeURIComponent(m[1]);
+  history.replaceState(null, '', window.location.pathname);
+  fetch('/login', {
+    method: 'POST',
+    credentials: 'same-origin',
+    headers: {'Content-Type': 'application/x-www-form-urlencoded'},
+    body: 'token=' + encodeURIComponent(token)
+  }).then(function (r) {
+    if (r.ok) { window.location.replace('/browse/'); return; }
+    var p = document.getElementById('message');
+    if (p) p.textContent = 'That token was not accepted.';
+  });
+})();
+)js";
+
+constexpr std::string_view style =
+    "body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}"
+    "th,td{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}"
+    "th{background:#f4f4f4}pre{background:#f8f8f8;padding:1em;overflow:auto}.error{color:#a00}";
+
+response page(const request& req, http::status status, std::string_view title, std::string_view body_html) {
+  response r{status, req.version()};
+  r.set(http::field::server, "xgated");
+  r.keep_alive(req.keep_alive());
+  r.set(http::field::content_type, "text/html; charset=utf-8");
+  r.set(http::field::cache_control, "no-store");
+  r.set("Content-Security-Policy", std::string(csp));
+  r.set("X-Content-Type-Options", "nosniff");
+  r.set("Referrer-Policy", "no-referrer");
+  std::string html = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>";
+  escape_into(html, title);
+  html += "</title><style>";
+  html += style;
+  html += "</style></head>\n<body>\n";
+  html += body_html;
+  html += "\n</body></html>\n";
+  r.body() = std::move(html);
+  return r;
+}
+
+response redirect(const request& req, std::string_view location) {
+  response r{http::status::see_other, req.version()};
+  r.set(http::field::server, "xgated");
+  r.keep_alive(req.keep_alive());
+  r.set(http::field::location, std::string(location));
+  r.set(http::field::cache_control, "no-store");
+  return r;
+}
+
+response login_page(const request& req, http::status status, std::string_view message) {
+  std::string body = "<h1>xgated</h1>\n<p id=\"message\" class=\"error\">";
+  escape_into(body, message);
+  body +=
+      "</p>\n<form method=\"post\" action=\"/login\">\n<label>Token <input type=\"password\" name=\"token\" "
+      "autocomplete=\"off\" required></label>\n<button type=\"submit\">Log in</button>\n</form>\n"
+      "<script src=\"/login.js\"></script>";
+  response r = page(req, status, "xgated: log in", body);
+  if (status == http::status::unauthorized) r.set(http::field::www_authenticate, "Bearer realm=\"xgated\"");
+  return r;
+}
+
+std::string td(std::string_view text) { return "<td>" + escape(text) + "</td>"; }
+
+std::string lease_text(const store::document_info& d) {
+  return d.lease_expires ? iso_time(*d.lease_expires) + " (" + d.lease_holder + ")" : std::string("-");
+}
+
+std::string nav(std::string_view user) {
+  return "<p>Logged in as <b>" + escape(user) + "</b> &middot; <a href=\"/browse/\">all documents</a> &middot; <a href=\"/logout\">log out</a></p>\n";
+}
+
+response browse(exchange& x, const request& req, const store::caller& who, std::string prefix) {
+  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+  auto docs = x.store.list(prefix, who);
+  // Documents directly under prefix are rows; deeper ones show as the folder holding them.
+  std::map<std::string, std::size_t> folders;  // sub-prefix -> documents under it
+  std::vector<const store::document_info*> rows;
+  for (auto& d : docs) {
+    std::string_view rest = d.name;
+    if (!prefix.empty()) rest = d.name == prefix ? std::string_view{} : rest.substr(prefix.size() + 1);
+    std::size_t slash = rest.find('/');
+    if (slash == std::string_view::npos) rows.push_back(&d);
+    else ++folders[std::string(rest.substr(0, slash))];
+  }
+  std::string title = prefix.empty() ? "xgated: /" : "xgated: " + prefix + "/";
+  std::string b = "<h1>";
+  escape_into(b, prefix.empty() ? "/" : prefix + "/");
+  b += "</h1>\n" + nav(who.principal());
+  if (!prefix.empty()) {
+    std::size_t cut = prefix.rfind('/');
+    std::string parent = cut == std::string::npos ? "" : prefix.substr(0, cut);
+    b += "<p><a id=\"parent\" href=\"/browse/" + escape(percent_encode_path(parent.empty() ? "" : parent + "/")) +
+         "\">.. (parent)</a></p>\n";
+  }
+  if (!folders.empty()) {
+    b += "<h2>Folders</h2>\n<ul class=\"folders\">\n";
+    for (auto& [f, n] : folders) {
+      std::string full = prefix.empty() ? f : prefix + "/" + f;
+      b += "<li><a href=\"/browse/" + escape(percent_encode_path(full + "/")) + "\">" + escape(f) + "/</a> (" +
+           std::to_string(n) + (n == 1 ? " document" : " documents") + ")</li>\n";
+    }
+    b += "</ul>\n";
+  }
+  b += "<h2>Documents</h2>\n";
+  if (rows.empty()) {
+    b += "<p>No documents you may read here.</p>\n";
+  } else {
+    b += "<table class=\"documents\">\n<tr><th>name</th><th>creator</th><th>read</th><th>write</th><th>delete</th>"
+         "<th>copy</th><th>size</th><th>revision</th><th>modified</th><th>lease expires</th></tr>\n";
+    for (const store::document_info* d : rows) {
+      b += "<tr class=\"document\"><td><a href=\"/view/" + escape(percent_encode_path(d->name)) + "\">" + escape(d->name) +
+           "</a></td>" + td(d->rights.creator) + td(join_principals(d->rights.read)) + td(join_principals(d->rights.write)) +
+           td(join_principals(d->rights.del)) + td(join_principals(d->rights.copy)) + td(std::to_string(d->size)) +
+           td(std::to_string(d->revision)) + td(iso_time(d->modified)) + td(lease_text(*d)) + "</tr>\n";
+    }
+    b += "</table>\n";
+  }
+  return page(req, http::status::ok, title, b);
+}
+
+// The document indented for reading; the bytes as stored if pugixml cannot parse them.
+std::string pretty(const std::string& xml) {
+  pugi::xml_document doc;
+  unsigned flags = pugi::parse_default | pugi::parse_declaration | pugi::parse_comments | pugi::parse_pi;
+  if (!doc.load_buffer(xml.data(), xml.size(), flags, pugi::encoding_utf8)) return xml;
+  std::ostringstream out;
+  doc.save(out, "  ", pugi::format_indent | pugi::format_no_declaration, pugi::encoding_utf8);
+  return out.str();
+}
+
+response view(exchange& x, const request& req, const store::caller& who, const std::string& name) {
+  store::document d = x.store.read(name, who);
+  const store::document_info& i = d.info;
+  std::string b = "<h1>";
+  escape_into(b, i.name);
+  b += "</h1>\n" + nav(who.principal());
+  std::size_t cut = i.name.rfind('/');
+  std::string folder = cut == std::string::npos ? "" : i.name.substr(0, cut + 1);
+  b += "<p><a id=\"folder\" href=\"/browse/" + escape(percent_encode_path(folder)) + "\">folder " +
+       escape(folder.empty() ? "/" : folder) + "</a></p>\n<table class=\"info\">\n";
+  auto row = [&](std::string_view k, std::string_view v) { b += "<tr><th>" + escape(k) + "</th>" + td(v) + "</tr>\n"; };
+  row("creator", i.rights.creator);
+  row("read", join_principals(i.rights.read));
+  row("write", join_principals(i.rights.write));
+  row("delete", join_principals(i.rights.del));
+  row("copy", join_principals(i.rights.copy));
+  row("rights", i.embedded_rights ? "embedded in the document" : "kept by the store");
+  row("size", std::to_string(i.size) + " bytes");
+  row("revision", std::to_string(i.revision));
+  row("created", iso_time(i.created));
+  row("modified", iso_time(i.modified));
+  row("lease expires", lease_text(i));
+  b += "</table>\n<pre class=\"xml\">";
+  escape_into(b, pretty(d.xml));
+  b += "</pre>";
+  return page(req, http::status::ok, "xgated: " + i.name, b);
+}
+
+std::string login_token(const request& req) {
+  auto form = parse_query(req.body(), true);
+  if (!form) return {};
+  for (auto& [k, v] : *form)
+    if (k == "token") return v;
+  return {};
+}
+
+response login_post(exchange& x, const request& req) {
+  std::string token = login_token(req);
+  if (token.empty()) return login_page(req, http::status::bad_request, "Enter a token.");
+  try {
+    store::caller who = x.store.authenticate(token);
+    x.principal = who.principal();
+  } catch (const store::store_error& e) {
+    if (e.code() != store::store_errc::bad_credential) throw;
+    return login_page(req, http::status::unauthorized, "That token was not accepted.");
+  }
+  response r = redirect(req, "/browse/");
+  // Tokens are URL-safe base64 after a prefix; anything else was refused by authenticate().
+  r.set(http::field::set_cookie, "xgate_token=" + token + "; HttpOnly; SameSite=Strict; Path=/");
+  return r;
+}
+
+}  // namespace
+
+bool is_browser_route(std::string_view path) {
+  return path == "/" || path == "/login" || path == "/login.js" || path == "/logout" || path == "/browse" ||
+         path.starts_with("/browse/") || path.starts_with("/view/");
+}
+
+response handle_browser(exchange& x, const request& req, const target& t) {
+  std::string_view path = t.path;
+  try {
+    bool get = req.method() == http::verb::get;
+    if (path == "/login" && req.method() == http::verb::post) return login_post(x, req);
+    if (!get) {
+      response r = page(req, http::status::method_not_allowed, "xgated: method not allowed",
+                        "<p class=\"error\">This page only takes GET.</p>");
+      r.set(http::field::allow, path == "/login" ? "GET, POST" : "GET");
+      r.set("X-Xgate-Error", "bad_request");
+      return r;
+    }
+    if (path == "/" || path == "/browse") return redirect(req, "/browse/");
+    if (path == "/login") return login_page(req, http::status::ok, "");
+    if (path == "/login.js") {
+      response r{http::status::ok, req.version()};
+      r.set(http::field::server, "xgated");
+      r.keep_alive(req.keep_alive());
+      r.set(http::field::content_type, "text/javascript; charset=utf-8");
+      r.set("X-Content-Type-Options", "nosniff");
+      r.body() = login_js;
+      return r;
+    }
+    if (path == "/logout") {
+      response r = redirect(req, "/login");
+      r.set(http::field::set_cookie, "xgate_token=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+      return r;
+    }
+    std::optional<store::caller> who;
+    try {
+      who = authenticate(x, req, true);
+    } catch (const http_error& e) {
+      return login_page(req, http::status::unauthorized,
+                        e.message.starts_with("missing") ? "Log in with your token." : "That token was not accepted.");
+    }
+    bool is_view = path.starts_with("/view/");
+    auto name = percent_decode(path.substr(is_view ? 6 : 8));
+    if (!name) throw http_error{http::status::bad_request, "bad_request", "malformed percent-encoding in the path"};
+    return is_view ? view(x, req, *who, *name) : browse(x, req, *who, *name);
+  } catch (...) {
+    http_error e = current_error();
+    std::string body = "<h1>Error</h1>\n<p class=\"error\" id=\"error\">";
+    escape_into(body, e.message);
+    body += "</p>\n<p><a href=\"/browse/\">all documents</a></p>";
+    response r = page(req, e.status, "xgated: error", body);
+    r.set("X-Xgate-Error", e.code);
+    return r;
+  }
+}
+
+}  // namespace xgate::server::detail

@@ -1,0 +1,40 @@
+// Text helpers of the server: escaping, percent-coding, query strings, times.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace xgate::server::detail {
+
+// For XML attribute values and text, and HTML: & < > " ' escaped; tab, CR and LF as character
+// references (attribute normalization would fold them); other bytes XML 1.0 cannot carry
+// (C0 controls) become U+FFFD so the output stays well-formed.
+std::string escape(std::string_view s);
+void escape_into(std::string& out, std::string_view s);
+
+// RFC 3986 percent-decoding; plus_is_space for HTML form bodies only (in URLs '+' is a plus).
+// std::nullopt for a malformed escape.
+std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space = false);
+// Percent-encodes everything but unreserved characters and '/' (for names in links).
+std::string percent_encode_path(std::string_view s);
+
+// "a=1&b&c=x" -> {{"a","1"},{"b",""},{"c","x"}}, keys and values percent-decoded.
+// std::nullopt when malformed.
+using query_params = std::vector<std::pair<std::string, std::string>>;
+std::optional<query_params> parse_query(std::string_view q, bool plus_is_space = false);
+
+// Unsigned decimal without sign or spaces, std::nullopt otherwise (or on overflow).
+std::optional<std::uint64_t> parse_uint(std::string_view s);
+
+// UTC ISO 8601 with milliseconds: 2026-11-22T01:40:06.123Z
+std::string iso_time(std::chrono::system_clock::time_point t);
+
+// Replaces bytes that would break a log line (controls, spaces, non-ASCII) with %XX.
+std::string log_safe(std::string_view s);
+
+}  // namespace xgate::server::detail
