@@ -8,7 +8,9 @@
 #include <string>
 #include <vector>
 
+#include <xgate/client/http_session.hpp>
 #include <xgate/results/results.hpp>
+#include <xgate/server/http_server.hpp>
 #include <xgate/store/store.hpp>
 
 #include "test_dir.hpp"
@@ -186,4 +188,37 @@ TEST_F(store_test, AFailedFetchLeavesTheGateEmptyAndIsRetried) {
   EXPECT_FALSE(gate.fetched());
   xr::put(*svc, "r/late", payroll::Paycheck{"di", 7});
   EXPECT_EQ(gate->cents, 7);
+}
+
+// The same references across the network: the service publishes through xgated, the
+// holders fetch through the default opener, which reaches "http://" stores by HTTP.
+TEST_F(store_test, ReferencesWorkThroughXgated) {
+  xs::store s(dir);
+  xgate::server::http_server server(s, {});
+  server.start();
+  std::string login = s.issue_credential("payroll", xs::credential_request{});
+  auto svc = xgate::client::http_session(server.url(), login);
+  EXPECT_EQ(svc->principal(), "payroll");
+
+  const std::string run = "payroll/2026-12";
+  xr::result_ref run_ref = xr::reference(*svc, run, grant({right::read, right::write}, true));
+  EXPECT_EQ(run_ref.store, server.url());
+  xr::result_ref start_ref = xr::narrow(run_ref, grant({right::write}), run + "/request", "test.payroll.Request");
+  xr::result_ref paychecks_ref = xr::narrow(run_ref, grant({right::read}, true), run + "/paychecks");
+
+  auto hr = xr::default_opener()(start_ref);
+  xr::put(*hr, start_ref.name, payroll::Request{"2026-12", {"ann", "bo"}});
+  EXPECT_EQ(denied([&] { hr->read(start_ref.name); }), "payroll read payroll/2026-12/request");
+
+  run_payroll(*svc, run);
+  xr::result_ref bo_ref = xr::narrow(paychecks_ref, grant({right::read}), run + "/paychecks/bo", "test.payroll.Paycheck");
+  xr::results_gate<payroll::Paycheck> bo(xgate::from_xml<xr::result_ref>(xgate::to_xml(bo_ref)));
+  EXPECT_FALSE(bo.fetched());
+  EXPECT_EQ(bo->employee, "bo");
+  EXPECT_EQ(denied([&] { xr::narrow(paychecks_ref, grant({right::write}, true)); }),
+            "payroll issue credential payroll/2026-12/paychecks");
+
+  svc.reset();
+  hr.reset();
+  server.stop();
 }
