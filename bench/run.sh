@@ -8,10 +8,13 @@
 # 3. measures peak memory of encoding and decoding, one process per measurement, into
 #    $OUT/rss.jsonl: xgate on every workload, every contender on the largest one,
 # 4. prints a table per workload and the targets, writes $OUT/results.md and draws
-#    $OUT/throughput.png and $OUT/ratio.png (SVG when gnuplot has no pngcairo).
+#    $OUT/throughput.png and $OUT/ratio.png (SVG when gnuplot has no pngcairo),
+# 5. runs the store benchmarks (xgate_store_bench: local LMDB store and xgated on
+#    loopback) into $OUT/store.json and prints their table.
 #
 # Environment: BUILD_DIR (default: build/ at the top of the repository),
 # XGATE_BENCH (the binary; default $BUILD_DIR/bin/xgate_bench, built first),
+# XGATE_STORE_BENCH (default $BUILD_DIR/bin/xgate_store_bench, built first),
 # XGATE_BENCH_OUT (default $BUILD_DIR/bench).
 set -euo pipefail
 
@@ -37,8 +40,9 @@ if [[ -z $bin ]]; then
     command -v ninja >/dev/null && generator=(-G Ninja)
     cmake -S "$root" -B "$build" "${generator[@]}"
   fi
-  cmake --build "$build" --target xgate_bench
+  cmake --build "$build" --target xgate_bench xgate_store_bench
 fi
+store_bin=${XGATE_STORE_BENCH:-$(dirname "$bin")/xgate_store_bench}
 if [[ ! -x $bin ]]; then
   echo "run.sh: $bin was not built (is libbenchmark-dev installed? the root CMakeLists skips bench/ without it)" >&2
   exit 1
@@ -73,3 +77,16 @@ fi
 
 echo
 python3 "$here/report.py" "$out/results.json" --rss "$out/rss.jsonl" --out "$out"
+
+echo
+echo "== store: the local LMDB store and xgated on loopback (items_per_second = documents or requests per second)"
+if [[ ! -x $store_bin ]]; then
+  echo "run.sh: $store_bin was not built" >&2
+  exit 1
+fi
+store_args=()
+if ((${#smoke[@]})); then
+  export XGATE_BENCH_SMOKE=1
+  store_args=(--benchmark_min_time=0.001)
+fi
+"$store_bin" "${store_args[@]}" --benchmark_out="$out/store.json" --benchmark_out_format=json
