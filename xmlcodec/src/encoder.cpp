@@ -8,6 +8,7 @@
 #include <xgate/xmlcodec/signing.hpp>
 
 #include "ownership.hpp"
+#include "simd_scan.hpp"
 #include "text.hpp"
 
 namespace xgate::detail {
@@ -222,29 +223,19 @@ void encoder::write_pending_rights() {
 
 void encoder::text(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
   std::size_t i = 0;
-  while (i < s.size() && plain_bytes.plain[p[i]]) ++i;
-  if (i == s.size()) return put(s);
+  for (; i + 64 <= n; i += 64)
+    if (const std::uint64_t m = simd::escape_mask64(p + i)) return text_slow(s, i + simd::ctz64(m));
+  while (i < n && plain_bytes.plain[p[i]]) ++i;
+  if (i == n) return put(s);
   text_slow(s, i);
 }
 
 namespace {
-// What each byte needs in element content.
-enum byte_class : std::uint8_t { copy_byte, entity, invalid, non_ascii };
-struct class_table {
-  std::uint8_t cls[256];
-  constexpr class_table() : cls() {
-    for (int c = 0; c < 256; ++c)
-      cls[c] = c >= 0x80                                                ? non_ascii
-               : (c == '<' || c == '>' || c == '&' || c == '\r')          ? entity
-               : (c < 0x20 && c != '\t' && c != '\n')                    ? invalid
-                                                                          : copy_byte;
-  }
-};
-constexpr class_table classes;
-
-// For ASCII bytes: what to write (padded to 8 bytes, so every byte is one fixed-size copy)
-// and how much of it counts. Non-ASCII and invalid bytes take the slow path.
+// For the ASCII bytes escape_mask64 stops at: what to write (padded to 8 bytes, so every
+// one is a fixed-size copy) and its length; 0 for control characters, which XML cannot
+// carry (they become <xg:x>HEX</xg:x>).
 struct ascii_replacements {
   char text[128][8];
   std::uint8_t length[128];
@@ -255,6 +246,8 @@ struct ascii_replacements {
         int k = 0;
         for (; r[k]; ++k) text[c][k] = r[k];
         length[c] = static_cast<std::uint8_t>(k);
+      } else if (c < 0x20 && c != '\t' && c != '\n') {
+        length[c] = 0;
       } else {
         text[c][0] = static_cast<char>(c);
         length[c] = 1;
@@ -274,15 +267,24 @@ std::string_view space_ref(char c) {
 }
 }  // namespace
 
-// One pass: bytes are copied, escaped as entities, or, when XML cannot carry them at all,
-// written as <xg:x>HEX</xg:x>. A string with such escapes is mixed content, where a parser
-// may drop white-space-only text between elements: when a hex escape ends such a run (or
-// the string ends after one), the run already written is rewritten as character references.
+// Bytes are copied, escaped as entities, or, when XML cannot carry them at all, written as
+// <xg:x>HEX</xg:x>. A string with such escapes is mixed content, where a parser may drop
+// white-space-only text between elements: when a hex escape ends such a run (or the string
+// ends after one), the run already written is rewritten as character references.
+//
+// 64 bytes at a time: a mask of the bytes that need attention (escape_mask64), the clean
+// runs between them copied in 16-byte pieces, and each such byte (or UTF-8 character)
+// handled without branching on its kind, except for the bytes that become hex escapes.
+// Blocks read 80 bytes (64 scanned, up to 16 more by the last piece of a run or a UTF-8
+// character starting in the block); the last bytes of the string are copied into a zero
+// padded buffer first, so nothing is read past its end (zeros are never continuation
+// bytes, so a character cut by the end of the string stays invalid).
 void encoder::text_slow(std::string_view s, std::size_t first) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const std::size_t n = s.size();
-  // Worst case: every byte a hex escape of its own ("<xg:x>HH</xg:x>", 15 bytes).
-  char* out = reserve(n * 15 + 8);  // + 8: the fixed-size copies may write past the last byte
+  // Worst case: every byte a hex escape of its own ("<xg:x>HH</xg:x>", 15 bytes); + 96:
+  // the fixed-size copies may write past the last byte.
+  char* out = reserve(n * 15 + 96);
   char* const begin = out;
   std::memcpy(out, s.data(), first);
   out += first;
@@ -300,40 +302,76 @@ void encoder::text_slow(std::string_view s, std::size_t first) {
       out += ref.size();
     }
   };
+  alignas(16) unsigned char tail[96];
   for (std::size_t i = first; i < n;) {
-    const unsigned char c = p[i];
-    const std::uint8_t k = classes.cls[c];
-    if (k <= entity) {  // fixed-size copy, no branch on which
-      std::memcpy(out, ascii.text[c], 8);
-      out += ascii.length[c];
-      ++i;
-      continue;
+    const std::size_t avail = n - i;
+    const unsigned char* src = p + i;
+    std::size_t block = 64;
+    if (avail < 80) {
+      std::memcpy(tail, src, avail);
+      std::memset(tail + avail, 0, sizeof tail - avail);
+      src = tail;
+      if (avail < 64) block = avail;
     }
-    switch (k) {
-      case non_ascii:
-        if (std::size_t len = xml_char_length(p + i, n - i)) {
-          std::memcpy(out, p + i, len);
-          out += len;
-          i += len;
-          continue;
-        }
-        break;
-      default:
-        break;
+    const simd::escape_masks em = simd::escape_masks64(src);
+    const std::uint64_t in_block = simd::bits_below(block);
+    std::uint64_t m = em.attention & in_block;
+    std::size_t cur = 0;
+    // The byte at k needs attention; returns where the input continues (within the block).
+    auto handle = [&](std::size_t k) -> std::size_t {
+      simd::copy_run(out, src + cur, k - cur);
+      out += k - cur;
+      // Both outcomes are computed and one selected with masks: whether the byte is ASCII
+      // is as unpredictable here as which entity or how long a character.
+      const unsigned c = src[k];
+      const std::size_t high = 0 - static_cast<std::size_t>(c >> 7);  // all ones for c >= 0x80
+      const std::size_t u = simd::utf8_char_length4_any(src + k);
+      const std::size_t out_len = (u & high) | (ascii.length[c & 0x7F] & ~high);
+      if (out_len != 0) [[likely]] {
+        const auto from = (reinterpret_cast<std::uintptr_t>(src + k) & high) |
+                          (reinterpret_cast<std::uintptr_t>(ascii.text[c & 0x7F]) & ~high);
+        std::memcpy(out, reinterpret_cast<const char*>(from), 8);
+        out += out_len;
+        return k + ((u & high) | (1 & ~high));
+      }
+      std::size_t at = i + k;
+      protect_space_run(at);
+      mixed = true;
+      std::memcpy(out, "<xg:x>", 6);
+      out += 6;
+      do {
+        *out++ = hex_digits[p[at] >> 4];
+        *out++ = hex_digits[p[at] & 15];
+        ++at;
+      } while (at < n && xml_char_length(p + at, n - at) == 0);
+      std::memcpy(out, "</xg:x>", 7);
+      out += 7;
+      run_in = at;
+      run_out = out;
+      m &= simd::bits_from(at - i);  // it may have taken more bytes that need attention
+      return at - i;
+    };
+    if (((em.cont ^ em.cont_expected) & in_block) == 0) {
+      // Multibyte characters are shaped right: visit only the bytes that start something,
+      // so finding the next one does not wait for the length of the last.
+      m &= ~em.cont;
+      while (m) {
+        const std::size_t k = simd::ctz64(m);
+        m &= m - 1;
+        cur = handle(k);
+      }
+    } else {
+      while (m) {
+        cur = handle(simd::ctz64(m));
+        m &= simd::bits_from(cur);
+      }
     }
-    protect_space_run(i);
-    mixed = true;
-    std::memcpy(out, "<xg:x>", 6);
-    out += 6;
-    do {
-      *out++ = hex_digits[p[i] >> 4];
-      *out++ = hex_digits[p[i] & 15];
-      ++i;
-    } while (i < n && xml_char_length(p + i, n - i) == 0);
-    std::memcpy(out, "</xg:x>", 7);
-    out += 7;
-    run_in = i;
-    run_out = out;
+    if (cur < block) {
+      simd::copy_run(out, src + cur, block - cur);
+      out += block - cur;
+      cur = block;
+    }
+    i += cur;
   }
   if (mixed) protect_space_run(n);
   size_ += static_cast<std::size_t>(out - begin);

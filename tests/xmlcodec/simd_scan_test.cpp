@@ -1,0 +1,205 @@
+// The byte classification of simd_scan.hpp and the escaping and unescaping built on it,
+// against scalar references: every byte value at every position within and across the
+// 16-byte pieces and 64-byte blocks, the string's tail (copied into a padded buffer), and
+// random strings drawn like the benchmark's `strings` workload.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include <xgate/xmlcodec/encoder.hpp>
+#include <xgate/xmlcodec/xml_tree.hpp>
+
+#include "../../xmlcodec/src/simd_scan.hpp"
+#include "test_types.hpp"
+
+namespace {
+
+using xgate::detail::xml_char_length;
+namespace simd = xgate::detail::simd;
+
+// ---- scalar references -------------------------------------------------------------------
+
+// The encoder's escaping as it was before SIMD (one table-driven pass), kept as the oracle.
+std::string reference_escape(std::string_view s) {
+  static const char hex[] = "0123456789ABCDEF";
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  std::string out;
+  std::size_t run_in = 0, run_out = 0;
+  bool mixed = false;
+  auto protect_space_run = [&](std::size_t end) {
+    if (run_in == end) return;
+    for (std::size_t k = run_in; k < end; ++k)
+      if (!xgate::detail::is_xml_space(s[k])) return;
+    out.resize(run_out);
+    for (std::size_t k = run_in; k < end; ++k)
+      out += s[k] == ' ' ? "&#32;" : s[k] == '\t' ? "&#9;" : s[k] == '\n' ? "&#10;" : "&#13;";
+  };
+  for (std::size_t i = 0; i < n;) {
+    const unsigned char c = p[i];
+    if (c == '<') out += "&lt;", ++i;
+    else if (c == '>') out += "&gt;", ++i;
+    else if (c == '&') out += "&amp;", ++i;
+    else if (c == '\r') out += "&#13;", ++i;
+    else if (std::size_t len = xml_char_length(p + i, n - i)) out.append(s.substr(i, len)), i += len;
+    else {
+      protect_space_run(i);
+      mixed = true;
+      out += "<xg:x>";
+      do {
+        out += hex[p[i] >> 4];
+        out += hex[p[i] & 15];
+        ++i;
+      } while (i < n && xml_char_length(p + i, n - i) == 0);
+      out += "</xg:x>";
+      run_in = i;
+      run_out = out.size();
+    }
+  }
+  if (mixed) protect_space_run(n);
+  return out;
+}
+
+std::string escape(std::string_view s) {
+  xgate::encode_options o;
+  xgate::detail::encoder e(o, nullptr);
+  e.text(s);
+  return e.take_output();
+}
+
+// ---- inputs ------------------------------------------------------------------------------
+
+const std::vector<std::size_t>& lengths() {
+  static const std::vector<std::size_t> v = [] {
+    std::vector<std::size_t> r;
+    for (std::size_t n = 1; n <= 20; ++n) r.push_back(n);
+    for (std::size_t b : {16, 32, 48, 64, 80, 96, 128, 144, 160, 192})
+      for (std::size_t m : {b - 1, b, b + 1}) r.push_back(m);
+    return r;
+  }();
+  return v;
+}
+
+// Sequences to plant: valid characters of every length, the edges of each lead byte's
+// second-byte range, U+FFFE/U+FFFF, surrogates, overlongs, truncated and stray bytes.
+const std::vector<std::string>& sequences() {
+  static const std::vector<std::string> v = {
+      "\xC2\x80", "\xC3\xA9", "\xDF\xBF", "\xC1\xBF", "\xC0\x80", "\xC3", "\xC3\x41", "\xC3\xC3",
+      "\xE0\xA0\x80", "\xE0\x9F\xBF", "\xE2\x82\xAC", "\xED\x9F\xBF", "\xED\xA0\x80", "\xEF\xBF\xBD",
+      "\xEF\xBF\xBE", "\xEF\xBF\xBF", "\xEF\xBE\xBF", "\xE2\x82", "\xE2\x82\x41", "\xE2\xC2\xA9",
+      "\xF0\x90\x80\x80", "\xF0\x8F\xBF\xBF", "\xF0\x9F\x98\x80", "\xF4\x8F\xBF\xBF", "\xF4\x90\x80\x80",
+      "\xF5\x80\x80\x80", "\xF0\x9F\x98", "\xF0\x9F", "\xF0\x9F\x98\x41", "\x80", "\xBF", "\xFE", "\xFF",
+      "\x01", "\x7F", " \x01 ", "\x01  \x02", "\t\n\r \x1F", "\r\n", "&amp;", "<x>"};
+  return v;
+}
+
+std::string workload_like(std::mt19937_64& r, std::size_t len, bool garbage) {
+  static const char* const multibyte[] = {"\xC3\xA9", "\xD0\x96", "\xE2\x82\xAC", "\xEF\xBF\xBD", "\xF0\x9F\x98\x80",
+                                          "\xF4\x8F\xBF\xBD"};
+  std::string s;
+  while (s.size() < len) {
+    const unsigned k = static_cast<unsigned>(r() % 100);
+    if (k < 72) s += static_cast<char>(0x20 + r() % 95);
+    else if (k < 80) s += "<&>\"'"[r() % 5];
+    else if (k < 92) s += multibyte[r() % std::size(multibyte)];
+    else if (k < 96) s += "\t\n\r "[r() % 4];
+    else if (garbage) s += static_cast<char>(r() % 256);
+    else s += static_cast<char>(r() % 0x20);
+  }
+  return s;
+}
+
+// ---- the primitives ----------------------------------------------------------------------
+
+TEST(SimdScan, Utf8CharLengthMatchesTheScalarOne) {
+  const unsigned char tails[] = {0x00, 0x41, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBD, 0xBE, 0xBF, 0xC0, 0xC2, 0xFF};
+  for (unsigned b0 = 0x80; b0 < 0x100; ++b0)
+    for (unsigned b1 = 0; b1 < 0x100; ++b1)
+      for (unsigned char b2 : tails)
+        for (unsigned char b3 : tails) {
+          const unsigned char q[4] = {static_cast<unsigned char>(b0), static_cast<unsigned char>(b1), b2, b3};
+          const std::size_t want = xml_char_length(q, 4);
+          if (simd::utf8_char_length4(q) != want)
+            FAIL() << std::hex << b0 << ' ' << b1 << ' ' << +b2 << ' ' << +b3 << ": " << simd::utf8_char_length4(q)
+                   << " instead of " << want;
+          if (simd::utf8_char_length4_any(q) != want) FAIL() << std::hex << b0 << ' ' << b1;
+        }
+}
+
+TEST(SimdScan, MasksMatchTheScalarClassification) {
+  std::mt19937_64 r(1);
+  unsigned char block[64];
+  for (int round = 0; round < 4; ++round) {
+    for (auto& c : block) c = round == 0 ? 'a' : static_cast<unsigned char>(r());
+    for (std::size_t pos = 0; pos < 64; ++pos)
+      for (unsigned v = 0; v < 256; ++v) {
+        unsigned char b[64];
+        std::memcpy(b, block, 64);
+        b[pos] = static_cast<unsigned char>(v);
+        std::uint64_t esc = 0, stop = 0, pstop = 0, ptext = 0;
+        for (int i = 0; i < 64; ++i) {
+          const unsigned char c = b[i];
+          const bool ctl = c < 0x20 && c != '\t' && c != '\n';
+          esc |= std::uint64_t{c >= 0x80 || c == '<' || c == '>' || c == '&' || ctl} << i;
+          stop |= std::uint64_t{c >= 0x80 || c == '<' || c == '&' || ctl} << i;
+          pstop |= std::uint64_t{c == '<' || c == '&' || c == '\r'} << i;
+          ptext |= std::uint64_t{!(c == ' ' || c == '\t' || c == '\n' || c == '\r')} << i;
+        }
+        ASSERT_EQ(simd::escape_mask64(b), esc) << "byte " << v << " at " << pos;
+        ASSERT_EQ(simd::text_stop_mask64(b), stop) << "byte " << v << " at " << pos;
+        const auto pm = simd::parse_masks64(b);
+        ASSERT_EQ(pm.stop, pstop) << "byte " << v << " at " << pos;
+        ASSERT_EQ(pm.text, ptext) << "byte " << v << " at " << pos;
+      }
+  }
+}
+
+// ---- escaping ----------------------------------------------------------------------------
+
+TEST(SimdEscape, EveryByteAtEveryPosition) {
+  for (std::size_t n : lengths())
+    for (char fill : {'a', ' ', '\xC3'})
+      for (std::size_t pos = 0; pos < n; ++pos)
+        for (unsigned v = 0; v < 256; ++v) {
+          std::string s(n, fill == '\xC3' ? 'a' : fill);
+          if (fill == '\xC3')  // a valid two-byte character ending at pos
+            for (std::size_t k = 0; k + 1 < n; k += 3) s[k] = '\xC3', s[k + 1] = '\xA9';
+          s[pos] = static_cast<char>(v);
+          ASSERT_EQ(escape(s), reference_escape(s)) << "length " << n << ", byte " << v << " at " << pos;
+        }
+}
+
+TEST(SimdEscape, SequencesAcrossBoundaries) {
+  for (std::size_t n : lengths())
+    for (const std::string& q : sequences())
+      for (std::size_t pos = 0; pos < n; ++pos)
+        for (char fill : {'a', ' ', '\x02'}) {
+          std::string s(n, fill);
+          s.replace(pos, std::min(q.size(), n - pos), q.substr(0, n - pos));
+          ASSERT_EQ(escape(s), reference_escape(s)) << "length " << n << ", sequence at " << pos;
+          s.resize(pos + std::min(q.size(), n - pos));  // the sequence at the very end
+          ASSERT_EQ(escape(s), reference_escape(s)) << "length " << s.size() << ", sequence at the end";
+        }
+}
+
+TEST(SimdEscape, RandomStrings) {
+  std::mt19937_64 r(7);
+  for (int i = 0; i < 20000; ++i) {
+    const std::size_t len = r() % 4 == 0 ? r() % 2000 : r() % 150;
+    const std::string s = workload_like(r, len, i % 2 == 1);
+    ASSERT_EQ(escape(s), reference_escape(s)) << i;
+  }
+}
+
+TEST(SimdEscape, RoundTrips) {
+  std::mt19937_64 r(11);
+  for (int i = 0; i < 3000; ++i) {
+    t::Text in{workload_like(r, r() % 300, i % 2 == 1)};
+    t::Text out = xgate::from_xml<t::Text>(xgate::to_xml(in));
+    ASSERT_EQ(out.s, in.s) << i;
+  }
+}
+
+}  // namespace
