@@ -27,14 +27,19 @@ constexpr std::string_view login_js = R"js((function () {
   var m = /^#token=(.+)$/.exec(window.location.hash);
   if (!m) return;
   var token = decodeURIComponent(m[1]);
-  history.replaceState(null, '', window.location.pathname);
+  // ?next=/browse/... or /view/...: where to go after logging in; only paths on this
+  // server (not "//host"), so the page cannot be used to send someone elsewhere.
+  var next = new URLSearchParams(window.location.search).get('next');
+  if (!next || next.charAt(0) !== '/' || next.charAt(1) === '/' || next.charAt(1) === '\\') next = '/browse/';
+  history.replaceState(null, '', window.location.pathname + window.location.search);
   fetch('/login', {
     method: 'POST',
     credentials: 'same-origin',
+    redirect: 'manual',
     headers: {'Content-Type': 'application/x-www-form-urlencoded'},
     body: 'token=' + encodeURIComponent(token)
   }).then(function (r) {
-    if (r.ok) { window.location.replace('/browse/'); return; }
+    if (r.ok || r.type === 'opaqueredirect') { window.location.replace(next); return; }
     var p = document.getElementById('message');
     if (p) p.textContent = 'That token was not accepted.';
   });

@@ -1,0 +1,649 @@
+// xgate::server::http_server in-process against a fresh store, through a small synchronous
+// Beast client: every route, status and error of server/API.md.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <xgate/server/http_server.hpp>
+#include <xgate/store/store.hpp>
+
+#include "http_test_client.hpp"
+#include "test_dir.hpp"
+
+namespace {
+
+using namespace xgate::server::testing;
+using xgate::store::testing::fresh_dir;
+using xgate::store::testing::xgate_doc;
+namespace store = xgate::store;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+class server_test : public ::testing::Test {
+ protected:
+  std::filesystem::path dir = fresh_dir();
+  std::ostringstream log;
+  std::unique_ptr<store::store> s;
+  std::unique_ptr<xgate::server::http_server> server;
+  std::string alice, bob;  // login tokens
+
+  void SetUp() override { open(); }
+  void open(store::store_options so = {}, xgate::server::server_options o = {}) {
+    server.reset();
+    s.reset();
+    s = std::make_unique<store::store>(dir, so);
+    o.log = &log;
+    server = std::make_unique<xgate::server::http_server>(*s, o);
+    server->start();
+    alice = login("alice");
+    bob = login("bob");
+  }
+  std::string login(const std::string& who) {
+    store::credential_request r;
+    r.label = "login";
+    return s->issue_credential(store::caller(who), r);
+  }
+  ~server_test() override {
+    server.reset();
+    s.reset();
+    std::filesystem::remove_all(dir);
+  }
+  http_client client() { return http_client(server->port()); }
+  response call(http::verb m, const std::string& target, const std::string& token, std::string body = {},
+                const headers& extra = {}) {
+    http_client c = client();
+    return c.request(m, target, token, std::move(body), extra);
+  }
+  // The checks every error response must pass: status, X-Xgate-Error, a one-line body.
+  static void expect_error(const response& r, unsigned status, const std::string& code, const std::string& message = {}) {
+    EXPECT_EQ(r.result_int(), status) << r.body();
+    EXPECT_EQ(header(r, "X-Xgate-Error"), code);
+    EXPECT_EQ(header(r, "Content-Type"), "text/plain; charset=utf-8");
+    ASSERT_FALSE(r.body().empty());
+    EXPECT_EQ(r.body().find('\n'), r.body().size() - 1) << "one line";
+    if (!message.empty()) {
+      EXPECT_EQ(r.body(), message + "\n");
+    }
+  }
+  // Nothing was written: the document is absent (or unchanged) and the revision did not move.
+  void expect_unwritten(std::uint64_t revision_before, const std::string& name) {
+    EXPECT_EQ(s->revision(), revision_before);
+    EXPECT_FALSE(s->contains(name));
+  }
+};
+
+const std::string plain = "<result><v>1</v><v>2</v></result>";
+
+// ---- round trips -------------------------------------------------------------------------
+
+TEST_F(server_test, PutCreatesThenReplacesAndGetReturnsTheBytesWithInfoHeaders) {
+  response r = call(http::verb::put, "/store/results/job-17/final", alice, plain);
+  EXPECT_EQ(r.result_int(), 201) << r.body();
+  EXPECT_EQ(header(r, "Content-Type"), "application/xml; charset=utf-8");
+  EXPECT_EQ(header(r, "X-Xgate-Revision"), "1");
+  EXPECT_TRUE(r.body().starts_with("<document name=\"results/job-17/final\" revision=\"1\" size=\"" +
+                                   std::to_string(plain.size()) + "\" created=\""))
+      << r.body();
+  EXPECT_NE(r.body().find("creator=\"alice\" read=\"creator\" write=\"creator\" delete=\"creator\" copy=\"creator\" "
+                          "embedded-rights=\"0\"/>"),
+            std::string::npos)
+      << r.body();
+
+  std::string second = "<result><v>3</v></result>";
+  r = call(http::verb::put, "/store/results/job-17/final", alice, second);
+  EXPECT_EQ(r.result_int(), 200) << r.body();
+  EXPECT_EQ(header(r, "X-Xgate-Revision"), "2");
+
+  r = call(http::verb::get, "/store/results/job-17/final", alice);
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(r.body(), second);
+  EXPECT_EQ(header(r, "Content-Type"), "application/xml; charset=utf-8");
+  EXPECT_EQ(header(r, "X-Xgate-Revision"), "2");
+  EXPECT_EQ(header(r, "X-Xgate-Creator"), "alice");
+  store::document_info info = s->info("results/job-17/final", "alice");
+  EXPECT_EQ(header(r, "X-Xgate-Modified").size(), 24u);  // 2026-11-22T01:40:06.123Z
+  EXPECT_EQ(header(r, "X-Xgate-Modified").back(), 'Z');
+  EXPECT_EQ(header(r, "X-Xgate-Read"), "creator");
+  EXPECT_EQ(header(r, "X-Xgate-Embedded-Rights"), "0");
+  EXPECT_EQ(info.revision, 2u);
+}
+
+TEST_F(server_test, HeadSendsGetsHeadersWithoutBody) {
+  call(http::verb::put, "/store/a", alice, plain);
+  http_client c = client();
+  response r = c.request(http::verb::head, "/store/a", alice);
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(r.body(), "");
+  EXPECT_EQ(header(r, "Content-Length"), std::to_string(plain.size()));
+  EXPECT_EQ(header(r, "X-Xgate-Creator"), "alice");
+  EXPECT_EQ(header(r, "X-Xgate-Revision"), "1");
+  // The connection is still in step: no stray body bytes.
+  r = c.request(http::verb::get, "/store/a", alice);
+  EXPECT_EQ(r.body(), plain);
+  r = c.request(http::verb::head, "/store/missing", alice);
+  EXPECT_EQ(r.result_int(), 404);
+  EXPECT_EQ(header(r, "X-Xgate-Error"), "not_found");
+  EXPECT_EQ(c.request(http::verb::get, "/revision", alice).body(), "<revision>1</revision>");
+}
+
+TEST_F(server_test, DeleteRemovesWith204) {
+  call(http::verb::put, "/store/a", alice, plain);
+  response r = call(http::verb::delete_, "/store/a?if-revision=1", alice);
+  EXPECT_EQ(r.result_int(), 204);
+  EXPECT_EQ(r.body(), "");
+  EXPECT_EQ(header(r, "X-Xgate-Revision"), "2");
+  EXPECT_FALSE(s->contains("a"));
+  expect_error(call(http::verb::get, "/store/a", alice), 404, "not_found", "store: read \"a\": no such document");
+  expect_error(call(http::verb::delete_, "/store/a", alice), 404, "not_found", "store: remove \"a\": no such document");
+}
+
+TEST_F(server_test, TakeReturnsTheDocumentOnceThen404) {
+  call(http::verb::put, "/store/queue/next", alice, plain);
+  response r = call(http::verb::post, "/take/queue/next", alice);
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(r.body(), plain);
+  EXPECT_EQ(header(r, "X-Xgate-Revision"), "1");
+  EXPECT_EQ(header(r, "X-Xgate-Creator"), "alice");
+  expect_error(call(http::verb::post, "/take/queue/next", alice), 404, "not_found",
+               "store: take \"queue/next\": no such document");
+}
+
+TEST_F(server_test, InfoListsMetadata) {
+  call(http::verb::put, "/store/a", alice, plain);
+  response r = call(http::verb::get, "/info/a", alice);
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_TRUE(r.body().starts_with("<document name=\"a\" revision=\"1\"")) << r.body();
+  EXPECT_EQ(header(r, "X-Xgate-Revision"), "1");
+}
+
+TEST_F(server_test, ListShowsReadableDocumentsUnderThePrefix) {
+  call(http::verb::put, "/store/r/a", alice, plain);
+  call(http::verb::put, "/store/r/b", alice, xgate_doc("creator=\"alice\" read=\"*\""));
+  call(http::verb::put, "/store/rx", alice, plain);
+  call(http::verb::put, "/store/other/c", alice, plain);
+  response r = call(http::verb::get, "/list/r", alice);
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(header(r, "X-Xgate-Revision"), "4");
+  EXPECT_TRUE(r.body().starts_with("<list prefix=\"r\"><document name=\"r/a\"")) << r.body();
+  EXPECT_NE(r.body().find("<document name=\"r/b\""), std::string::npos);
+  EXPECT_EQ(r.body().find("rx"), std::string::npos);
+  EXPECT_TRUE(r.body().ends_with("/></list>"));
+  // bob may read only r/b
+  r = call(http::verb::get, "/list", bob);
+  EXPECT_TRUE(r.body().starts_with("<list prefix=\"\"><document name=\"r/b\"")) << r.body();
+  EXPECT_NE(r.body().find("read=\"*\""), std::string::npos);
+  EXPECT_NE(r.body().find("embedded-rights=\"1\""), std::string::npos);
+  EXPECT_EQ(r.body().find("r/a"), std::string::npos);
+  // everything
+  r = call(http::verb::get, "/list", alice);
+  EXPECT_NE(r.body().find("other/c"), std::string::npos);
+}
+
+TEST_F(server_test, QueryReturnsEscapedMatches) {
+  call(http::verb::put, "/store/q/a", alice, "<r><v>1 &amp; 2</v><v>3</v></r>");
+  call(http::verb::put, "/store/q/b", alice, "<r><w/></r>");
+  response r = call(http::verb::get, "/query/q?xpath=%2F%2Fv%2Ftext()", alice);
+  EXPECT_EQ(r.result_int(), 200) << r.body();
+  EXPECT_EQ(r.body(),
+            "<query prefix=\"q\" xpath=\"//v/text()\"><match name=\"q/a\" revision=\"1\"><value>1 &amp; 2</value>"
+            "<value>3</value></match></query>");
+  r = call(http::verb::get, "/query/q?xpath=count(%2F%2Fv)+1", alice);  // '+' in a URL is a plus
+  EXPECT_NE(r.body().find("<value>3</value>"), std::string::npos) << r.body();
+}
+
+TEST_F(server_test, WatchLongPollWakesWhenAnotherClientWrites) {
+  auto waiter = std::async(std::launch::async, [&] {
+    auto t0 = steady_clock::now();
+    response r = call(http::verb::get, "/watch/w?after=0&timeout=20000", alice);
+    return std::pair(r, steady_clock::now() - t0);
+  });
+  std::this_thread::sleep_for(milliseconds(300));
+  call(http::verb::put, "/store/elsewhere", alice, plain);  // not under w: no wake
+  call(http::verb::put, "/store/w/x", alice, plain);
+  auto [r, elapsed] = waiter.get();
+  EXPECT_EQ(r.result_int(), 200) << r.body();
+  EXPECT_EQ(r.body(), "<changes last=\"2\"><change revision=\"2\" kind=\"written\" name=\"w/x\"/></changes>");
+  EXPECT_EQ(header(r, "X-Xgate-Revision"), "2");
+  EXPECT_LT(elapsed, std::chrono::seconds(10));
+  call(http::verb::delete_, "/store/w/x", alice);
+  r = call(http::verb::get, "/watch/w?after=2", alice);
+  EXPECT_EQ(r.body(), "<changes last=\"3\"><change revision=\"3\" kind=\"removed\" name=\"w/x\"/></changes>");
+}
+
+TEST_F(server_test, WatchTimesOutWithEmptyChanges) {
+  call(http::verb::put, "/store/a", alice, plain);
+  auto t0 = steady_clock::now();
+  response r = call(http::verb::get, "/watch/w?after=0&timeout=300", alice);
+  auto elapsed = steady_clock::now() - t0;
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(r.body(), "<changes last=\"1\"></changes>");
+  EXPECT_EQ(header(r, "X-Xgate-Revision"), "1");
+  EXPECT_GE(elapsed, milliseconds(290));
+  EXPECT_LT(elapsed, milliseconds(5000));
+}
+
+TEST_F(server_test, StopCutsALongPollShort) {
+  auto waiter = std::async(std::launch::async, [&] {
+    try {
+      return call(http::verb::get, "/watch?after=0&timeout=60000", alice).result_int();
+    } catch (const std::exception&) {
+      return 0u;  // the connection closed before a response: also fine
+    }
+  });
+  std::this_thread::sleep_for(milliseconds(300));
+  auto t0 = steady_clock::now();
+  server->stop();
+  EXPECT_LT(steady_clock::now() - t0, std::chrono::seconds(5));
+  EXPECT_EQ(waiter.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+}
+
+TEST_F(server_test, RevisionIsTheStoresLast) {
+  call(http::verb::put, "/store/a", alice, plain);
+  call(http::verb::put, "/store/b", alice, plain);
+  response r = call(http::verb::get, "/revision", alice);
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(r.body(), "<revision>2</revision>");
+  EXPECT_EQ(header(r, "X-Xgate-Revision"), "2");
+}
+
+TEST_F(server_test, LeaseIsSetRenewedAndCancelled) {
+  response r = call(http::verb::put, "/store/l?lease=60", alice, plain);
+  EXPECT_EQ(r.result_int(), 201);
+  EXPECT_NE(r.body().find(" lease-expires=\""), std::string::npos) << r.body();
+  EXPECT_NE(r.body().find(" lease-holder=\"alice\"/>"), std::string::npos) << r.body();
+  auto before = s->info("l", "alice").lease_expires;
+  r = call(http::verb::post, "/lease/l?renew=3600", alice);
+  EXPECT_EQ(r.result_int(), 200) << r.body();
+  EXPECT_EQ(header(r, "X-Xgate-Revision"), "1");
+  auto after = s->info("l", "alice").lease_expires;
+  ASSERT_TRUE(before && after);
+  EXPECT_GT(*after - *before, std::chrono::minutes(50));
+  r = call(http::verb::post, "/lease/l?cancel", alice);
+  EXPECT_EQ(r.result_int(), 200) << r.body();
+  EXPECT_EQ(r.body().find("lease-expires"), std::string::npos) << r.body();
+  EXPECT_FALSE(s->info("l", "alice").lease_expires);
+}
+
+TEST_F(server_test, LeasedDocumentExpires) {
+  call(http::verb::put, "/store/l?lease=1", alice, plain);
+  s->reap(store::clock::now() + std::chrono::seconds(2));
+  expect_error(call(http::verb::get, "/store/l", alice), 404, "not_found");
+}
+
+TEST_F(server_test, CredentialIsIssuedAndUsed) {
+  call(http::verb::put, "/store/docs/a", alice, plain);
+  call(http::verb::put, "/store/private/b", alice, plain);
+  response r = call(http::verb::post, "/credential/docs?rights=read&ttl=600&label=readers", alice);
+  EXPECT_EQ(r.result_int(), 201) << r.body();
+  EXPECT_EQ(header(r, "Cache-Control"), "no-store");
+  const std::string& b = r.body();
+  ASSERT_TRUE(b.starts_with("<credential token=\"xgt1_")) << b;
+  std::string token = b.substr(19, b.find('"', 19) - 19);
+  EXPECT_NE(b.find("\" principal=\"alice\" scope=\"docs\" subtree=\"1\" rights=\"read\" expires=\""), std::string::npos) << b;
+  r = call(http::verb::get, "/store/docs/a", token);
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(r.body(), plain);
+  r = call(http::verb::get, "/whoami", token);
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_TRUE(r.body().starts_with("<whoami principal=\"alice\" credential=\"")) << r.body();
+  EXPECT_NE(r.body().find(" scope=\"docs\" subtree=\"1\" rights=\"read\" expires=\""), std::string::npos) << r.body();
+  // outside the scope
+  r = call(http::verb::get, "/store/private/b", token);
+  EXPECT_EQ(r.result_int(), 403);
+  EXPECT_EQ(header(r, "X-Xgate-Error"), "access_denied");
+  // the whole store, default rights; a single document without subtree
+  r = call(http::verb::post, "/credential", alice);
+  EXPECT_EQ(r.result_int(), 201);
+  EXPECT_NE(r.body().find("scope=\"\" subtree=\"1\" rights=\"read,write,delete,copy\"/>"), std::string::npos) << r.body();
+  r = call(http::verb::post, "/credential/docs/a?subtree=0&rights=read,write", alice);
+  EXPECT_NE(r.body().find("scope=\"docs/a\" subtree=\"0\" rights=\"read,write\"/>"), std::string::npos) << r.body();
+}
+
+TEST_F(server_test, WhoamiForALoginToken) {
+  response r = call(http::verb::get, "/whoami", bob);
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_TRUE(r.body().starts_with("<whoami principal=\"bob\"")) << r.body();
+  EXPECT_NE(r.body().find(" scope=\"\" subtree=\"1\" rights=\"read,write,delete,copy\"/>"), std::string::npos) << r.body();
+}
+
+TEST_F(server_test, PercentEncodedNames) {
+  response r = call(http::verb::put, "/store/a%2Fb%3Fc%41", alice, plain);
+  EXPECT_EQ(r.result_int(), 201) << r.body();
+  EXPECT_TRUE(s->contains("a/b?cA"));
+  EXPECT_EQ(call(http::verb::get, "/store/a/b%3FcA", alice).body(), plain);
+  EXPECT_EQ(call(http::verb::get, "/list/a", alice).body().find("name=\"a/b?cA\""), 27u);  // right after <list prefix="a"><document
+}
+
+// ---- errors -------------------------------------------------------------------------------
+
+TEST_F(server_test, BadXmlIs400BadDocumentAndNothingIsWritten) {
+  response r = call(http::verb::put, "/store/bad", alice, "<a><b></a>");
+  expect_error(r, 400, "bad_document");
+  EXPECT_TRUE(r.body().starts_with("store: write \"bad\": ")) << r.body();
+  expect_unwritten(0, "bad");
+}
+
+TEST_F(server_test, BadEmbeddedRightsAre400) {
+  response r = call(http::verb::put, "/store/bad", alice, xgate_doc("creator=\"alice\" read=\"a&lt;b\""));
+  expect_error(r, 400, "bad_document");
+  expect_unwritten(0, "bad");
+}
+
+TEST_F(server_test, BadXPathIs400) {
+  call(http::verb::put, "/store/a", alice, plain);
+  response r = call(http::verb::get, "/query/a?xpath=%2F%2F%5B", alice);
+  expect_error(r, 400, "bad_xpath");
+  EXPECT_TRUE(r.body().starts_with("store: query \"a\": ")) << r.body();
+  expect_error(call(http::verb::get, "/query/a", alice), 400, "bad_request", "missing query parameter \"xpath\"");
+}
+
+TEST_F(server_test, BadNameIs400AndNothingIsWritten) {
+  response r = call(http::verb::put, "/store/a//b", alice, plain);
+  expect_error(r, 400, "bad_name");
+  EXPECT_TRUE(r.body().starts_with("store: write \"a//b\": ")) << r.body();
+  EXPECT_EQ(s->revision(), 0u);
+  expect_error(call(http::verb::put, "/store/a%0Ab", alice, plain), 400, "bad_name");
+  expect_error(call(http::verb::put, "/store/a%zz", alice, plain), 400, "bad_request",
+               "malformed percent-encoding in the path");
+  EXPECT_EQ(s->revision(), 0u);
+}
+
+TEST_F(server_test, BadQueryParameterIs400AndNothingIsWritten) {
+  expect_error(call(http::verb::put, "/store/a?lease=abc", alice, plain), 400, "bad_request",
+               "bad query parameter \"lease\": \"abc\" is not a whole number of seconds from 1 to 1000000000");
+  expect_error(call(http::verb::put, "/store/a?lease=0", alice, plain), 400, "bad_request");
+  expect_error(call(http::verb::put, "/store/a?if-revision=-1", alice, plain), 400, "bad_request",
+               "bad query parameter \"if-revision\": \"-1\" is not a revision number");
+  expect_error(call(http::verb::put, "/store/a?colour=blue", alice, plain), 400, "bad_request",
+               "unknown query parameter \"colour\" for /store");
+  expect_error(call(http::verb::put, "/store/a?lease=5&lease=6", alice, plain), 400, "bad_request",
+               "query parameter \"lease\" given twice");
+  expect_unwritten(0, "a");
+  expect_error(call(http::verb::get, "/watch/a", alice), 400, "bad_request", "missing query parameter \"after\"");
+  expect_error(call(http::verb::get, "/watch/a?after=0&timeout=soon", alice), 400, "bad_request");
+  expect_error(call(http::verb::post, "/credential?rights=fly", alice), 400, "bad_request",
+               "bad query parameter \"rights\": \"fly\" is not a list of read, write, delete, copy (or all)");
+  expect_error(call(http::verb::post, "/credential?subtree=2", alice), 400, "bad_request");
+  expect_error(call(http::verb::post, "/lease/a?renew=5&cancel", alice), 400, "bad_request",
+               "give exactly one of the query parameters \"renew\" and \"cancel\"");
+  EXPECT_TRUE(s->credentials("alice").size() == 1);  // only the login
+}
+
+TEST_F(server_test, NoTokenIs401) {
+  response r = call(http::verb::put, "/store/a", "", plain);
+  expect_error(r, 401, "unauthorized", "missing bearer token: send Authorization: Bearer TOKEN");
+  EXPECT_EQ(header(r, "WWW-Authenticate"), "Bearer realm=\"xgated\"");
+  expect_unwritten(0, "a");
+  expect_error(call(http::verb::get, "/list", "", {}, {{"Authorization", "Basic YWxpY2U6eA=="}}), 401, "unauthorized",
+               "unsupported authorization scheme: send Authorization: Bearer TOKEN");
+}
+
+TEST_F(server_test, WrongTokenIs401) {
+  response r = call(http::verb::put, "/store/a", "xgt1_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", plain);
+  expect_error(r, 401, "unauthorized", "store: authenticate: unknown or revoked token");
+  EXPECT_EQ(header(r, "WWW-Authenticate"), "Bearer realm=\"xgated\"");
+  expect_error(call(http::verb::get, "/list", "not-a-token"), 401, "unauthorized", "store: authenticate: not an xgate token");
+  expect_unwritten(0, "a");
+}
+
+TEST_F(server_test, RevokedCredentialIs401) {
+  response r = call(http::verb::post, "/credential", alice);
+  ASSERT_EQ(r.result_int(), 201);
+  std::string token = r.body().substr(19, r.body().find('"', 19) - 19);
+  EXPECT_EQ(call(http::verb::get, "/whoami", token).result_int(), 200);
+  std::string id = s->authenticate(token).credential_id();
+  s->revoke_credential(id, "alice");
+  expect_error(call(http::verb::put, "/store/a", token, plain), 401, "unauthorized",
+               "store: authenticate: unknown or revoked token");
+  expect_unwritten(0, "a");  // credentials take no revision
+}
+
+TEST_F(server_test, RightsRefusalIs403WithPrincipalRightAndDocument) {
+  call(http::verb::put, "/store/a", alice, plain);
+  response r = call(http::verb::get, "/store/a", bob);
+  expect_error(r, 403, "access_denied", "access denied: principal \"bob\" lacks the read right on \"a\"");
+  EXPECT_EQ(header(r, "X-Xgate-Principal"), "bob");
+  EXPECT_EQ(header(r, "X-Xgate-Right"), "read");
+  EXPECT_EQ(header(r, "X-Xgate-Document"), "a");
+  r = call(http::verb::put, "/store/a", bob, "<x/>");
+  expect_error(r, 403, "access_denied");
+  EXPECT_EQ(header(r, "X-Xgate-Right"), "write");
+  EXPECT_EQ(s->read("a", "alice").xml, plain);
+  EXPECT_EQ(s->revision(), 1u);
+}
+
+TEST_F(server_test, CredentialGrantRefusalIs403) {
+  call(http::verb::put, "/store/docs/a", alice, plain);
+  response r = call(http::verb::post, "/credential/docs?rights=read", alice);
+  std::string token = r.body().substr(19, r.body().find('"', 19) - 19);
+  r = call(http::verb::put, "/store/docs/a", token, "<x/>");
+  expect_error(r, 403, "access_denied");
+  EXPECT_EQ(header(r, "X-Xgate-Principal"), "alice");
+  EXPECT_EQ(header(r, "X-Xgate-Right"), "write");
+  EXPECT_EQ(header(r, "X-Xgate-Document"), "docs/a");
+  r = call(http::verb::put, "/store/docs/new", token, "<x/>");
+  expect_error(r, 403, "access_denied");
+  EXPECT_EQ(s->read("docs/a", "alice").xml, plain);
+  EXPECT_FALSE(s->contains("docs/new"));
+  // a child credential wider than its parent
+  expect_error(call(http::verb::post, "/credential/docs?rights=write", token), 403, "access_denied");
+  EXPECT_EQ(s->revision(), 1u);
+}
+
+TEST_F(server_test, CreatorMismatchAndRightsChangeAre403) {
+  response r = call(http::verb::put, "/store/c", alice, xgate_doc("creator=\"mallory\""));
+  expect_error(r, 403, "creator_mismatch");
+  expect_unwritten(0, "c");
+  call(http::verb::put, "/store/c", alice, xgate_doc("creator=\"alice\" read=\"*\" write=\"alice bob\""));
+  r = call(http::verb::put, "/store/c", bob, xgate_doc("creator=\"alice\" read=\"*\" write=\"*\""));
+  expect_error(r, 403, "rights_change");
+  EXPECT_EQ(s->revision(), 1u);
+}
+
+TEST_F(server_test, UnknownRouteAndMissingDocumentAre404) {
+  expect_error(call(http::verb::get, "/store/nothing", alice), 404, "not_found", "store: read \"nothing\": no such document");
+  expect_error(call(http::verb::get, "/info/nothing", alice), 404, "not_found", "store: info \"nothing\": no such document");
+  expect_error(call(http::verb::get, "/nowhere", alice), 404, "not_found", "no such route: /nowhere");
+  expect_error(call(http::verb::get, "/revision/x", alice), 404, "not_found");
+}
+
+TEST_F(server_test, WrongMethodIs405) {
+  response r = call(http::verb::post, "/revision", alice);
+  expect_error(r, 405, "bad_request", "method POST not allowed here (allowed: GET)");
+  EXPECT_EQ(header(r, "Allow"), "GET");
+  r = call(http::verb::post, "/store/a", alice, plain);
+  expect_error(r, 405, "bad_request", "method POST not allowed here (allowed: GET, HEAD, PUT, DELETE)");
+  expect_error(call(http::verb::get, "/take/a", alice), 405, "bad_request");
+  expect_unwritten(0, "a");
+}
+
+TEST_F(server_test, IfRevisionMismatchIs409) {
+  call(http::verb::put, "/store/a", alice, plain);
+  response r = call(http::verb::put, "/store/a?if-revision=5", alice, "<x/>");
+  expect_error(r, 409, "conflict", "store: write \"a\": revision conflict (expected 5, current 1)");
+  expect_error(call(http::verb::put, "/store/a?if-revision=0", alice, "<x/>"), 409, "conflict");
+  expect_error(call(http::verb::delete_, "/store/a?if-revision=7", alice), 409, "conflict",
+               "store: remove \"a\": revision conflict (expected 7, current 1)");
+  EXPECT_EQ(s->read("a", "alice").xml, plain);
+  EXPECT_EQ(s->revision(), 1u);
+  EXPECT_EQ(call(http::verb::put, "/store/a?if-revision=1", alice, "<x/>").result_int(), 200);
+  EXPECT_EQ(call(http::verb::put, "/store/b?if-revision=0", alice, "<x/>").result_int(), 201);
+}
+
+TEST_F(server_test, LeaseWithoutLeaseIs409NoLease) {
+  call(http::verb::put, "/store/a", alice, plain);
+  expect_error(call(http::verb::post, "/lease/a?renew=10", alice), 409, "no_lease",
+               "store: renew lease \"a\": the document holds no lease");
+  expect_error(call(http::verb::post, "/lease/a?cancel", alice), 409, "no_lease");
+}
+
+TEST_F(server_test, WatchAfterLostHistoryIs410) {
+  store::store_options so;
+  so.kept_changes = 2;
+  open(so);
+  for (int i = 0; i < 5; ++i) call(http::verb::put, "/store/h/" + std::to_string(i), alice, plain);
+  response r = call(http::verb::get, "/watch/h?after=0&timeout=0", alice);
+  expect_error(r, 410, "history_lost");
+  EXPECT_TRUE(r.body().starts_with("store: watch \"h\": ")) << r.body();
+  r = call(http::verb::get, "/watch/h?after=4&timeout=0", alice);
+  EXPECT_EQ(r.result_int(), 200) << r.body();
+}
+
+TEST_F(server_test, OversizedBodyIs413AndNothingIsWritten) {
+  xgate::server::server_options o;
+  o.max_document = 1024;
+  open({}, o);
+  std::string big = "<a>" + std::string(2000, 'x') + "</a>";
+  {
+    // The whole body sent: the server answers and discards the rest.
+    http_client c = client();
+    response r = c.request(http::verb::put, "/store/big", alice, big);
+    expect_error(r, 413, "too_large", "request body larger than the server's limit of 1024 bytes");
+    EXPECT_TRUE(c.closed_by_server());
+  }
+  {
+    // Only the headers: the server answers without waiting for the body.
+    http_client c = client();
+    c.write_raw("PUT /store/big HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + alice +
+                "\r\nContent-Length: 100000000\r\nExpect: 100-continue\r\n\r\n");
+    response r = c.read();
+    expect_error(r, 413, "too_large");
+  }
+  {
+    // Chunked: refused once the chunks pass the limit.
+    http_client c = client();
+    std::string chunk(1000, 'y');
+    c.write_raw("PUT /store/big HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + alice +
+                "\r\nTransfer-Encoding: chunked\r\n\r\n3e8\r\n" + chunk + "\r\n3e8\r\n" + chunk + "\r\n0\r\n\r\n");
+    expect_error(c.read(), 413, "too_large");
+  }
+  expect_unwritten(0, "big");
+  // a body at the limit is fine
+  std::string fits = "<a>" + std::string(1024 - 7, 'x') + "</a>";
+  EXPECT_EQ(call(http::verb::put, "/store/fits", alice, fits).result_int(), 201);
+}
+
+TEST_F(server_test, MalformedRequestIs400) {
+  http_client c = client();
+  c.write_raw("GARBAGE\r\n\r\n");
+  response r = c.read();
+  EXPECT_EQ(r.result_int(), 400);
+  EXPECT_EQ(header(r, "X-Xgate-Error"), "bad_request");
+}
+
+// ---- transport ----------------------------------------------------------------------------
+
+TEST_F(server_test, KeepAliveServesManyRequestsOnOneConnection) {
+  http_client c = client();
+  for (int i = 0; i < 20; ++i) {
+    std::string name = "/store/k/" + std::to_string(i);
+    response r = c.request(http::verb::put, name, alice, plain);
+    ASSERT_EQ(r.result_int(), 201);
+    EXPECT_TRUE(r.keep_alive());
+    r = c.request(http::verb::get, name, alice);
+    ASSERT_EQ(r.body(), plain);
+    // errors keep the connection too
+    ASSERT_EQ(c.request(http::verb::get, "/store/k/none", alice).result_int(), 404);
+  }
+  EXPECT_EQ(s->revision(), 20u);
+  // Connection: close is honoured
+  response r = c.request(http::verb::get, "/revision", alice, {}, {{"Connection", "close"}});
+  EXPECT_FALSE(r.keep_alive());
+  EXPECT_TRUE(c.closed_by_server());
+}
+
+TEST_F(server_test, ConcurrentClientsAllSucceed) {
+  constexpr int clients = 8, requests = 50;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  // one long poll in the background must not hold anybody up
+  auto watch = std::async(std::launch::async, [&] { return call(http::verb::get, "/watch/none?after=0&timeout=3000", alice); });
+  for (int t = 0; t < clients; ++t) {
+    threads.emplace_back([&, t] {
+      try {
+        http_client c = client();
+        for (int i = 0; i < requests; ++i) {
+          std::string name = "/store/c" + std::to_string(t) + "/" + std::to_string(i % 10);
+          std::string body = "<v>" + std::to_string(i) + "</v>";
+          if (i % 2 == 0) {
+            int st = c.request(http::verb::put, name, t % 2 ? alice : bob, body).result_int();
+            if (st != 200 && st != 201) ++failures;
+          } else {
+            response r = c.request(http::verb::get, "/store/c" + std::to_string(t) + "/" + std::to_string((i - 1) % 10),
+                                   t % 2 ? alice : bob);
+            if (r.result_int() != 200 || r.body() != "<v>" + std::to_string(i - 1) + "</v>") ++failures;
+          }
+        }
+      } catch (const std::exception&) {
+        failures += 1000;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_EQ(s->revision(), std::uint64_t{clients * requests / 2});
+  EXPECT_EQ(watch.get().result_int(), 200);
+}
+
+TEST_F(server_test, ConnectionCapQueuesInsteadOfRefusing) {
+  xgate::server::server_options o;
+  o.max_connections = 2;
+  open({}, o);
+  // two idle connections hold both slots; a third is served once one closes
+  auto c1 = std::make_unique<http_client>(server->port());
+  http_client c2 = client();
+  c1->request(http::verb::get, "/revision", alice);
+  c2.request(http::verb::get, "/revision", alice);
+  auto third = std::async(std::launch::async, [&] { return call(http::verb::get, "/revision", alice).result_int(); });
+  EXPECT_EQ(third.wait_for(milliseconds(300)), std::future_status::timeout);
+  c1.reset();
+  ASSERT_EQ(third.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_EQ(third.get(), 200u);
+}
+
+TEST_F(server_test, AccessLogHasOneLinePerRequestAndNoTokens) {
+  call(http::verb::put, "/store/a", alice, plain);
+  response r = call(http::verb::post, "/credential", alice);
+  std::string token = r.body().substr(19, r.body().find('"', 19) - 19);
+  call(http::verb::get, "/store/a", token);
+  call(http::verb::get, "/store/a", "", {}, {{"Cookie", "xgate_token=" + bob}});
+  http_client(server->port()).request(http::verb::post, "/login?token=" + alice, "", "token=" + bob,
+                                      {{"Content-Type", "application/x-www-form-urlencoded"}});
+  server->stop();
+  std::string text = log.str();
+  EXPECT_EQ(text.find(alice), std::string::npos) << text;
+  EXPECT_EQ(text.find(bob), std::string::npos) << text;
+  EXPECT_EQ(text.find(token), std::string::npos) << text;
+  EXPECT_EQ(text.find("xgt1_"), std::string::npos) << text;
+  std::istringstream lines(text);
+  std::string line;
+  std::vector<std::string> all;
+  while (std::getline(lines, line)) all.push_back(line);
+  ASSERT_EQ(all.size(), 5u) << text;
+  // time peer method path status principal bytes microseconds
+  std::string put_line;
+  for (auto& l : all)
+    if (l.find(" PUT ") != std::string::npos) put_line = l;
+  std::istringstream first(put_line);
+  std::string time, peer, method, path, status, principal, bytes, us;
+  first >> time >> peer >> method >> path >> status >> principal >> bytes >> us;
+  EXPECT_EQ(time.size(), 24u);
+  EXPECT_TRUE(peer.starts_with("127.0.0.1:"));
+  EXPECT_EQ(method, "PUT");
+  EXPECT_EQ(path, "/store/a");
+  EXPECT_EQ(status, "201");
+  EXPECT_EQ(principal, "alice");
+  EXPECT_TRUE(us.ends_with("us"));
+  // A line is written once its response is sent, so a client's next request may log first.
+  EXPECT_NE(text.find(" GET /store/a 401 - "), std::string::npos) << text;  // no cookie on the API
+  EXPECT_NE(text.find(" POST /login 303 bob "), std::string::npos) << text;  // query string dropped
+}
+
+}  // namespace

@@ -1,0 +1,130 @@
+// The xgated binary as a process: adduser, serving, the access log, SIGTERM, bad flags.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "http_test_client.hpp"
+#include "test_dir.hpp"
+
+namespace {
+
+using namespace xgate::server::testing;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class xgated_test : public ::testing::Test {
+ protected:
+  std::filesystem::path dir = xgate::store::testing::fresh_dir();
+  ~xgated_test() override { std::filesystem::remove_all(dir); }
+
+  std::string adduser(const std::string& name) {
+    child_process p({XGATED_BINARY, "adduser", name, "--data", (dir / "data").string()});
+    std::string out = p.read_all(seconds(20));
+    EXPECT_EQ(p.wait(seconds(20)), 0);
+    EXPECT_TRUE(out.ends_with("\n"));
+    return out.substr(0, out.find('\n'));
+  }
+};
+
+TEST_F(xgated_test, ServesWithAnAddedUserLogsWithoutTokensAndStopsOnSigterm) {
+  std::filesystem::create_directories(dir);
+  std::string token = adduser("alice");
+  EXPECT_TRUE(token.starts_with("xgt1_")) << token;
+  EXPECT_EQ(token.find(' '), std::string::npos);
+
+  std::filesystem::path err = dir / "stderr.log";
+  child_process server({XGATED_BINARY, "--data", (dir / "data").string(), "--listen", "127.0.0.1:0"}, err.string());
+  auto line = server.read_line(seconds(20));
+  ASSERT_TRUE(line) << slurp(err);
+  const std::string prefix = "xgated: listening on http://127.0.0.1:";
+  ASSERT_TRUE(line->starts_with(prefix)) << *line;
+  int port = std::stoi(line->substr(prefix.size()));
+  ASSERT_GT(port, 0);
+  ASSERT_LT(port, 65536);
+
+  {
+    http_client c(static_cast<unsigned short>(port));
+    response r = c.request(http::verb::put, "/store/jobs/1", token, "<job><n>1</n></job>");
+    EXPECT_EQ(r.result_int(), 201) << r.body();
+    r = c.request(http::verb::get, "/store/jobs/1", token);
+    EXPECT_EQ(r.result_int(), 200);
+    EXPECT_EQ(r.body(), "<job><n>1</n></job>");
+    r = c.request(http::verb::get, "/whoami", token);
+    EXPECT_TRUE(r.body().starts_with("<whoami principal=\"alice\"")) << r.body();
+    EXPECT_EQ(c.request(http::verb::get, "/store/jobs/1", "").result_int(), 401);
+    // the browser login too: the token travels in a body and a cookie, neither is logged
+    r = c.request(http::verb::post, "/login", "", "token=" + token, {{"Content-Type", "application/x-www-form-urlencoded"}});
+    EXPECT_EQ(r.result_int(), 303);
+    EXPECT_EQ(header(r, "Set-Cookie"), "xgate_token=" + token + "; HttpOnly; SameSite=Strict; Path=/");
+    r = c.request(http::verb::get, "/browse/", "", {}, {{"Cookie", "xgate_token=" + token}});
+    EXPECT_EQ(r.result_int(), 200);
+  }
+
+  server.signal(SIGTERM);
+  EXPECT_EQ(server.wait(seconds(20)), 0);
+  std::string log = slurp(err);
+  EXPECT_EQ(log.find(token), std::string::npos) << log;
+  EXPECT_EQ(log.find("xgt1_"), std::string::npos) << log;
+  EXPECT_NE(log.find(" PUT /store/jobs/1 201 alice "), std::string::npos) << log;
+  EXPECT_NE(log.find(" GET /store/jobs/1 401 - "), std::string::npos) << log;
+  EXPECT_EQ(server.read_all(seconds(2)), "") << "exactly one line on stdout";
+}
+
+TEST_F(xgated_test, SigintStopsItToo) {
+  child_process server({XGATED_BINARY, "--data", (dir / "data").string(), "--listen", "127.0.0.1:0", "--reap-interval", "0.5",
+                        "--max-document", "1000"},
+                       (dir.string() + "-err"));
+  ASSERT_TRUE(server.read_line(seconds(20)));
+  server.signal(SIGINT);
+  EXPECT_EQ(server.wait(seconds(20)), 0);
+  std::filesystem::remove(dir.string() + "-err");
+}
+
+TEST_F(xgated_test, BadFlagsExit2WithOneLine) {
+  std::filesystem::create_directories(dir);
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"--bogus"},
+           {"--data", (dir / "d").string()},
+           {"--data", (dir / "d").string(), "--listen", "localhost"},
+           {"--data", (dir / "d").string(), "--listen", "127.0.0.1:99999"},
+           {"--data", (dir / "d").string(), "--listen", "127.0.0.1:0", "--max-document", "-5"},
+           {"adduser", "--data", (dir / "d").string()},
+           {"adduser", "bad name", "--data", (dir / "d").string()}}) {
+    args.insert(args.begin(), XGATED_BINARY);
+    std::filesystem::path err = dir / "err";
+    child_process p(args, err.string());
+    std::string out = p.read_all(seconds(20));
+    EXPECT_EQ(p.wait(seconds(20)), 2) << args[1];
+    EXPECT_EQ(out, "");
+    std::string e = slurp(err);
+    EXPECT_TRUE(e.starts_with("xgated: ")) << e;
+    EXPECT_EQ(e.find('\n'), e.size() - 1) << e;
+  }
+}
+
+TEST_F(xgated_test, AnAddressInUseExits1) {
+  child_process first({XGATED_BINARY, "--data", (dir / "a").string(), "--listen", "127.0.0.1:0"}, dir.string() + "-err1");
+  auto line = first.read_line(seconds(20));
+  ASSERT_TRUE(line);
+  std::string port = line->substr(line->rfind(':') + 1);
+  child_process second({XGATED_BINARY, "--data", (dir / "b").string(), "--listen", "127.0.0.1:" + port}, dir.string() + "-err2");
+  EXPECT_EQ(second.wait(seconds(20)), 1);
+  std::string e = slurp(dir.string() + "-err2");
+  EXPECT_NE(e.find("cannot listen on 127.0.0.1:" + port), std::string::npos) << e;
+  first.signal(SIGTERM);
+  EXPECT_EQ(first.wait(seconds(20)), 0);
+  std::filesystem::remove(dir.string() + "-err1");
+  std::filesystem::remove(dir.string() + "-err2");
+}
+
+}  // namespace
