@@ -1,0 +1,100 @@
+// Challenge-response authentication of an endpoint to the hub. The secret never crosses
+// the wire, and the hub never needs it.
+//
+// The endpoint holds a credential token (what `xgated adduser` prints). The store keeps
+// only hash = BLAKE2b-256(token), under id = hex of the hash's first 8 bytes. Protocol:
+//   E -> H  hello     {endpoint, id, version, link}
+//   H -> E  challenge {32 fresh random bytes, context}    (context names the hub instance)
+//   E -> H  auth      {mac = crypto_auth(transcript, key = hash)}
+// transcript = "xgate.channel.auth.v1" 0x00 | nonce | len|context | len|endpoint | len|id
+// (each len a 4-byte big-endian count), so no field can slide into another. crypto_auth is
+// HMAC-SHA-512-256. The hub recomputes the MAC with the hash the store holds and compares
+// in constant time. A replayed response fails: every connection gets a fresh nonce. The
+// endpoint name is in the MAC, so a response cannot be moved to another name.
+//
+// NOTE: for this protocol the stored hash is secret-equivalent: whoever reads it from the
+// store (or its backups) can authenticate to the hub as the credential's holder. It does
+// not reveal the token, so it does not open the HTTP API, which takes the token itself.
+// Protect the store's files accordingly.
+#pragma once
+
+#include <array>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <xgate/channel/frame.hpp>
+
+namespace xgate::channel {
+
+inline constexpr std::size_t token_hash_bytes = 32;
+
+// BLAKE2b-256 of the token: what the store keeps (the same as the store's own hash).
+std::string token_hash(std::string_view token);
+// The credential id of a hash: 16 hex digits of its first 8 bytes (store::caller::credential_id()).
+std::string credential_id_of_hash(std::string_view hash);
+
+// What the hub learns about a credential id. hash is secret-equivalent (see above).
+struct credential_secret {
+  std::string hash;       // 32 raw bytes
+  std::string principal;  // whose credential it is: the hub decides which endpoints it may be
+};
+
+// The hub's view of the store's credentials. credential() answers nullopt for an id that
+// is unknown, revoked or expired (or issued through one that is).
+class verifier {
+ public:
+  virtual ~verifier() = default;
+  virtual std::optional<credential_secret> credential(std::string_view id) const = 0;
+};
+
+// The transcript MAC (exposed for tests and other-language implementations).
+std::array<unsigned char, 32> auth_mac(std::string_view hash, const frames::challenge& c, std::string_view endpoint,
+                                       std::string_view credential_id);
+
+// The endpoint's side: holds the key (the token's hash), wiped on destruction.
+class endpoint_credential {
+ public:
+  // Throws channel_error(bad_auth) for an empty token. The token itself is not kept.
+  explicit endpoint_credential(std::string_view token);
+  ~endpoint_credential();
+  endpoint_credential(const endpoint_credential&) = delete;
+  endpoint_credential& operator=(const endpoint_credential&) = delete;
+
+  const std::string& id() const noexcept { return id_; }
+  frames::hello hello(std::string_view endpoint, link_state link = {}) const;
+  frames::auth respond(const frames::challenge& c, std::string_view endpoint) const;
+
+ private:
+  std::string key_, id_;
+};
+
+// Who authenticated.
+struct authenticated {
+  std::string endpoint;
+  std::string credential_id;
+  std::string principal;
+  link_state link;  // from the hello: where the endpoint resumes
+};
+
+// The hub's side of one connection's handshake: hello -> challenge, auth -> authenticated.
+// Single use: a fresh one (and so a fresh nonce) per connection.
+class hub_handshake {
+ public:
+  // context: the hub's name and instance, bound into every MAC (e.g. "xgated hub@host:port").
+  hub_handshake(const verifier& v, std::string context);
+  // Throws channel_error(bad_version) for another protocol version, (protocol) when called twice.
+  frames::challenge on_hello(const frames::hello& h);
+  // Throws channel_error(bad_auth): unknown credential, wrong MAC (wrong secret, replayed
+  // or moved response), or auth before hello. The message never quotes secrets.
+  authenticated on_auth(const frames::auth& a);
+
+ private:
+  const verifier& verifier_;
+  std::string context_;
+  std::optional<frames::hello> hello_;
+  frames::challenge challenge_;
+  bool done_ = false;
+};
+
+}  // namespace xgate::channel
