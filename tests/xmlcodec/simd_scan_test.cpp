@@ -138,7 +138,7 @@ TEST(SimdScan, MasksMatchTheScalarClassification) {
         unsigned char b[64];
         std::memcpy(b, block, 64);
         b[pos] = static_cast<unsigned char>(v);
-        std::uint64_t esc = 0, stop = 0, pstop = 0, ptext = 0;
+        std::uint64_t esc = 0, stop = 0, pstop = 0, ptext = 0, cont = 0, expected = 0;
         for (int i = 0; i < 64; ++i) {
           const unsigned char c = b[i];
           const bool ctl = c < 0x20 && c != '\t' && c != '\n';
@@ -146,9 +146,18 @@ TEST(SimdScan, MasksMatchTheScalarClassification) {
           stop |= std::uint64_t{c >= 0x80 || c == '<' || c == '&' || ctl} << i;
           pstop |= std::uint64_t{c == '<' || c == '&' || c == '\r'} << i;
           ptext |= std::uint64_t{!(c == ' ' || c == '\t' || c == '\n' || c == '\r')} << i;
+          cont |= std::uint64_t{(c & 0xC0) == 0x80} << i;
+          for (int f = 1; f <= (c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0); ++f)
+            if (i + f < 64) expected |= std::uint64_t{1} << (i + f);
         }
-        ASSERT_EQ(simd::escape_mask64(b), esc) << "byte " << v << " at " << pos;
-        ASSERT_EQ(simd::text_stop_mask64(b), stop) << "byte " << v << " at " << pos;
+        const auto em = simd::escape_masks64(b);
+        ASSERT_EQ(em.attention, esc) << "byte " << v << " at " << pos;
+        ASSERT_EQ(em.cont, cont) << "byte " << v << " at " << pos;
+        ASSERT_EQ(em.cont_expected, expected) << "byte " << v << " at " << pos;
+        const auto tm = simd::text_masks64(b);
+        ASSERT_EQ(tm.stop, stop) << "byte " << v << " at " << pos;
+        ASSERT_EQ(tm.cont, cont) << "byte " << v << " at " << pos;
+        ASSERT_EQ(tm.cont_expected, expected) << "byte " << v << " at " << pos;
         const auto pm = simd::parse_masks64(b);
         ASSERT_EQ(pm.stop, pstop) << "byte " << v << " at " << pos;
         ASSERT_EQ(pm.text, ptext) << "byte " << v << " at " << pos;
@@ -200,6 +209,90 @@ TEST(SimdEscape, RoundTrips) {
     t::Text out = xgate::from_xml<t::Text>(xgate::to_xml(in));
     ASSERT_EQ(out.s, in.s) << i;
   }
+}
+
+// ---- unescaping and checking ----------------------------------------------------------------
+
+// The decoder's check of a string's text, as it stands in decoder.cpp: every character one
+// XML can carry.
+bool reference_check(std::string_view t) {
+  const auto* p = reinterpret_cast<const unsigned char*>(t.data());
+  for (std::size_t i = 0; i < t.size();) {
+    const std::size_t k = xml_char_length(p + i, t.size() - i);
+    if (k == 0) return false;
+    i += k;
+  }
+  return true;
+}
+
+using xgate::detail::xml_tree;
+constexpr std::uint8_t all_flags = xml_tree::has_refs | xml_tree::has_cr;
+
+// The checked unescape must give what unescape_append gives whenever that passes the check,
+// and give up (false) when it does not; it may also give up on '<'.
+void expect_same_unescape(const std::string& raw, std::uint8_t flags) {
+  std::string want = "prefix";
+  xml_tree::unescape_append(raw, flags, want);
+  const bool want_ok = reference_check(std::string_view(want).substr(6));
+  std::string got = "prefix";
+  const bool ok = xml_tree::unescape_append_checked(raw, flags, got);
+  if (ok) {
+    ASSERT_TRUE(want_ok) << "accepted what the check refuses";
+    ASSERT_EQ(got, want);
+  } else {
+    // Text the parser refuses (bad references) never reaches it either.
+    xml_tree tree;
+    xml_tree::parse_error error;
+    const std::string doc = "<a>" + raw + "</a>";
+    const bool parses = tree.parse(doc, 8, error);
+    ASSERT_TRUE(!want_ok || !parses || raw.find('<') != std::string::npos) << "gave up on text the check accepts";
+  }
+}
+
+TEST(SimdUnescape, EveryByteAtEveryPosition) {
+  for (std::size_t n : lengths())
+    for (std::size_t pos = 0; pos < n; ++pos)
+      for (unsigned v = 0; v < 256; ++v) {
+        std::string s(n, 'a');
+        for (std::size_t k = 0; k + 2 < n; k += 7) s[k] = '\xC3', s[k + 1] = '\xA9';
+        s[pos] = static_cast<char>(v);
+        SCOPED_TRACE("length " + std::to_string(n) + ", byte " + std::to_string(v) + " at " + std::to_string(pos));
+        expect_same_unescape(s, all_flags);
+        if (HasFatalFailure()) return;
+      }
+}
+
+TEST(SimdUnescape, SequencesAndReferencesAcrossBoundaries) {
+  std::vector<std::string> planted = sequences();
+  for (const char* r : {"&lt;", "&gt;", "&amp;", "&quot;", "&apos;", "&#13;", "&#x1F600;", "&#10;", "\r", "\r\n", "\r\r\n"})
+    planted.push_back(r);
+  for (std::size_t n : lengths())
+    for (const std::string& q : planted)
+      for (std::size_t pos = 0; pos < n; ++pos) {
+        std::string s(n, 'b');
+        s.replace(pos, std::min(q.size(), n - pos), q.substr(0, n - pos));
+        SCOPED_TRACE("length " + std::to_string(n) + ", sequence at " + std::to_string(pos));
+        expect_same_unescape(s, all_flags);
+        s.resize(pos + std::min(q.size(), n - pos));
+        expect_same_unescape(s, all_flags);
+        if (HasFatalFailure()) return;
+      }
+}
+
+TEST(SimdUnescape, RandomText) {
+  std::mt19937_64 r(3);
+  for (int i = 0; i < 20000; ++i) {
+    std::string s = escape(workload_like(r, r() % 4 == 0 ? r() % 2000 : r() % 150, i % 2 == 1));
+    if (i % 3 == 0 && !s.empty()) s[r() % s.size()] = static_cast<char>(r());
+    SCOPED_TRACE(i);
+    expect_same_unescape(s, all_flags);
+    if (HasFatalFailure()) return;
+  }
+}
+
+TEST(SimdUnescape, GivesUpOnMarkup) {
+  std::string out;
+  EXPECT_FALSE(xml_tree::unescape_append_checked("a<![CDATA[b]]>", xml_tree::has_markup, out));
 }
 
 }  // namespace

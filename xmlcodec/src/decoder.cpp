@@ -316,17 +316,25 @@ void check_xml_text(const decoder& d, xnode n, std::string_view text) {
 
 void decoder::read_string(xnode n, std::string& out) const {
   const xml_tree& t = *n.tree();
+  // The checked unescape handles what strings hold; on anything else (markup, or a byte XML
+  // cannot carry) it gives up and the general path unescapes again and reports the error.
   if (!n.has_children()) {
-    xml_tree::unescape(t.raw_text(n.index()), n.flags(), out);
-    check_xml_text(*this, n, out);
+    out.clear();
+    if (!xml_tree::unescape_append_checked(t.raw_text(n.index()), n.flags(), out)) [[unlikely]] {
+      xml_tree::unescape(t.raw_text(n.index()), n.flags(), out);
+      check_xml_text(*this, n, out);
+    }
     return;
   }
   out.clear();
   for (xnode c = n.first_child(); c; c = c.next_sibling()) {
     if (c.is_text()) {
       std::size_t from = out.size();
-      xml_tree::unescape_append(t.raw_text(c.index()), c.flags(), out);
-      check_xml_text(*this, n, std::string_view(out).substr(from));
+      if (!xml_tree::unescape_append_checked(t.raw_text(c.index()), c.flags(), out)) [[unlikely]] {
+        out.resize(from);
+        xml_tree::unescape_append(t.raw_text(c.index()), c.flags(), out);
+        check_xml_text(*this, n, std::string_view(out).substr(from));
+      }
     } else if (name_is(c, "xg:x")) {
       std::string_view hex = scalar_text(c);
       if (hex.empty() || hex.size() % 2 != 0) fail(errc::bad_text, c, "<xg:x> must hold an even, non-zero number of hex digits");

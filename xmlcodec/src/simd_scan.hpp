@@ -129,30 +129,46 @@ inline escape_masks escape_masks64(const unsigned char* p) noexcept {
 }
 inline std::uint64_t escape_mask64(const unsigned char* p) noexcept { return escape_masks64(p).attention; }
 
-// Decoder, raw text: bytes that end a plain run: '<', '&', '\r', control characters (below
-// 0x20 except tab and newline) and every byte >= 0x80.
-inline std::uint64_t text_stop_mask64(const unsigned char* p) noexcept {
+// Decoder, raw text of a string value: `stop` marks the bytes that end a plain run: '<',
+// '&', '\r', control characters (below 0x20 except tab and newline) and every byte >= 0x80;
+// `cont` and `cont_expected` as for escape_masks.
+struct text_masks {
+  std::uint64_t stop, cont, cont_expected;
+};
+inline text_masks text_masks64(const unsigned char* p) noexcept {
 #if defined(__SSE2__)
-  std::uint64_t m = 0;
+  std::uint64_t stop = 0, ge_c0 = 0, ge_e0 = 0, ge_f0 = 0, high = 0;
   const __m128i x1f = _mm_set1_epi8(0x1F), tab = _mm_set1_epi8('\t'), nl = _mm_set1_epi8('\n');
   const __m128i lt = _mm_set1_epi8('<'), amp = _mm_set1_epi8('&');
+  const __m128i c0 = _mm_set1_epi8(static_cast<char>(0xC0)), e0 = _mm_set1_epi8(static_cast<char>(0xE0)),
+                f0 = _mm_set1_epi8(static_cast<char>(0xF0));
+  auto bits = [](__m128i x, int k) {
+    return static_cast<std::uint64_t>(static_cast<std::uint32_t>(_mm_movemask_epi8(x))) << (16 * k);
+  };
   for (int k = 0; k < 4; ++k) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
     const __m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, x1f), x1f);
     const __m128i ok_ctl = _mm_or_si128(_mm_cmpeq_epi8(v, tab), _mm_cmpeq_epi8(v, nl));
-    __m128i s = _mm_or_si128(_mm_andnot_si128(ok_ctl, ctl), _mm_or_si128(_mm_cmpeq_epi8(v, lt), _mm_cmpeq_epi8(v, amp)));
-    s = _mm_or_si128(s, v);
-    m |= static_cast<std::uint64_t>(static_cast<std::uint32_t>(_mm_movemask_epi8(s))) << (16 * k);
+    const __m128i s = _mm_or_si128(_mm_andnot_si128(ok_ctl, ctl), _mm_or_si128(_mm_cmpeq_epi8(v, lt), _mm_cmpeq_epi8(v, amp)));
+    stop |= bits(_mm_or_si128(s, v), k);
+    high |= bits(v, k);
+    ge_c0 |= bits(_mm_cmpeq_epi8(_mm_max_epu8(v, c0), v), k);
+    ge_e0 |= bits(_mm_cmpeq_epi8(_mm_max_epu8(v, e0), v), k);
+    ge_f0 |= bits(_mm_cmpeq_epi8(_mm_max_epu8(v, f0), v), k);
   }
-  return m;
+  return {stop, high & ~ge_c0, (ge_c0 << 1) | (ge_e0 << 2) | (ge_f0 << 3)};
 #else
-  std::uint64_t m = 0;
+  text_masks r{0, 0, 0};
   for (int i = 0; i < 64; ++i) {
     const unsigned char c = p[i];
     const bool s = c >= 0x80 || c == '<' || c == '&' || (c < 0x20 && c != '\t' && c != '\n');
-    m |= static_cast<std::uint64_t>(s) << i;
+    r.stop |= static_cast<std::uint64_t>(s) << i;
+    r.cont |= static_cast<std::uint64_t>((c & 0xC0) == 0x80) << i;
+    if (c >= 0xC0 && i + 1 < 64) r.cont_expected |= std::uint64_t{1} << (i + 1);
+    if (c >= 0xE0 && i + 2 < 64) r.cont_expected |= std::uint64_t{1} << (i + 2);
+    if (c >= 0xF0 && i + 3 < 64) r.cont_expected |= std::uint64_t{1} << (i + 3);
   }
-  return m;
+  return r;
 #endif
 }
 

@@ -3,6 +3,8 @@
 
 #include <xgate/xmlcodec/xml_tree.hpp>
 
+#include "simd_scan.hpp"
+
 namespace xgate::detail {
 
 namespace {
@@ -56,10 +58,49 @@ void append_utf8(std::string& out, unsigned long cp) {
   }
 }
 
+char* put_utf8(char* o, unsigned long cp) noexcept {
+  if (cp < 0x80) {
+    *o++ = static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    *o++ = static_cast<char>(0xC0 | (cp >> 6));
+    *o++ = static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    *o++ = static_cast<char>(0xE0 | (cp >> 12));
+    *o++ = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    *o++ = static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    *o++ = static_cast<char>(0xF0 | (cp >> 18));
+    *o++ = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    *o++ = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    *o++ = static_cast<char>(0x80 | (cp & 0x3F));
+  }
+  return o;
+}
+
 // A reference at p ('&'): its length and code point (or one of the five entities).
 // Returns 0 when it is not an allowed reference.
+constexpr std::uint64_t word(const char* s) noexcept {  // little-endian bytes of s
+  std::uint64_t w = 0;
+  for (int k = 0; s[k]; ++k) w |= static_cast<std::uint64_t>(static_cast<unsigned char>(s[k])) << (8 * k);
+  return w;
+}
+
 std::size_t reference(const char* p, const char* e, unsigned long& cp) noexcept {
   std::size_t avail = static_cast<std::size_t>(e - p);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  if (avail >= 8) {  // the five entities without a branch on which
+    std::uint64_t w;
+    std::memcpy(&w, p, 8);
+    const std::uint64_t w4 = w & 0xFFFFFFFFull, w5 = w & 0xFFFFFFFFFFull, w6 = w & 0xFFFFFFFFFFFFull;
+    const bool lt = w4 == word("&lt;"), gt = w4 == word("&gt;"), amp = w5 == word("&amp;"), quot = w6 == word("&quot;"),
+               apos = w6 == word("&apos;");
+    const std::size_t len = 4u * lt + 4u * gt + 5u * amp + 6u * quot + 6u * apos;
+    if (len != 0) {
+      cp = '<' * lt + '>' * gt + '&' * amp + '"' * quot + '\'' * apos;
+      return len;
+    }
+  }
+#endif
   auto is = [&](std::string_view s) { return avail >= s.size() && std::memcmp(p, s.data(), s.size()) == 0; };
   if (is("&amp;")) return cp = '&', 5;
   if (is("&lt;")) return cp = '<', 4;
@@ -178,35 +219,71 @@ bool xml_tree::parse(std::string_view text, std::size_t max_depth, parse_error& 
 
   while (p < e) {
     if (*p != '<') {
-      // Values and indentation are short: scan the first 64 bytes inline, noting references,
-      // carriage returns and whether there is more than white space; longer text goes
-      // through memchr.
+      // 64 bytes at a time: a mask of '<', '&' and '\r', and one of the bytes that are not
+      // white space (the text holds more than white space when one of them lies outside a
+      // reference). The last bytes of the document go byte by byte.
       std::uint8_t fl = 0;
       bool text = false;
       const char* q = p;
-      const char* const lim = e - p > 64 ? p + 64 : e;
-      for (; q < lim; ++q) {
-        char c = *q;
-        if (c == '<') break;
-        if (c == '&') {
-          unsigned long cp;
-          std::size_t len = reference(q, e, cp);
-          if (len == 0) return bad_reference(q, e);
-          fl |= has_refs;
-          text = true;
-          q += len - 1;
-        } else if (c == '\r') {
-          fl |= has_cr;
-        } else if (c != ' ' && c != '\n' && c != '\t') {
-          text = true;
+      // Error messages quote a bad reference up to the next '<' when it starts 64 bytes or
+      // more into the text (up to the end of the document before that).
+      auto bad_text_reference = [&](const char* a) {
+        if (a - p < 64) return bad_reference(a, e);
+        const char* lt = static_cast<const char*>(std::memchr(a, '<', static_cast<std::size_t>(e - a)));
+        return bad_reference(a, lt ? lt : e);
+      };
+      bool at_lt = false;
+      while (!at_lt && e - q >= 64) {
+        const simd::parse_masks pm = simd::parse_masks64(reinterpret_cast<const unsigned char*>(q));
+        std::uint64_t stop = pm.stop;
+        std::size_t pos = 0;
+        while (stop) {
+          const std::size_t k = simd::ctz64(stop);
+          text |= (pm.text & simd::bits_below(k) & simd::bits_from(pos)) != 0;
+          const char c = q[k];
+          if (c == '<') {
+            pos = k;
+            at_lt = true;
+            break;
+          }
+          if (c == '&') {
+            unsigned long cp;
+            std::size_t len = reference(q + k, e, cp);
+            if (len == 0) return bad_text_reference(q + k);
+            fl |= has_refs;
+            text = true;
+            pos = k + len;
+            stop &= simd::bits_from(pos);
+          } else {  // '\r'
+            fl |= has_cr;
+            pos = k + 1;
+            stop &= stop - 1;
+          }
+        }
+        if (at_lt) {
+          q += pos;
+        } else {
+          text |= (pm.text & simd::bits_from(pos)) != 0;
+          q += pos > 64 ? pos : 64;
         }
       }
-      if (q >= lim && q < e && *q != '<') {  // a reference may end past lim
-        const char* rest = q;
-        q = static_cast<const char*>(std::memchr(rest, '<', static_cast<std::size_t>(e - rest)));
-        if (!q) q = e;
-        if (const char* bad = scan_references(rest, q, fl)) return bad_reference(bad, q);
-        text = text || (fl & has_refs) || !all_ws(rest, q);
+      if (!at_lt) {
+        for (; q < e; ++q) {
+          char c = *q;
+          if (c == '<') break;
+          if (c == '&') {
+            unsigned long cp;
+            std::size_t len = reference(q, e, cp);
+            if (len == 0) return bad_text_reference(q);
+            fl |= has_refs;
+            text = true;
+            q += len - 1;
+          } else if (c == '\r') {
+            fl |= has_cr;
+          } else if (c != ' ' && c != '\n' && c != '\t') {
+            text = true;
+          }
+        }
       }
       if (open.size() == 1 && (fl || text)) return fail(errc::malformed_xml, p, "text outside the root element");
       open.back().flags |= fl;
@@ -422,6 +499,75 @@ void xml_tree::unescape_append(std::string_view raw, std::uint8_t flags, std::st
       p = q;
     }
   }
+}
+
+// Like the encoder's escaping: a 64-byte mask of the bytes that end a plain run ('&', '\r',
+// '<', control characters, bytes >= 0x80), runs copied in 16-byte pieces, UTF-8 characters
+// checked without a branch per byte. Blocks read 80 bytes; the last bytes of the text are
+// copied into a zero-padded buffer, so nothing is read past its end.
+bool xml_tree::unescape_append_checked(std::string_view raw, std::uint8_t flags, std::string& out) {
+  if (flags & has_markup) return false;
+  const auto* p = reinterpret_cast<const unsigned char*>(raw.data());
+  const std::size_t n = raw.size();
+  const std::size_t old = out.size();
+  // Unescaping never lengthens text; + 64: the fixed-size copies may write past the end.
+  out.resize(old + n + 64);
+  char* const begin = out.data() + old;
+  char* o = begin;
+  const char* const e = raw.data() + n;
+  alignas(16) unsigned char tail[96];
+  for (std::size_t i = 0; i < n;) {
+    const std::size_t avail = n - i;
+    const unsigned char* src = p + i;
+    std::size_t block = 64;
+    if (avail < 80) {
+      std::memcpy(tail, src, avail);
+      std::memset(tail + avail, 0, sizeof tail - avail);
+      src = tail;
+      if (avail < 64) block = avail;
+    }
+    const simd::text_masks tm = simd::text_masks64(src);
+    const std::uint64_t in_block = simd::bits_below(block);
+    // Multibyte characters must be shaped right (each lead byte is checked below); then
+    // only the bytes that start something are visited, and the bytes of a reference or of
+    // "\r\n" are never stops, so finding the next stop waits for nothing.
+    if ((tm.cont ^ tm.cont_expected) & in_block) return false;
+    std::uint64_t m = tm.stop & ~tm.cont & in_block;
+    std::size_t cur = 0;
+    while (m) {
+      const std::size_t k = simd::ctz64(m);
+      m &= m - 1;
+      simd::copy_run(o, src + cur, k - cur);
+      o += k - cur;
+      const unsigned c = src[k];
+      if (c >= 0x80) {
+        const std::size_t u = simd::utf8_char_length4_any(src + k);
+        if (u == 0) return false;
+        std::memcpy(o, src + k, 4);
+        o += u;
+        cur = k + u;
+      } else if (c == '&') {
+        unsigned long cp = 0;
+        const std::size_t len = reference(raw.data() + i + k, e, cp);
+        if (len == 0) return false;
+        o = put_utf8(o, cp);
+        cur = k + len;
+      } else if (c == '\r') {
+        *o++ = '\n';
+        cur = k + 1 + (i + k + 1 < n && p[i + k + 1] == '\n');
+      } else {
+        return false;  // a control character or '<'
+      }
+    }
+    if (cur < block) {
+      simd::copy_run(o, src + cur, block - cur);
+      o += block - cur;
+      cur = block;
+    }
+    i += cur;
+  }
+  out.resize(old + static_cast<std::size_t>(o - begin));
+  return true;
 }
 
 }  // namespace xgate::detail

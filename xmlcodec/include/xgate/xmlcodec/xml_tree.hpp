@@ -73,6 +73,12 @@ class xml_tree {
     unescape_append(raw, flags, out);
   }
   static void unescape_append(std::string_view raw, std::uint8_t flags, std::string& out);
+  // unescape_append for text that may hold only characters XML can carry (string values),
+  // checking them on the way, 64 bytes at a time. Returns false when it meets a byte XML
+  // cannot carry or markup (CDATA, comments) it leaves to the general path; `out` then holds
+  // unspecified bytes past its old size, and the caller resizes it and takes that path
+  // (unescape_append and its own check), which reports the error.
+  static bool unescape_append_checked(std::string_view raw, std::uint8_t flags, std::string& out);
 
  private:
   std::string_view src_;
