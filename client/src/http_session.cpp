@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <cstdio>
 #include <optional>
 #include <string>
 #include <utility>
@@ -275,12 +274,11 @@ xgate::store::document_info info_from(const std::string& url, const pugi::xml_no
   return d;
 }
 
+// The API takes whole seconds; a partial second is rounded up, so a lease or credential
+// never ends before the caller asked.
 std::string seconds_text(std::chrono::nanoseconds d) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
-  if (ms % 1000 == 0) return std::to_string(ms / 1000);
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%lld.%03lld", static_cast<long long>(ms / 1000), static_cast<long long>(ms % 1000));
-  return buf;
+  auto s = std::chrono::ceil<std::chrono::seconds>(d).count();
+  return std::to_string(s < 0 ? 0 : s);
 }
 
 // ---- the session ---------------------------------------------------------------------------

@@ -56,7 +56,7 @@ TEST(HttpSession, SendsTheTokenAndEncodedRoutes) {
   auto reqs = server.requests();
   ASSERT_EQ(reqs.size(), 3u);
   EXPECT_EQ(reqs[0].method, "PUT");
-  EXPECT_EQ(reqs[0].target, "/store/a%20b/c?lease=1.500&if-revision=0");
+  EXPECT_EQ(reqs[0].target, "/store/a%20b/c?lease=2&if-revision=0");
   EXPECT_EQ(reqs[0].body, "<v/>");
   EXPECT_EQ(reqs[0].header("Authorization"), "Bearer tok en");
   EXPECT_EQ(reqs[0].header("Content-Type"), "application/xml; charset=utf-8");
@@ -70,7 +70,6 @@ TEST(HttpSession, RebuildsTypedErrorsFromTheHeaders) {
     std::string t = r.target;
     if (t == "/store/mine") return {403, {{"X-Xgate-Error", "access_denied"}, {"X-Xgate-Principal", "bob"}, {"X-Xgate-Right", "write"}, {"X-Xgate-Document", "mine"}}, "access denied: principal \"bob\" lacks the write right on \"mine\"\n"};
     if (t == "/store/gone") return {404, {{"X-Xgate-Error", "not_found"}}, "store: read \"gone\": no such document\n"};
-    if (t == "/info/old?") return {404, {}, ""};
     if (t.starts_with("/store/cas")) return {409, {{"X-Xgate-Error", "conflict"}}, "store: write \"cas\": revision conflict (expected 4, current 5)"};
     if (t.starts_with("/list")) return {500, {{"X-Xgate-Error", "lmdb"}}, "store: list: MDB_PANIC"};
     if (t.starts_with("/watch")) return {410, {{"X-Xgate-Error", "history_lost"}}, "something odd"};
