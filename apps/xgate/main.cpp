@@ -5,11 +5,19 @@
 //   xgate keygen NAME [--dir DIR]            DIR/NAME.key and DIR/NAME.pub
 //   xgate sample TYPE [--seed N] [--count N] [--creator P] [--read L] ... [--sign KEY]
 //   xgate check FILE --type TYPE --as P [--mode read|write] [--pub KEY] [--lenient]
+//   xgate store put|get|take|rm|ls|query|watch|info|credential ...   a document store,
+//         local (--data DIR --as PRINCIPAL) or on an xgated server (--server URL --token T)
 //
-// Exit codes: 0 ok, 1 usage (bad flags, unknown type, unreadable key or file), 2 malformed
-// or invalid document, 3 access denied, 4 signature invalid or missing. A failure prints
-// exactly one line, "error: MESSAGE", to stderr.
+// Exit codes: 0 ok, 1 usage (bad flags, unknown type, unreadable key or file, bad document
+// name or XPath), 2 malformed or invalid document (also one too large for the store), 3
+// access denied (also a bad token, a claimed creator or a rights change the store refuses),
+// 4 signature invalid or missing, 5 no such document, 6 conflict with the store's state
+// (revision conflict, no lease, watch history lost), 7 the store or server failed or cannot
+// be reached. A failure prints exactly one line, "error: MESSAGE", to stderr.
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -19,16 +27,29 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
+#include <xgate/client/http_session.hpp>
+#include <xgate/client/open_session.hpp>
+#include <xgate/store/session.hpp>
 #include <xgate/xmlcodec.hpp>
 
 namespace fs = std::filesystem;
 
 namespace {
 
-enum exit_code : int { exit_ok = 0, exit_usage = 1, exit_invalid = 2, exit_denied = 3, exit_signature = 4 };
+enum exit_code : int {
+  exit_ok = 0,
+  exit_usage = 1,
+  exit_invalid = 2,
+  exit_denied = 3,
+  exit_signature = 4,
+  exit_not_found = 5,
+  exit_conflict = 6,
+  exit_unavailable = 7,
+};
 
 // Failures that are the caller's to fix: a name, a path, a flag.
 struct usage_error : std::runtime_error {
@@ -194,6 +215,211 @@ int run_check(const check_args& a) {
   return exit_ok;
 }
 
+
+// ---- xgate store ----------------------------------------------------------------------------
+namespace st = xgate::store;
+
+// Where the store is: a directory opened in this process, or an xgated server.
+struct store_target {
+  std::string server, token, data, as;
+};
+
+// A store failure, with the store's address so the one error line says where.
+struct store_failure {
+  int code;
+  std::string message;
+};
+
+void add_target_options(CLI::App* cmd, store_target& t) {
+  cmd->add_option("--server", t.server, "xgated URL (http://host:port)");
+  cmd->add_option("--token", t.token, "Token for the server, or for --data instead of --as (default: $XGATE_TOKEN)");
+  cmd->add_option("--data", t.data, "Store directory, opened in this process");
+  cmd->add_option("--as", t.as, "Principal to act as on the --data store");
+}
+
+std::unique_ptr<st::session> open_target(store_target t, xgate::client::store_cache& cache, bool create) {
+  if (t.token.empty())
+    if (const char* env = std::getenv("XGATE_TOKEN")) t.token = env;
+  if (!t.server.empty() == !t.data.empty()) throw usage_error("give either --server URL or --data DIR");
+  if (!t.server.empty()) {
+    if (!t.as.empty()) throw usage_error("--as is for --data; on a server the token says who you are");
+    if (t.token.empty()) throw usage_error("--server needs --token TOKEN (or XGATE_TOKEN in the environment)");
+    if (!t.server.starts_with("http://")) throw usage_error("--server: \"" + t.server + "\" is not an http://host:port URL");
+    try {
+      return xgate::client::http_session(t.server, t.token);
+    } catch (const xgate::client::client_error& e) {
+      throw usage_error(std::string("--server: ") + e.what());
+    }
+  }
+  std::error_code ec;
+  // A mistyped directory should not silently become a new, empty store: only put creates one.
+  if (!create && !fs::is_directory(t.data, ec)) throw usage_error("--data: no store directory \"" + t.data + "\"");
+  std::string credential;
+  if (!t.as.empty()) {
+    if (!xgate::is_valid_principal(t.as)) throw usage_error("--as: invalid principal name \"" + t.as + "\"");
+    credential = "principal:" + t.as;
+  } else if (!t.token.empty()) {
+    credential = t.token;
+  } else {
+    throw usage_error("--data needs --as PRINCIPAL (or --token TOKEN)");
+  }
+  return xgate::client::open_session("file:" + fs::absolute(t.data).string(), credential, cache);
+}
+
+std::string iso_time(st::clock::time_point t) {
+  using namespace std::chrono;
+  auto ms = floor<milliseconds>(t);
+  auto day = floor<days>(ms);
+  year_month_day ymd{day};
+  hh_mm_ss hms{ms - day};
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
+                static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()),
+                static_cast<int>(hms.subseconds().count()));
+  return buf;
+}
+
+struct store_args {
+  store_target target;
+  std::string name, file = "-", prefix, xpath, rights = "read";
+  std::optional<double> lease, ttl, timeout;
+  std::optional<std::uint64_t> if_revision, after, count;
+  bool no_subtree = false;
+  std::string label;
+};
+
+std::chrono::milliseconds to_ms(double seconds, const std::string& flag) {
+  if (!(seconds >= 0) || seconds > 1e9) throw usage_error(flag + ": " + std::to_string(seconds) + " is not a number of seconds");
+  return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000 + 0.5));
+}
+
+int run_store_put(st::session& s, const store_args& a) {
+  std::string xml = read_input(a.file);
+  st::write_options o;
+  o.expected_revision = a.if_revision;
+  if (a.lease) o.lease = to_ms(*a.lease, "--lease");
+  write_stdout(std::to_string(s.write(a.name, xml, o).revision) + "\n");
+  return exit_ok;
+}
+
+int run_store_ls(st::session& s, const store_args& a) {
+  std::vector<std::vector<std::string>> rows{{"NAME", "REVISION", "SIZE", "CREATOR", "MODIFIED", "LEASE"}};
+  for (const auto& d : s.list(a.prefix))
+    rows.push_back({d.name, std::to_string(d.revision), std::to_string(d.size), d.rights.creator.empty() ? "-" : d.rights.creator,
+                    iso_time(d.modified), d.lease_expires ? iso_time(*d.lease_expires) : "-"});
+  std::vector<std::size_t> width(rows[0].size(), 0);
+  for (const auto& r : rows)
+    for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  std::string out;
+  for (const auto& r : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
+    }
+    out += line + "\n";
+  }
+  write_stdout(out);
+  return exit_ok;
+}
+
+int run_store_info(st::session& s, const store_args& a) {
+  auto d = s.info(a.name);
+  std::string out = "name: " + d.name + "\nrevision: " + std::to_string(d.revision) + "\nsize: " + std::to_string(d.size) +
+                    "\ncreated: " + iso_time(d.created) + "\nmodified: " + iso_time(d.modified) + "\ncreator: " +
+                    d.rights.creator + "\nread: " + xgate::join_principals(d.rights.read) +
+                    "\nwrite: " + xgate::join_principals(d.rights.write) + "\ndelete: " + xgate::join_principals(d.rights.del) +
+                    "\ncopy: " + xgate::join_principals(d.rights.copy) + "\nembedded-rights: " + (d.embedded_rights ? "yes" : "no") +
+                    "\nlease: " + (d.lease_expires ? iso_time(*d.lease_expires) + " held by " + d.lease_holder : "-") + "\n";
+  write_stdout(out);
+  return exit_ok;
+}
+
+int run_store_query(st::session& s, const store_args& a) {
+  std::string out;
+  for (const auto& m : s.query(a.prefix, a.xpath))
+    for (const auto& v : m.values) out += m.name + ": " + v + "\n";
+  write_stdout(out);
+  return exit_ok;
+}
+
+// One line per change, flushed at once so that a pipe sees changes as they happen. Ends after
+// --count changes or --timeout seconds (0 on both: a timeout is not a failure).
+int run_store_watch(st::session& s, const store_args& a) {
+  using namespace std::chrono;
+  std::uint64_t after = a.after ? *a.after : s.revision();
+  std::uint64_t seen = 0;
+  auto deadline = a.timeout ? steady_clock::now() + to_ms(*a.timeout, "--timeout") : steady_clock::time_point::max();
+  for (;;) {
+    if (a.count && seen >= *a.count) return exit_ok;
+    auto now = steady_clock::now();
+    if (now >= deadline && a.timeout) return exit_ok;
+    auto wait = a.timeout ? duration_cast<milliseconds>(deadline - now) : milliseconds(60000);
+    for (const auto& c : s.watch(a.prefix, after, std::min(wait, milliseconds(60000)))) {
+      after = c.revision;
+      write_stdout(std::to_string(c.revision) + " " + st::to_string(c.kind) + " " + c.name + "\n");
+      if (a.count && ++seen >= *a.count) return exit_ok;
+    }
+  }
+}
+
+int run_store_credential(st::session& s, const store_args& a) {
+  auto rights = st::right_set::parse(a.rights);
+  if (!rights || rights->empty()) throw usage_error("--rights: \"" + a.rights + "\" is not a list of read, write, delete, copy (or all)");
+  st::credential_request r;
+  r.scope = a.name;
+  r.subtree = !a.no_subtree;
+  r.rights = *rights;
+  if (a.ttl) r.ttl = to_ms(*a.ttl, "--ttl");
+  r.label = a.label;
+  write_stdout(s.issue_credential(r) + "\n");
+  return exit_ok;
+}
+
+int run_store(const std::string& command, const store_args& a) {
+  xgate::client::store_cache cache;
+  std::unique_ptr<st::session> s;
+  // Where, for the error line: a bad token already fails while opening a --data store.
+  std::string where = !a.target.server.empty() ? a.target.server
+                      : a.target.data.empty()  ? std::string("?")
+                                               : "file:" + fs::absolute(a.target.data).string();
+  try {
+    s = open_target(a.target, cache, command == "put");
+    if (command == "put") return run_store_put(*s, a);
+    if (command == "get") return write_stdout(s->read(a.name).xml), exit_ok;
+    if (command == "take") return write_stdout(s->take(a.name).xml), exit_ok;
+    if (command == "rm") return s->remove(a.name, a.if_revision), exit_ok;
+    if (command == "ls") return run_store_ls(*s, a);
+    if (command == "info") return run_store_info(*s, a);
+    if (command == "query") return run_store_query(*s, a);
+    if (command == "watch") return run_store_watch(*s, a);
+    if (command == "credential") return run_store_credential(*s, a);
+    throw usage_error("unknown store command \"" + command + "\"");
+  } catch (const st::store_error& e) {
+    int code = exit_unavailable;
+    switch (e.code()) {
+      case st::store_errc::not_found: code = exit_not_found; break;
+      case st::store_errc::conflict:
+      case st::store_errc::no_lease:
+      case st::store_errc::history_lost: code = exit_conflict; break;
+      case st::store_errc::bad_name:
+      case st::store_errc::bad_xpath: code = exit_usage; break;
+      case st::store_errc::bad_document:
+      case st::store_errc::too_large: code = exit_invalid; break;
+      case st::store_errc::creator_mismatch:
+      case st::store_errc::rights_change:
+      case st::store_errc::bad_credential: code = exit_denied; break;
+      case st::store_errc::lmdb: code = exit_unavailable; break;
+    }
+    throw store_failure{code, std::string(e.what()) + " (at " + where + ")"};
+  } catch (const xgate::access_denied& e) {
+    throw store_failure{exit_denied, std::string(e.what()) + " (at " + where + ")"};
+  } catch (const xgate::client::client_error& e) {
+    throw store_failure{exit_unavailable, e.what()};
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -233,6 +459,49 @@ int main(int argc, char** argv) {
   check->add_option("--pub", ca.pub, "Public key file (NAME.pub): the document must carry a valid signature");
   check->add_flag("--lenient", ca.lenient, "Skip unknown fields instead of refusing the document");
 
+  // xgate store SUBCOMMAND: every subcommand takes the same --server/--token or --data/--as.
+  store_args st_args;
+  CLI::App* store_cmd = app.add_subcommand("store", "Documents in a store: a local directory (--data) or an xgated server (--server)");
+  store_cmd->require_subcommand(1);
+  store_cmd->footer(
+      "Exit codes: 0 ok, 1 usage, 2 invalid or too large document, 3 access denied or bad token, 5 no such document,\n"
+      "6 conflict (revision, lease, lost watch history), 7 store or server failure or unreachable.");
+  auto store_sub = [&](const char* name, const char* about) {
+    CLI::App* c = store_cmd->add_subcommand(name, about);
+    add_target_options(c, st_args.target);
+    return c;
+  };
+  CLI::App* st_put = store_sub("put", "Write a document (from FILE or standard input); prints its new revision");
+  st_put->add_option("NAME", st_args.name, "Document name")->required();
+  st_put->add_option("FILE", st_args.file, "XML file, or - for standard input")->capture_default_str();
+  st_put->add_option("--lease", st_args.lease, "The document expires this many seconds after the write");
+  st_put->add_option("--if-revision", st_args.if_revision, "Write only if the document is at this revision (0: only if new)");
+  CLI::App* st_get = store_sub("get", "Print a document");
+  st_get->add_option("NAME", st_args.name, "Document name")->required();
+  CLI::App* st_take = store_sub("take", "Print a document and remove it, atomically");
+  st_take->add_option("NAME", st_args.name, "Document name")->required();
+  CLI::App* st_rm = store_sub("rm", "Remove a document");
+  st_rm->add_option("NAME", st_args.name, "Document name")->required();
+  st_rm->add_option("--if-revision", st_args.if_revision, "Remove only if the document is at this revision");
+  CLI::App* st_ls = store_sub("ls", "List readable documents: name, revision, size, creator, modified, lease");
+  st_ls->add_option("PREFIX", st_args.prefix, "Name prefix (whole segments); all documents when absent");
+  CLI::App* st_query = store_sub("query", "Evaluate an XPath on the readable documents under PREFIX; prints NAME: VALUE lines");
+  st_query->add_option("PREFIX", st_args.prefix, "Name prefix (\"\" for all)")->required();
+  st_query->add_option("XPATH", st_args.xpath, "XPath 1.0 expression")->required();
+  CLI::App* st_watch = store_sub("watch", "Print changes under PREFIX as they happen, one \"REVISION KIND NAME\" line each");
+  st_watch->add_option("PREFIX", st_args.prefix, "Name prefix (\"\" for all)")->required();
+  st_watch->add_option("--after", st_args.after, "Changes after this revision (default: the store's current revision)");
+  st_watch->add_option("--count", st_args.count, "Stop after this many changes");
+  st_watch->add_option("--timeout", st_args.timeout, "Stop after this many seconds (exit 0)");
+  CLI::App* st_info = store_sub("info", "Print a document's metadata");
+  st_info->add_option("NAME", st_args.name, "Document name")->required();
+  CLI::App* st_cred = store_sub("credential", "Issue a credential (prints its token, shown only once)");
+  st_cred->add_option("NAME", st_args.name, "Document or subtree the credential covers (all names when absent)");
+  st_cred->add_option("--rights", st_args.rights, "Rights granted: read,write,delete,copy or all")->capture_default_str();
+  st_cred->add_option("--ttl", st_args.ttl, "Expires after this many seconds");
+  st_cred->add_flag("--no-subtree", st_args.no_subtree, "Only the document NAME, not the names under it");
+  st_cred->add_option("--label", st_args.label, "Free text shown in credential listings");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -243,6 +512,8 @@ int main(int argc, char** argv) {
     return exit_ok;
   } catch (const CLI::ParseError& e) {
     // CLI11 reports "xgate frobnicate" as a missing subcommand; name the word instead.
+    if (store_cmd->parsed() && store_cmd->get_subcommands().empty() && argc > 2 && argv[2][0] != '-')
+      return fail(exit_usage, "unknown store subcommand \"" + std::string(argv[2]) + "\" (see xgate store --help)");
     if (argc > 1 && argv[1][0] != '-' && app.get_subcommands().empty())
       return fail(exit_usage, "unknown subcommand \"" + std::string(argv[1]) + "\" (see xgate --help)");
     return fail(exit_usage, std::string(e.what()) + " (see xgate --help)");
@@ -254,9 +525,13 @@ int main(int argc, char** argv) {
     if (app.got_subcommand(keygen)) return run_keygen(kg);
     if (app.got_subcommand(sample)) return run_sample(sa);
     if (app.got_subcommand(check)) return run_check(ca);
+    if (app.got_subcommand(store_cmd))
+      for (CLI::App* sub : store_cmd->get_subcommands()) return run_store(sub->get_name(), st_args);
     return fail(exit_usage, "no subcommand (see xgate --help)");
   } catch (const usage_error& e) {
     return fail(exit_usage, e.what());
+  } catch (const store_failure& e) {
+    return fail(e.code, e.message);
   } catch (const xgate::signature_error& e) {
     return fail(exit_signature, e.what());
   } catch (const xgate::access_denied& e) {

@@ -4,7 +4,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <poll.h>
+#include <signal.h>
+
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -52,7 +59,8 @@ class XgateCli : public ::testing::Test {
 
   // Runs xgate with `args`; standard input comes from `input` (empty: /dev/null).
   result run(const std::vector<std::string>& args, const fs::path& input = {}) {
-    fs::path out = dir / "stdout.txt", err = dir / "stderr.txt";
+    int n = runs_++;  // own output files per run: runs may overlap (a watch while another writes)
+    fs::path out = dir / ("stdout-" + std::to_string(n) + ".txt"), err = dir / ("stderr-" + std::to_string(n) + ".txt");
     std::vector<std::string> all{XGATE_CLI_PATH};
     all.insert(all.end(), args.begin(), args.end());
     std::vector<char*> argv;
@@ -111,6 +119,7 @@ class XgateCli : public ::testing::Test {
   }
 
   fs::path dir;
+  std::atomic<int> runs_{0};
 };
 
 // ---- usage --------------------------------------------------------------------------------
@@ -298,5 +307,263 @@ TEST_F(XgateCli, BadOrMissingSignatureExitsFour) {
       run({"check", (dir / "unsigned.xml").string(), "--type", "example.Drawing", "--as", "bob", "--pub", key("alice.pub")}),
       4, "not signed");
 }
+
+
+// ---- store --------------------------------------------------------------------------------------
+class XgateStoreCli : public XgateCli {
+ protected:
+  std::string data() const { return (dir / "store").string(); }
+  // xgate store COMMAND ARGS --data DIR --as PRINCIPAL
+  result store(const std::string& as, std::vector<std::string> args, const fs::path& input = {}) {
+    args.insert(args.begin(), "store");
+    args.insert(args.end(), {"--data", data(), "--as", as});
+    return run(args, input);
+  }
+  std::string put(const std::string& as, const std::string& name, const std::string& xml, std::vector<std::string> extra = {}) {
+    fs::path f = dir / "in.xml";
+    write_file(f, xml);
+    std::vector<std::string> args{"put", name, f.string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    result r = store(as, args);
+    EXPECT_EQ(r.code, 0) << r.err;
+    return r.out;
+  }
+  static std::vector<std::string> lines(const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string l; std::getline(in, l);) out.push_back(l);
+    return out;
+  }
+};
+
+TEST_F(XgateStoreCli, PutGetInfoLsTakeRm) {
+  std::string xml = "<order n=\"1\"><qty>3</qty></order>\n";
+  EXPECT_EQ(put("alice", "orders/1", xml), "1\n");
+  write_file(dir / "stdin.xml", "<order n=\"2\"/>");
+  result in = store("alice", {"put", "orders/2", "-", "--lease", "3600"}, dir / "stdin.xml");
+  expect_success(in);
+  EXPECT_EQ(in.out, "2\n");
+
+  result get = store("alice", {"get", "orders/1"});
+  expect_success(get);
+  EXPECT_EQ(get.out, xml);  // byte for byte
+
+  result info = store("alice", {"info", "orders/2"});
+  expect_success(info);
+  EXPECT_NE(info.out.find("name: orders/2\nrevision: 2\nsize: 14\n"), std::string::npos) << info.out;
+  EXPECT_NE(info.out.find("creator: alice\n"), std::string::npos) << info.out;
+  EXPECT_NE(info.out.find("held by alice"), std::string::npos) << info.out;
+
+  result ls = store("alice", {"ls", "orders"});
+  expect_success(ls);
+  auto rows = lines(ls.out);
+  ASSERT_EQ(rows.size(), 3u) << ls.out;
+  EXPECT_TRUE(rows[0].starts_with("NAME      REVISION  SIZE  CREATOR  MODIFIED")) << rows[0];
+  EXPECT_TRUE(rows[1].starts_with("orders/1  1         34    alice    20")) << rows[1];
+  EXPECT_TRUE(rows[1].ends_with("  -")) << rows[1];
+  EXPECT_TRUE(rows[2].starts_with("orders/2  2         14    alice    20")) << rows[2];
+  EXPECT_TRUE(rows[2].ends_with("Z")) << rows[2];  // the lease's expiry
+  EXPECT_EQ(lines(store("bob", {"ls"}).out).size(), 1u);  // bob reads none: the header only
+
+  result take = store("alice", {"take", "orders/1"});
+  expect_success(take);
+  EXPECT_EQ(take.out, xml);
+  expect_failure(store("alice", {"take", "orders/1"}), 5, "orders/1");
+  expect_success(store("alice", {"rm", "orders/2", "--if-revision", "2"}));
+  expect_failure(store("alice", {"get", "orders/2"}), 5, "no such document");
+  EXPECT_EQ(lines(store("alice", {"ls"}).out).size(), 1u);
+}
+
+TEST_F(XgateStoreCli, QueryPrintsNameAndValue) {
+  put("alice", "q/a", "<o><qty>3</qty><qty>1</qty></o>");
+  put("alice", "q/b", "<o><qty>7</qty></o>");
+  result r = store("alice", {"query", "q", "//qty[. > 2]/text()"});
+  expect_success(r);
+  EXPECT_EQ(r.out, "q/a: 3\nq/b: 7\n");
+  expect_failure(store("alice", {"query", "q", "//[oops"}), 1, "oops");
+}
+
+TEST_F(XgateStoreCli, ErrorsHaveTheirExitCodes) {
+  put("alice", "doc", "<v>1</v>");
+  expect_failure(store("bob", {"get", "doc"}), 3, "\"bob\"");
+  expect_failure(store("bob", {"rm", "doc"}), 3, "delete");
+  expect_failure(store("alice", {"get", "nope"}), 5, "nope");
+  expect_failure(store("alice", {"put", "doc", (dir / "missing.xml").string()}), 1, "missing.xml");
+  write_file(dir / "v.xml", "<v>2</v>");
+  expect_failure(store("alice", {"put", "doc", (dir / "v.xml").string(), "--if-revision", "7"}), 6, "conflict");
+  expect_failure(store("alice", {"put", "doc2", (dir / "v.xml").string(), "--if-revision", "0", "--lease", "x"}), 1);
+  write_file(dir / "bad.xml", "<v>");
+  expect_failure(store("alice", {"put", "doc", (dir / "bad.xml").string()}), 2, "doc");
+  expect_failure(store("alice", {"get", "a//b"}), 1, "a//b");
+  expect_failure(store("alice", {"frob"}), 1, "frob");
+  expect_failure(run({"store", "get", "doc"}), 1, "--server");
+  expect_failure(run({"store", "get", "doc", "--data", data()}), 1, "--as");
+  expect_failure(run({"store", "get", "doc", "--data", data(), "--as", "a", "--server", "http://127.0.0.1:1"}), 1);
+  expect_failure(run({"store", "get", "doc", "--data", (dir / "nowhere").string(), "--as", "a"}), 1, "nowhere");
+  expect_failure(run({"store", "get", "doc", "--data", data(), "--token", "bogus"}), 3, "token");
+  expect_failure(run({"store", "get", "doc", "--server", "http://127.0.0.1:1", "--token", "t"}), 7, "127.0.0.1:1");
+  EXPECT_EQ(store("alice", {"get", "doc"}).out, "<v>1</v>");  // nothing changed
+  result help = run({"store", "--help"});
+  expect_success(help);
+  EXPECT_NE(help.out.find("6 conflict"), std::string::npos) << help.out;
+}
+
+TEST_F(XgateStoreCli, WatchPrintsChangesUntilCountOrTimeout) {
+  put("alice", "w/a", "<v/>");
+  put("alice", "w/b", "<v/>");
+  expect_success(store("alice", {"rm", "w/a"}));
+  result all = store("alice", {"watch", "w", "--after", "0", "--count", "3"});
+  expect_success(all);
+  EXPECT_EQ(all.out, "1 written w/a\n2 written w/b\n3 removed w/a\n");
+  result two = store("alice", {"watch", "w", "--after", "1", "--count", "1"});
+  EXPECT_EQ(two.out, "2 written w/b\n");
+
+  auto start = std::chrono::steady_clock::now();
+  result quiet = store("alice", {"watch", "w", "--timeout", "0.3"});
+  expect_success(quiet);
+  EXPECT_EQ(quiet.out, "");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+
+  // A watch waiting for the next change sees another process's write.
+  result live;
+  std::thread watcher([&] { live = store("alice", {"watch", "w", "--count", "1", "--timeout", "20"}); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  put("alice", "w/c", "<v/>");
+  watcher.join();
+  expect_success(live);
+  EXPECT_EQ(live.out, "4 written w/c\n");
+}
+
+TEST_F(XgateStoreCli, CredentialTokensActWithinTheirGrant) {
+  put("alice", "shared/x", "<v>x</v>");
+  put("alice", "private/y", "<v>y</v>");
+  result c = store("alice", {"credential", "shared", "--rights", "read", "--ttl", "600", "--label", "readers"});
+  expect_success(c);
+  ASSERT_EQ(lines(c.out).size(), 1u);
+  std::string token = lines(c.out)[0];
+  auto as_token = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "store");
+    args.insert(args.end(), {"--data", data(), "--token", token});
+    return run(args);
+  };
+  EXPECT_EQ(as_token({"get", "shared/x"}).out, "<v>x</v>");
+  expect_failure(as_token({"get", "private/y"}), 3, "private/y");
+  expect_failure(as_token({"rm", "shared/x"}), 3);
+  expect_failure(store("alice", {"credential", "--rights", "fly"}), 1, "fly");
+  result whole = store("alice", {"credential", "shared/x", "--rights", "read,write", "--no-subtree"});
+  expect_success(whole);
+  EXPECT_NE(lines(whole.out).at(0), token);
+}
+
+// ---- store --server, against the real xgated ----------------------------------------------------
+#ifdef XGATED_PATH
+class XgateServerCli : public XgateStoreCli {
+ protected:
+  void SetUp() override {
+    XgateStoreCli::SetUp();
+    alice = adduser("alice");
+    bob = adduser("bob");
+    start_server();
+  }
+  void TearDown() override {
+    if (server_pid > 0) {
+      ::kill(server_pid, SIGTERM);
+      int status = 0;
+      // Bounded: SIGKILL if it has not exited within 10 s.
+      for (int i = 0; i < 200 && ::waitpid(server_pid, &status, WNOHANG) == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (::waitpid(server_pid, &status, WNOHANG) == 0) {
+        ::kill(server_pid, SIGKILL);
+        ::waitpid(server_pid, &status, 0);
+      }
+    }
+    if (server_out >= 0) ::close(server_out);
+    XgateStoreCli::TearDown();
+  }
+
+  std::string adduser(const std::string& name) {
+    fs::path out = dir / ("token-" + name);
+    std::string cmd = std::string(XGATED_PATH) + " adduser " + name + " --data " + data() + " > " + out.string() + " 2>&1";
+    EXPECT_EQ(std::system(cmd.c_str()), 0) << read_file(out);
+    auto l = lines(read_file(out));
+    return l.empty() ? std::string() : l.back();
+  }
+
+  void start_server() {
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    std::string listen = "127.0.0.1:0", d = data(), path = XGATED_PATH;
+    std::vector<char*> argv{path.data(), const_cast<char*>("--data"), d.data(), const_cast<char*>("--listen"), listen.data(), nullptr};
+    server_pid = ::fork();
+    if (server_pid == 0) {
+      ::dup2(fds[1], 1);
+      ::close(fds[0]);
+      ::close(fds[1]);
+      int null = ::open("/dev/null", O_WRONLY);
+      ::dup2(null, 2);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(fds[1]);
+    server_out = fds[0];
+    // The first line: "xgated: listening on http://127.0.0.1:PORT", within 10 s.
+    std::string line;
+    while (line.find('\n') == std::string::npos) {
+      pollfd p{server_out, POLLIN, 0};
+      ASSERT_GT(::poll(&p, 1, 10000), 0) << "xgated did not start";
+      char c[256];
+      ssize_t n = ::read(server_out, c, sizeof c);
+      ASSERT_GT(n, 0) << "xgated exited: " << line;
+      line.append(c, static_cast<std::size_t>(n));
+    }
+    const std::string prefix = "xgated: listening on ";
+    ASSERT_TRUE(line.starts_with(prefix)) << line;
+    url = line.substr(prefix.size(), line.find('\n') - prefix.size());
+  }
+
+  result remote(const std::string& token, std::vector<std::string> args, const fs::path& input = {}) {
+    args.insert(args.begin(), "store");
+    args.insert(args.end(), {"--server", url, "--token", token});
+    return run(args, input);
+  }
+
+  std::string alice, bob, url;
+  pid_t server_pid = -1;
+  int server_out = -1;
+};
+
+TEST_F(XgateServerCli, PutGetLsQueryTakeRmOverHttp) {
+  ASSERT_FALSE(alice.empty());
+  write_file(dir / "doc.xml", "<o><qty>3</qty></o>");
+  result p = remote(alice, {"put", "orders/1", (dir / "doc.xml").string()});
+  expect_success(p);
+  EXPECT_EQ(p.out, "1\n");
+  EXPECT_EQ(remote(alice, {"get", "orders/1"}).out, "<o><qty>3</qty></o>");
+  auto rows = lines(remote(alice, {"ls"}).out);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_TRUE(rows[1].starts_with("orders/1  1         19    alice")) << rows[1];
+  EXPECT_EQ(remote(alice, {"query", "orders", "//qty/text()"}).out, "orders/1: 3\n");
+  EXPECT_EQ(remote(alice, {"watch", "orders", "--after", "0", "--count", "1"}).out, "1 written orders/1\n");
+  expect_failure(remote(bob, {"get", "orders/1"}), 3, "bob");
+  expect_failure(remote(alice, {"put", "orders/1", (dir / "doc.xml").string(), "--if-revision", "0"}), 6);
+  expect_failure(remote("not-a-token", {"get", "orders/1"}), 3);
+  EXPECT_EQ(remote(alice, {"take", "orders/1"}).out, "<o><qty>3</qty></o>");
+  expect_failure(remote(alice, {"rm", "orders/1"}), 5, "orders/1");
+
+  // The token may come from the environment.
+  ::setenv("XGATE_TOKEN", alice.c_str(), 1);
+  result env = run({"store", "ls", "--server", url});
+  ::unsetenv("XGATE_TOKEN");
+  expect_success(env);
+
+  // A credential issued over HTTP works over HTTP and on the directory alike.
+  result c = remote(alice, {"credential", "orders", "--rights", "read,write"});
+  expect_success(c);
+  std::string token = lines(c.out).at(0);
+  expect_success(remote(token, {"put", "orders/2", (dir / "doc.xml").string()}));
+  expect_failure(remote(token, {"put", "other", (dir / "doc.xml").string()}), 3);
+  expect_success(run({"store", "get", "orders/2", "--data", data(), "--token", token}));
+}
+#endif
 
 }  // namespace
