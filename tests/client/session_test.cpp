@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
+#include <utility>
+#include <vector>
 #include <memory>
 #include <string>
 #include <thread>
@@ -48,12 +51,16 @@ struct local_backend {
 #ifdef XGATE_CLIENT_TEST_SERVER
 struct http_backend {
   static constexpr const char* name = "http";
-  explicit http_backend(const fs::path& dir) : store(dir, small_store()), server(store, make_options()) { server.start(); }
+  explicit http_backend(const fs::path& dir, std::chrono::milliseconds idle_timeout = 60s)
+      : store(dir, small_store()), server(store, make_options(idle_timeout)) {
+    server.start();
+  }
   ~http_backend() { server.stop(); }
-  static xgate::server::server_options make_options() {
+  static xgate::server::server_options make_options(std::chrono::milliseconds idle_timeout) {
     xgate::server::server_options o;
     o.address = "127.0.0.1";
     o.port = 0;
+    o.idle_timeout = idle_timeout;
     return o;
   }
   std::unique_ptr<session> open(const std::string& token) {
@@ -361,6 +368,81 @@ TEST_F(OpenSession, CacheIsThreadSafe) {
   EXPECT_EQ(opened, 8);
   EXPECT_EQ(cache.size(), 1u);
 }
+
+
+#ifdef XGATE_CLIENT_TEST_SERVER
+// ---- the http side against the local side on the same store ---------------------------------
+// The kind and message of what f throws.
+template <class F>
+std::pair<std::string, std::string> failure(F&& f) {
+  try {
+    f();
+  } catch (const xgate::store::store_error& e) {
+    return {std::string("store_error ") + xgate::store::to_string(e.code()), e.what()};
+  } catch (const xgate::access_denied& e) {
+    return {"access_denied", e.what()};
+  } catch (const std::exception& e) {
+    return {"other", e.what()};
+  }
+  return {"none", ""};
+}
+
+class HttpAndLocal : public xgate::store::testing::store_test {};
+
+TEST_F(HttpAndLocal, ErrorsReadTheSameOnBothSides) {
+  http_backend b(dir);
+  std::string token = b.store.issue_credential("alice", {});
+  auto local = xgate::store::local_session(b.store, b.store.authenticate(token));
+  auto remote = b.open(token);
+  local->write("doc", "<v>1</v>");
+  b.store.write("bobs", "<v/>", "bob");
+  std::vector<std::function<void(session&)>> ops{
+      [](session& s) { s.read("nope"); },
+      [](session& s) { s.info("no/pe"); },
+      [](session& s) { s.take("nope"); },
+      [](session& s) { s.remove("doc", 99); },
+      [](session& s) { s.write("doc", "<v/>", {.expected_revision = 0}); },
+      [](session& s) { s.write("a//b", "<v/>"); },
+      [](session& s) { s.write("doc", "<v>"); },
+      [](session& s) { s.query("", "//[x"); },
+      [](session& s) { s.cancel_lease("doc"); },
+      [](session& s) { s.read("bobs"); },
+      [](session& s) { s.write("bobs", "<v/>"); },
+      [](session& s) { s.watch("", 0, 10ms); s.renew_lease("doc", 10s); },
+  };
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    SCOPED_TRACE(i);
+    auto l = failure([&] { ops[i](*local); });
+    auto r = failure([&] { ops[i](*remote); });
+    EXPECT_NE(l.first, "none");
+    EXPECT_EQ(l, r);
+  }
+}
+
+TEST_F(HttpAndLocal, SessionSurvivesTheServerClosingAnIdleConnection) {
+  http_backend b(dir, 200ms);
+  auto s = b.open(b.store.issue_credential("alice", {}));
+  s->write("a", "<v/>");
+  std::this_thread::sleep_for(500ms);  // the server closes the idle connection
+  EXPECT_EQ(s->read("a").xml, "<v/>");
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(s->write("a", "<v>2</v>").revision, 2u);  // a write is re-sent only when nothing was received
+}
+
+TEST_F(HttpAndLocal, AStoppedServerIsAClientError) {
+  http_backend b(dir);
+  auto s = b.open(b.store.issue_credential("alice", {}));
+  EXPECT_EQ(s->revision(), 0u);
+  b.server.stop();
+  try {
+    s->revision();
+    ADD_FAILURE() << "no client_error";
+  } catch (const client_error& e) {
+    EXPECT_EQ(e.code(), xgate::errc::io_error);
+    EXPECT_NE(std::string(e.what()).find("/revision"), std::string::npos) << e.what();
+  }
+}
+#endif
 
 }  // namespace
 }  // namespace xgate::client
