@@ -108,7 +108,7 @@ std::string peer_of(const tcp::socket& s) {
 struct http_server::impl {
   store::store& store;
   server_options options;
-  asio::io_context ioc{1};
+  asio::io_context ioc;  // runs only the accepts; connection threads post re-arms to it
   tcp::acceptor acceptor{ioc};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::thread accept_thread;

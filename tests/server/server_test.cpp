@@ -371,6 +371,11 @@ TEST_F(server_test, BadQueryParameterIs400AndNothingIsWritten) {
   expect_error(call(http::verb::post, "/credential?rights=fly", alice), 400, "bad_request",
                "bad query parameter \"rights\": \"fly\" is not a list of read, write, delete, copy (or all)");
   expect_error(call(http::verb::post, "/credential?subtree=2", alice), 400, "bad_request");
+  // no rights at all: the store refuses the request itself
+  response none = call(http::verb::post, "/credential?rights=", alice);
+  EXPECT_EQ(none.result_int(), 400) << none.body();
+  EXPECT_TRUE(header(none, "X-Xgate-Error") == "bad_credential" || header(none, "X-Xgate-Error") == "bad_request")
+      << header(none, "X-Xgate-Error");
   expect_error(call(http::verb::post, "/lease/a?renew=5&cancel", alice), 400, "bad_request",
                "give exactly one of the query parameters \"renew\" and \"cancel\"");
   EXPECT_TRUE(s->credentials("alice").size() == 1);  // only the login
