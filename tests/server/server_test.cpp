@@ -613,6 +613,21 @@ TEST_F(server_test, ConnectionCapQueuesInsteadOfRefusing) {
   EXPECT_EQ(third.get(), 200u);
 }
 
+TEST_F(server_test, IdleConnectionsAreClosed) {
+  xgate::server::server_options o;
+  o.idle_timeout = milliseconds(200);
+  open({}, o);
+  http_client c = client();
+  EXPECT_EQ(c.request(http::verb::get, "/revision", alice).result_int(), 200);
+  auto t0 = steady_clock::now();
+  EXPECT_TRUE(c.closed_by_server(milliseconds(5000)));
+  EXPECT_LT(steady_clock::now() - t0, milliseconds(4000));
+  // a stalled half request too
+  http_client half = client();
+  half.write_raw("GET /revision HTTP/1.1\r\nHost: x\r\n");
+  EXPECT_TRUE(half.closed_by_server(milliseconds(5000)));
+}
+
 TEST_F(server_test, AccessLogHasOneLinePerRequestAndNoTokens) {
   call(http::verb::put, "/store/a", alice, plain);
   response r = call(http::verb::post, "/credential", alice);
