@@ -351,16 +351,16 @@ int run_store_watch(st::session& s, const store_args& a) {
   std::uint64_t after = a.after ? *a.after : s.revision();
   std::uint64_t seen = 0;
   auto deadline = a.timeout ? steady_clock::now() + to_ms(*a.timeout, "--timeout") : steady_clock::time_point::max();
+  if (a.count && *a.count == 0) return exit_ok;
   for (;;) {
-    if (a.count && seen >= *a.count) return exit_ok;
-    auto now = steady_clock::now();
-    if (now >= deadline && a.timeout) return exit_ok;
-    auto wait = a.timeout ? duration_cast<milliseconds>(deadline - now) : milliseconds(60000);
-    for (const auto& c : s.watch(a.prefix, after, std::min(wait, milliseconds(60000)))) {
+    // At least one look, so that --timeout 0 prints what is there now.
+    auto left = a.timeout ? std::max(duration_cast<milliseconds>(deadline - steady_clock::now()), milliseconds(0)) : milliseconds(60000);
+    for (const auto& c : s.watch(a.prefix, after, std::min(left, milliseconds(60000)))) {
       after = c.revision;
       write_stdout(std::to_string(c.revision) + " " + st::to_string(c.kind) + " " + c.name + "\n");
       if (a.count && ++seen >= *a.count) return exit_ok;
     }
+    if (a.timeout && steady_clock::now() >= deadline) return exit_ok;
   }
 }
 

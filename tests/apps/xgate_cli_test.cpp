@@ -417,6 +417,9 @@ TEST_F(XgateStoreCli, WatchPrintsChangesUntilCountOrTimeout) {
   EXPECT_EQ(all.out, "1 written w/a\n2 written w/b\n3 removed w/a\n");
   result two = store("alice", {"watch", "w", "--after", "1", "--count", "1"});
   EXPECT_EQ(two.out, "2 written w/b\n");
+  result now = store("alice", {"watch", "w", "--after", "1", "--timeout", "0"});  // what is there, at once
+  expect_success(now);
+  EXPECT_EQ(now.out, "2 written w/b\n3 removed w/a\n");
 
   auto start = std::chrono::steady_clock::now();
   result quiet = store("alice", {"watch", "w", "--timeout", "0.3"});
