@@ -51,16 +51,17 @@ struct local_backend {
 #ifdef XGATE_CLIENT_TEST_SERVER
 struct http_backend {
   static constexpr const char* name = "http";
-  explicit http_backend(const fs::path& dir, std::chrono::milliseconds idle_timeout = 60s)
-      : store(dir, small_store()), server(store, make_options(idle_timeout)) {
+  explicit http_backend(const fs::path& dir, std::chrono::milliseconds idle_timeout = 60s, std::size_t max_document = 16 << 20)
+      : store(dir, small_store()), server(store, make_options(idle_timeout, max_document)) {
     server.start();
   }
   ~http_backend() { server.stop(); }
-  static xgate::server::server_options make_options(std::chrono::milliseconds idle_timeout) {
+  static xgate::server::server_options make_options(std::chrono::milliseconds idle_timeout, std::size_t max_document) {
     xgate::server::server_options o;
     o.address = "127.0.0.1";
     o.port = 0;
     o.idle_timeout = idle_timeout;
+    o.max_document = max_document;
     return o;
   }
   std::unique_ptr<session> open(const std::string& token) {
@@ -427,6 +428,15 @@ TEST_F(HttpAndLocal, SessionSurvivesTheServerClosingAnIdleConnection) {
   EXPECT_EQ(s->read("a").xml, "<v/>");
   std::this_thread::sleep_for(500ms);
   EXPECT_EQ(s->write("a", "<v>2</v>").revision, 2u);  // a write is re-sent only when nothing was received
+}
+
+TEST_F(HttpAndLocal, ABodyOverTheServersLimitIsTooLargeAndTheSessionGoesOn) {
+  http_backend b(dir, 60s, 1024);
+  auto s = b.open(b.store.issue_credential("alice", {}));
+  // Over the server's --max-document (413, connection closed) and over the store's limit.
+  EXPECT_EQ(store_errc_of([&] { s->write("big", "<v>" + std::string(2000, 'x') + "</v>"); }), store_errc::too_large);
+  EXPECT_EQ(store_errc_of([&] { s->write("big", "<v>" + std::string(1 << 20, 'x') + "</v>"); }), store_errc::too_large);
+  EXPECT_EQ(s->write("small", "<v/>").revision, 1u);
 }
 
 TEST_F(HttpAndLocal, AStoppedServerIsAClientError) {
