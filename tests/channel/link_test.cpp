@@ -161,7 +161,7 @@ struct faults {
 
 struct end {
   std::string name;
-  link l;
+  link l{link_sender(new_link_stream(), {.max_unacked = 256}), {}};  // a window: rewinds resend less
   pair_stamper stamper{name};
   inbox box;
   std::vector<envelope> delivered;
