@@ -295,6 +295,11 @@ std::string new_token() {
   return std::string(token_prefix) + text;
 }
 
+struct holding {
+  std::optional<credential_record> record;
+  std::string refusal;
+};
+
 std::string conflict_detail(std::uint64_t expected, const std::optional<document_info>& current) {
   return "revision conflict (expected " + std::to_string(expected) + ", current " +
          (current ? std::to_string(current->revision) : std::string("none")) + ")";
@@ -566,6 +571,26 @@ struct store::impl {
     if (rc == MDB_NOTFOUND) return std::nullopt;
     check(rc, operation, id);
     return decode_credential(id, view(v));
+  }
+
+  // Whether the credential id stands for a caller now: it exists, and neither it nor any
+  // credential it was issued through is expired or revoked. Otherwise the reason.
+  holding check_holding(MDB_txn* t, const std::string& id, std::string_view op) const {
+    std::optional<credential_record> c = get_credential(t, id, op);
+    if (!c) return {std::nullopt, "unknown or revoked token"};
+    clock::time_point now = clock::now();
+    if (c->info.granted.expires && *c->info.granted.expires <= now) return {std::nullopt, "credential " + id + " expired"};
+    // A child holds only while every credential it was issued through holds. Ids are
+    // fresh random values, so the chain cannot loop; the bound is a guard all the same.
+    std::string parent = c->info.parent;
+    for (int depth = 0; !parent.empty(); ++depth) {
+      std::optional<credential_record> p = get_credential(t, parent, op);
+      if (!p || depth > 64) return {std::nullopt, "credential " + id + " was issued through a revoked credential"};
+      if (p->info.granted.expires && *p->info.granted.expires <= now)
+        return {std::nullopt, "credential " + id + " was issued through an expired credential"};
+      parent = p->info.parent;
+    }
+    return {std::move(c), {}};
   }
 
   // Every credential, in id order.
@@ -929,24 +954,20 @@ caller store::authenticate(std::string_view token) const {
   std::string hash = token_hash(token);
   std::string id = credential_id(hash);
   return impl_->in_read(op, "", [&](MDB_txn* t) {
-    std::optional<credential_record> c = impl_->get_credential(t, id, op);
-    if (!c || sodium_memcmp(c->hash.data(), hash.data(), token_hash_bytes) != 0)
-      throw store_error(store_errc::bad_credential, op, "", "unknown or revoked token");
-    clock::time_point now = clock::now();
-    if (c->info.granted.expires && *c->info.granted.expires <= now)
-      throw store_error(store_errc::bad_credential, op, "", "credential " + id + " expired");
-    // A child holds only while every credential it was issued through holds. Ids are
-    // fresh random values, so the chain cannot loop; the bound is a guard all the same.
-    std::string parent = c->info.parent;
-    for (int depth = 0; !parent.empty(); ++depth) {
-      std::optional<credential_record> p = impl_->get_credential(t, parent, op);
-      if (!p || depth > 64)
-        throw store_error(store_errc::bad_credential, op, "", "credential " + id + " was issued through a revoked credential");
-      if (p->info.granted.expires && *p->info.granted.expires <= now)
-        throw store_error(store_errc::bad_credential, op, "", "credential " + id + " was issued through an expired credential");
-      parent = p->info.parent;
-    }
-    return caller(id, std::move(c->info.granted));
+    holding h = impl_->check_holding(t, id, op);
+    if (h.record && sodium_memcmp(h.record->hash.data(), hash.data(), token_hash_bytes) != 0) h = {std::nullopt, "unknown or revoked token"};
+    if (!h.record) throw store_error(store_errc::bad_credential, op, "", h.refusal);
+    return caller(id, std::move(h.record->info.granted));
+  });
+}
+
+std::optional<credential_key> store::credential_key_of(std::string_view id) const {
+  constexpr std::string_view op = "credential key";
+  std::string key(id);
+  return impl_->in_read(op, "", [&](MDB_txn* t) -> std::optional<credential_key> {
+    holding h = impl_->check_holding(t, key, op);
+    if (!h.record) return std::nullopt;
+    return credential_key{std::move(h.record->hash), caller(key, std::move(h.record->info.granted))};
   });
 }
 

@@ -218,3 +218,19 @@ TEST_F(store_test, ALocalSessionIsTheStoreAsOneCallerSeesIt) {
   EXPECT_EQ(alice->take("r/1").xml, "<r>1</r>");
   EXPECT_EQ(store_errc_of([&] { reader->read("r/1"); }), xs::store_errc::not_found);
 }
+
+TEST_F(store_test, ACredentialKeyIsTheTokensHashWhileTheCredentialHolds) {
+  xs::store s(dir);
+  std::string token = s.issue_credential("alice", request("jobs", xs::right_set{right::read}));
+  xs::caller c = s.authenticate(token);
+  std::optional<xs::credential_key> key = s.credential_key_of(c.credential_id());
+  ASSERT_TRUE(key.has_value());
+  EXPECT_EQ(key->hash.size(), 32u);
+  EXPECT_EQ(key->who.principal(), "alice");
+  ASSERT_NE(key->who.limits(), nullptr);
+  EXPECT_EQ(key->who.limits()->scope, "jobs");
+  EXPECT_EQ(key->who.credential_id(), c.credential_id());
+  EXPECT_FALSE(s.credential_key_of("0123456789abcdef").has_value());
+  s.revoke_credential(c.credential_id(), "alice");
+  EXPECT_FALSE(s.credential_key_of(c.credential_id()).has_value());
+}

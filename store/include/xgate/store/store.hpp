@@ -129,6 +129,12 @@ struct store_options {
   std::size_t max_document_size = std::size_t{64} << 20;
 };
 
+// See store::credential_key_of.
+struct credential_key {
+  std::string hash;  // BLAKE2b-256 of the token, 32 raw bytes
+  caller who;
+};
+
 class store {
  public:
   // Opens the store in dir, creating the directory and the databases if missing.
@@ -196,6 +202,11 @@ class store {
   // The caller a token stands for. store_error(bad_credential) for a token that is
   // unknown, expired, revoked, or issued through a credential that no longer holds.
   caller authenticate(std::string_view token) const;
+  // For challenge-response protocols (the channel hub), which never see the token: the
+  // token's hash and the caller the credential with this id stands for, when it holds
+  // (nullopt when it is unknown, expired or revoked). The hash is secret-equivalent for
+  // such a protocol: never log or send it.
+  std::optional<credential_key> credential_key_of(std::string_view id) const;
   // The credentials issued for who.principal() (through who's own credential and its
   // children only, when who has one), in id order.
   std::vector<credential_info> credentials(const caller& who) const;
