@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <xgate/store/names.hpp>
+#include <xgate/store/store.hpp>
 
 namespace xgate::channel {
 
@@ -96,7 +97,13 @@ authenticated hub_handshake::on_auth(const frames::auth& a) {
   bool ok = sodium_memcmp(expected.data(), a.mac.data(), expected.size()) == 0;
   sodium_memzero(c->hash.data(), c->hash.size());
   if (!ok) throw channel_error(channel_errc::bad_auth, who + ": wrong response (wrong secret, or a replayed response)");
-  return authenticated{hello_->endpoint, hello_->credential_id, std::move(c->principal), hello_->link};
+  return authenticated{hello_->endpoint, hello_->credential_id, std::move(c->who), hello_->link};
+}
+
+std::optional<credential_secret> store_verifier::credential(std::string_view id) const {
+  std::optional<store::credential_key> k = store_.credential_key_of(id);
+  if (!k) return std::nullopt;
+  return credential_secret{std::move(k->hash), std::move(k->who)};
 }
 
 }  // namespace xgate::channel

@@ -17,7 +17,7 @@ class map_verifier : public verifier {
  public:
   void add(std::string_view token, std::string principal) {
     std::string h = token_hash(token);
-    creds_[credential_id_of_hash(h)] = credential_secret{h, std::move(principal)};
+    creds_.insert_or_assign(credential_id_of_hash(h), credential_secret{h, store::caller(principal)});
   }
   std::optional<credential_secret> credential(std::string_view id) const override {
     auto it = creds_.find(std::string(id));
@@ -30,12 +30,6 @@ class map_verifier : public verifier {
 };
 
 const std::string token = "xgt1_AAAAsecretsecretsecretsecretsecretsecret";
-
-struct handshake_run {
-  frames::hello hello;
-  frames::challenge challenge;
-  frames::auth auth;
-};
 
 TEST(Auth, RightSecretAuthenticates) {
   map_verifier v;
@@ -53,7 +47,7 @@ TEST(Auth, RightSecretAuthenticates) {
   EXPECT_EQ(wire.find(token_hash(token)), std::string::npos);
   authenticated who = hub.on_auth(a);
   EXPECT_EQ(who.endpoint, "node/a");
-  EXPECT_EQ(who.principal, "alice");
+  EXPECT_EQ(who.who.principal(), "alice");
   EXPECT_EQ(who.credential_id, me.id());
   EXPECT_EQ(who.link, (link_state{7, 8, 9}));
 }
@@ -135,14 +129,31 @@ TEST(Auth, UnknownCredentialVersionAndOrderAreRefused) {
   EXPECT_EQ(catch_channel_error([] { endpoint_credential(""); }).code(), channel_errc::bad_auth);
 }
 
-// The channel's hash and id are the store's: a token the store issues is recognised by id.
-TEST(Auth, CredentialIdMatchesTheStore) {
+// The channel's hash and id are the store's: a token the store issues authenticates to a
+// hub that asks the store, with the credential's grant; a revoked one no longer does.
+TEST(Auth, StoreVerifierAuthenticatesTheStoresCredentials) {
   std::filesystem::path dir = store::testing::fresh_dir();
   {
     store::store s(dir);
-    std::string t = s.issue_credential("alice", {.label = "hub"});
-    EXPECT_EQ(endpoint_credential(t).id(), s.authenticate(t).credential_id());
-    EXPECT_EQ(credential_id_of_hash(token_hash(t)), s.authenticate(t).credential_id());
+    std::string t = s.issue_credential("alice", {.scope = "results", .label = "hub"});
+    endpoint_credential me(t);
+    EXPECT_EQ(me.id(), s.authenticate(t).credential_id());
+    EXPECT_EQ(credential_id_of_hash(token_hash(t)), me.id());
+    store_verifier v(s);
+    hub_handshake hub(v, "hub@test");
+    frames::challenge c = hub.on_hello(me.hello("node/a"));
+    authenticated who = hub.on_auth(me.respond(c, "node/a"));
+    EXPECT_EQ(who.who.principal(), "alice");
+    ASSERT_NE(who.who.limits(), nullptr);
+    EXPECT_EQ(who.who.limits()->scope, "results");
+    EXPECT_EQ(who.who.credential_id(), me.id());
+
+    s.revoke_credential(me.id(), "alice");
+    hub_handshake later(v, "hub@test");
+    frames::challenge c2 = later.on_hello(me.hello("node/a"));
+    auto e = catch_channel_error([&] { later.on_auth(me.respond(c2, "node/a")); });
+    EXPECT_EQ(e.code(), channel_errc::bad_auth);
+    EXPECT_NE(e.detail().find("unknown, revoked or expired credential"), std::string::npos);
   }
   std::filesystem::remove_all(dir);
 }

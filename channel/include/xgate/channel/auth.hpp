@@ -24,6 +24,11 @@
 #include <string_view>
 
 #include <xgate/channel/frame.hpp>
+#include <xgate/store/credentials.hpp>
+
+namespace xgate::store {
+class store;
+}
 
 namespace xgate::channel {
 
@@ -36,8 +41,9 @@ std::string credential_id_of_hash(std::string_view hash);
 
 // What the hub learns about a credential id. hash is secret-equivalent (see above).
 struct credential_secret {
-  std::string hash;       // 32 raw bytes
-  std::string principal;  // whose credential it is: the hub decides which endpoints it may be
+  std::string hash;  // 32 raw bytes
+  store::caller who;  // the principal (and grant) the credential stands for; the hub decides
+                      // which endpoint names it may take, and acts as it in the store
 };
 
 // The hub's view of the store's credentials. credential() answers nullopt for an id that
@@ -46,6 +52,16 @@ class verifier {
  public:
   virtual ~verifier() = default;
   virtual std::optional<credential_secret> credential(std::string_view id) const = 0;
+};
+
+// The verifier over a store's credentials (store::credential_key_of). The store must outlive it.
+class store_verifier : public verifier {
+ public:
+  explicit store_verifier(const store::store& s) : store_(s) {}
+  std::optional<credential_secret> credential(std::string_view id) const override;
+
+ private:
+  const store::store& store_;
 };
 
 // The transcript MAC (exposed for tests and other-language implementations).
@@ -73,7 +89,7 @@ class endpoint_credential {
 struct authenticated {
   std::string endpoint;
   std::string credential_id;
-  std::string principal;
+  store::caller who;  // as the verifier gave it
   link_state link;  // from the hello: where the endpoint resumes
 };
 
