@@ -1,7 +1,7 @@
 // Typed channel errors. Like store_error: a named code plus a message that says what was
 // refused and where, e.g.
-//   channel: frame message at byte 23: field "to": length 300 runs past the end (12 bytes left)
-//   channel: message node/a/5f0c.../7: body is a shop.Invoice, expected shop.Order
+//   channel: frame message at byte 2: field "from": length 300 runs past the end (2 bytes left)
+//   channel: message node/a/3f9c0d2e71b4a856/7 from "node/a": body is a shop.Invoice, expected a shop.Order
 #pragma once
 
 #include <optional>
