@@ -1,0 +1,147 @@
+// An endpoint: a named program on the channel. It logs in to the hub, sends messages that
+// arrive exactly once and in order per receiver, receives them, and sees who is online.
+//
+//   xgate::channel::endpoint a({.hub = "tcp://127.0.0.1:4711", .name = "node-a", .secret = token});
+//   a.start();                                       // connects in the background
+//   std::string id = a.send("node-b", "chat", "<xg:doc .../>");  // buffered until acknowledged
+//   a.send("node-b", order);                         // typed: kind "shop.Order", body via message_gate
+//   a.flush(5s);                                     // everything sent is now in the hub's store
+//   std::optional<envelope> m = a.receive(1s);       // or options.on_message
+//
+// Reliability: every message stays in the endpoint's buffer until the hub acknowledges it,
+// which the hub does after writing it to its store. The endpoint reconnects on its own
+// (exponential back-off between reconnect_min and reconnect_max) and resumes its link
+// (link.hpp): what the hub did not acknowledge is sent again; the inbox drops what was
+// delivered before, so the application sees each message once, in order per sender.
+// This holds across hub restarts as long as this endpoint object lives (its inbox is in
+// memory).
+//
+// Errors the hub reports about messages (error frames: buffer_full, spoofed_sender, the
+// receiver's gate refusing a body, ...) go to options.on_error (and errors()). After a
+// buffer_full for a message to R, later sends to R start a new stream, so that they do
+// not wait at R behind the refused one.
+//
+// Refusal of the login itself (wrong secret, a name the credential may not take) stops the
+// endpoint: state() becomes refused, last_error() says why, and send() throws.
+//
+// Thread safety: every member may be called from any thread. Callbacks run on the
+// endpoint's I/O thread, one at a time; they may call send() (when the buffer is not full)
+// but must not call stop() or flush().
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <xgate/channel/envelope.hpp>
+#include <xgate/channel/error.hpp>
+#include <xgate/channel/frame.hpp>
+#include <xgate/channel/gate.hpp>
+#include <xgate/channel/transport.hpp>
+
+namespace xgate::channel {
+
+struct endpoint_options {
+  std::string hub;          // "tcp://HOST:PORT" (ignored when custom_transport is set)
+  std::string name;         // the endpoint name (store name rules), e.g. "node-a/worker-1"
+  std::string secret;       // the credential token (xgated adduser prints one) ...
+  std::string secret_file;  // ... or a file holding it on its first line (used when secret is "")
+  std::shared_ptr<xgate::channel::transport> custom_transport;  // set: used instead of make_transport(hub)
+  xgate::channel::transport_options transport_settings;
+
+  std::chrono::milliseconds reconnect_min{50}, reconnect_max{5000};
+  // A ping after this long without sending; the connection counts as dead after
+  // dead_after without hearing from the hub (then the endpoint reconnects).
+  std::chrono::milliseconds heartbeat{5000};
+  std::chrono::milliseconds dead_after{15000};
+
+  // Messages (and their body bytes) sent but not yet acknowledged by the hub. send() waits
+  // up to send_timeout for room, then throws channel_error(buffer_full).
+  std::size_t max_unacked = 8192;
+  std::size_t max_unacked_bytes = std::size_t{64} << 20;
+  std::chrono::milliseconds send_timeout{10000};
+
+  // Delivery. Unset: messages wait for receive() (up to max_received, beyond which the
+  // endpoint stops acknowledging until the application catches up).
+  std::function<void(envelope)> on_message;
+  std::size_t max_received = 65536;
+  // Presence: the full list (snapshot) after each login, then changes.
+  std::function<void(const frames::presence&)> on_presence;
+  std::function<void(const frames::error&)> on_error;
+  // Connection state changes (connected after welcome; disconnected; refused).
+  std::function<void(bool connected)> on_connection;
+};
+
+enum class endpoint_state { stopped, connecting, connected, refused };
+const char* to_string(endpoint_state s) noexcept;
+
+class endpoint {
+ public:
+  // Reads the secret (file) and checks the name; throws channel_error(bad_auth) for a
+  // missing secret, (bad_envelope) for a bad name, (protocol) for a bad hub URL.
+  explicit endpoint(endpoint_options options);
+  ~endpoint();  // stop()
+  endpoint(const endpoint&) = delete;
+  endpoint& operator=(const endpoint&) = delete;
+
+  // Starts the I/O thread, which connects (and reconnects) in the background.
+  void start();
+  // Waits up to timeout until logged in; false on timeout. Throws channel_error with the
+  // hub's reason when the login was refused.
+  bool wait_connected(std::chrono::milliseconds timeout);
+  // Stops the I/O thread and closes the connection. Unacknowledged messages are dropped
+  // with the object (flush() first to keep them). Idempotent.
+  void stop();
+
+  // Sends body (an xml document, carried verbatim) to `to`; returns the message id.
+  // Buffered until the hub acknowledges it; waits up to options.send_timeout while the
+  // buffer is full, then throws channel_error(buffer_full). Throws (bad_envelope) for a
+  // bad receiver name or kind, (frame_too_large) for a body too large for one frame,
+  // (bad_auth) after the login was refused.
+  std::string send(std::string to, std::string kind, std::string body, std::string correlation = {});
+  // A typed body: kind defaults to the type's name; the body is made by message_gate<T>.
+  template <class T>
+  std::string send(std::string to, const T& value, std::string kind = std::string(type_name_v<T>),
+                   std::string correlation = {}, const gate_options& options = {}) {
+    envelope e = message_gate<T>(options).make(name(), std::move(to), value, std::move(kind));
+    e.correlation = std::move(correlation);
+    return send(std::move(e));
+  }
+  // An envelope made elsewhere (e.g. by a message_gate): from must be "" or this endpoint.
+  std::string send(envelope e);
+
+  // Messages of this kind must hold a valid T: one that does not is not delivered; the
+  // hub logs it ("rejected") and its sender gets error(wrong_body_type or bad_body).
+  template <class T>
+  void expect(std::string kind = std::string(type_name_v<T>), gate_options options = {}) {
+    auto gate = std::make_shared<message_gate<T>>(std::move(options));
+    add_check(std::move(kind), [gate](const envelope& e) { (void)gate->open(e); });
+  }
+  void add_check(std::string kind, std::function<void(const envelope&)> check);
+
+  // The next message (when options.on_message is unset); nullopt after timeout.
+  std::optional<envelope> receive(std::chrono::milliseconds timeout);
+
+  // Waits until the hub acknowledged everything sent so far; false on timeout.
+  bool flush(std::chrono::milliseconds timeout);
+
+  // Who is online (from the hub's presence frames), in name order, this endpoint included.
+  std::vector<std::string> online() const;
+  endpoint_state state() const;
+  std::string last_error() const;             // why the last connection failed or was refused
+  std::vector<frames::error> errors() const;  // error frames received so far (at most 1000)
+  std::size_t unacked() const;                // messages awaiting the hub's acknowledgement
+  std::uint64_t reconnects() const;           // connections made after the first
+  const std::string& name() const noexcept;
+
+ private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace xgate::channel

@@ -1,0 +1,146 @@
+// The hub: authenticates endpoints, forwards messages between them, keeps what is not yet
+// delivered in the store, logs every message, and tells endpoints who is online.
+// Transport-agnostic: a transport (tcp.hpp; the HTTP long-poll transport) opens a
+// hub_connection per connection or session, feeds it decoded frames, and puts on the wire
+// whatever the hub hands to the connection's send callback.
+//
+// Endpoint names a credential may take: the credential's principal itself, or any name
+// under "PRINCIPAL/" (principal node-a may be "node-a" or "node-a/worker-1"). Any other
+// name needs a credential whose grant is narrowed to channel names (scope not "", so not a
+// login token) and covers "channel/endpoints/NAME" with the write right, e.g. a
+// credential issued with scope "channel/endpoints/job" lets its holder be "job/17".
+// One connection per endpoint name: a new authenticated connection for a name replaces
+// (closes) the old one.
+//
+// Delivery: a message is checked (sender = the authenticated endpoint, spoofed: an error
+// frame and a "refused" log entry, nothing forwarded), then its queue document
+// (channel/queue/TO/COUNTER) and its log document (log/DAY/TIME-INSTANCE-N) are written
+// in one store batch shared with other messages that arrived within
+// hub_options::group_commit (group commit: one fsync for many messages); only after that
+// commit does the sender get its acknowledgement, and the message go to the receiver's
+// link (at once when it is online, when it returns otherwise). A queue document is removed
+// when the receiver acknowledges the message. After a restart the hub reloads the queues
+// from the store: nothing it acknowledged is lost; what it sends again the receiver's
+// inbox drops as a duplicate.
+//
+// Queue limits: a message for an endpoint whose queue holds max_queue_messages or
+// max_queue_bytes is refused: the sender gets error(buffer_full) naming the message, and
+// every later message of the same sender stream to that endpoint is refused the same way
+// (the receiver would otherwise wait forever for the missing one). A sender's endpoint
+// starts a new stream to that receiver when told (endpoint.hpp). Expiry: messages queued
+// longer than queue_expiry are removed (logged "expired") together with the later queued
+// messages of their sender stream, and that stream is refused from then on, as above.
+// (Refused streams are remembered in memory only: after a hub restart an old stream's
+// later messages are accepted again and wait behind the hole in the receiver's inbox.)
+//
+// Log documents (never bodies or secrets), readable by the sender's and receiver's
+// principals and the hub's:
+//   <channel.log xg:v="1"><event>forwarded</event><from>node-a</from><to>node-b</to>
+//     <id>node-a/3f9c0d2e71b4a856/7</id><kind>chat</kind><time>2024-05-01T12:00:00.123456Z</time>
+//     <size>1024</size><digest>BLAKE2b-256 hex of the body</digest><code/><detail/></channel.log>
+// events: forwarded, refused (spoofed sender, buffer_full, bad frame...), rejected (the
+// receiver's gate refused the body), expired, auth_failed, login, logout. A receiver's
+// principal is the one it last authenticated with, or the name's first segment if it
+// never did since the hub started. Query: store.query("log", "//channel.log[to='node-b']", p).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include <xgate/channel/auth.hpp>
+#include <xgate/channel/frame.hpp>
+#include <xgate/store/store.hpp>
+
+namespace xgate::channel {
+
+struct hub_options {
+  // Bound into every authentication MAC (auth.hpp): names this hub instance.
+  std::string context = "xgate hub";
+  // The principal the hub acts as in the store (its queue and log documents).
+  std::string principal = "xgate-hub";
+  std::size_t max_frame = default_max_frame;
+  // Per receiving endpoint: queued messages not yet acknowledged by it.
+  std::size_t max_queue_messages = 100000;
+  std::size_t max_queue_bytes = std::size_t{256} << 20;
+  std::chrono::seconds queue_expiry{7 * 24 * 3600};
+  // Group commit: after the first message of a batch, wait this long (or until
+  // group_commit_max operations) before committing.
+  std::chrono::microseconds group_commit{1000};
+  std::size_t group_commit_max = 1024;
+  // A connection that sends nothing (not even a ping) for this long is closed.
+  std::chrono::milliseconds idle_timeout{30000};
+  // A connection not authenticated within this time is closed.
+  std::chrono::milliseconds handshake_timeout{10000};
+  // Detail lines (refusals, logins, failures): one line each, under a lock. May be null.
+  std::ostream* log = nullptr;
+  // Messages the hub sends a connection before it waits for acknowledgements.
+  std::size_t window = 4096;
+};
+
+struct hub_stats {
+  std::uint64_t messages_forwarded = 0;  // committed and handed to the receiver's link
+  std::uint64_t messages_refused = 0;
+  std::uint64_t commits = 0;             // store batches applied
+  std::uint64_t committed_ops = 0;       // documents written or removed by them
+  std::chrono::nanoseconds commit_time{0};  // total time spent in store::apply
+  std::size_t connections = 0;           // open now
+  std::size_t online = 0;                // authenticated endpoints now
+  std::size_t queued = 0;                // messages in all queues now
+};
+
+class hub;
+
+// The hub's side of one connection (or long-poll session). Made by hub::open; the
+// transport calls on_frame for every frame it decoded, on_bad_input when the bytes were
+// not frames, and on_closed when the peer went away. All of them are thread-safe and
+// may be called after the connection closed (they do nothing then).
+class hub_connection {
+ public:
+  virtual ~hub_connection() = default;
+  virtual void on_frame(frame f) = 0;
+  // A decoding failure: the hub logs it (event "refused"), sends error(code, reason) and
+  // closes the connection.
+  virtual void on_bad_input(const channel_error& e) = 0;
+  virtual void on_closed() = 0;
+  // The endpoint name once authenticated; "" before.
+  virtual std::string endpoint() const = 0;
+};
+
+class hub {
+ public:
+  // Frames for the peer, in order. Called with the hub's lock held: must not block and must
+  // not call back into the hub (buffer and write asynchronously).
+  using send_function = std::function<void(std::vector<frame>)>;
+  // Closes the connection after what send() was given is written. Same rules as send.
+  using close_function = std::function<void()>;
+
+  // Loads the queues left in the store (a restart) and starts the committer and the
+  // housekeeping (idle connections, expiry) threads. The store must outlive the hub.
+  hub(store::store& s, hub_options options = {});
+  ~hub();  // stop()
+  hub(const hub&) = delete;
+  hub& operator=(const hub&) = delete;
+
+  // A new connection. peer describes it for the log ("tcp 127.0.0.1:53122").
+  std::shared_ptr<hub_connection> open(std::string peer, send_function send, close_function close);
+
+  // Closes every connection, commits what is pending, joins the threads. Idempotent.
+  void stop();
+
+  // Who is online now, in name order.
+  std::vector<std::string> online() const;
+  hub_stats stats() const;
+  const hub_options& options() const noexcept;
+
+ private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace xgate::channel

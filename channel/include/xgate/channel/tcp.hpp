@@ -1,0 +1,51 @@
+// The hub's TCP transport: length-prefixed frames (frame.hpp) on plain TCP (Boost.Asio).
+// Each accepted socket is one hub_connection. A connection whose bytes are not frames (a
+// bad kind or field, a length prefix beyond the maximum frame) gets error(code, reason),
+// a log entry, and is closed; the server keeps serving the others.
+//
+//   xgate::channel::hub h(store, {.context = "xgated hub@127.0.0.1:4711"});
+//   xgate::channel::tcp_hub_server server(h, {.address = "127.0.0.1", .port = 0});
+//   server.start();
+//   std::cout << "hub: " << server.url() << "\n";   // tcp://127.0.0.1:PORT
+//
+// The endpoint's side is make_tcp_transport (transport.hpp), used by endpoint for
+// "tcp://" hub URLs.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include <xgate/channel/hub.hpp>
+
+namespace xgate::channel {
+
+struct tcp_server_options {
+  std::string address = "127.0.0.1";  // IPv4 or IPv6 address to listen on
+  unsigned short port = 0;            // 0: a free port, see tcp_hub_server::port()
+  unsigned threads = 1;               // I/O threads
+  std::size_t max_connections = 4096; // beyond: accepted and closed at once
+};
+
+class tcp_hub_server {
+ public:
+  // The hub must outlive the server.
+  tcp_hub_server(hub& h, tcp_server_options options = {});
+  ~tcp_hub_server();  // stop()
+  tcp_hub_server(const tcp_hub_server&) = delete;
+  tcp_hub_server& operator=(const tcp_hub_server&) = delete;
+
+  // Binds, listens and serves on background threads. Throws std::system_error when the
+  // address cannot be bound, std::logic_error when called twice.
+  void start();
+  unsigned short port() const noexcept;  // the chosen port for port 0; 0 before start()
+  std::string url() const;               // "tcp://ADDRESS:PORT"
+  // Closes the listener and every connection and joins the threads. Idempotent.
+  void stop();
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace xgate::channel

@@ -1,0 +1,14 @@
+#include <xgate/channel/transport.hpp>
+
+#include <xgate/store/names.hpp>
+
+namespace xgate::channel {
+
+std::unique_ptr<transport> make_transport(std::string_view url, const transport_options& options) {
+  if (url.starts_with("tcp://")) return make_tcp_transport(url, options);
+  // The long-poll transport goes here: if (url.starts_with("http://")) return make_http_transport(url, options);
+  throw channel_error(channel_errc::protocol, "hub URL \"" + store::printable(url) +
+                                                  "\": unknown scheme (expected tcp://HOST:PORT)");
+}
+
+}  // namespace xgate::channel
