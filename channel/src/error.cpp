@@ -24,7 +24,7 @@ xgate::errc nearest(channel_errc c) noexcept {
     case channel_errc::bad_auth:
     case channel_errc::spoofed_sender: return xgate::errc::access_denied;
     case channel_errc::wrong_body_type: return xgate::errc::wrong_root_type;
-    default: return xgate::errc::io_error;
+    default: return xgate::errc::channel_failure;
   }
 }
 }  // namespace

@@ -33,6 +33,7 @@ const char* to_string(errc code) noexcept {
     case errc::encode_failure: return "encode_failure";
     case errc::io_error: return "io_error";
     case errc::store_failure: return "store_failure";
+    case errc::channel_failure: return "channel_failure";
   }
   return "unknown";
 }

@@ -29,10 +29,10 @@ enum class channel_errc {
 const char* to_string(channel_errc code) noexcept;  // "bad_frame", ...
 std::optional<channel_errc> channel_errc_from_string(std::string_view name) noexcept;
 
-// An xgate::error, so one handler catches every xgate failure. Until xgate::errc has a
-// channel code, code() is the nearest xgate one: access_denied for bad_auth and
-// spoofed_sender, wrong_root_type for wrong_body_type, io_error otherwise;
-// channel_error::code() tells the channel's own reason.
+// An xgate::error, so one handler catches every xgate failure. Its xgate::error::code() is
+// the nearest xgate one: access_denied for bad_auth and spoofed_sender, wrong_root_type
+// for wrong_body_type, channel_failure otherwise; channel_error::code() tells the
+// channel's own reason.
 class channel_error : public xgate::error {
  public:
   // what(): "channel: DETAIL"

@@ -38,6 +38,7 @@ enum class errc {
   encode_failure,        // an object graph that cannot be written (unregistered type, dangling pointer)
   io_error,              // a sink or file failed
   store_failure,         // a store operation failed: xgate::store::store_error::code() says which way
+  channel_failure,       // a channel operation failed: xgate::channel::channel_error::code() says which way
 };
 
 const char* to_string(errc code) noexcept;
