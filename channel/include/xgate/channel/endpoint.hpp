@@ -66,10 +66,8 @@ struct endpoint_options {
   std::size_t max_unacked_bytes = std::size_t{64} << 20;
   std::chrono::milliseconds send_timeout{10000};
 
-  // Delivery. Unset: messages wait for receive() (up to max_received, beyond which the
-  // endpoint stops acknowledging until the application catches up).
+  // Delivery. Unset: messages wait for receive() (in memory, without limit).
   std::function<void(envelope)> on_message;
-  std::size_t max_received = 65536;
   // Presence: the full list (snapshot) after each login, then changes.
   std::function<void(const frames::presence&)> on_presence;
   std::function<void(const frames::error&)> on_error;
@@ -106,6 +104,7 @@ class endpoint {
   std::string send(std::string to, std::string kind, std::string body, std::string correlation = {});
   // A typed body: kind defaults to the type's name; the body is made by message_gate<T>.
   template <class T>
+    requires reflected<T>
   std::string send(std::string to, const T& value, std::string kind = std::string(type_name_v<T>),
                    std::string correlation = {}, const gate_options& options = {}) {
     envelope e = message_gate<T>(options).make(name(), std::move(to), value, std::move(kind));

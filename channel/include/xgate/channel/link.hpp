@@ -125,6 +125,12 @@ class pair_stamper {
   // Sets e.from to self (throws channel_error(spoofed_sender) when e.from is set to
   // another name), e.seq and e.id, and checks the result (check_envelope).
   void stamp(envelope& e);
+  // The next message to `to` starts a new stream (after the hub refused one of the current
+  // stream's messages, the receiver would wait for it forever).
+  void restart(std::string_view to) {
+    auto it = to_.find(to);
+    if (it != to_.end()) to_.erase(it);
+  }
   const std::string& self() const noexcept { return self_; }
 
  private:

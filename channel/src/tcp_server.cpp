@@ -1,0 +1,240 @@
+#include <xgate/channel/tcp.hpp>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <thread>
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+
+namespace xgate::channel {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+// One accepted socket. Reads run on the socket's strand; writes are started from any
+// thread (the hub calls send under its lock) by posting to the strand.
+struct session : std::enable_shared_from_this<session> {
+  tcp::socket sock;
+  frame_reader reader;
+  std::size_t max_frame;
+  std::array<char, 65536> rbuf{};
+  std::shared_ptr<hub_connection> hc;
+  std::mutex wmu;
+  std::string out, writing;  // out: queued; writing: in the kernel's hands
+  bool write_active = false, close_after = false, closed = false;
+  std::function<void(session*)> on_gone;
+
+  session(tcp::socket s, std::size_t max) : sock(std::move(s)), reader(max), max_frame(max) {}
+
+  void start() { read(); }
+
+  void read() {
+    auto self = shared_from_this();
+    sock.async_read_some(asio::buffer(rbuf), [self](boost::system::error_code ec, std::size_t n) {
+      if (ec) return self->gone();
+      try {
+        self->reader.feed(std::string_view(self->rbuf.data(), n));
+        while (auto f = self->reader.next()) self->hc->on_frame(std::move(*f));
+      } catch (const channel_error& e) {
+        // Not frames: the hub logs it, sends error and closes (through close()).
+        self->hc->on_bad_input(e);
+        return;
+      }
+      self->read();
+    });
+  }
+
+  // The hub's send callback.
+  void send(std::vector<frame> fs) {
+    std::lock_guard lock(wmu);
+    if (closed || close_after) return;
+    for (auto& f : fs) {
+      try {
+        append_framed(f, out, max_frame);
+      } catch (const channel_error& e) {
+        // A frame too large for the peer (e.g. a huge error reason): not sent.
+        (void)e;
+      }
+    }
+    start_write_locked();
+  }
+
+  // The hub's close callback: after what was sent is written.
+  void close() {
+    std::lock_guard lock(wmu);
+    close_after = true;
+    if (!write_active) {
+      write_active = true;  // nothing more may start
+      asio::post(sock.get_executor(), [self = shared_from_this()] { self->shut(); });
+    }
+  }
+
+  void start_write_locked() {
+    if (write_active || out.empty()) return;
+    write_active = true;
+    asio::post(sock.get_executor(), [self = shared_from_this()] { self->write(); });
+  }
+
+  void write() {
+    {
+      std::lock_guard lock(wmu);
+      writing.clear();
+      std::swap(writing, out);
+      if (writing.empty()) {
+        write_active = false;
+        if (close_after) {
+          write_active = true;
+          asio::post(sock.get_executor(), [self = shared_from_this()] { self->shut(); });
+        }
+        return;
+      }
+    }
+    asio::async_write(sock, asio::buffer(writing), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+      if (ec) return self->gone();
+      self->write();
+    });
+  }
+
+  void shut() {
+    boost::system::error_code ec;
+    sock.shutdown(tcp::socket::shutdown_both, ec);
+    sock.close(ec);
+    gone();
+  }
+
+  void gone() {
+    {
+      std::lock_guard lock(wmu);
+      if (closed) return;
+      closed = true;
+    }
+    boost::system::error_code ec;
+    sock.close(ec);
+    hc->on_closed();
+    if (on_gone) on_gone(this);
+  }
+};
+
+}  // namespace
+
+struct tcp_hub_server::impl {
+  hub& h;
+  tcp_server_options opt;
+  asio::io_context io;
+  std::optional<tcp::acceptor> acceptor;
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  std::set<std::shared_ptr<session>> sessions;
+  std::atomic<unsigned short> port{0};
+  bool started = false, stopped = false;
+
+  impl(hub& hb, tcp_server_options o) : h(hb), opt(std::move(o)) {}
+
+  void accept() {
+    acceptor->async_accept(asio::make_strand(io), [this](boost::system::error_code ec, tcp::socket sock) {
+      if (ec == asio::error::operation_aborted || !acceptor->is_open()) return;
+      if (!ec) serve(std::move(sock));
+      accept();
+    });
+  }
+
+  void serve(tcp::socket sock) {
+    boost::system::error_code ec;
+    sock.set_option(tcp::no_delay(true), ec);  // frames are small; latency matters more
+    auto remote = sock.remote_endpoint(ec);
+    std::string peer = "tcp " + (ec ? std::string("?") : remote.address().to_string() + ":" + std::to_string(remote.port()));
+    std::lock_guard lock(mu);
+    if (stopped || sessions.size() >= opt.max_connections) {
+      sock.close(ec);
+      return;
+    }
+    auto s = std::make_shared<session>(std::move(sock), h.options().max_frame);
+    std::weak_ptr<session> w = s;
+    s->hc = h.open(
+        std::move(peer), [w](std::vector<frame> fs) {
+          if (auto p = w.lock()) p->send(std::move(fs));
+        },
+        [w] {
+          if (auto p = w.lock()) p->close();
+        });
+    s->on_gone = [this](session* p) {
+      std::lock_guard lock(mu);
+      for (auto it = sessions.begin(); it != sessions.end(); ++it)
+        if (it->get() == p) {
+          sessions.erase(it);
+          break;
+        }
+    };
+    sessions.insert(s);
+    asio::post(s->sock.get_executor(), [s] { s->start(); });
+  }
+};
+
+tcp_hub_server::tcp_hub_server(hub& h, tcp_server_options options) : impl_(std::make_unique<impl>(h, std::move(options))) {}
+
+tcp_hub_server::~tcp_hub_server() { stop(); }
+
+void tcp_hub_server::start() {
+  if (impl_->started) throw std::logic_error("tcp_hub_server::start called twice");
+  impl_->started = true;
+  tcp::endpoint ep(asio::ip::make_address(impl_->opt.address), impl_->opt.port);
+  impl_->acceptor.emplace(impl_->io);
+  impl_->acceptor->open(ep.protocol());
+  impl_->acceptor->set_option(tcp::acceptor::reuse_address(true));  // a restarted hub takes its port back at once
+  impl_->acceptor->bind(ep);
+  impl_->acceptor->listen();
+  impl_->port = impl_->acceptor->local_endpoint().port();
+  impl_->accept();
+  for (unsigned i = 0; i < std::max(1u, impl_->opt.threads); ++i) impl_->threads.emplace_back([this] { impl_->io.run(); });
+}
+
+unsigned short tcp_hub_server::port() const noexcept { return impl_->port; }
+
+std::string tcp_hub_server::url() const {
+  std::string a = impl_->opt.address;
+  if (a.find(':') != std::string::npos) a = "[" + a + "]";
+  return "tcp://" + a + ":" + std::to_string(port());
+}
+
+void tcp_hub_server::stop() {
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->stopped || !impl_->started) {
+      impl_->stopped = true;
+      return;
+    }
+    impl_->stopped = true;
+  }
+  asio::post(impl_->io, [this] {
+    boost::system::error_code ec;
+    impl_->acceptor->close(ec);
+  });
+  std::set<std::shared_ptr<session>> all;
+  {
+    std::lock_guard lock(impl_->mu);
+    all = impl_->sessions;
+  }
+  for (auto& s : all) asio::post(s->sock.get_executor(), [s] { s->shut(); });
+  // Let the closes run, then stop the loop.
+  asio::post(impl_->io, [this] { impl_->io.stop(); });
+  for (auto& t : impl_->threads) t.join();
+  impl_->threads.clear();
+  std::lock_guard lock(impl_->mu);
+  for (auto& s : impl_->sessions) {
+    boost::system::error_code ec;
+    s->sock.close(ec);
+    s->hc->on_closed();
+  }
+  impl_->sessions.clear();
+}
+
+}  // namespace xgate::channel
