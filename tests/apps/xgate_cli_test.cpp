@@ -509,7 +509,7 @@ class XgateServerCli : public XgateStoreCli {
     }
     ::close(fds[1]);
     server_out = fds[0];
-    // The first line: "xgated: listening on http://127.0.0.1:PORT", within 10 s.
+    // The first line: "store: http://127.0.0.1:PORT", within 10 s.
     std::string line;
     while (line.find('\n') == std::string::npos) {
       pollfd p{server_out, POLLIN, 0};
@@ -519,7 +519,7 @@ class XgateServerCli : public XgateStoreCli {
       ASSERT_GT(n, 0) << "xgated exited: " << line;
       line.append(c, static_cast<std::size_t>(n));
     }
-    const std::string prefix = "xgated: listening on ";
+    const std::string prefix = "store: ";
     ASSERT_TRUE(line.starts_with(prefix)) << line;
     url = line.substr(prefix.size(), line.find('\n') - prefix.size());
   }

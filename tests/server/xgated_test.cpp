@@ -46,7 +46,7 @@ TEST_F(xgated_test, ServesWithAnAddedUserLogsWithoutTokensAndStopsOnSigterm) {
   child_process server({XGATED_BINARY, "--data", (dir / "data").string(), "--listen", "127.0.0.1:0"}, err.string());
   auto line = server.read_line(seconds(20));
   ASSERT_TRUE(line) << slurp(err);
-  const std::string prefix = "xgated: listening on http://127.0.0.1:";
+  const std::string prefix = "store: http://127.0.0.1:";
   ASSERT_TRUE(line->starts_with(prefix)) << *line;
   int port = std::stoi(line->substr(prefix.size()));
   ASSERT_GT(port, 0);
