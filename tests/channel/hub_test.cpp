@@ -1,0 +1,438 @@
+// The hub and the endpoint over real TCP sockets on 127.0.0.1: an in-process hub on a
+// fresh store, endpoints logging in with credentials the store issued.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <xgate/channel.hpp>
+#include <xgate/store/store.hpp>
+
+#include "test_dir.hpp"
+#include "test_util.hpp"
+
+namespace hubtest {
+struct Order {
+  long number = 0;
+  std::string item;
+};
+XGATE_TYPE(Order, "hubtest.Order", 1, (), (number, item))
+struct Invoice {
+  long total = 0;
+};
+XGATE_TYPE(Invoice, "hubtest.Invoice", 1, (), (total))
+}  // namespace hubtest
+
+namespace xgate::channel {
+namespace {
+
+using namespace std::chrono_literals;
+using store::testing::fresh_dir;
+
+// Waits (bounded) until pred holds.
+template <class P>
+bool eventually(P pred, std::chrono::milliseconds timeout = 5000ms) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(2ms);
+  }
+  return true;
+}
+
+// A thread-safe stream for the hub's detail log.
+struct locked_log {
+  std::mutex mu;
+  std::ostringstream os;
+  std::string text() {
+    std::lock_guard lock(mu);
+    return os.str();
+  }
+};
+
+class HubTest : public ::testing::Test {
+ protected:
+  std::filesystem::path dir = fresh_dir();
+  std::unique_ptr<store::store> st = std::make_unique<store::store>(dir);
+  std::ostringstream log;  // written under the hub's log lock; read after stop
+  std::unique_ptr<hub> h;
+  std::unique_ptr<tcp_hub_server> server;
+
+  void SetUp() override { start_hub(); }
+  void TearDown() override {
+    stop_hub();
+    st.reset();
+    std::filesystem::remove_all(dir);
+  }
+  void start_hub(hub_options o = {}) {
+    o.log = &log;
+    o.context = "test hub";
+    h = std::make_unique<hub>(*st, o);
+    server = std::make_unique<tcp_hub_server>(*h, tcp_server_options{.address = "127.0.0.1", .port = port_});
+    server->start();
+    port_ = server->port();
+  }
+  void stop_hub() {
+    if (server) server->stop();
+    if (h) h->stop();
+    server.reset();
+    h.reset();
+  }
+  std::string token(const std::string& principal, store::credential_request r = {}) {
+    return st->issue_credential(store::caller(principal), r);
+  }
+  endpoint_options options(const std::string& name, const std::string& secret) {
+    endpoint_options o;
+    o.hub = server->url();
+    o.name = name;
+    o.secret = secret;
+    o.reconnect_min = 10ms;
+    o.reconnect_max = 200ms;
+    return o;
+  }
+  unsigned short port_ = 0;
+};
+
+TEST_F(HubTest, TwoEndpointsTalkBothWaysWithPresenceAndFlush) {
+  std::mutex mu;
+  std::vector<frames::presence> seen;
+  auto oa = options("alice", token("alice"));
+  oa.on_presence = [&](const frames::presence& p) {
+    std::lock_guard lock(mu);
+    seen.push_back(p);
+  };
+  endpoint a(oa);
+  endpoint b(options("bob/laptop", token("bob")));
+  a.start();
+  ASSERT_TRUE(a.wait_connected(5s)) << a.last_error();
+  b.start();
+  ASSERT_TRUE(b.wait_connected(5s)) << b.last_error();
+  ASSERT_TRUE(eventually([&] { return a.online() == std::vector<std::string>{"alice", "bob/laptop"}; }));
+  EXPECT_TRUE(eventually([&] { return b.online() == std::vector<std::string>{"alice", "bob/laptop"}; }));
+
+  std::string id = a.send("bob/laptop", "chat", "<text>hello</text>");
+  EXPECT_TRUE(id.starts_with("alice/")) << id;
+  auto m = b.receive(5s);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->from, "alice");
+  EXPECT_EQ(m->body, "<text>hello</text>");
+  EXPECT_EQ(m->id, id);
+  b.send("alice", "chat", "<text>hi</text>", m->id);
+  auto r = a.receive(5s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->correlation, id);
+
+  // Typed both ways, in order.
+  for (int i = 1; i <= 200; ++i) a.send("bob/laptop", hubtest::Order{i, "x"});
+  EXPECT_TRUE(a.flush(5s));
+  EXPECT_EQ(a.unacked(), 0u);
+  message_gate<hubtest::Order> gate({.principal = "bob"});
+  for (int i = 1; i <= 200; ++i) {
+    auto e = b.receive(5s);
+    ASSERT_TRUE(e) << i;
+    EXPECT_EQ(e->kind, "hubtest.Order");
+    EXPECT_EQ(gate.open(*e).number, i);
+  }
+
+  b.stop();
+  EXPECT_TRUE(eventually([&] { return a.online() == std::vector<std::string>{"alice"}; }));
+  std::lock_guard lock(mu);
+  ASSERT_FALSE(seen.empty());
+  EXPECT_TRUE(seen.front().snapshot);
+  EXPECT_EQ(seen.back().entries, (std::vector<frames::presence::entry>{{"bob/laptop", false}}));
+}
+
+TEST_F(HubTest, OfflineEndpointGetsItsQueueWhenItReturnsAndLogIsQueryable) {
+  std::string tb = token("bob");
+  endpoint a(options("alice", token("alice")));
+  a.start();
+  ASSERT_TRUE(a.wait_connected(5s));
+  for (int i = 0; i < 50; ++i) a.send("bob", "chat", "<n>" + std::to_string(i) + "</n>");
+  ASSERT_TRUE(a.flush(5s));
+  EXPECT_EQ(st->list("channel/queue/bob", "xgate-hub").size(), 50u);
+
+  endpoint b(options("bob", tb));
+  b.start();
+  for (int i = 0; i < 50; ++i) {
+    auto m = b.receive(5s);
+    ASSERT_TRUE(m) << i;
+    EXPECT_EQ(m->body, "<n>" + std::to_string(i) + "</n>");
+  }
+  // Acknowledged by bob: the queue empties.
+  EXPECT_TRUE(eventually([&] { return st->list("channel/queue/bob", "xgate-hub").empty(); }));
+  // Every forwarded message has a log entry the sender's and receiver's principals can query.
+  auto hits = st->query("log", "//channel.log[event='forwarded' and to='bob']/id", "bob");
+  EXPECT_EQ(hits.size(), 50u);
+  auto mine = st->query("log", "//channel.log[event='forwarded']/digest", "alice");
+  EXPECT_EQ(mine.size(), 50u);
+  EXPECT_TRUE(st->query("log", "//channel.log", "mallory").empty());
+  // No bodies in the log.
+  EXPECT_TRUE(st->query("log", "//channel.log[contains(., '<n>')]", "xgate-hub").empty());
+}
+
+TEST_F(HubTest, SurvivesAHubRestartWithoutLossOrDuplicates) {
+  std::string ta = token("alice"), tb = token("bob");
+  endpoint a(options("alice", ta));
+  endpoint b(options("bob", tb));
+  a.start();
+  b.start();
+  ASSERT_TRUE(a.wait_connected(5s));
+  ASSERT_TRUE(b.wait_connected(5s));
+  for (int i = 0; i < 300; ++i) a.send("bob", "n", "<n>" + std::to_string(i) + "</n>");
+  stop_hub();  // mid-traffic (in-process: a clean stop; the xgated test SIGKILLs)
+  start_hub();
+  for (int i = 300; i < 600; ++i) a.send("bob", "n", "<n>" + std::to_string(i) + "</n>");
+  for (int i = 0; i < 600; ++i) {
+    auto m = b.receive(10s);
+    ASSERT_TRUE(m) << i;
+    ASSERT_EQ(m->body, "<n>" + std::to_string(i) + "</n>");
+  }
+  EXPECT_FALSE(b.receive(300ms));
+  EXPECT_GE(a.reconnects(), 1u);
+}
+
+// ---- bad input ---------------------------------------------------------------------
+
+// A raw TCP client for sending bytes the endpoint would never send.
+class raw_client {
+ public:
+  explicit raw_client(unsigned short port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) ADD_FAILURE() << "connect";
+    timeval tv{5, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  ~raw_client() { ::close(fd_); }
+  void write(const std::string& bytes) { (void)!::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL); }
+  void send(const frame& f) { write(framed(f)); }
+  // Frames until the hub closes (or 5 s pass).
+  std::vector<frame> read_until_closed() {
+    frame_reader r;
+    std::vector<frame> out;
+    char buf[4096];
+    for (;;) {
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      r.feed(std::string_view(buf, static_cast<std::size_t>(n)));
+      while (auto f = r.next()) out.push_back(std::move(*f));
+    }
+    return out;
+  }
+  std::optional<frame> read_one() {
+    char buf[4096];
+    for (;;) {
+      if (auto f = reader_.next()) return f;
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) return std::nullopt;
+      reader_.feed(std::string_view(buf, static_cast<std::size_t>(n)));
+    }
+  }
+
+ private:
+  int fd_ = -1;
+  frame_reader reader_;
+};
+
+// The log entries of an event, as the hub's principal sees them.
+std::size_t log_count(store::store& s, const std::string& predicate) {
+  return s.query("log", "//channel.log[" + predicate + "]", "xgate-hub").size();
+}
+
+TEST_F(HubTest, BadInputIsRefusedLoggedAndOthersAreServed) {
+  endpoint a(options("alice", token("alice")));
+  endpoint b(options("bob", token("bob")));
+  a.start();
+  b.start();
+  ASSERT_TRUE(a.wait_connected(5s));
+  ASSERT_TRUE(b.wait_connected(5s));
+
+  {  // garbage
+    raw_client c(port_);
+    c.write(std::string("\0\0\0\x05\xff\xff\xff\xff\xff", 9));
+    auto fs = c.read_until_closed();
+    ASSERT_EQ(fs.size(), 1u);
+    auto* e = std::get_if<frames::error>(&fs[0]);
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->code, channel_errc::bad_frame) << e->reason;
+  }
+  {  // an oversized length prefix: refused before anything is read
+    raw_client c(port_);
+    c.write(std::string("\x7f\xff\xff\xff", 4));
+    auto fs = c.read_until_closed();
+    ASSERT_EQ(fs.size(), 1u);
+    auto* e = std::get_if<frames::error>(&fs[0]);
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->code, channel_errc::frame_too_large) << e->reason;
+  }
+  std::string tm = token("mallory");
+  {  // a wrong secret
+    endpoint_credential wrong("xgt1_not-the-secret");
+    raw_client c(port_);
+    endpoint_credential right(tm);
+    frames::hello hi = right.hello("mallory");
+    c.send(hi);
+    auto ch = c.read_one();
+    ASSERT_TRUE(ch && std::holds_alternative<frames::challenge>(*ch));
+    c.send(wrong.respond(std::get<frames::challenge>(*ch), "mallory"));
+    auto fs = c.read_until_closed();
+    ASSERT_EQ(fs.size(), 1u);
+    auto* r = std::get_if<frames::refused>(&fs[0]);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->code, channel_errc::bad_auth);
+    EXPECT_EQ(r->reason, "refused");  // the detail stays in the hub's log
+  }
+  {  // a replayed authentication: the right response to an old challenge
+    endpoint_credential right(tm);
+    frames::auth old;
+    {
+      raw_client c(port_);
+      c.send(right.hello("mallory"));
+      auto ch = c.read_one();
+      ASSERT_TRUE(ch);
+      old = right.respond(std::get<frames::challenge>(*ch), "mallory");
+      c.send(old);
+      auto w = c.read_one();
+      ASSERT_TRUE(w && std::holds_alternative<frames::welcome>(*w));
+    }
+    raw_client c(port_);
+    c.send(right.hello("mallory"));
+    ASSERT_TRUE(c.read_one());
+    c.send(old);
+    auto fs = c.read_until_closed();
+    ASSERT_FALSE(fs.empty());
+    auto* r = std::get_if<frames::refused>(&fs[0]);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->code, channel_errc::bad_auth);
+  }
+  {  // a name the credential may not take
+    endpoint m(options("bob/evil", tm));
+    m.start();
+    auto err = testing::catch_channel_error([&] { m.wait_connected(5s); });
+    EXPECT_EQ(err.code(), channel_errc::bad_auth);
+    EXPECT_EQ(m.state(), endpoint_state::refused);
+  }
+  {  // a frame claiming another sender
+    endpoint_credential right(tm);
+    raw_client c(port_);
+    c.send(right.hello("mallory"));
+    auto ch = c.read_one();
+    c.send(right.respond(std::get<frames::challenge>(*ch), "mallory"));
+    frames::message m{1, testing::sample_envelope("alice", "bob", 1, "<forged/>")};
+    c.send(m);
+    bool got_error = false, got_ack = false;
+    for (int i = 0; i < 10 && !(got_error && got_ack); ++i) {
+      auto f = c.read_one();
+      if (!f) break;
+      if (auto* e = std::get_if<frames::error>(&*f)) {
+        EXPECT_EQ(e->code, channel_errc::spoofed_sender);
+        EXPECT_EQ(e->message_id, m.env.id);
+        got_error = true;
+      }
+      if (std::holds_alternative<frames::ack>(*f)) got_ack = true;
+    }
+    EXPECT_TRUE(got_error);
+    EXPECT_TRUE(got_ack);
+  }
+  {  // a body of the wrong type at a typed gate: not delivered, its sender told
+    b.expect<hubtest::Order>();
+    envelope e = message_gate<hubtest::Invoice>().make("alice", "bob", hubtest::Invoice{7}, "hubtest.Order");
+    std::string id = a.send(std::move(e));
+    ASSERT_TRUE(eventually([&] {
+      for (auto& x : a.errors())
+        if (x.message_id == id && x.code == channel_errc::wrong_body_type) return true;
+      return false;
+    })) << "no wrong_body_type error for " << id;
+    EXPECT_FALSE(b.receive(200ms));
+  }
+  // The others are still served.
+  a.send("bob", hubtest::Order{1, "ok"});
+  auto m = b.receive(5s);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(message_gate<hubtest::Order>().open(*m).item, "ok");
+  // And every refusal left a log entry.
+  ASSERT_TRUE(eventually([&] {
+    return log_count(*st, "code='bad_frame'") >= 1 && log_count(*st, "code='frame_too_large'") >= 1 &&
+           log_count(*st, "event='auth_failed'") >= 3 && log_count(*st, "code='spoofed_sender'") >= 1 &&
+           log_count(*st, "event='rejected' and code='wrong_body_type'") >= 1;
+  })) << log.str();
+  stop_hub();
+  std::string text = log.str();
+  EXPECT_NE(text.find("may not take the endpoint name \"bob/evil\""), std::string::npos) << text;
+  EXPECT_NE(text.find("wrong response"), std::string::npos) << text;
+  EXPECT_EQ(text.find(tm), std::string::npos) << "a secret in the log";
+}
+
+TEST_F(HubTest, AChannelCredentialMayTakeNamesItsGrantCovers) {
+  store::credential_request r;
+  r.scope = "channel/endpoints/job";
+  std::string t = token("scheduler", r);
+  endpoint j(options("job/17", t));
+  j.start();
+  EXPECT_TRUE(j.wait_connected(5s)) << j.last_error();
+  // A login token (scope "") does not: it would let anyone be anyone.
+  endpoint k(options("job/18", token("scheduler")));
+  k.start();
+  EXPECT_THROW(k.wait_connected(5s), channel_error);
+}
+
+TEST_F(HubTest, QueueLimitRefusesWithBufferFullAndTheNextStreamGoesThrough) {
+  stop_hub();
+  hub_options o;
+  o.max_queue_messages = 5;
+  start_hub(o);
+  std::string tb = token("bob");
+  endpoint a(options("alice", token("alice")));
+  a.start();
+  ASSERT_TRUE(a.wait_connected(5s));
+  for (int i = 0; i < 8; ++i) a.send("bob", "n", "<n>" + std::to_string(i) + "</n>");
+  ASSERT_TRUE(a.flush(5s));
+  ASSERT_TRUE(eventually([&] { return a.errors().size() == 3; }));
+  for (auto& e : a.errors()) EXPECT_EQ(e.code, channel_errc::buffer_full);
+  endpoint b(options("bob", tb));
+  b.start();
+  for (int i = 0; i < 5; ++i) {
+    auto m = b.receive(5s);
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->body, "<n>" + std::to_string(i) + "</n>");
+  }
+  // The queue drained; the next message goes on a new stream and arrives.
+  ASSERT_TRUE(eventually([&] { return st->list("channel/queue/bob", "xgate-hub").empty(); }));
+  a.send("bob", "n", "<n>after</n>");
+  auto m = b.receive(5s);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->body, "<n>after</n>");
+}
+
+TEST_F(HubTest, SilentConnectionsAreClosedAndPingsAnswered) {
+  stop_hub();
+  hub_options o;
+  o.idle_timeout = 300ms;
+  o.handshake_timeout = 300ms;
+  start_hub(o);
+  raw_client c(port_);
+  auto t0 = std::chrono::steady_clock::now();
+  c.read_until_closed();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
+  // An endpoint with heartbeats stays.
+  auto oa = options("alice", token("alice"));
+  oa.heartbeat = 50ms;
+  endpoint a(oa);
+  a.start();
+  ASSERT_TRUE(a.wait_connected(5s));
+  std::this_thread::sleep_for(800ms);
+  EXPECT_EQ(a.reconnects(), 0u);
+  EXPECT_EQ(h->online(), std::vector<std::string>{"alice"});
+}
+
+}  // namespace
+}  // namespace xgate::channel
