@@ -10,5 +10,6 @@
 #include <xgate/channel/gate.hpp>
 #include <xgate/channel/hub.hpp>
 #include <xgate/channel/link.hpp>
+#include <xgate/channel/longpoll.hpp>
 #include <xgate/channel/tcp.hpp>
 #include <xgate/channel/transport.hpp>

@@ -66,9 +66,9 @@ class transport {
   virtual std::string description() const = 0;  // the hub URL
 };
 
-// The transport for a hub URL: "tcp://HOST:PORT" (and "http://HOST:PORT[/PATH]" once the
-// long-poll transport is in). Throws channel_error(protocol) naming the URL for an unknown
-// scheme or a malformed address. (New schemes: add them in channel/src/transport.cpp.)
+// The transport for a hub URL: "tcp://HOST:PORT", or "http://HOST:PORT[/PATH]" for HTTP
+// long-poll (longpoll.hpp; a proxy from the http_proxy environment variable). Throws
+// channel_error(protocol) naming the URL for an unknown scheme or a malformed address. (New schemes: add them in channel/src/transport.cpp.)
 std::unique_ptr<transport> make_transport(std::string_view url, const transport_options& options = {});
 
 // TCP: "tcp://HOST:PORT" or "HOST:PORT" (see tcp.hpp for the hub's side).
