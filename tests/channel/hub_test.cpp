@@ -434,5 +434,31 @@ TEST_F(HubTest, SilentConnectionsAreClosedAndPingsAnswered) {
   EXPECT_EQ(h->online(), std::vector<std::string>{"alice"});
 }
 
+// Not a benchmark (bench/ has those): a sanity bound, and the numbers in the test output.
+TEST_F(HubTest, ThroughputAndGroupCommit) {
+  std::atomic<int> got{0};
+  auto ob = options("bob", token("bob"));
+  ob.on_message = [&](envelope) { ++got; };
+  endpoint a(options("alice", token("alice")));
+  endpoint b(ob);
+  a.start();
+  b.start();
+  ASSERT_TRUE(a.wait_connected(5s));
+  ASSERT_TRUE(b.wait_connected(5s));
+  const int n = 20000;
+  const std::string body = "<b>" + std::string(1000, 'x') + "</b>";
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < n; ++i) a.send("bob", "n", body);
+  ASSERT_TRUE(eventually([&] { return got == n; }, 60s)) << got;
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  hub_stats s = h->stats();
+  std::printf("[ stats    ] %d messages of 1 KB in %.3f s: %.0f messages/s; %llu commits, %.1f operations each, "
+              "%.3f ms per commit\n",
+              n, secs, n / secs, static_cast<unsigned long long>(s.commits),
+              s.commits ? double(s.committed_ops) / double(s.commits) : 0.0,
+              s.commits ? std::chrono::duration<double, std::milli>(s.commit_time).count() / double(s.commits) : 0.0);
+  EXPECT_EQ(s.messages_forwarded, static_cast<std::uint64_t>(n));
+}
+
 }  // namespace
 }  // namespace xgate::channel
