@@ -741,6 +741,7 @@ struct hub::impl : std::enable_shared_from_this<hub::impl> {
       link_sender fresh(new_link_stream(), sender_options());
       std::deque<endpoint_state::entry> kept;
       std::vector<op> ops;
+      s->out.rewind();  // take() hands out everything unacknowledged, parallel to docs
       auto ms = s->out.take();
       for (std::size_t i = 0; i < ms.size() && i < s->docs.size(); ++i) {
         auto& d = s->docs[i];

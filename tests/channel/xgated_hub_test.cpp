@@ -85,7 +85,7 @@ TEST(XgatedHub, SigkillAndRestartMidTrafficLosesAndDuplicatesNothing) {
   ASSERT_TRUE(b.wait_connected(10s)) << b.last_error();
 
   constexpr int n = 2000;
-  auto sender = [n](endpoint& e, const std::string& to) {
+  auto sender = [](endpoint& e, const std::string& to) {
     for (int i = 0; i < n; ++i) {
       e.send(to, "n", "<n>" + std::to_string(i) + "</n>");
       if (i % 100 == 0) std::this_thread::sleep_for(5ms);  // spread the traffic over the kill
