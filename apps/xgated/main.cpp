@@ -1,11 +1,12 @@
 // xgated: serves one xgate store over HTTP (server/API.md), with a read-only browser view,
 // and optionally the channel hub (channel/hub.hpp) on the same store.
 //
-//   xgated --data DIR --listen ADDRESS:PORT [--hub ADDRESS:PORT] [--max-document BYTES]
-//          [--reap-interval SECONDS]
+//   xgated --data DIR --listen ADDRESS:PORT [--hub ADDRESS:PORT] [--hub-http ADDRESS:PORT]
+//          [--max-document BYTES] [--reap-interval SECONDS]
 //       prints one line per service on stdout, the chosen port for port 0:
 //         store: http://ADDRESS:PORT
 //         hub: tcp://ADDRESS:PORT2            (with --hub)
+//         hub-http: http://ADDRESS:PORT3      (with --hub-http: the hub over HTTP long-poll)
 //       then logs each request (and the hub's logins and refusals) on stderr, and stops
 //       cleanly on SIGINT or SIGTERM (exit 0).
 //   xgated adduser NAME --data DIR
@@ -26,6 +27,7 @@
 #include <CLI/CLI.hpp>
 
 #include <xgate/channel/hub.hpp>
+#include <xgate/channel/longpoll.hpp>
 #include <xgate/channel/tcp.hpp>
 #include <xgate/server/http_server.hpp>
 #include <xgate/store/store.hpp>
@@ -75,13 +77,16 @@ int adduser(const std::string& name, const std::string& data) {
   return 0;
 }
 
-int serve(const std::string& data, const std::string& listen, const std::string& hub_listen, std::size_t max_document,
-          double reap_seconds) {
+int serve(const std::string& data, const std::string& listen, const std::string& hub_listen,
+          const std::string& hub_http_listen, std::size_t max_document, double reap_seconds) {
   xgate::server::server_options o;
   if (!parse_listen(listen, o.address, o.port)) return usage("--listen: \"" + listen + "\" is not ADDRESS:PORT");
   xgate::channel::tcp_server_options ho;
   if (!hub_listen.empty() && !parse_listen(hub_listen, ho.address, ho.port))
     return usage("--hub: \"" + hub_listen + "\" is not ADDRESS:PORT");
+  xgate::channel::longpoll_server_options lo;
+  if (!hub_http_listen.empty() && !parse_listen(hub_http_listen, lo.address, lo.port))
+    return usage("--hub-http: \"" + hub_http_listen + "\" is not ADDRESS:PORT");
   o.max_document = max_document;
   o.log = &std::cerr;
   // Signals are taken by sigwait() below; blocked before any thread starts so that every
@@ -103,14 +108,24 @@ int serve(const std::string& data, const std::string& listen, const std::string&
   // The hub: one store, so its queues and log are documents like any other.
   std::optional<xgate::channel::hub> hub;
   std::optional<xgate::channel::tcp_hub_server> hub_server;
+  std::optional<xgate::channel::longpoll_hub_server> hub_http;
+  if (!hub_listen.empty() || !hub_http_listen.empty()) {
+    hub.emplace(s, xgate::channel::hub_options{.context = "xgated hub@" + (hub_listen.empty() ? hub_http_listen : hub_listen),
+                                               .log = &std::cerr});
+  }
   if (!hub_listen.empty()) {
-    hub.emplace(s, xgate::channel::hub_options{.context = "xgated hub@" + hub_listen, .log = &std::cerr});
     hub_server.emplace(*hub, ho);
     hub_server->start();
     std::cout << "hub: " << hub_server->url() << std::endl;
   }
+  if (!hub_http_listen.empty()) {
+    hub_http.emplace(*hub, lo);
+    hub_http->start();
+    std::cout << "hub-http: " << hub_http->url() << std::endl;
+  }
   int sig = 0;
   sigwait(&signals, &sig);
+  if (hub_http) hub_http->stop();
   if (hub_server) hub_server->stop();
   if (hub) hub->stop();
   server.stop();
@@ -121,13 +136,16 @@ int serve(const std::string& data, const std::string& listen, const std::string&
 
 int main(int argc, char** argv) {
   CLI::App app{"xgated: serves an xgate store over HTTP"};
-  std::string data, listen, hub_listen;
+  std::string data, listen, hub_listen, hub_http_listen;
   std::size_t max_document = std::size_t{16} << 20;
   double reap_seconds = 1;
   app.add_option("--data", data, "the store directory (created if missing)")->type_name("DIR");
   app.add_option("--listen", listen, "where to listen, e.g. 127.0.0.1:8080 (port 0 picks a free port)")
       ->type_name("ADDRESS:PORT");
   app.add_option("--hub", hub_listen, "also run the channel hub, on TCP at this address (port 0 picks a free port)")
+      ->type_name("ADDRESS:PORT");
+  app.add_option("--hub-http", hub_http_listen,
+                 "also run the channel hub over HTTP long-poll at this address (port 0 picks a free port)")
       ->type_name("ADDRESS:PORT");
   app.add_option("--max-document", max_document, "largest request body accepted, in bytes (default 16 MiB)")
       ->type_name("BYTES")
@@ -151,7 +169,7 @@ int main(int argc, char** argv) {
     if (add->parsed()) return adduser(name, add_data);
     if (data.empty()) return usage("--data is required");
     if (listen.empty()) return usage("--listen is required");
-    return serve(data, listen, hub_listen, max_document, reap_seconds);
+    return serve(data, listen, hub_listen, hub_http_listen, max_document, reap_seconds);
   } catch (const std::exception& e) {
     std::cerr << "xgated: " << one_line(e.what()) << "\n";
     return exit_runtime;
