@@ -7,6 +7,10 @@
 //   xgate check FILE --type TYPE --as P [--mode read|write] [--pub KEY] [--lenient]
 //   xgate store put|get|take|rm|ls|query|watch|info|credential ...   a document store,
 //         local (--data DIR --as PRINCIPAL) or on an xgated server (--server URL --token T)
+//   xgate chat --hub URL --as NAME --secret-file F [--http-proxy URL]
+//         talk through a channel hub (tcp://HOST:PORT, or http://HOST:PORT for long-poll):
+//         reads "TO: TEXT" lines from stdin and sends them; prints "FROM: TEXT" for each
+//         message and "* NAME is online|offline" for presence; on EOF flushes and exits
 //
 // Exit codes: 0 ok, 1 usage (bad flags, unknown type, unreadable key or file, bad document
 // name or XPath), 2 malformed or invalid document (also one too large for the store), 3
@@ -23,6 +27,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -31,6 +36,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <xgate/channel/endpoint.hpp>
+#include <xgate/channel/longpoll.hpp>
 #include <xgate/client/http_session.hpp>
 #include <xgate/client/open_session.hpp>
 #include <xgate/store/session.hpp>
@@ -420,6 +427,87 @@ int run_store(const std::string& command, const store_args& a) {
   }
 }
 
+// ---- chat ---------------------------------------------------------------------------------
+// A chat message's body: one line of text (kind "chat").
+struct chat_line {
+  std::string text;
+};
+XGATE_TYPE(chat_line, "xgate.ChatLine", 1, (), (text))
+
+struct chat_args {
+  std::string hub, name, secret_file, http_proxy;
+  double wait = 10;  // seconds to wait for the login and, at EOF, for the hub's acknowledgements
+};
+
+int run_chat(const chat_args& a) {
+  namespace ch = xgate::channel;
+  std::mutex out;  // callbacks run on the endpoint's thread, the prompt loop on this one
+  auto say = [&out](const std::string& line) {
+    std::lock_guard lock(out);
+    std::cout << line << std::endl;  // a line at a time: scripts read it as it comes
+  };
+  ch::endpoint_options o;
+  o.hub = a.hub;
+  o.name = a.name;
+  o.secret_file = a.secret_file;
+  if (a.hub.starts_with("http://")) {
+    ch::longpoll_options lp;
+    lp.http_proxy = a.http_proxy;  // "" = the http_proxy environment variable
+    o.custom_transport = ch::make_http_transport(a.hub, o.transport_settings, lp);
+  }
+  ch::message_gate<chat_line> gate;
+  o.on_message = [&](ch::envelope e) {
+    std::string text;
+    try {
+      text = gate.open(e).text;
+    } catch (const std::exception&) {
+      text = "[" + e.kind + ", " + std::to_string(e.body.size()) + " bytes]";  // not a chat line
+    }
+    say(e.from + ": " + one_line(text));
+  };
+  o.on_presence = [&](const ch::frames::presence& p) {
+    for (const auto& entry : p.entries)
+      if (entry.endpoint != a.name || !p.snapshot) say("* " + entry.endpoint + " is " + (entry.online ? "online" : "offline"));
+  };
+  o.on_error = [&](const ch::frames::error& e) {
+    std::lock_guard lock(out);
+    std::cerr << "error: " << one_line(e.reason) << std::endl;
+  };
+  ch::endpoint ep(std::move(o));
+  ep.start();
+  auto wait = std::chrono::milliseconds(static_cast<long long>(a.wait * 1000));
+  try {
+    if (!ep.wait_connected(wait))
+      throw store_failure{exit_unavailable, "cannot log in to " + a.hub + " within " + std::to_string(wait.count()) +
+                                                " ms: " + ep.last_error()};
+  } catch (const ch::channel_error& e) {
+    throw store_failure{exit_denied, e.what()};
+  }
+  say("* connected to " + a.hub + " as " + a.name);
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    std::size_t colon = line.find(':');
+    std::string to = colon == std::string::npos ? "" : line.substr(0, colon);
+    std::string text = colon == std::string::npos ? "" : line.substr(colon + 1);
+    if (!text.empty() && text.front() == ' ') text.erase(0, 1);
+    while (!to.empty() && to.back() == ' ') to.pop_back();
+    try {
+      if (to.empty()) throw usage_error("lines are \"TO: TEXT\"");
+      ep.send(to, chat_line{text}, "chat");
+    } catch (const std::exception& e) {  // one bad line does not end the session
+      std::lock_guard lock(out);
+      std::cerr << "error: " << one_line(e.what()) << std::endl;
+    }
+  }
+  bool flushed = ep.flush(wait);
+  ep.stop();
+  if (!flushed) throw store_failure{exit_unavailable, "the hub did not acknowledge every message within " +
+                                                          std::to_string(wait.count()) + " ms"};
+  return exit_ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -502,6 +590,16 @@ int main(int argc, char** argv) {
   st_cred->add_flag("--no-subtree", st_args.no_subtree, "Only the document NAME, not the names under it");
   st_cred->add_option("--label", st_args.label, "Free text shown in credential listings");
 
+  chat_args chat_a;
+  CLI::App* chat = app.add_subcommand("chat", "Talk through a channel hub: \"TO: TEXT\" lines in, \"FROM: TEXT\" lines out");
+  chat->add_option("--hub", chat_a.hub, "The hub: tcp://HOST:PORT, or http://HOST:PORT for HTTP long-poll")->required();
+  chat->add_option("--as", chat_a.name, "Endpoint name to log in as")->required();
+  chat->add_option("--secret-file", chat_a.secret_file, "File holding the credential token on its first line")->required();
+  chat->add_option("--http-proxy", chat_a.http_proxy,
+                   "HTTP forward proxy for an http:// hub (default: the http_proxy environment variable; - for none)");
+  chat->add_option("--wait", chat_a.wait, "Seconds to wait for the login, and at the end for acknowledgements")
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -525,6 +623,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand(keygen)) return run_keygen(kg);
     if (app.got_subcommand(sample)) return run_sample(sa);
     if (app.got_subcommand(check)) return run_check(ca);
+    if (app.got_subcommand(chat)) return run_chat(chat_a);
     if (app.got_subcommand(store_cmd))
       for (CLI::App* sub : store_cmd->get_subcommands()) return run_store(sub->get_name(), st_args);
     return fail(exit_usage, "no subcommand (see xgate --help)");
