@@ -5,6 +5,7 @@
 #include <pugixml.hpp>
 
 #include <algorithm>
+#include <functional>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
@@ -378,8 +379,139 @@ struct store::impl {
     }
   }
 
+  // ---- group commit ------------------------------------------------------------------------
+  // Every commit is an fsync, and LMDB has one writer at a time, so concurrent writers
+  // would queue for one fsync each. Instead, writers hand their work to a group: one thread
+  // (the leader) runs every queued request in one write transaction, each in a nested
+  // transaction of its own so that a request that fails is rolled back alone, and commits
+  // them all with one fsync. A request returns only after that commit: acknowledged means
+  // durable, as before. Requests of one thread keep their order.
+  struct write_request {
+    std::function<void(MDB_txn*)> run;  // does the work in the given (nested) transaction
+    std::string_view operation, document;
+    std::exception_ptr error;
+    bool done = false;
+    bool lead = false;  // handed the leadership by the previous leader
+  };
+  std::mutex group_mutex;
+  std::condition_variable group_cv;
+  std::vector<write_request*> group_queue;
+  bool group_leader = false;
+  static constexpr std::size_t max_group = 256;
+
+  void submit(write_request& r) {
+    std::unique_lock lock(group_mutex);
+    group_queue.push_back(&r);
+    if (group_leader) {
+      group_cv.wait(lock, [&] { return r.done || r.lead; });
+      if (r.done) return;
+    }
+    group_leader = true;
+    r.lead = false;
+    // Lead one group (which includes r: the queue is served in order), then hand over.
+    std::vector<write_request*> group;
+    std::size_t n = std::min(group_queue.size(), max_group);
+    group.assign(group_queue.begin(), group_queue.begin() + static_cast<std::ptrdiff_t>(n));
+    group_queue.erase(group_queue.begin(), group_queue.begin() + static_cast<std::ptrdiff_t>(n));
+    lock.unlock();
+    try {
+      run_group(group);
+    } catch (...) {  // e.g. bad_alloc: whatever did not finish failed, and the queue goes on
+      for (write_request* g : group)
+        if (!g->error) g->error = std::current_exception();
+    }
+    lock.lock();
+    for (write_request* g : group) g->done = true;
+    if (group_queue.empty()) {
+      group_leader = false;
+    } else {
+      group_queue.front()->lead = true;
+    }
+    group_cv.notify_all();
+  }
+
+  void run_group(const std::vector<write_request*>& group) {
+    for (;;) {
+      std::size_t map_size = 0;
+      std::string_view operation = group.front()->operation, document = group.front()->document;
+      try {
+        int rc;
+        txn t(env, gate, true, rc);
+        if (rc == MDB_MAP_RESIZED) {
+          adopt_map_size();
+          continue;
+        }
+        for (write_request* r : group) r->error = nullptr;
+        if (rc != MDB_SUCCESS) {
+          fail_all(group, rc);
+          return;
+        }
+        map_size = current_map_size();
+        for (write_request* r : group) {
+          MDB_txn* child = nullptr;
+          rc = mdb_txn_begin(env, t.get(), 0, &child);
+          if (rc == MDB_MAP_FULL) throw map_full{};
+          if (rc != MDB_SUCCESS) {
+            r->error = std::make_exception_ptr(store_error(store_errc::lmdb, r->operation, r->document, mdb_strerror(rc), rc));
+            continue;
+          }
+          try {
+            r->run(child);
+          } catch (const map_full&) {
+            mdb_txn_abort(child);
+            throw;
+          } catch (...) {
+            mdb_txn_abort(child);
+            r->error = std::current_exception();
+            continue;
+          }
+          rc = mdb_txn_commit(child);
+          if (rc == MDB_MAP_FULL) throw map_full{};
+          if (rc != MDB_SUCCESS)
+            r->error = std::make_exception_ptr(store_error(store_errc::lmdb, r->operation, r->document, mdb_strerror(rc), rc));
+        }
+        t.commit(operation, document);
+        committed();
+        return;
+      } catch (const map_full&) {
+        grow_map(map_size, operation, document);  // then run the whole group again
+      } catch (const store_error& e) {
+        fail_all(group, e.lmdb_code());  // the commit failed: none of it happened
+        return;
+      }
+    }
+  }
+
+  static void fail_all(const std::vector<write_request*>& group, int rc) {
+    for (write_request* r : group)
+      r->error = std::make_exception_ptr(store_error(store_errc::lmdb, r->operation, r->document, mdb_strerror(rc), rc));
+  }
+
+  // Runs f in a write transaction shared with other threads' concurrent writes (see above)
+  // and returns its result once that transaction is durable.
   template <class F>
   auto in_write(std::string_view operation, std::string_view document, F&& f) {
+    using R = decltype(f(std::declval<MDB_txn*>()));
+    write_request r;
+    r.operation = operation;
+    r.document = document;
+    if constexpr (std::is_void_v<R>) {
+      r.run = [&](MDB_txn* t) { f(t); };
+      submit(r);
+      if (r.error) std::rethrow_exception(r.error);
+    } else {
+      std::optional<R> result;
+      r.run = [&](MDB_txn* t) { result.emplace(f(t)); };  // a rerun (map grown) replaces it
+      submit(r);
+      if (r.error) std::rethrow_exception(r.error);
+      return std::move(*result);
+    }
+  }
+
+  // A write transaction of its own: for opening the databases (mdb_dbi_open must not run
+  // in a nested transaction alongside others).
+  template <class F>
+  void in_write_alone(std::string_view operation, std::string_view document, F&& f) {
     for (;;) {
       std::size_t map_size = 0;
       try {
@@ -391,17 +523,10 @@ struct store::impl {
         }
         check(rc, operation, document);
         map_size = current_map_size();  // fixed while t is open
-        if constexpr (std::is_void_v<decltype(f(t.get()))>) {
-          f(t.get());
-          t.commit(operation, document);
-          committed();
-          return;
-        } else {
-          auto result = f(t.get());
-          t.commit(operation, document);
-          committed();
-          return result;
-        }
+        f(t.get());
+        t.commit(operation, document);
+        committed();
+        return;
       } catch (const map_full&) {
         grow_map(map_size, operation, document);
       }
@@ -646,7 +771,7 @@ store::store(const std::filesystem::path& dir, store_options options) : impl_(st
   // come and go without pinning slots.
   check(mdb_env_open(impl_->env, where.c_str(), MDB_NOTLS, 0664), "open", where);
   check(mdb_reader_check(impl_->env, &impl_->stale_readers), "open", where);
-  impl_->in_write("open", where, [&](MDB_txn* t) {
+  impl_->in_write_alone("open", where, [&](MDB_txn* t) {
     check(mdb_dbi_open(t, "docs", MDB_CREATE, &impl_->docs), "open", where);
     check(mdb_dbi_open(t, "meta", MDB_CREATE, &impl_->meta), "open", where);
     check(mdb_dbi_open(t, "sys", MDB_CREATE, &impl_->sys), "open", where);

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <xgate/store/store.hpp>
@@ -114,4 +115,49 @@ TEST_F(store_test, ReadersSeeWholeDocumentsWhileAWriterWritesAndTheMapGrows) {
   EXPECT_GT(reads.load(), 0);
   EXPECT_GT(s.map_size(), initial);
   EXPECT_EQ(s.read("c/x", "alice").xml, doc(writes));
+}
+
+// Concurrent writers share commits (group commit): each write still succeeds or fails on
+// its own, every acknowledged write is there, and revisions stay unique.
+TEST_F(store_test, ConcurrentWritersShareCommitsButFailAlone) {
+  xs::store_options o;
+  o.initial_map_size = std::size_t{1} << 20;  // small: the map must grow while groups run
+  xs::store s(dir, o);
+  constexpr int threads = 16, per_thread = 60;
+  std::string big(20000, 'x');
+  std::vector<std::thread> pool;
+  std::mutex m;
+  std::map<std::string, std::uint64_t> written;  // name -> revision acknowledged
+  std::atomic<int> conflicts{0}, other_errors{0};
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      for (int i = 0; i < per_thread; ++i) {
+        std::string name = "g/" + std::to_string(t) + "/" + std::to_string(i);
+        try {
+          if (i % 3 == 2) {
+            // Compare-and-set against a revision the document never had: must fail, alone.
+            s.write(name, "<c/>", "alice", {.expected_revision = 999999});
+          } else {
+            xs::document_info d = s.write(name, "<d>" + (i % 3 == 0 ? big : name) + "</d>", "alice");
+            std::lock_guard lock(m);
+            written[name] = d.revision;
+          }
+        } catch (const xs::store_error& e) {
+          (e.code() == xs::store_errc::conflict ? conflicts : other_errors)++;
+        }
+      }
+    });
+  }
+  for (std::thread& t : pool) t.join();
+  EXPECT_EQ(conflicts.load(), threads * per_thread / 3);
+  EXPECT_EQ(other_errors.load(), 0);
+  ASSERT_EQ(written.size(), static_cast<std::size_t>(threads * per_thread * 2 / 3));
+  std::set<std::uint64_t> revisions;
+  for (auto& [name, revision] : written) {
+    xs::document d = s.read(name, "alice");
+    EXPECT_EQ(d.info.revision, revision) << name;
+    EXPECT_TRUE(revisions.insert(revision).second) << "revision " << revision << " given twice";
+  }
+  EXPECT_EQ(s.revision(), written.size());  // failed writes took no revision
+  EXPECT_GT(s.map_size(), o.initial_map_size);
 }
