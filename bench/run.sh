@@ -10,11 +10,14 @@
 # 4. prints a table per workload and the targets, writes $OUT/results.md and draws
 #    $OUT/throughput.png and $OUT/ratio.png (SVG when gnuplot has no pngcairo),
 # 5. runs the store benchmarks (xgate_store_bench: local LMDB store and xgated on
-#    loopback) into $OUT/store.json and prints their table.
+#    loopback) into $OUT/store.json and prints their table,
+# 6. runs the channel benchmarks (xgate_channel_bench: messages through the hub on loopback,
+#    TCP and HTTP long-poll) into $OUT/channel.json and prints their table.
 #
 # Environment: BUILD_DIR (default: build/ at the top of the repository),
 # XGATE_BENCH (the binary; default $BUILD_DIR/bin/xgate_bench, built first),
 # XGATE_STORE_BENCH (default $BUILD_DIR/bin/xgate_store_bench, built first),
+# XGATE_CHANNEL_BENCH (default $BUILD_DIR/bin/xgate_channel_bench, built first),
 # XGATE_BENCH_OUT (default $BUILD_DIR/bench).
 set -euo pipefail
 
@@ -40,9 +43,10 @@ if [[ -z $bin ]]; then
     command -v ninja >/dev/null && generator=(-G Ninja)
     cmake -S "$root" -B "$build" "${generator[@]}"
   fi
-  cmake --build "$build" --target xgate_bench xgate_store_bench
+  cmake --build "$build" --target xgate_bench xgate_store_bench xgate_channel_bench
 fi
 store_bin=${XGATE_STORE_BENCH:-$(dirname "$bin")/xgate_store_bench}
+channel_bin=${XGATE_CHANNEL_BENCH:-$(dirname "$bin")/xgate_channel_bench}
 if [[ ! -x $bin ]]; then
   echo "run.sh: $bin was not built (is libbenchmark-dev installed? the root CMakeLists skips bench/ without it)" >&2
   exit 1
@@ -90,3 +94,12 @@ if ((${#smoke[@]})); then
   store_args=(--benchmark_min_time=0.001)
 fi
 "$store_bin" "${store_args[@]}" --benchmark_out="$out/store.json" --benchmark_out_format=json
+
+echo
+echo "== channel: messages through the hub on loopback, 1 KB bodies (transport 0 = TCP, 1 = HTTP long-poll;"
+echo "   items_per_second = messages delivered per second; p50_us/p99_us = send to delivery)"
+if [[ ! -x $channel_bin ]]; then
+  echo "run.sh: $channel_bin was not built" >&2
+  exit 1
+fi
+"$channel_bin" --benchmark_out="$out/channel.json" --benchmark_out_format=json
