@@ -3,8 +3,9 @@
 // long-poll, duplicates requests and drops responses); long-poll through a real HTTP
 // forward proxy (tinyproxy); and the long-poll wire itself (sessions, 404, bad bundles).
 //
-// Message counts: XGATE_DELIVERY_MESSAGES (environment) or the compile definition of the
-// same name (the sanitizer tree builds with a smaller one), default 10,000 each way.
+// Message counts: XGATE_DELIVERY_MESSAGES (environment), default 10,000 each way. Besides
+// the proxy's seeded faults, every connection through it is reset when a quarter, half and
+// three quarters of the messages arrived, so each run cuts streams mid-traffic.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -114,9 +115,21 @@ class hub_fixture : public ::testing::Test {
 
   // Sends n messages each way between a and b at once and checks that each side got
   // exactly the other's, once each, in order (after a pause that would show duplicates).
+  // With cut: also resets every connection through it when a quarter, half and three
+  // quarters of b's messages arrived (mid-stream whatever the chunk count).
   void exchange(endpoint& a, endpoint& b, collector& got_a, collector& got_b, std::size_t n,
-                std::chrono::milliseconds deadline) {
+                std::chrono::milliseconds deadline, fault_proxy* cut = nullptr) {
     auto t0 = std::chrono::steady_clock::now();
+    std::atomic<bool> done{false};
+    std::thread cutter([&] {
+      if (!cut) return;
+      for (std::size_t quarter = 1; quarter <= 3; ++quarter) {
+        while (!done && !got_b.wait_for_count(n * quarter / 4, 10ms)) {
+        }
+        if (done) return;
+        cut->reset_all();
+      }
+    });
     auto sender = [n](endpoint& from, const std::string& to) {
       for (std::size_t i = 0; i < n; ++i) from.send(to, "test", "<m>" + std::to_string(i) + "</m>");
     };
@@ -125,6 +138,8 @@ class hub_fixture : public ::testing::Test {
     ta.join();
     tb.join();
     bool all_b = got_b.wait_for_count(n, deadline), all_a = got_a.wait_for_count(n, deadline);
+    done = true;
+    cutter.join();
     EXPECT_TRUE(all_a) << "node-a got " << got_a.size() << " of " << n;
     EXPECT_TRUE(all_b) << "node-b got " << got_b.size() << " of " << n;
     std::this_thread::sleep_for(200ms);  // late duplicates would show up now
@@ -164,9 +179,10 @@ TEST_F(hub_fixture, TcpThroughFaultsDeliversEachMessageOnceInOrder) {
   b.start();
   ASSERT_TRUE(a.wait_connected(10s)) << a.last_error();
   ASSERT_TRUE(b.wait_connected(10s)) << b.last_error();
-  exchange(a, b, got_a, got_b, message_count(), 60s);
+  exchange(a, b, got_a, got_b, message_count(), 60s, &proxy);
   print_counts(proxy);
-  EXPECT_GT(proxy.counts().resets, 0u);
+  EXPECT_GE(proxy.counts().resets, 3u);
+  EXPECT_GE(a.reconnects() + b.reconnects(), 1u);
 }
 
 transport_options quick_polls() {
@@ -197,10 +213,11 @@ TEST_F(hub_fixture, LongPollThroughFaultsDeliversEachMessageOnceInOrder) {
   b.start();
   ASSERT_TRUE(a.wait_connected(10s)) << a.last_error();
   ASSERT_TRUE(b.wait_connected(10s)) << b.last_error();
-  exchange(a, b, got_a, got_b, message_count(), 60s);
+  exchange(a, b, got_a, got_b, message_count(), 60s, &proxy);
   print_counts(proxy);
   auto c = proxy.counts();
-  EXPECT_GT(c.duplicates + c.dropped_responses + c.resets, 0u);
+  EXPECT_GE(c.resets, 3u);
+  EXPECT_GT(c.duplicates + c.dropped_responses, 0u);
 }
 
 TEST_F(hub_fixture, LongPollThroughAnHttpForwardProxy) {
