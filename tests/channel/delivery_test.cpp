@@ -76,7 +76,7 @@ struct collector {
   }
 };
 
-class hub_fixture : public ::testing::Test {
+class ChannelDelivery : public ::testing::Test {
  protected:
   std::filesystem::path dir = store::testing::fresh_dir();
   std::unique_ptr<store::store> st = std::make_unique<store::store>(dir);
@@ -90,7 +90,7 @@ class hub_fixture : public ::testing::Test {
     lp = std::make_unique<longpoll_hub_server>(*h, std::move(o));
     lp->start();
   }
-  ~hub_fixture() override {
+  ~ChannelDelivery() override {
     if (lp) lp->stop();
     tcp->stop();
     h->stop();
@@ -167,7 +167,7 @@ void print_counts(const fault_proxy& p) {
             << ", dropped responses " << c.dropped_responses << "\n";
 }
 
-TEST_F(hub_fixture, TcpThroughFaultsDeliversEachMessageOnceInOrder) {
+TEST_F(ChannelDelivery, TcpThroughFaultsDeliversEachMessageOnceInOrder) {
   fault_proxy proxy("127.0.0.1", tcp->port(),
                     {.seed = 11, .delay = 0.02, .split = 0.05, .coalesce = 0.05, .reset = 0.02, .max_faults = 400});
   collector got_a, got_b;
@@ -200,7 +200,7 @@ longpoll_options quick_longpoll(std::string proxy = "-") {
   return lp;
 }
 
-TEST_F(hub_fixture, LongPollThroughFaultsDeliversEachMessageOnceInOrder) {
+TEST_F(ChannelDelivery, LongPollThroughFaultsDeliversEachMessageOnceInOrder) {
   start_longpoll({.max_hold = 1000ms, .session_timeout = 20000ms});
   fault_proxy proxy("127.0.0.1", lp->port(),
                     {.seed = 12, .delay = 0.02, .split = 0.05, .reset = 0.005, .http = true, .duplicate_request = 0.02,
@@ -220,7 +220,7 @@ TEST_F(hub_fixture, LongPollThroughFaultsDeliversEachMessageOnceInOrder) {
   EXPECT_GT(c.duplicates + c.dropped_responses, 0u);
 }
 
-TEST_F(hub_fixture, LongPollThroughAnHttpForwardProxy) {
+TEST_F(ChannelDelivery, LongPollThroughAnHttpForwardProxy) {
   if (!testing::tinyproxy::available()) GTEST_SKIP() << "tinyproxy is not installed (./x installs it)";
   start_longpoll({.max_hold = 1000ms});
   testing::tinyproxy proxy(dir / "tinyproxy");
@@ -257,7 +257,7 @@ http::response<http::string_body> post(unsigned short port, http::request<http::
   return res;
 }
 
-TEST_F(hub_fixture, LongPollWire) {
+TEST_F(ChannelDelivery, LongPollWire) {
   start_longpoll({.max_hold = 200ms});
   // A new session: answered at once with its id, no frames.
   http::request<http::string_body> open{http::verb::post, "/channel", 11};
@@ -315,7 +315,7 @@ TEST_F(hub_fixture, LongPollWire) {
   EXPECT_EQ(post(lp->port(), http::request<http::string_body>{http::verb::get, "/channel", 11}).result_int(), 405u);
 }
 
-TEST_F(hub_fixture, LongPollEndpointsSeeEachOtherAndLeave) {
+TEST_F(ChannelDelivery, LongPollEndpointsSeeEachOtherAndLeave) {
   start_longpoll({.max_hold = 1000ms});
   collector got_a, got_b;
   std::string url = lp->url();
