@@ -239,6 +239,39 @@ TEST_F(ChannelDelivery, LongPollThroughAnHttpForwardProxy) {
   EXPECT_NE(text.find("POST http://" + lp->url().substr(7) + "/channel"), std::string::npos) << text.substr(0, 2000);
 }
 
+TEST_F(ChannelDelivery, LongPollSurvivesAHubRestart) {
+  start_longpoll({.max_hold = 1000ms});
+  unsigned short port = lp->port();
+  collector got_a, got_b;
+  std::string url = lp->url();
+  endpoint a(options_for("node-a", token_a, make_http_transport(url, quick_polls(), quick_longpoll()), got_a));
+  endpoint b(options_for("node-b", token_b, make_http_transport(url, quick_polls(), quick_longpoll()), got_b));
+  a.start();
+  b.start();
+  ASSERT_TRUE(a.wait_connected(10s)) << a.last_error();
+  ASSERT_TRUE(b.wait_connected(10s)) << b.last_error();
+  for (int i = 0; i < 500; ++i) a.send("node-b", "test", "<m>" + std::to_string(i) + "</m>");
+  // A clean in-process restart on the same store and port: the sessions are gone (404),
+  // the endpoints log in again and resume their links.
+  lp->stop();
+  tcp->stop();
+  h->stop();
+  lp.reset();
+  tcp.reset();
+  h = std::make_unique<hub>(*st, hub_options{.context = "delivery test hub"});
+  tcp = std::make_unique<tcp_hub_server>(*h);
+  tcp->start();
+  start_longpoll({.port = port, .max_hold = 1000ms});
+  for (int i = 500; i < 1000; ++i) a.send("node-b", "test", "<m>" + std::to_string(i) + "</m>");
+  ASSERT_TRUE(got_b.wait_for_count(1000, 30s)) << got_b.size();
+  std::this_thread::sleep_for(300ms);
+  std::lock_guard lock(got_b.m);
+  ASSERT_EQ(got_b.got.size(), 1000u);
+  for (std::size_t i = 0; i < 1000; ++i) ASSERT_EQ(got_b.got[i].body, "<m>" + std::to_string(i) + "</m>");
+  EXPECT_GE(a.reconnects(), 1u);
+  EXPECT_GE(b.reconnects(), 1u);
+}
+
 // ---- the wire itself ------------------------------------------------------------------
 
 namespace http = boost::beast::http;
