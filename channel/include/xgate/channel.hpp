@@ -11,5 +11,6 @@
 #include <xgate/channel/hub.hpp>
 #include <xgate/channel/link.hpp>
 #include <xgate/channel/longpoll.hpp>
+#include <xgate/channel/method.hpp>
 #include <xgate/channel/tcp.hpp>
 #include <xgate/channel/transport.hpp>

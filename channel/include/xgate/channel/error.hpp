@@ -24,6 +24,9 @@ enum class channel_errc {
   bad_ack,           // an acknowledgement of a sequence number never sent
   buffer_full,       // a sender's unacknowledged buffer is at its limit: back off
   protocol,          // a frame that is valid but not allowed now (e.g. a message before welcome)
+  no_method,         // a call of a method the receiving endpoint does not serve
+  remote_failure,    // a called method failed on the remote endpoint (its reason is in the message)
+  timeout,           // no reply to a call within its timeout
 };
 
 const char* to_string(channel_errc code) noexcept;  // "bad_frame", ...

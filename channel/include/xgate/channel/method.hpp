@@ -1,0 +1,126 @@
+// Method gates: call a named method on a remote endpoint with typed arguments and get a
+// typed result back. A result too large for a message travels by reference: make the
+// method's result type xgate::results::result_ref (or a type holding one) and the caller
+// fetches it from the store with a results_gate.
+//
+//   xgate::channel::methods m;                          // one per endpoint
+//   endpoint ep({..., .on_message = m.on_message()});   // calls and replies go to m
+//   m.bind(ep);
+//   m.serve<WordCountArgs, WordCountResult>("count", [](const WordCountArgs& a, const call_info&) { ... });
+//   WordCountResult r = m.call<WordCountResult>("node-b", "count", args, 5s);
+//
+// On the wire a call is a message of kind "call.METHOD" whose body is the arguments
+// (checked by a message_gate on both sides) and whose correlation is a fresh call id; the
+// reply has kind "reply" (the result) or "fault" (a MethodFault: code and reason) and the
+// same correlation. Handlers run on the methods object's own worker threads, so they may
+// take long and may call other endpoints; replies go out through the bound endpoint.
+//
+// Lifetime: declare the methods object before its endpoint (the endpoint's I/O thread calls
+// into it until the endpoint stops), and unbind() it before the endpoint is destroyed
+// (workers may be sending a reply through it).
+//
+// Errors at the caller: channel_error(no_method) when the receiver does not serve the
+// method, (wrong_body_type / bad_body) when it refused the arguments, (remote_failure)
+// when the handler threw (its message follows), (timeout) when no reply came in time; a
+// reply that is not a valid Result is refused like any body.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <xgate/channel/endpoint.hpp>
+#include <xgate/channel/error.hpp>
+#include <xgate/channel/gate.hpp>
+
+namespace xgate::channel {
+
+// What a failed call carries back.
+struct method_fault {
+  std::string code;    // a channel_errc name (no_method, wrong_body_type, bad_body, remote_failure)
+  std::string reason;  // one line
+};
+XGATE_TYPE(method_fault, "xgate.channel.MethodFault", 1, (), (code, reason))
+
+// Who called, for a handler.
+struct call_info {
+  std::string caller;      // the calling endpoint (authenticated by the hub)
+  std::string method;
+  std::string message_id;
+};
+
+struct method_options {
+  gate_options gates;        // for arguments and results (principal, rights, keys, strictness)
+  std::size_t workers = 2;   // threads running handlers
+};
+
+class methods {
+ public:
+  explicit methods(method_options options = {});
+  ~methods();  // stops the workers; pending calls fail with timeout
+  methods(const methods&) = delete;
+  methods& operator=(const methods&) = delete;
+
+  // The endpoint's on_message: calls and replies are handled here, every other message
+  // goes to rest (dropped when rest is empty). Give it to the endpoint before start().
+  std::function<void(envelope)> on_message(std::function<void(envelope)> rest = {});
+  // The endpoint replies and calls go through.
+  void bind(endpoint& e);
+  // Waits for replies being sent and forgets the endpoint: calls fail, calls received are
+  // dropped (their callers time out). The destructor does it too.
+  void unbind();
+
+  // Serves method (a kind-safe name: [A-Za-z0-9._-], at most 59 bytes) with fn.
+  template <class Args, class Result>
+  void serve(std::string method, std::function<Result(const Args&, const call_info&)> fn) {
+    auto args_gate = std::make_shared<message_gate<Args>>(options_.gates);
+    add_handler(std::move(method), [args_gate, fn = std::move(fn), gates = options_.gates](const envelope& e,
+                                                                                          const call_info& info) {
+      Result r = fn(args_gate->open(e), info);
+      return to_xml(r, encode_options{.indent = 0, .rights = gates.rights, .sign = gates.sign});
+    });
+  }
+
+  // Calls method on endpoint `to` and waits up to timeout for its result.
+  template <class Result, class Args>
+  Result call(std::string to, const std::string& method, const Args& args, std::chrono::milliseconds timeout) {
+    envelope e = message_gate<Args>(options_.gates).make(self(), to, args, call_kind(method));
+    envelope reply = exchange(std::move(e), method, timeout);
+    return message_gate<Result>(options_.gates).open(reply);
+  }
+
+ private:
+  using handler = std::function<std::string(const envelope&, const call_info&)>;
+  void add_handler(std::string method, handler h);
+  static std::string call_kind(const std::string& method);
+  std::string self() const;
+  // Sends a call and waits for its reply; throws for a fault or a timeout.
+  envelope exchange(envelope call, const std::string& method, std::chrono::milliseconds timeout);
+  void route(envelope e, const std::function<void(envelope)>& rest);
+  void work();
+
+  struct pending {
+    std::optional<envelope> reply;
+  };
+  method_options options_;
+  mutable std::shared_mutex bind_mutex_;  // held shared while sending through endpoint_; never on the I/O thread
+  endpoint* endpoint_ = nullptr;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::map<std::string, handler> handlers_;
+  std::map<std::string, std::shared_ptr<pending>> pending_;  // by call id (the correlation)
+  std::deque<envelope> calls_;                              // waiting for a worker
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace xgate::channel
