@@ -1,0 +1,143 @@
+// A node hosts jobs: it runs their bodies on worker threads, checkpoints them into the store,
+// and suspends, resumes, moves and kills them. Every operation takes the principal asking
+// (the job's rights decide: read to see a job, write to change it) and names the job by id,
+// so the channel-driven daemon can call the same operations from messages.
+//
+// Ownership. The job record (jobs/ID) carries an epoch. Only the node holding the current
+// epoch runs and checkpoints a job: each checkpoint is one store batch that
+// compares-and-sets the record's revision, so once another node has taken the job (a
+// resume bumps the epoch), the old owner's next checkpoint is refused and it stops the job
+// (migrate_errc::stale_epoch). A move is: the job stops at its next safe point on A, A
+// writes its checkpoint with the record "suspended, handed to B, epoch+1" in one batch, and
+// B loads, verifies and resumes it.
+//
+// Checkpoints are signed with the node's key; its public key is published under
+// nodes/NAME/key and every load verifies the signature with the writer's keys, then checks
+// that the checkpoint is the one the record names (job, epoch, sequence number, rights).
+//
+//   xgate::store::store st("data");
+//   auto js = xgate::migrate::local_job_store(st);
+//   xgate::migrate::node a(*js, {.name = "A"}), b(*js, {.name = "B"});
+//   std::string id = a.submit("word-count", {{"input", "in.txt"}, {"output", "out.txt"}}, "alice");
+//   auto m = a.move(id, b, "alice");          // m.downtime
+//   b.wait(id, "alice");
+//   auto ref = b.result(id, "alice");         // a results::result_ref to jobs/ID/result
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <xgate/migrate/error.hpp>
+#include <xgate/migrate/job.hpp>
+#include <xgate/migrate/job_store.hpp>
+#include <xgate/migrate/records.hpp>
+#include <xgate/results/results.hpp>
+#include <xgate/xmlcodec/signing.hpp>
+
+namespace xgate::migrate {
+
+struct node_options {
+  std::string name;                    // the node's name (a principal name: no spaces or quotes)
+  std::optional<signing_key> key;      // signs its checkpoints; unset: a fresh key named after the node
+  const job_registry* jobs = nullptr;  // the job types it hosts; nullptr: job_registry::global()
+  unsigned workers = 2;                // threads running job bodies (each runs several jobs, in turn)
+  // A safe point saves when this long has passed since the last save (save::now, pending
+  // once results and suspend/move requests save at once).
+  std::chrono::milliseconds checkpoint_interval{1000};
+  // A job yields its worker at a safe point after this long when other jobs wait for it.
+  std::chrono::milliseconds time_slice{20};
+  std::size_t stack_size = std::size_t{512} << 10;  // each job's fiber stack, plus a guard page
+};
+
+struct job_status {
+  std::string id, type;
+  unsigned version = 1;
+  job_state state = job_state::running;
+  std::string node;         // running: its owner; suspended: where it was handed or left
+  std::uint64_t epoch = 0;
+  std::uint64_t steps = 0;  // at the last checkpoint
+  double progress = 0;      // live when the job runs on the node asked
+  std::string submitter;
+  std::chrono::system_clock::time_point submitted, last_checkpoint;
+  bool has_result = false;
+  std::string error;        // failed jobs: why
+};
+
+struct move_report {
+  std::string id, from, to;
+  std::uint64_t epoch = 0;              // the epoch the job runs under on `to`
+  std::chrono::nanoseconds downtime{};  // from the safe point on `from` to the body running on `to`
+  std::size_t checkpoint_bytes = 0;
+};
+
+struct submit_options {
+  std::optional<job_rights> rights;  // unset: job_rights::owned_by(principal)
+  std::string id;                    // "" = a fresh random id
+};
+
+struct resume_options {
+  // Take over a job whose record says it runs on another node: only when that node is
+  // dead (a live one is stopped at its next checkpoint, but may run until then).
+  bool force = false;
+};
+
+class node {
+ public:
+  // Publishes the node's public key under nodes/NAME/key and starts its workers.
+  node(job_store& store, node_options options);
+  // As if the node crashed: its jobs stop at their next safe point WITHOUT saving (their
+  // records still name this node); another node resumes them with resume_options::force.
+  // Suspend them first for a clean stop.
+  ~node();
+  node(const node&) = delete;
+  node& operator=(const node&) = delete;
+
+  const std::string& name() const noexcept;
+  verify_key public_key() const;
+  const job_registry& jobs() const noexcept;
+
+  // Starts a job here: its record and an initial checkpoint (the default state) are written
+  // in one batch, then its body runs. Returns the id. migrate_error(unknown_job_type).
+  std::string submit(std::string_view type, std::map<std::string, std::string> args, std::string_view principal,
+                     submit_options options = {});
+  // Stops the job at its next safe point and saves it; returns once saved.
+  job_status suspend(std::string_view id, std::string_view principal);
+  // Runs a suspended job here from its last checkpoint (or, with force, one whose node died).
+  job_status resume(std::string_view id, std::string_view principal, resume_options options = {});
+  // Moves a job running here to `to` (in-process): refused before the job is touched when
+  // `to` lacks the type or version; otherwise suspend → handoff(to) → to.resume. Returns
+  // once the body runs on `to`.
+  move_report move(std::string_view id, node& to, std::string_view principal);
+  // The first half of a move, for a daemon: stops the job at its next safe point and writes
+  // its checkpoint with the record handed to node `to` under a new epoch. Returns the
+  // record's state; `to` then calls resume(). migrate_error(unknown_node) when the store
+  // holds no key for `to`.
+  job_status handoff(std::string_view id, std::string_view to, std::string_view principal);
+  // Stops the job (at its next safe point) and marks it killed; its checkpoint stays.
+  job_status kill(std::string_view id, std::string_view principal);
+
+  job_status status(std::string_view id, std::string_view principal);
+  std::vector<job_status> list(std::string_view principal);  // the jobs principal may read
+  // Waits until the job no longer runs on this node (done, failed, suspended, moved,
+  // killed), or timeout; returns its status. migrate_error(stale_epoch) when this node lost
+  // the job to another (its checkpoint was refused).
+  job_status wait(std::string_view id, std::string_view principal,
+                  std::chrono::milliseconds timeout = std::chrono::minutes(10));
+  // A reference to a done job's result (a credential reading jobs/ID/result).
+  results::result_ref result(std::string_view id, std::string_view principal, results::grant_options grant = {});
+  std::vector<log_entry> log(std::string_view id, std::string_view principal);
+  std::vector<std::string> hosted() const;  // ids of the jobs running here
+
+  struct impl;
+
+ private:
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace xgate::migrate
