@@ -12,6 +12,17 @@
 #include <boost/context/fiber.hpp>
 #include <boost/context/protected_fixedsize_stack.hpp>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define XGATE_MIGRATE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define XGATE_MIGRATE_ASAN 1
+#endif
+#endif
+#ifdef XGATE_MIGRATE_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 namespace xgate::migrate {
 
 namespace bc = boost::context;
@@ -23,6 +34,24 @@ namespace {
 // Thrown from a safe point to unwind a job's body when the runtime stops it. Not a
 // std::exception, so bodies catching std::exception do not swallow it.
 struct job_stop {};
+
+// ASan must be told about every stack switch (Debian's Boost.Context is built for fcontext,
+// whose fibers do not announce themselves), or it takes the job's stack for a wild one.
+#ifdef XGATE_MIGRATE_ASAN
+void start_switch(void** fake, const void* bottom, std::size_t size) { __sanitizer_start_switch_fiber(fake, bottom, size); }
+void finish_switch(void* fake, const void** bottom, std::size_t* size) { __sanitizer_finish_switch_fiber(fake, bottom, size); }
+#else
+void start_switch(void**, const void*, std::size_t) {}
+void finish_switch(void*, const void**, std::size_t*) {}
+#endif
+
+// protected_fixedsize_stack that remembers where the stack is (for the sanitizer hooks).
+struct recording_stack {
+  bc::protected_fixedsize_stack inner;
+  bc::stack_context* out;
+  bc::stack_context allocate() { return *out = inner.allocate(); }
+  void deallocate(bc::stack_context& s) noexcept { inner.deallocate(s); }
+};
 
 enum class request_kind { suspend, handoff, kill, abandon };
 enum class end_kind { none, done, failed, suspended, handed_off, killed, stale, abandoned };
@@ -95,6 +124,10 @@ struct run final : detail::job_host {
 
   // Used only by the fiber and its worker, never at the same time.
   bc::fiber fiber, back;
+  bc::stack_context stack;                 // the fiber's stack
+  const void* worker_bottom = nullptr;     // the worker's stack, for the sanitizer hooks
+  std::size_t worker_size = 0;
+  void* fake_stack = nullptr;
   bool stop = false;                       // the worker's answer at a safe point
   bool force_save = false;
   std::map<std::string, std::string> pending_once;  // recorded since the last checkpoint
@@ -115,6 +148,13 @@ struct run final : detail::job_host {
 
   explicit run(node::impl& owner) : n(owner) {}
   void safe_point(job_context& c, bool force) override;
+  // From the worker into the fiber, until it yields or ends.
+  void enter() {
+    void* fake = nullptr;
+    start_switch(&fake, static_cast<char*>(stack.sp) - stack.size, stack.size);
+    fiber = std::move(fiber).resume();
+    finish_switch(fake, nullptr, nullptr);
+  }
   const std::string* once_find(std::string_view key) override {
     std::string k(key);
     if (auto it = doc->once.find(k); it != doc->once.end()) return &it->second;
@@ -329,7 +369,9 @@ struct node::impl {
 
   void start(const std::shared_ptr<run>& r) {
     run* p = r.get();
-    p->fiber = bc::fiber(std::allocator_arg, bc::protected_fixedsize_stack(opt.stack_size), [this, p](bc::fiber&& back) {
+    p->fiber = bc::fiber(std::allocator_arg, recording_stack{bc::protected_fixedsize_stack(opt.stack_size), &p->stack},
+                         [this, p](bc::fiber&& back) {
+      finish_switch(nullptr, &p->worker_bottom, &p->worker_size);
       p->back = std::move(back);
       auto now = steady::now();
       p->next_save = now + opt.checkpoint_interval;
@@ -351,6 +393,7 @@ struct node::impl {
         p->body_threw = true;
         p->body_error = "an exception that is not a std::exception";
       }
+      start_switch(nullptr, p->worker_bottom, p->worker_size);  // this stack is done
       return std::move(p->back);
     });
     {
@@ -383,7 +426,7 @@ struct node::impl {
         w.queue.pop_front();
         --w.queued;
       }
-      r->fiber = std::move(r->fiber).resume();
+      r->enter();
       if (!r->fiber) finished(*r);
       else at_safe_point(r);
     }
@@ -413,7 +456,7 @@ struct node::impl {
   // Unwinds the body from its safe point.
   void stop_fiber(run& r) {
     r.stop = true;
-    while (r.fiber) r.fiber = std::move(r.fiber).resume();  // a body that caught job_stop meets it again
+    while (r.fiber) r.enter();  // a body that caught job_stop meets it again
   }
 
   void finished(run& r) {
@@ -611,7 +654,9 @@ void run::safe_point(job_context& c, bool force) {
               (now >= slice_end && worker->queued.load(std::memory_order_relaxed) > 0);
   if (need) {
     force_save = force;
+    start_switch(&fake_stack, worker_bottom, worker_size);
     back = std::move(back).resume();  // to the worker, which saves, stops or reschedules us
+    finish_switch(fake_stack, &worker_bottom, &worker_size);
     if (stop) throw job_stop{};
     now = steady::now();
     slice_end = now + n.opt.time_slice;
@@ -777,6 +822,21 @@ job_status node::handoff(std::string_view id, std::string_view to, std::string_v
 }
 
 job_status node::resume(std::string_view id, std::string_view principal, resume_options options) {
+  // The record and the checkpoint are read apart: a live owner (force) may checkpoint in
+  // between, which shows as a refusal here while the record's revision moved. Then again.
+  for (int attempt = 0;; ++attempt) {
+    std::uint64_t seen = impl_->read_record(id).second;
+    try {
+      return resume_once(id, principal, options);
+    } catch (const migrate_error& e) {
+      if (attempt >= 20 || (e.code() != migrate_errc::stale_epoch && e.code() != migrate_errc::bad_checkpoint) ||
+          impl_->read_record(id).second == seen)
+        throw;
+    }
+  }
+}
+
+job_status node::resume_once(std::string_view id, std::string_view principal, const resume_options& options) {
   impl& n = *impl_;
   auto [rec, rev] = n.read_record(id);
   n.check_right(rec, principal, xgate::right::write, "resume");

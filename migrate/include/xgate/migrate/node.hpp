@@ -137,6 +137,7 @@ class node {
   struct impl;
 
  private:
+  job_status resume_once(std::string_view id, std::string_view principal, const resume_options& options);
   std::shared_ptr<impl> impl_;
 };
 
