@@ -47,3 +47,26 @@ TEST(Codec, OrderRoundTrip) {
   EXPECT_FALSE(back.note);
   EXPECT_EQ(xgate::to_xml(back), xml);
 }
+
+// A document saved with Windows line ends (CR LF everywhere, also between the declaration
+// and the root) reads as the same value; CRs in text are line ends too (XML 1.0, 2.11).
+TEST(Codec, CrLfLineEndsDecode) {
+  shop::Order o;
+  o.number = 7;
+  o.customer = std::make_shared<shop::Customer>(shop::Customer{"Crlf Ltd"});
+  o.lines = {{"A-1", 2, 1.5}};
+  o.note = "two\nlines";
+  std::string xml = xgate::to_xml(o), crlf;
+  for (char c : xml) {
+    if (c == '\n') crlf += '\r';
+    crlf += c;
+  }
+  ASSERT_NE(crlf.find("?>\r\n<"), std::string::npos);
+  shop::Order back = xgate::from_xml<shop::Order>(crlf);
+  EXPECT_EQ(back.number, 7);
+  EXPECT_EQ(back.customer->name, "Crlf Ltd");
+  EXPECT_EQ(back.lines, o.lines);
+  EXPECT_EQ(back.note, o.note);
+  // A reference outside the root is still text where none may be.
+  EXPECT_THROW(xgate::from_xml<shop::Order>(xml + "&#32;"), xgate::decode_error);
+}

@@ -285,7 +285,8 @@ bool xml_tree::parse(std::string_view text, std::size_t max_depth, parse_error& 
           }
         }
       }
-      if (open.size() == 1 && (fl || text)) return fail(errc::malformed_xml, p, "text outside the root element");
+      // Outside the root only whitespace may stand (CR LF line ends included); a reference is text.
+      if (open.size() == 1 && ((fl & has_refs) || text)) return fail(errc::malformed_xml, p, "text outside the root element");
       open.back().flags |= fl;
       open.back().text |= text;
       p = q;
