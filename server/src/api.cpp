@@ -1,8 +1,12 @@
 // The API routes of server/API.md.
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 #include <chrono>
 #include <initializer_list>
 #include <new>
+
+#include <pugixml.hpp>
 
 #include <xgate/store/error.hpp>
 #include <xgate/xmlcodec/error.hpp>
@@ -313,6 +317,73 @@ response credential_route(exchange& x, const request& req, const std::string& sc
   return r;
 }
 
+// POST /batch: <batch><write name="N" [if-revision="R"] [lease="S"]>ESCAPED XML</write>
+// <remove name="N"/>...</batch>, applied in one transaction (store::apply).
+store::batch parse_batch(const std::string& body) {
+  pugi::xml_document doc;
+  // Without parse_eol: a document's bytes must arrive exactly as sent (a CR it holds comes
+  // escaped as &#13;, and must not be folded).
+  pugi::xml_parse_result ok = doc.load_buffer(body.data(), body.size(), pugi::parse_default & ~pugi::parse_eol,
+                                              pugi::encoding_utf8);
+  if (!ok) throw bad_request(std::string("batch: not well-formed XML: ") + ok.description() + " at byte " +
+                             std::to_string(ok.offset));
+  pugi::xml_node root = doc.document_element();
+  if (std::string_view(root.name()) != "batch") throw bad_request("batch: the root element must be <batch>");
+  store::batch b;
+  std::size_t index = 0;
+  for (pugi::xml_node n = root.first_child(); n; n = n.next_sibling()) {
+    if (n.type() != pugi::node_element) continue;
+    ++index;
+    std::string where = "batch: operation " + std::to_string(index) + ": ";
+    std::string_view kind = n.name();
+    pugi::xml_attribute name = n.attribute("name");
+    if (!name) throw bad_request(where + "<" + std::string(kind) + "> without a name attribute");
+    if (kind == "remove") {
+      if (n.first_child() || n.first_attribute() != n.last_attribute())
+        throw bad_request(where + "<remove> takes only a name");
+      b.remove(name.value());
+      continue;
+    }
+    if (kind != "write") throw bad_request(where + "<" + std::string(kind) + "> is neither <write> nor <remove>");
+    store::write_options o;
+    for (pugi::xml_attribute a = n.first_attribute(); a; a = a.next_attribute()) {
+      std::string_view key = a.name();
+      if (key == "name") continue;
+      char* end = nullptr;
+      errno = 0;
+      unsigned long long v = std::strtoull(a.value(), &end, 10);
+      bool number = *a.value() >= '0' && *a.value() <= '9' && end && *end == '\0' && errno == 0;
+      if (key == "if-revision" && number) {
+        o.expected_revision = v;
+      } else if (key == "lease" && number && v >= 1 && v <= max_seconds) {
+        o.lease = std::chrono::seconds(v);
+      } else {
+        throw bad_request(where + "bad attribute " + std::string(key) + "=\"" + a.value() + "\"");
+      }
+    }
+    std::string xml;
+    for (pugi::xml_node c = n.first_child(); c; c = c.next_sibling()) {
+      if (c.type() != pugi::node_pcdata && c.type() != pugi::node_cdata)
+        throw bad_request(where + "<write> holds the document as text (escaped), not as elements");
+      xml += c.value();
+    }
+    b.write(name.value(), std::move(xml), std::move(o));
+  }
+  return b;
+}
+
+response batch_route(exchange& x, const request& req, std::string_view query) {
+  require(req, {http::verb::post}, "POST");
+  store::caller who = authenticate(x, req, false);
+  params p(query, "batch", {});
+  store::batch b = parse_batch(req.body());
+  std::vector<store::document_info> written = x.store.apply(b, who);
+  std::string body = "<batch>";
+  for (const store::document_info& i : written) put_document_info(body, i);
+  body += "</batch>";
+  return xml_response(req, http::status::ok, std::move(body), x.store.revision());
+}
+
 response whoami_route(exchange& x, const request& req, std::string_view query) {
   require(req, {http::verb::get}, "GET");
   store::caller who = authenticate(x, req, false);
@@ -346,6 +417,7 @@ response dispatch(exchange& x, const request& req) {
   if (route == "credential") return credential_route(x, req, name, t.query);
   if (route == "revision" && !has_name) return revision_route(x, req, t.query);
   if (route == "whoami" && !has_name) return whoami_route(x, req, t.query);
+  if (route == "batch" && !has_name) return batch_route(x, req, t.query);
   throw http_error{http::status::not_found, "not_found", "no such route: " + std::string(t.path)};
 }
 

@@ -26,6 +26,7 @@ class local final : public session {
   std::vector<query_match> query(std::string_view prefix, std::string_view xpath) override {
     return store_.query(prefix, xpath, who_);
   }
+  std::vector<document_info> apply(const batch& b) override { return store_.apply(b, who_); }
   std::vector<change> watch(std::string_view prefix, std::uint64_t after, std::chrono::milliseconds timeout) override {
     return store_.watch(prefix, after, who_, timeout);
   }

@@ -904,10 +904,10 @@ std::vector<query_match> store::query(std::string_view prefix, std::string_view 
 }
 
 std::vector<document_info> store::apply(const batch& b, const caller& who) {
-  for (const batch::op& o : b.ops_) check_name(o.remove ? "batch remove" : "batch write", o.name);
+  for (const batch::op& o : b.ops()) check_name(o.remove ? "batch remove" : "batch write", o.name);
   return impl_->in_write("batch", "", [&](MDB_txn* t) {
     std::vector<document_info> out;
-    for (const batch::op& o : b.ops_) {
+    for (const batch::op& o : b.ops()) {
       if (o.remove) {
         std::optional<document_info> d = impl_->get_meta(t, o.name, "batch remove");
         if (!d) throw store_error(store_errc::not_found, "batch remove", o.name, "no such document");

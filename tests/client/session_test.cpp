@@ -135,6 +135,34 @@ TYPED_TEST(Session, WriteReadInfoListRoundTrip) {
   EXPECT_TRUE(alice->list("nothing/here").empty());
 }
 
+TYPED_TEST(Session, BatchesApplyEverythingOrNothing) {
+  auto alice = this->as("alice");
+  alice->write("b/old", "<old/>");
+  // Bytes that an XML carrier could alter: CR LF, tabs, CDATA ends, quotes, non-ASCII.
+  std::string tricky = "<?xml version=\"1.0\"?>\r\n<t a=\"x&#9;y\">\t]]&gt; \"'\xc3\xa9\r\n</t>";
+  xgate::store::batch b;
+  b.write("b/1", tricky).write("b/2", "<two/>", {.expected_revision = 0, .lease = std::chrono::seconds(60)}).remove("b/old");
+  auto w = alice->apply(b);
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_EQ(w[0].name, "b/1");
+  EXPECT_EQ(w[1].revision, w[0].revision + 1);
+  EXPECT_TRUE(w[1].lease_expires.has_value());
+  EXPECT_EQ(alice->read("b/1").xml, tricky);  // byte for byte
+  EXPECT_EQ(store_errc_of([&] { alice->read("b/old"); }), store_errc::not_found);
+
+  // One failing operation: nothing of the batch happens.
+  std::uint64_t before = alice->revision();
+  xgate::store::batch bad;
+  bad.write("b/3", "<three/>").write("b/2", "<again/>", {.expected_revision = 0});
+  EXPECT_EQ(store_errc_of([&] { alice->apply(bad); }), store_errc::conflict);
+  EXPECT_EQ(alice->revision(), before);
+  EXPECT_EQ(store_errc_of([&] { alice->read("b/3"); }), store_errc::not_found);
+  xgate::store::batch denied;
+  denied.remove("b/1");
+  EXPECT_THROW(this->as("bob")->apply(denied), xgate::access_denied);
+  EXPECT_EQ(alice->read("b/1").xml, tricky);
+}
+
 TYPED_TEST(Session, NamesThatNeedPercentEncoding) {
   auto alice = this->as("alice");
   for (std::string name : {"odd/q?x=1&y=2", "odd/hash#frag", "odd/pct%41+plus", "odd/'quote\"s;,:@!$*()"}) {

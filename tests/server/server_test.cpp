@@ -667,3 +667,30 @@ TEST_F(server_test, AccessLogHasOneLinePerRequestAndNoTokens) {
 }
 
 }  // namespace
+
+TEST_F(server_test, BatchAppliesAllOrNothingAndRefusesBadBodies) {
+  response ok = call(http::verb::post, "/batch", alice,
+                     "<batch><write name=\"b/1\">&lt;one/&gt;</write><write name=\"b/2\" lease=\"60\">&lt;two/&gt;</write></batch>");
+  ASSERT_EQ(ok.result_int(), 200) << ok.body();
+  EXPECT_EQ(ok[("X-Xgate-Revision")], "2");
+  EXPECT_NE(ok.body().find("name=\"b/2\""), std::string::npos);
+  EXPECT_EQ(s->read("b/1", "alice").xml, "<one/>");
+
+  expect_error(call(http::verb::post, "/batch", alice, "<batch><write name=\"b/3\">&lt;x/&gt;</write><remove name=\"b/1\"/>"
+                                                        "<write name=\"b/2\" if-revision=\"0\">&lt;y/&gt;</write></batch>"),
+               409, "conflict", "store: batch write \"b/2\": revision conflict (expected 0, current 2)");
+  expect_error(call(http::verb::post, "/batch", alice, "<batch><write name=\"b/3\">&lt;x/&gt;</write>"), 400, "bad_request",
+               "batch: not well-formed XML: Start-end tags mismatch at byte 42");
+  expect_error(call(http::verb::post, "/batch", alice, "<batch><copy name=\"b/1\"/></batch>"), 400, "bad_request",
+               "batch: operation 1: <copy> is neither <write> nor <remove>");
+  expect_error(call(http::verb::post, "/batch", alice, "<batch><write name=\"b/3\"><x/></write></batch>"), 400, "bad_request",
+               "batch: operation 1: <write> holds the document as text (escaped), not as elements");
+  expect_error(call(http::verb::post, "/batch", alice, "<batch><write name=\"b/3\" lease=\"0\">&lt;x/&gt;</write></batch>"),
+               400, "bad_request", "batch: operation 1: bad attribute lease=\"0\"");
+  expect_error(call(http::verb::post, "/batch", alice, "<batch><write name=\"b/3\">&lt;x&gt;</write></batch>"), 400,
+               "bad_document");
+  expect_error(call(http::verb::get, "/batch", alice), 405, "bad_request");
+  EXPECT_EQ(s->revision(), 2u);  // none of the refused batches wrote anything
+  EXPECT_FALSE(s->contains("b/3"));
+  EXPECT_TRUE(s->contains("b/1"));
+}

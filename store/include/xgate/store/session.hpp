@@ -35,6 +35,9 @@ class session {
   virtual document take(std::string_view name) = 0;
   virtual std::vector<document_info> list(std::string_view prefix) = 0;
   virtual std::vector<query_match> query(std::string_view prefix, std::string_view xpath) = 0;
+  // Every operation of b in one transaction, or none (store::apply). Returns the info of
+  // each written document, in order.
+  virtual std::vector<document_info> apply(const batch& b) = 0;
   // The changes under prefix after `after`; waits up to timeout for one (empty on timeout).
   virtual std::vector<change> watch(std::string_view prefix, std::uint64_t after, std::chrono::milliseconds timeout) = 0;
   virtual std::uint64_t revision() = 0;  // the store's last revision

@@ -105,18 +105,18 @@ struct query_match {
 // Writes and removes that commit together or not at all.
 class batch {
  public:
-  batch& write(std::string name, std::string xml, write_options options = {});
-  batch& remove(std::string name);
-  std::size_t size() const noexcept { return ops_.size(); }
-  bool empty() const noexcept { return ops_.empty(); }
-
- private:
-  friend class store;
   struct op {
     bool remove = false;
     std::string name, xml;
     write_options options;
   };
+  batch& write(std::string name, std::string xml, write_options options = {});
+  batch& remove(std::string name);
+  std::size_t size() const noexcept { return ops_.size(); }
+  bool empty() const noexcept { return ops_.empty(); }
+  const std::vector<op>& ops() const noexcept { return ops_; }  // in order
+
+ private:
   std::vector<op> ops_;
 };
 
