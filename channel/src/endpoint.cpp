@@ -12,6 +12,7 @@
 
 #include <xgate/channel/auth.hpp>
 #include <xgate/channel/link.hpp>
+#include <xgate/channel/xmpp.hpp>
 #include <xgate/store/names.hpp>
 
 namespace xgate::channel {
@@ -80,7 +81,12 @@ struct endpoint::impl {
     if (secret.empty() && !opt.secret_file.empty()) secret = read_secret_file(opt.secret_file);
     if (secret.empty()) throw channel_error(channel_errc::bad_auth, "endpoint " + opt.name + ": no secret and no secret file");
     cred = std::make_unique<endpoint_credential>(secret);
-    tr = opt.custom_transport ? opt.custom_transport : std::shared_ptr<transport>(make_transport(opt.hub, opt.transport_settings));
+    if (opt.custom_transport)
+      tr = opt.custom_transport;
+    else if (opt.hub.starts_with("xmpp://"))  // the secret is the XMPP account's password (xmpp.hpp)
+      tr = make_xmpp_transport(opt.hub, xmpp_options{.password = secret}, opt.transport_settings);
+    else
+      tr = make_transport(opt.hub, opt.transport_settings);
   }
 
   void wake_locked() {

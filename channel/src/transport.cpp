@@ -1,6 +1,7 @@
 #include <xgate/channel/transport.hpp>
 
 #include <xgate/channel/longpoll.hpp>
+#include <xgate/channel/xmpp.hpp>
 #include <xgate/store/names.hpp>
 
 namespace xgate::channel {
@@ -8,8 +9,14 @@ namespace xgate::channel {
 std::unique_ptr<transport> make_transport(std::string_view url, const transport_options& options) {
   if (url.starts_with("tcp://")) return make_tcp_transport(url, options);
   if (url.starts_with("http://")) return make_http_transport(url, options);  // long-poll (longpoll.hpp)
+  // An XMPP account needs its password, which only the endpoint has: it calls
+  // make_xmpp_transport itself (endpoint.cpp).
+  if (url.starts_with("xmpp://"))
+    throw channel_error(channel_errc::bad_auth, "hub URL \"" + store::printable(url) +
+                                                    "\": an XMPP account needs its password: use make_xmpp_transport (xmpp.hpp), "
+                                                    "or an endpoint with the password as its secret");
   throw channel_error(channel_errc::protocol, "hub URL \"" + store::printable(url) +
-                                                  "\": unknown scheme (expected tcp://HOST:PORT or http://HOST:PORT)");
+                                                  "\": unknown scheme (expected tcp://HOST:PORT, http://HOST:PORT or xmpp://USER@DOMAIN[:PORT])");
 }
 
 }  // namespace xgate::channel
