@@ -169,7 +169,6 @@ struct run final : detail::job_host {
 };
 
 struct node::impl {
-  job_store& js;
   store::session& s;
   std::string principal;  // the runtime's principal in the store
   node_options opt;
@@ -183,9 +182,8 @@ struct node::impl {
   std::atomic<unsigned> next_worker{0};
 
   impl(job_store& store, node_options o)
-      : js(store),
-        s(store.session()),
-        principal(store.session().principal()),
+      : s(store),
+        principal(store.principal()),
         opt(std::move(o)),
         key(opt.key ? *opt.key : signing_key::generate(opt.name)),
         jobs(opt.jobs ? opt.jobs : &job_registry::global()) {
@@ -600,7 +598,7 @@ struct node::impl {
     b.write(log_name(r.id, rec.log_seq), to_xml(e, {.indent = 0, .rights = rights}));
     std::vector<store::document_info> infos;
     try {
-      infos = js.apply(b);
+      infos = s.apply(b);
     } catch (const store::store_error& ex) {
       if (ex.code() != store::store_errc::conflict) throw;
       std::string now_at = "it was changed by another node";
@@ -764,7 +762,7 @@ std::string node::submit(std::string_view type, std::map<std::string, std::strin
   b.write(log_name(id, 1), to_xml(e, {.indent = 0, .rights = rights}));
   std::vector<store::document_info> infos;
   try {
-    infos = n.js.apply(b);
+    infos = n.s.apply(b);
   } catch (const store::store_error& ex) {
     if (ex.code() == store::store_errc::conflict)
       throw migrate_error(migrate_errc::wrong_state, id, "a job with this id exists already");
@@ -780,6 +778,31 @@ job_status node::suspend(std::string_view id, std::string_view principal) {
   n.check_right(rec, principal, xgate::right::write, "suspend");
   n.request_and_wait(id, request_kind::suspend);
   return n.status_of(n.read_record(id).first);
+}
+
+void node::suspend_all() {
+  std::vector<std::future<void>> waits;
+  for (const std::string& id : hosted()) {
+    // All asked at once, so each job stops at its own next safe point in parallel.
+    std::shared_ptr<run> r;
+    try {
+      r = impl_->hosted(id);
+    } catch (const migrate_error&) {
+      continue;  // ended meanwhile
+    }
+    std::lock_guard lock(impl_->m);
+    if (r->ended != end_kind::none || r->pending) continue;
+    r->pending = std::make_unique<request>(request{request_kind::suspend, {}, {}});
+    waits.push_back(r->pending->done.get_future());
+    r->attention = true;
+  }
+  for (auto& w : waits) {
+    try {
+      w.get();
+    } catch (const std::exception&) {
+      // not saved (the store failed): its record still names this node; resume --force recovers it
+    }
+  }
 }
 
 job_status node::kill(std::string_view id, std::string_view principal) {
@@ -802,7 +825,7 @@ job_status node::kill(std::string_view id, std::string_view principal) {
   store::batch b;
   b.write(job_name(id), to_xml(rec, {.indent = 0, .rights = rights}), {.expected_revision = rev});
   b.write(log_name(id, rec.log_seq), to_xml(e, {.indent = 0, .rights = rights}));
-  n.js.apply(b);
+  n.s.apply(b);
   return n.status_of(rec);
 }
 
@@ -873,7 +896,7 @@ job_status node::resume_once(std::string_view id, std::string_view principal, co
   b.write(log_name(id, rec.log_seq), to_xml(e, {.indent = 0, .rights = rights}));
   std::vector<store::document_info> infos;
   try {
-    infos = n.js.apply(b);
+    infos = n.s.apply(b);
   } catch (const store::store_error& ex) {
     if (ex.code() != store::store_errc::conflict) throw;
     throw migrate_error(migrate_errc::stale_epoch, id, "another node took the job while node " + q(n.opt.name) + " resumed it");
@@ -983,6 +1006,23 @@ std::vector<std::string> node::hosted() const {
   for (const auto& [id, r] : impl_->runs)
     if (r->ended == end_kind::none) out.push_back(id);
   return out;
+}
+
+std::optional<std::chrono::steady_clock::time_point> node::stopped_at(std::string_view id) const {
+  std::lock_guard lock(impl_->m);
+  auto it = impl_->runs.find(id);
+  if (it == impl_->runs.end() || it->second->stopped_at == steady::time_point{}) return std::nullopt;
+  return it->second->stopped_at;
+}
+
+bool node::wait_started(std::string_view id, std::chrono::milliseconds timeout) {
+  impl& n = *impl_;
+  std::unique_lock lock(n.m);
+  auto it = n.runs.find(id);
+  if (it == n.runs.end()) return false;
+  std::shared_ptr<run> r = it->second;
+  n.cv.wait_for(lock, timeout, [&] { return r->started || r->ended != end_kind::none; });
+  return r->started;
 }
 
 }  // namespace xgate::migrate

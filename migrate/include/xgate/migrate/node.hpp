@@ -89,7 +89,8 @@ struct resume_options {
 
 class node {
  public:
-  // Publishes the node's public key under nodes/NAME/key and starts its workers.
+  // Publishes the node's public key under nodes/NAME/key and starts its workers. The
+  // session (job_store.hpp) is shared by the node's threads and must outlive it.
   node(job_store& store, node_options options);
   // As if the node crashed: its jobs stop at their next safe point WITHOUT saving (their
   // records still name this node); another node resumes them with resume_options::force.
@@ -119,6 +120,8 @@ class node {
   // record's state; `to` then calls resume(). migrate_error(unknown_node) when the store
   // holds no key for `to`.
   job_status handoff(std::string_view id, std::string_view to, std::string_view principal);
+  // Suspends every job running here (the node's own clean stop: no principal asks).
+  void suspend_all();
   // Stops the job (at its next safe point) and marks it killed; its checkpoint stays.
   job_status kill(std::string_view id, std::string_view principal);
 
@@ -133,6 +136,13 @@ class node {
   results::result_ref result(std::string_view id, std::string_view principal, results::grant_options grant = {});
   std::vector<log_entry> log(std::string_view id, std::string_view principal);
   std::vector<std::string> hosted() const;  // ids of the jobs running here
+
+  // For a daemon measuring a move across processes: when the job last stopped at a safe
+  // point on this node for a suspend or handoff (nullopt when it never did here).
+  std::optional<std::chrono::steady_clock::time_point> stopped_at(std::string_view id) const;
+  // Waits until the job's body runs on this node (after resume), or it ended, or timeout;
+  // true when it runs (or ran) here.
+  bool wait_started(std::string_view id, std::chrono::milliseconds timeout);
 
   struct impl;
 

@@ -1,0 +1,270 @@
+#include <xgate/migrate/daemon.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <type_traits>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+
+#include <xgate/channel/endpoint.hpp>
+#include <xgate/channel/method.hpp>
+#include <xgate/client/http_session.hpp>
+#include <xgate/migrate/protocol.hpp>
+#include <xgate/store/store.hpp>
+
+#include "wire.hpp"
+
+namespace xgate::migrate {
+
+namespace ch = xgate::channel;
+using steady = std::chrono::steady_clock;
+using namespace protocol;
+
+struct node_daemon::impl {
+  daemon_options opt;
+  std::string token;
+  std::unique_ptr<store::session> js;
+  std::string principal, endpoint_name, store_address;
+  std::optional<node> runtime;
+  ch::methods methods{ch::method_options{.workers = 8}};  // before the endpoint (method.hpp)
+  std::optional<ch::endpoint> ep;
+  std::mutex log_m;
+
+  explicit impl(daemon_options o) : opt(std::move(o)) {
+    token = opt.secret.empty() ? detail::read_secret_file(opt.secret_file) : opt.secret;
+    if (opt.store.empty()) throw std::invalid_argument("no store: the node needs the xgated store URL (--store)");
+    js = pooled_session([url = opt.store, token = token] { return client::http_session(url, token); });
+    principal = js->principal();
+    store_address = js->address();
+    endpoint_name = principal + "/" + opt.name;
+    runtime.emplace(*js, node_options{.name = opt.name,
+                                      .jobs = opt.jobs,
+                                      .workers = opt.workers,
+                                      .checkpoint_interval = opt.checkpoint_interval});
+    serve();
+    ch::endpoint_options eo;
+    eo.hub = opt.hub;
+    eo.name = endpoint_name;
+    eo.secret = token;
+    eo.on_message = methods.on_message();
+    ep.emplace(std::move(eo));
+    methods.bind(*ep);
+    ep->start();
+  }
+
+  ~impl() {
+    methods.unbind();
+    if (ep) ep->stop();
+    runtime.reset();
+  }
+
+  void say(const std::string& line) {
+    if (!opt.log) return;
+    std::lock_guard lock(log_m);
+    *opt.log << "node " << opt.name << ": " << line << std::endl;
+  }
+
+  std::string node_endpoint(const std::string& node) const { return principal + "/" + node; }
+  bool is_online(const std::string& endpoint) const {
+    for (const std::string& e : ep->online())
+      if (e == endpoint) return true;
+    return false;
+  }
+  // Who a call acts for: the caller's principal, or the user a fellow node acts for.
+  std::string who(const ch::call_info& info, const std::string& on_behalf = {}) const {
+    std::string p = detail::principal_of(info.caller);
+    if (!on_behalf.empty() && p == principal) return on_behalf;
+    return p;
+  }
+
+  // Runs fn, turning a failure into the reply's code and error. Logged: failures, and
+  // what changes a job (quiet: reads, which watchers repeat several times a second).
+  template <class Reply, class F>
+  Reply guarded(const std::string& what, F&& fn, bool quiet = false) {
+    Reply r;
+    try {
+      fn(r);
+    } catch (...) {
+      detail::fill_error(r, std::current_exception());
+    }
+    if (!r.code.empty()) say(what + ": " + r.code + ": " + r.error);
+    else if (!quiet) say(what + ": ok" + note(r));
+    return r;
+  }
+  template <class Reply>
+  static std::string note(const Reply& r) {
+    if constexpr (std::is_same_v<Reply, status_reply>) return ", " + std::string(to_string(r.job.state)) + " on " + r.job.node + " (epoch " + std::to_string(r.job.epoch) + ")";
+    else if constexpr (std::is_same_v<Reply, move_reply>) {
+      char b[64];
+      std::snprintf(b, sizeof b, ", downtime %.1f ms", std::chrono::duration<double, std::milli>(r.downtime).count());
+      return b;
+    } else return "";
+  }
+
+  template <class Args, class Result>
+  void method(const char* name, Result (impl::*fn)(const Args&, const ch::call_info&)) {
+    methods.serve<Args, Result>(name, [this, fn](const Args& a, const ch::call_info& i) { return (this->*fn)(a, i); });
+  }
+
+  void serve() {
+    method("hosts", &impl::hosts);
+    method("run", &impl::run);
+    method("status", &impl::status);
+    method("list", &impl::list);
+    method("suspend", &impl::suspend);
+    method("resume", &impl::resume);
+    method("move", &impl::move);
+    method("kill", &impl::kill);
+    method("result", &impl::result);
+    method("log", &impl::log);
+  }
+
+  hosts_reply hosts(const hosts_args& a, const ch::call_info& i) {
+    return guarded<hosts_reply>("hosts " + a.type + " for " + i.caller, [&](hosts_reply& r) {
+      r.node = opt.name;
+      r.store = store_address;
+      for (const job_type* t : runtime->jobs().all())
+        r.types.push_back({t->name, t->version, t->state_type, t->upgrades_older});
+      r.running = runtime->hosted();
+      if (!a.type.empty()) {
+        try {
+          runtime->jobs().accept(a.type, a.version, "", opt.name);
+          r.accepts = true;
+        } catch (const migrate_error& e) {
+          r.accepts = false;
+          r.code = to_string(e.code());
+          r.error = e.detail();
+        }
+      }
+    }, true);
+  }
+
+  status_reply run(const run_args& a, const ch::call_info& i) {
+    return guarded<status_reply>("run " + a.type + " for " + i.caller, [&](status_reply& r) {
+      const std::string user = who(i);
+      std::string id = runtime->submit(a.type, a.args, user, {.id = a.id});
+      r.job = info_of(runtime->status(id, user));
+    });
+  }
+
+  status_reply status(const job_args& a, const ch::call_info& i) {
+    return guarded<status_reply>("status " + a.id + " for " + i.caller,
+                                 [&](status_reply& r) { r.job = info_of(runtime->status(a.id, who(i))); }, true);
+  }
+
+  list_reply list(const list_args& a, const ch::call_info& i) {
+    return guarded<list_reply>("list for " + i.caller, [&](list_reply& r) {
+      for (const job_status& s : runtime->list(who(i)))
+        if (s.id.starts_with(a.prefix)) r.jobs.push_back(info_of(s));
+    }, true);
+  }
+
+  status_reply suspend(const job_args& a, const ch::call_info& i) {
+    return guarded<status_reply>("suspend " + a.id + " for " + i.caller,
+                                 [&](status_reply& r) { r.job = info_of(runtime->suspend(a.id, who(i))); });
+  }
+
+  status_reply kill(const job_args& a, const ch::call_info& i) {
+    return guarded<status_reply>("kill " + a.id + " for " + i.caller,
+                                 [&](status_reply& r) { r.job = info_of(runtime->kill(a.id, who(i))); });
+  }
+
+  result_reply result(const job_args& a, const ch::call_info& i) {
+    return guarded<result_reply>("result " + a.id + " for " + i.caller,
+                                 [&](result_reply& r) { r.ref = runtime->result(a.id, who(i)); }, true);
+  }
+
+  log_reply log(const job_args& a, const ch::call_info& i) {
+    return guarded<log_reply>("log " + a.id + " for " + i.caller,
+                              [&](log_reply& r) { r.entries = runtime->log(a.id, who(i)); }, true);
+  }
+
+  status_reply resume(const resume_args& a, const ch::call_info& i) {
+    return guarded<status_reply>("resume " + a.id + " for " + i.caller, [&](status_reply& r) {
+      const std::string user = who(i, a.on_behalf);
+      job_status st = runtime->status(a.id, user);
+      resume_options ro;
+      if (st.state == job_state::running && st.node != opt.name) {
+        // Taking over from a node that still runs the job would stop it at its next
+        // checkpoint and lose the work since: only when it is gone, or when asked to.
+        if (!a.force && is_online(node_endpoint(st.node)))
+          throw migrate_error(migrate_errc::wrong_state, a.id,
+                              "node \"" + st.node + "\" is online and runs the job (epoch " + std::to_string(st.epoch) +
+                                  "): move it instead, or take it over with --force");
+        ro.force = true;
+      }
+      runtime->resume(a.id, user, ro);
+      runtime->wait_started(a.id, opt.call_timeout);
+      r.job = info_of(runtime->status(a.id, user));
+    });
+  }
+
+  move_reply move(const move_args& a, const ch::call_info& i) {
+    return guarded<move_reply>("move " + a.id + " to " + a.to + " for " + i.caller, [&](move_reply& r) {
+      const std::string user = who(i);
+      job_status st = runtime->status(a.id, user);
+      if (st.state != job_state::running || st.node != opt.name)
+        throw migrate_error(migrate_errc::not_here, a.id,
+                            "the job is " + std::string(to_string(st.state)) + " on node \"" + st.node +
+                                "\", not running on node \"" + opt.name + "\"");
+      if (a.to == opt.name) throw migrate_error(migrate_errc::wrong_state, a.id, "the job runs on node \"" + a.to + "\" already");
+      const std::string target = node_endpoint(a.to);
+      if (!ch::is_valid_endpoint(target) || !is_online(target))
+        throw migrate_error(migrate_errc::unknown_node, a.id,
+                            "node \"" + a.to + "\" is not online (no endpoint " + target + " on the hub)");
+      // Asked before the job is touched: a refusal leaves it running here.
+      hosts_reply h;
+      try {
+        h = methods.call<hosts_reply>(target, "hosts", hosts_args{st.type, st.version}, opt.call_timeout);
+      } catch (const ch::channel_error& e) {
+        throw migrate_error(migrate_errc::unknown_node, a.id, "node \"" + a.to + "\" did not answer: " + e.what());
+      }
+      if (!h.accepts)
+        throw detail::refusal(h.code.empty() ? "unknown_job_type" : h.code,
+                              "migrate: job \"" + a.id + "\": " + h.error + "; the job keeps running on node \"" +
+                                  opt.name + "\"");
+      runtime->handoff(a.id, a.to, user);
+      const steady::time_point stopped = runtime->stopped_at(a.id).value_or(steady::now());
+      status_reply b;
+      std::string failure;
+      try {
+        b = methods.call<status_reply>(target, "resume", resume_args{a.id, false, user}, opt.call_timeout);
+        if (!b.code.empty()) failure = b.error;
+      } catch (const ch::channel_error& e) {
+        failure = e.what();
+        b.code = "unavailable";
+      }
+      if (!failure.empty()) {
+        // Handed to a node that cannot run it: take it back (the record's compare-and-set
+        // settles a race with a late resume on the target).
+        std::string back;
+        try {
+          runtime->resume(a.id, user);
+          back = "; it runs on node \"" + opt.name + "\" again";
+        } catch (const std::exception& e) {
+          back = "; taking it back failed too: " + std::string(e.what());
+        }
+        throw detail::refusal(b.code, "migrate: job \"" + a.id + "\": node \"" + a.to + "\" could not resume it: " + failure + back);
+      }
+      r.from = opt.name;
+      r.to = a.to;
+      r.epoch = b.job.epoch;
+      r.downtime = std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now() - stopped);
+    });
+  }
+};
+
+node_daemon::node_daemon(daemon_options options) : impl_(std::make_unique<impl>(std::move(options))) {}
+node_daemon::~node_daemon() = default;
+
+bool node_daemon::wait_connected(std::chrono::milliseconds timeout) { return impl_->ep->wait_connected(timeout); }
+
+void node_daemon::suspend_all() { impl_->runtime->suspend_all(); }
+
+const std::string& node_daemon::endpoint_name() const noexcept { return impl_->endpoint_name; }
+const std::string& node_daemon::principal() const noexcept { return impl_->principal; }
+node& node_daemon::runtime() noexcept { return *impl_->runtime; }
+
+}  // namespace xgate::migrate

@@ -1,0 +1,214 @@
+#include <xgate/migrate/remote.hpp>
+
+#include <algorithm>
+#include <optional>
+#include <thread>
+
+#include <sodium.h>
+
+#include <xgate/channel/endpoint.hpp>
+#include <xgate/channel/method.hpp>
+
+#include "wire.hpp"
+
+namespace xgate::migrate {
+
+namespace protocol {
+job_info info_of(const job_status& s) {
+  job_info i;
+  i.id = s.id;
+  i.type = s.type;
+  i.version = s.version;
+  i.state = s.state;
+  i.node = s.node;
+  i.epoch = s.epoch;
+  i.steps = s.steps;
+  i.progress = s.progress;
+  i.submitter = s.submitter;
+  i.submitted = s.submitted;
+  i.last_checkpoint = s.last_checkpoint;
+  i.has_result = s.has_result;
+  i.error = s.error;
+  return i;
+}
+}  // namespace protocol
+
+namespace ch = xgate::channel;
+using namespace protocol;
+using namespace std::chrono_literals;
+
+struct remote::impl {
+  remote_options opt;
+  ch::methods methods{ch::method_options{.workers = 1}};  // before the endpoint (method.hpp)
+  std::optional<ch::endpoint> ep;
+  std::string name;
+
+  explicit impl(remote_options o) : opt(std::move(o)) {
+    if (opt.hub.empty()) throw remote_error("usage", "no hub: give --hub URL or set XGATE_HUB");
+    if (opt.as.empty()) throw remote_error("usage", "who are you: give --as PRINCIPAL or set XGATE_AS (the principal of the secret's credential)");
+    std::string token;
+    try {
+      token = opt.secret.empty() ? detail::read_secret_file(opt.secret_file) : opt.secret;
+    } catch (const std::exception& e) {
+      throw remote_error("usage", e.what());
+    }
+    // A fresh name per client: the hub keeps one connection per name.
+    unsigned char r[6];
+    randombytes_buf(r, sizeof r);
+    static const char* hex = "0123456789abcdef";
+    name = opt.as + "/cli-";
+    for (unsigned char c : r) name += {hex[c >> 4], hex[c & 15]};
+    ch::endpoint_options eo;
+    eo.hub = opt.hub;
+    eo.name = name;
+    eo.secret = token;
+    eo.on_message = methods.on_message();
+    try {
+      ep.emplace(std::move(eo));
+      methods.bind(*ep);
+      ep->start();
+      if (!ep->wait_connected(opt.connect_timeout))
+        throw remote_error("unavailable", "cannot reach the hub " + opt.hub + ": " +
+                                              (ep->last_error().empty() ? "no answer" : ep->last_error()));
+    } catch (const ch::channel_error& e) {
+      throw remote_error(e.code() == ch::channel_errc::bad_auth ? "login" : "unavailable",
+                         "the hub " + opt.hub + " refused " + name + ": " + e.what());
+    }
+    // The presence snapshot follows the login; it holds this endpoint itself.
+    auto deadline = std::chrono::steady_clock::now() + opt.connect_timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto o = ep->online();
+      if (std::find(o.begin(), o.end(), name) != o.end()) break;
+      std::this_thread::sleep_for(5ms);
+    }
+  }
+
+  ~impl() {
+    methods.unbind();
+    if (ep) ep->stop();
+  }
+
+  std::string endpoint_of(const std::string& node) const { return opt.nodes + "/" + node; }
+
+  std::vector<std::string> nodes() {
+    std::vector<std::string> out;
+    const std::string prefix = opt.nodes + "/";
+    for (const std::string& e : ep->online())
+      if (e.starts_with(prefix) && e.find('/', prefix.size()) == std::string::npos) out.push_back(e.substr(prefix.size()));
+    return out;
+  }
+  bool online(const std::string& node) {
+    auto n = nodes();
+    return std::find(n.begin(), n.end(), node) != n.end();
+  }
+
+  template <class Reply, class Args>
+  Reply call(const std::string& node, const std::string& method, const Args& args) {
+    if (!online(node))
+      throw remote_error("unknown_node", "node \"" + node + "\" is not online (no endpoint " + endpoint_of(node) + " on the hub " + opt.hub + ")");
+    Reply r;
+    try {
+      r = methods.call<Reply>(endpoint_of(node), method, args, opt.call_timeout);
+    } catch (const ch::channel_error& e) {
+      throw remote_error("unavailable", "node \"" + node + "\" (" + method + "): " + e.what());
+    }
+    if (!r.code.empty()) throw remote_error(r.code, r.error);
+    return r;
+  }
+
+  // Any online node: they all read the same records.
+  std::string any_node() {
+    auto n = nodes();
+    if (n.empty()) throw remote_error("unavailable", "no node is online on the hub " + opt.hub + " (no endpoint " + opt.nodes + "/NAME)");
+    return n.front();
+  }
+
+  job_info status(const std::string& id) {
+    job_info j = call<status_reply>(any_node(), "status", job_args{id}).job;
+    if (j.state == job_state::running && online(j.node)) {
+      try {
+        j = call<status_reply>(j.node, "status", job_args{id}).job;  // live progress
+      } catch (const remote_error&) {
+      }
+    }
+    return j;
+  }
+};
+
+remote::remote(remote_options options) : impl_(std::make_unique<impl>(std::move(options))) {}
+remote::~remote() = default;
+
+std::vector<std::string> remote::nodes() { return impl_->nodes(); }
+bool remote::online(const std::string& node) { return impl_->online(node); }
+
+bool remote::wait_online(const std::string& node, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!impl_->online(node)) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
+bool remote::wait_offline(const std::string& node, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (impl_->online(node)) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
+hosts_reply remote::hosts(const std::string& node, const std::string& type, unsigned version) {
+  return impl_->call<hosts_reply>(node, "hosts", hosts_args{type, version});
+}
+
+job_info remote::run(const std::string& node, const std::string& type, const std::map<std::string, std::string>& args) {
+  return impl_->call<status_reply>(node, "run", run_args{type, args, {}}).job;
+}
+
+job_info remote::status(const std::string& id) { return impl_->status(id); }
+
+std::vector<job_info> remote::list() {
+  std::vector<job_info> jobs = impl_->call<list_reply>(impl_->any_node(), "list", list_args{}).jobs;
+  std::sort(jobs.begin(), jobs.end(), [](const job_info& a, const job_info& b) { return a.submitted < b.submitted; });
+  return jobs;
+}
+
+job_info remote::suspend(const std::string& id) {
+  job_info j = impl_->status(id);
+  return impl_->call<status_reply>(j.node, "suspend", job_args{id}).job;
+}
+
+job_info remote::resume(const std::string& id, const std::string& on, bool force) {
+  std::string where = on;
+  if (where.empty()) where = impl_->status(id).node;
+  return impl_->call<status_reply>(where, "resume", resume_args{id, force, {}}).job;
+}
+
+job_info remote::kill(const std::string& id) {
+  job_info j = impl_->status(id);
+  // A suspended job is killed by its record: any node will do when its own is gone.
+  std::string where = j.state == job_state::running || impl_->online(j.node) ? j.node : impl_->any_node();
+  return impl_->call<status_reply>(where, "kill", job_args{id}).job;
+}
+
+move_reply remote::move(const std::string& id, const std::string& to) {
+  job_info j = impl_->status(id);
+  if (j.state != job_state::running)
+    throw remote_error("wrong_state", "migrate: job \"" + id + "\": it is " + to_string(j.state) + " on node \"" + j.node +
+                                          "\"; only a running job moves (resume it with --on " + to + ")");
+  return impl_->call<move_reply>(j.node, "move", move_args{id, to});
+}
+
+results::result_ref remote::result(const std::string& id) {
+  return impl_->call<result_reply>(impl_->any_node(), "result", job_args{id}).ref;
+}
+
+std::vector<log_entry> remote::log(const std::string& id) {
+  return impl_->call<log_reply>(impl_->any_node(), "log", job_args{id}).entries;
+}
+
+const std::string& remote::endpoint_name() const noexcept { return impl_->name; }
+
+}  // namespace xgate::migrate

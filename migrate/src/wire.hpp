@@ -1,0 +1,68 @@
+// Shared by the daemon and the remote client: secrets, callers, and errors as reply codes.
+#pragma once
+
+#include <exception>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+
+#include <xgate/channel/error.hpp>
+#include <xgate/migrate/error.hpp>
+#include <xgate/migrate/protocol.hpp>
+#include <xgate/store/store.hpp>
+
+namespace xgate::migrate::detail {
+
+// The token on the first line of a secret file.
+inline std::string read_secret_file(const std::string& path) {
+  if (path.empty()) throw std::invalid_argument("no secret: give a token or a secret file");
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line)) throw std::invalid_argument("cannot read the secret file \"" + path + "\"");
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  if (line.empty()) throw std::invalid_argument("the secret file \"" + path + "\" is empty");
+  return line;
+}
+
+// The principal of an endpoint name: its first segment (hub.hpp's rule for login names).
+inline std::string principal_of(const std::string& endpoint) { return endpoint.substr(0, endpoint.find('/')); }
+
+// A refusal carrying a reply code as is (e.g. one passed on from another node).
+struct coded_error : std::runtime_error {
+  coded_error(std::string c, const std::string& message) : std::runtime_error(message), code(std::move(c)) {}
+  std::string code;
+};
+inline coded_error refusal(std::string code, const std::string& message) { return coded_error(std::move(code), message); }
+
+inline std::string one_line(std::string s) {
+  for (char& c : s)
+    if (c == '\n' || c == '\r') c = ' ';
+  return s;
+}
+
+inline void fill_error(protocol::reply& r, std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const coded_error& x) {
+    r.code = x.code;
+    r.error = x.what();
+  } catch (const migrate_error& x) {
+    r.code = to_string(x.code());
+    r.error = x.what();
+  } catch (const xgate::access_denied& x) {
+    r.code = "access_denied";
+    r.error = x.what();
+  } catch (const store::store_error& x) {
+    r.code = "store";
+    r.error = x.what();
+  } catch (const std::exception& x) {
+    r.code = "failed";
+    r.error = x.what();
+  } catch (...) {
+    r.code = "failed";
+    r.error = "an exception that is not a std::exception";
+  }
+  r.error = one_line(r.error);
+}
+
+}  // namespace xgate::migrate::detail
