@@ -1,0 +1,407 @@
+// migrate: run node daemons and move running jobs between them, through an xgated hub.
+//
+//   migrate node --name A --hub URL --secret-file F --store URL [--workers N] [--checkpoint-ms N]
+//   migrate run TYPE --on A [--arg key=value ...]     prints the job id as its last word
+//   migrate ps | nodes | move ID --to B | suspend ID | resume ID [--on N] [--force] | kill ID
+//   migrate watch ID | result ID | log ID
+//   migrate demo [--megabytes N] [--keep]            xgated, two nodes, a word count moved A→B→A
+//
+// Client commands find the hub from --hub URL --secret-file F --as PRINCIPAL, or from
+// XGATE_HUB, XGATE_SECRET_FILE, XGATE_AS (the principal of the secret's credential: it
+// names the client's endpoint, AS/cli-RANDOM). Node daemons are endpoints NODES/NAME,
+// NODES being their credential's principal (--nodes, XGATE_NODES; default "node").
+// Exit codes: see cli.hpp (printed by --help). A failure prints one line "error: ..." on stderr.
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include <xgate/client/http_session.hpp>
+#include <xgate/examples/jobs.hpp>
+#include <xgate/migrate.hpp>
+#include <xgate/migrate/daemon.hpp>
+#include <xgate/migrate/remote.hpp>
+
+#include "cli.hpp"
+
+namespace xm = xgate::migrate;
+using namespace xgate::migrate_cli;
+using namespace std::chrono_literals;
+
+namespace xgate::migrate_cli {
+
+int exit_for(const std::string& code) {
+  if (code == "usage" || code == "bad_argument_usage") return exit_usage;
+  if (code == "access_denied" || code == "login") return exit_denied;
+  if (code == "unknown_job" || code == "unknown_node") return exit_not_found;
+  if (code == "unknown_job_type" || code == "incompatible_version" || code == "bad_argument") return exit_refused;
+  if (code == "wrong_state" || code == "stale_epoch" || code == "not_here") return exit_state;
+  if (code == "job_failed" || code == "bad_checkpoint") return exit_job_failed;
+  return exit_unavailable;  // unavailable, store, failed
+}
+
+}  // namespace xgate::migrate_cli
+
+namespace {
+
+constexpr const char* exit_help = R"(
+Exit codes:
+  0  ok
+  1  usage: bad flags or arguments; no hub, secret file or principal given
+  2  access denied: the principal lacks the job's rights, or the hub refused the login
+  3  not found: no such job, or the node is not online
+  4  refused: the node does not host the job type or version, or a bad job argument
+  5  wrong state: the job is not in a state for this (e.g. moving a suspended job)
+  6  the job failed or was killed, or its checkpoint does not verify
+  7  unavailable: the hub, a node or the store cannot be reached or did not answer
+Environment: XGATE_HUB, XGATE_SECRET_FILE, XGATE_AS, XGATE_NODES (client commands);
+XGATE_HUB, XGATE_SECRET_FILE, XGATE_STORE (migrate node).)";
+
+std::string one_line(std::string s) {
+  for (char& c : s)
+    if (c == '\n' || c == '\r') c = ' ';
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
+int fail(int code, const std::string& message) {
+  std::cout.flush();
+  std::cerr << "error: " << one_line(message) << "\n";
+  return code;
+}
+
+std::string env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+struct connection_flags {
+  std::string hub, secret_file, as, nodes;
+  double timeout = 60;
+};
+
+void add_connection_flags(CLI::App* c, connection_flags& f) {
+  c->add_option("--hub", f.hub, "The hub: tcp://HOST:PORT (default $XGATE_HUB)")->type_name("URL");
+  c->add_option("--secret-file", f.secret_file, "File holding the credential token (default $XGATE_SECRET_FILE)")
+      ->type_name("FILE");
+  c->add_option("--as", f.as, "The credential's principal (default $XGATE_AS)")->type_name("PRINCIPAL");
+  c->add_option("--nodes", f.nodes, "The node daemons' principal (default $XGATE_NODES, else \"node\")")
+      ->type_name("PRINCIPAL");
+  c->add_option("--timeout", f.timeout, "Seconds to wait for a node's answer (default 60)")->check(CLI::PositiveNumber);
+}
+
+xm::remote_options remote_from(const connection_flags& f) {
+  xm::remote_options o;
+  o.hub = f.hub.empty() ? env("XGATE_HUB") : f.hub;
+  o.secret_file = f.secret_file.empty() ? env("XGATE_SECRET_FILE") : f.secret_file;
+  o.as = f.as.empty() ? env("XGATE_AS") : f.as;
+  std::string nodes = f.nodes.empty() ? env("XGATE_NODES") : f.nodes;
+  if (!nodes.empty()) o.nodes = nodes;
+  if (o.secret_file.empty()) throw xm::remote_error("usage", "no secret: give --secret-file FILE or set XGATE_SECRET_FILE");
+  o.call_timeout = std::chrono::milliseconds(static_cast<long long>(f.timeout * 1000));
+  return o;
+}
+
+std::string percent(double p) {
+  char b[16];
+  std::snprintf(b, sizeof b, "%5.1f%%", p * 100);
+  return b;
+}
+
+std::string age(std::chrono::system_clock::time_point t) {
+  if (t == std::chrono::system_clock::time_point{}) return "-";
+  double s = std::chrono::duration<double>(std::chrono::system_clock::now() - t).count();
+  char b[32];
+  if (s < 0) s = 0;
+  if (s < 60) std::snprintf(b, sizeof b, "%.1fs ago", s);
+  else if (s < 3600) std::snprintf(b, sizeof b, "%.0fm ago", s / 60);
+  else std::snprintf(b, sizeof b, "%.1fh ago", s / 3600);
+  return b;
+}
+
+std::string utc(std::chrono::system_clock::time_point t) {
+  std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char b[80];  // room for any int the compiler imagines in tm
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
+  std::snprintf(b, sizeof b, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  return b;
+}
+
+const char* kind_name(xm::log_kind k) {
+  switch (k) {
+    case xm::log_kind::submitted: return "submitted";
+    case xm::log_kind::checkpoint: return "checkpoint";
+    case xm::log_kind::suspended: return "suspended";
+    case xm::log_kind::resumed: return "resumed";
+    case xm::log_kind::moved: return "moved";
+    case xm::log_kind::done: return "done";
+    case xm::log_kind::failed: return "failed";
+    case xm::log_kind::killed: return "killed";
+  }
+  return "?";
+}
+
+std::string ms(std::chrono::nanoseconds d) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.1f ms", std::chrono::duration<double, std::milli>(d).count());
+  return b;
+}
+
+// ---- node ---------------------------------------------------------------------------------
+struct node_flags {
+  std::string name, hub, secret_file, store;
+  unsigned workers = 2;
+  long checkpoint_ms = 1000;
+};
+
+int run_node(const node_flags& f) {
+  xm::daemon_options o;
+  o.name = f.name;
+  o.hub = f.hub.empty() ? env("XGATE_HUB") : f.hub;
+  o.secret_file = f.secret_file.empty() ? env("XGATE_SECRET_FILE") : f.secret_file;
+  o.store = f.store.empty() ? env("XGATE_STORE") : f.store;
+  o.workers = f.workers;
+  o.checkpoint_interval = std::chrono::milliseconds(f.checkpoint_ms);
+  o.log = &std::cerr;
+  if (o.hub.empty()) return fail(exit_usage, "migrate node: no hub: give --hub URL or set XGATE_HUB");
+  if (o.secret_file.empty()) return fail(exit_usage, "migrate node: no secret: give --secret-file FILE or set XGATE_SECRET_FILE");
+  if (o.store.empty())
+    return fail(exit_usage, "migrate node: no store: give --store URL (the store: line of the xgated running the hub) or set XGATE_STORE");
+  // SIGINT/SIGTERM are taken by sigwait below: blocked before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::optional<xm::node_daemon> d;
+  try {
+    d.emplace(o);
+  } catch (const std::invalid_argument& e) {
+    return fail(exit_usage, std::string("migrate node ") + f.name + ": " + e.what());
+  } catch (const xgate::store::store_error& e) {
+    return fail(e.code() == xgate::store::store_errc::bad_credential ? exit_denied : exit_unavailable,
+                std::string("migrate node ") + f.name + ": store " + o.store + ": " + e.what());
+  } catch (const std::exception& e) {
+    return fail(exit_unavailable, std::string("migrate node ") + f.name + ": " + e.what());
+  }
+  try {
+    if (!d->wait_connected(30s))
+      return fail(exit_unavailable, "migrate node " + f.name + ": cannot reach the hub " + o.hub + " within 30 s");
+  } catch (const std::exception& e) {
+    return fail(exit_denied, "migrate node " + f.name + ": the hub " + o.hub + " refused " + d->endpoint_name() + ": " + e.what());
+  }
+  std::string types;
+  for (const xm::job_type* t : d->runtime().jobs().all())
+    types += (types.empty() ? "" : ", ") + t->name + " " + std::to_string(t->version);
+  std::cout << "node: " << f.name << "\nendpoint: " << d->endpoint_name() << "\nstore: " << o.store << "\ntypes: " << types
+            << "\nready" << std::endl;
+  int sig = 0;
+  sigwait(&signals, &sig);
+  std::cerr << "node " << f.name << ": stopping: suspending its jobs" << std::endl;
+  d->suspend_all();
+  d.reset();
+  return exit_ok;
+}
+
+// ---- client commands ----------------------------------------------------------------------
+struct client_flags {
+  connection_flags conn;
+  std::string type, on, id, to;
+  std::vector<std::string> args;
+  bool force = false;
+  double interval = 0.2;
+};
+
+std::map<std::string, std::string> parse_args(const std::vector<std::string>& args) {
+  std::map<std::string, std::string> out;
+  for (const std::string& a : args) {
+    std::size_t eq = a.find('=');
+    if (eq == std::string::npos || eq == 0) throw xm::remote_error("usage", "--arg \"" + a + "\" is not key=value");
+    out[a.substr(0, eq)] = a.substr(eq + 1);
+  }
+  return out;
+}
+
+std::string bar(double p, int width) {
+  int full = static_cast<int>(std::lround(p * width));
+  return "[" + std::string(static_cast<std::size_t>(full), '#') + std::string(static_cast<std::size_t>(width - full), '-') + "]";
+}
+
+int watch(xm::remote& r, const std::string& id, double interval) {
+  const bool tty = ::isatty(1);
+  std::string last;
+  for (;;) {
+    xm::protocol::job_info j = r.status(id);
+    const bool ended = j.state == xm::job_state::done || j.state == xm::job_state::failed || j.state == xm::job_state::killed;
+    if (tty) {
+      std::cout << "\r" << bar(j.progress, 40) << " " << percent(j.progress) << "  " << xm::to_string(j.state) << " on "
+                << j.node << "   " << std::flush;
+    } else {
+      std::string line = id + ": " + std::to_string(static_cast<int>(j.progress * 100)) + "% " + xm::to_string(j.state) +
+                         " on " + j.node;
+      if (line != last) std::cout << line << std::endl;
+      last = line;
+    }
+    if (ended) {
+      if (tty) std::cout << "\n";
+      if (j.state == xm::job_state::done) return exit_ok;
+      return fail(exit_job_failed, "migrate: job \"" + id + "\" " + xm::to_string(j.state) + (j.error.empty() ? "" : ": " + j.error));
+    }
+    std::this_thread::sleep_for(std::chrono::duration<double>(interval));
+  }
+}
+
+int client_command(const std::string& command, const client_flags& f) {
+  xm::remote r(remote_from(f.conn));
+  if (command == "run") {
+    xm::protocol::job_info j = r.run(f.on, f.type, parse_args(f.args));
+    std::cout << "started " << j.type << " on node " << j.node << ": " << j.id << std::endl;
+  } else if (command == "ps") {
+    auto jobs = r.list();
+    std::printf("%-20s %-12s %-8s %-10s %8s  %s\n", "ID", "TYPE", "NODE", "STATE", "PROGRESS", "CHECKPOINT");
+    for (const auto& j : jobs) {
+      std::printf("%-20s %-12s %-8s %-10s %8s  %s\n", j.id.c_str(), j.type.c_str(), j.node.c_str(), xm::to_string(j.state),
+                  percent(j.progress).c_str(), age(j.last_checkpoint).c_str());
+    }
+    std::fflush(stdout);
+  } else if (command == "nodes") {
+    for (const std::string& n : r.nodes()) {
+      xm::protocol::hosts_reply h = r.hosts(n);
+      std::string types;
+      for (const auto& t : h.types) types += (types.empty() ? "" : ", ") + t.name + " " + std::to_string(t.version);
+      std::cout << n << "  jobs running: " << h.running.size() << "  types: " << types << "\n";
+    }
+  } else if (command == "move") {
+    xm::protocol::move_reply m = r.move(f.id, f.to);
+    std::cout << "moved " << f.id << " from " << m.from << " to " << m.to << " (epoch " << m.epoch
+              << "), downtime " << ms(m.downtime) << std::endl;
+  } else if (command == "suspend") {
+    auto j = r.suspend(f.id);
+    std::cout << "suspended " << j.id << " on node " << j.node << " at step " << j.steps << " (" << percent(j.progress)
+              << ")" << std::endl;
+  } else if (command == "resume") {
+    auto j = r.resume(f.id, f.on, f.force);
+    std::cout << "resumed " << j.id << " on node " << j.node << " (epoch " << j.epoch << ") from step " << j.steps
+              << std::endl;
+  } else if (command == "kill") {
+    auto j = r.kill(f.id);
+    std::cout << "killed " << j.id << " (" << xm::to_string(j.state) << ")" << std::endl;
+  } else if (command == "watch") {
+    return watch(r, f.id, f.interval);
+  } else if (command == "result") {
+    xgate::results::result_ref ref = r.result(f.id);
+    auto s = xgate::client::http_session(ref.store, ref.credential);
+    std::string xml = s->read(ref.name).xml;
+    std::cout << xml;
+    if (!xml.empty() && xml.back() != '\n') std::cout << "\n";
+    std::cout.flush();
+  } else if (command == "log") {
+    for (const xm::log_entry& e : r.log(f.id)) {
+      std::printf("%4llu %s %-9s node %-6s epoch %-3llu step %-10llu %s\n", static_cast<unsigned long long>(e.seq),
+                  utc(e.time).c_str(), kind_name(e.kind), e.node.c_str(),
+                  static_cast<unsigned long long>(e.epoch), static_cast<unsigned long long>(e.steps), e.detail.c_str());
+    }
+    std::fflush(stdout);
+  }
+  return exit_ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"migrate: node daemons and running jobs that move between them, through an xgated hub"};
+  app.footer(exit_help);
+  app.require_subcommand(1);
+
+  node_flags nf;
+  CLI::App* node = app.add_subcommand("node", "Run a node daemon hosting jobs (until SIGINT/SIGTERM, which suspends its jobs)");
+  node->add_option("--name", nf.name, "The node's name (its endpoint is PRINCIPAL/NAME)")->required();
+  node->add_option("--hub", nf.hub, "The hub: tcp://HOST:PORT (default $XGATE_HUB)")->type_name("URL");
+  node->add_option("--secret-file", nf.secret_file, "File holding the credential token (default $XGATE_SECRET_FILE)")
+      ->type_name("FILE");
+  node->add_option("--store", nf.store, "The store of the xgated running the hub: http://HOST:PORT (default $XGATE_STORE)")
+      ->type_name("URL");
+  node->add_option("--workers", nf.workers, "Threads running job bodies (default 2)")->check(CLI::Range(1, 256));
+  node->add_option("--checkpoint-ms", nf.checkpoint_ms, "Save a running job at least this often (default 1000)")
+      ->check(CLI::Range(1L, 3600000L));
+
+  client_flags cf;
+  std::map<std::string, CLI::App*> commands;
+  auto add = [&](const std::string& name, const std::string& help) {
+    CLI::App* c = app.add_subcommand(name, help);
+    add_connection_flags(c, cf.conn);
+    commands[name] = c;
+    return c;
+  };
+  CLI::App* run = add("run", "Start a job of TYPE on a node; prints the job id as the last word");
+  run->add_option("type", cf.type, "The job type (migrate nodes lists them)")->required();
+  run->add_option("--on", cf.on, "The node")->required();
+  run->add_option("--arg", cf.args, "A job argument key=value (repeatable)")->type_name("KEY=VALUE");
+  add("ps", "List the jobs you may see: id, type, node, state, progress, last checkpoint");
+  add("nodes", "List the nodes online and the job types they host");
+  CLI::App* move = add("move", "Move a running job to another node; prints the downtime");
+  move->add_option("id", cf.id, "The job id")->required();
+  move->add_option("--to", cf.to, "The node to move it to")->required();
+  CLI::App* suspend = add("suspend", "Stop a job at its next safe point and save it");
+  suspend->add_option("id", cf.id, "The job id")->required();
+  CLI::App* resume = add("resume", "Run a suspended job again (or one whose node died) from its last checkpoint");
+  resume->add_option("id", cf.id, "The job id")->required();
+  resume->add_option("--on", cf.on, "The node (default: where it was suspended)");
+  resume->add_option_function<bool>("--force", [&](bool v) { cf.force = v; },
+                                    "Take it over even while its node looks online (that node stops at its next checkpoint)")
+      ->expected(0)->default_str("false");
+  CLI::App* kill = add("kill", "Stop a job for good (its last checkpoint stays)");
+  kill->add_option("id", cf.id, "The job id")->required();
+  CLI::App* watch = add("watch", "Show a job's progress until it ends (a bar on a terminal, lines otherwise)");
+  watch->add_option("id", cf.id, "The job id")->required();
+  watch->add_option("--interval", cf.interval, "Seconds between updates (default 0.2)")->check(CLI::PositiveNumber);
+  CLI::App* result = add("result", "Print a done job's result document");
+  result->add_option("id", cf.id, "The job id")->required();
+  CLI::App* log = add("log", "Print a job's log: submitted, checkpoints, suspends, moves, the end");
+  log->add_option("id", cf.id, "The job id")->required();
+
+  demo_options dopt;
+  CLI::App* demo = app.add_subcommand("demo", "Start xgated and two nodes, count the words of ~100 MB, moving the job A->B->A");
+  demo->add_option("--megabytes", dopt.megabytes, "Size of the generated text (default 100)")->check(CLI::Range(0.01, 10000.0));
+  demo->add_flag("--keep", dopt.keep, "Keep the temporary directory");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return fail(exit_usage, std::string(e.what()) + " (see migrate --help)");
+  }
+  try {
+    if (node->parsed()) return run_node(nf);
+    if (demo->parsed()) return run_demo(argv[0], dopt);
+    for (const auto& [name, c] : commands)
+      if (c->parsed()) return client_command(name, cf);
+    return fail(exit_usage, "no command (see migrate --help)");
+  } catch (const xm::remote_error& e) {
+    return fail(exit_for(e.code()), e.what());
+  } catch (const xgate::access_denied& e) {
+    return fail(exit_denied, e.what());
+  } catch (const xgate::store::store_error& e) {
+    return fail(e.code() == xgate::store::store_errc::not_found ? exit_not_found : exit_unavailable, e.what());
+  } catch (const std::exception& e) {
+    return fail(exit_unavailable, e.what());
+  }
+}
