@@ -265,7 +265,10 @@ session::session(const xmpp_url& u, const std::string& password, const std::stri
   log_.userdata = this;
   ctx_ = xmpp_ctx_new(nullptr, &log_);
   conn_ = xmpp_conn_new(ctx_);
-  if (!ctx_ || !conn_) throw std::system_error(std::make_error_code(std::errc::not_enough_memory), "libstrophe");
+  if (!ctx_ || !conn_) {
+    release();
+    throw std::system_error(std::make_error_code(std::errc::not_enough_memory), "libstrophe");
+  }
   std::string jid = u.bare() + "/" + resource;
   xmpp_conn_set_jid(conn_, jid.c_str());
   xmpp_conn_set_pass(conn_, password.c_str());
@@ -280,30 +283,37 @@ session::session(const xmpp_url& u, const std::string& password, const std::stri
   // fail SCRAM's server-signature check), so logins in one process take turns.
   static std::mutex login_mutex;
   std::lock_guard login_lock(login_mutex);
-  if (xmpp_connect_client(conn_, u.addr.c_str(), u.port, &session::on_conn, this) != XMPP_EOK)
+  if (xmpp_connect_client(conn_, u.addr.c_str(), u.port, &session::on_conn, this) != XMPP_EOK) {
+    release();
     throw std::system_error(std::make_error_code(std::errc::connection_refused),
                             u.url + ": cannot connect to " + u.addr + ":" + std::to_string(u.port));
+  }
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!connected_ && !ended_ && std::chrono::steady_clock::now() < deadline) xmpp_run_once(ctx_, 10);
   if (connected_ && !ended_) {
     secured_ = xmpp_conn_is_secured(conn_) != 0;
     return;
   }
+  // A constructor that throws runs no destructor: free libstrophe's objects first.
+  auto fail = [this](std::errc code, const std::string& what) {
+    release();
+    return std::system_error(std::make_error_code(code), what);
+  };
   if (auth_failed_) {
     refusal_ = "the XMPP server refused the login of " + u.bare() + " (SASL authentication failed: wrong password or unknown user)";
   } else if (!cert_error_.empty()) {
     refusal_ = "the XMPP server's TLS certificate is not trusted (" + cert_error_ +
                "): give its CA as ?ca=FILE in the hub URL";
   } else if (ended_) {
-    throw std::system_error(std::make_error_code(std::errc::connection_refused),
-                            u.url + ": " + (end_reason_.empty() ? "the connection failed" : end_reason_));
+    throw fail(std::errc::connection_refused, u.url + ": " + (end_reason_.empty() ? "the connection failed" : end_reason_));
   } else {
-    throw std::system_error(std::make_error_code(std::errc::timed_out),
-                            u.url + ": no XMPP login within " + std::to_string(timeout.count()) + " ms");
+    throw fail(std::errc::timed_out, u.url + ": no XMPP login within " + std::to_string(timeout.count()) + " ms");
   }
 }
 
-session::~session() {
+session::~session() { release(); }
+
+void session::release() noexcept {
   if (conn_) {
     current_guard g(this);
     sigpipe_guard no_sigpipe;
@@ -312,8 +322,10 @@ session::~session() {
       for (int i = 0; i < 50 && !ended_; ++i) xmpp_run_once(ctx_, 10);
     }
     xmpp_conn_release(conn_);
+    conn_ = nullptr;
   }
   if (ctx_) xmpp_ctx_free(ctx_);
+  ctx_ = nullptr;
 }
 
 void session::run_once(std::chrono::milliseconds timeout) {

@@ -90,6 +90,7 @@ class session {
   const std::string& description() const noexcept { return description_; }
 
  private:
+  void release() noexcept;  // closes and frees libstrophe's objects (idempotent)
   static void on_conn(xmpp_conn_t*, xmpp_conn_event_t, int, xmpp_stream_error_t*, void*);
   static int on_stanza(xmpp_conn_t*, xmpp_stanza_t*, void*);
   static void on_log(void*, xmpp_log_level_t, const char*, const char*);

@@ -237,7 +237,7 @@ TEST_F(ChannelXmpp, LargeBodiesArriveIntact) {
   for (auto& c : bytes) c = static_cast<char>(rng());
   a.send("big-b", "big", text);
   a.send("big-b", "bin", bytes);
-  ASSERT_TRUE(got_b.wait_for_count(2, 30s)) << got_b.size() << " " << to_string(b.state()) << ": " << b.last_error();
+  ASSERT_TRUE(got_b.wait_for_count(2, 60s)) << got_b.size() << " " << to_string(b.state()) << ": " << b.last_error();
   std::lock_guard lock(got_b.m);
   EXPECT_TRUE(got_b.got[0].body == text) << "text body differs (" << got_b.got[0].body.size() << " bytes)";
   EXPECT_TRUE(got_b.got[1].body == bytes) << "binary body differs (" << got_b.got[1].body.size() << " bytes)";
