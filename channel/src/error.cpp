@@ -5,7 +5,7 @@
 namespace xgate::channel {
 
 namespace {
-constexpr std::array<std::pair<channel_errc, const char*>, 14> names{{
+constexpr std::array<std::pair<channel_errc, const char*>, 15> names{{
     {channel_errc::bad_frame, "bad_frame"},
     {channel_errc::frame_too_large, "frame_too_large"},
     {channel_errc::bad_envelope, "bad_envelope"},
@@ -20,6 +20,7 @@ constexpr std::array<std::pair<channel_errc, const char*>, 14> names{{
     {channel_errc::no_method, "no_method"},
     {channel_errc::remote_failure, "remote_failure"},
     {channel_errc::timeout, "timeout"},
+    {channel_errc::route_broken, "route_broken"},
 }};
 
 xgate::errc nearest(channel_errc c) noexcept {

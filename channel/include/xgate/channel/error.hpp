@@ -27,6 +27,7 @@ enum class channel_errc {
   no_method,         // a call of a method the receiving endpoint does not serve
   remote_failure,    // a called method failed on the remote endpoint (its reason is in the message)
   timeout,           // no reply to a call within its timeout
+  route_broken,      // a multi-hop route (agent.hpp) failed at a named hop, or was closed
 };
 
 const char* to_string(channel_errc code) noexcept;  // "bad_frame", ...
