@@ -11,6 +11,12 @@
 //         talk through a channel hub (tcp://HOST:PORT, or http://HOST:PORT for long-poll):
 //         reads "TO: TEXT" lines from stdin and sends them; prints "FROM: TEXT" for each
 //         message and "* NAME is online|offline" for presence; on EOF flushes and exits
+//   xgate agent --name X --upstream URL --secret-file F --downstream LISTEN --data DIR
+//   xgate agent --name X --upstream URL --secret-file F --downstream URL --downstream-secret-file F2
+//         a relay agent (channel/agent.hpp) between the upstream hub and a downstream hub it
+//         runs (prints "hub: tcp://ADDRESS:PORT") or joins; runs until SIGINT/SIGTERM
+//   xgate hops [--via A,B] --hub URL --as NAME --secret-file F
+//         who is online on the hub, or on the far side of the last agent of --via, one per line
 //
 // Exit codes: 0 ok, 1 usage (bad flags, unknown type, unreadable key or file, bad document
 // name or XPath), 2 malformed or invalid document (also one too large for the store), 3
@@ -18,6 +24,8 @@
 // 4 signature invalid or missing, 5 no such document, 6 conflict with the store's state
 // (revision conflict, no lease, watch history lost), 7 the store or server failed or cannot
 // be reached. A failure prints exactly one line, "error: MESSAGE", to stderr.
+#include <signal.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -32,10 +40,12 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
+#include <xgate/channel/agent.hpp>
 #include <xgate/channel/endpoint.hpp>
 #include <xgate/channel/longpoll.hpp>
 #include <xgate/client/http_session.hpp>
@@ -508,6 +518,102 @@ int run_chat(const chat_args& a) {
   return exit_ok;
 }
 
+// ---- agent, hops ----------------------------------------------------------------------------
+struct agent_args {
+  std::string name, upstream, secret_file, downstream, data, downstream_secret_file;
+  double hop_timeout = 3;
+};
+
+int run_agent(const agent_args& a) {
+  namespace ch = xgate::channel;
+  ch::agent_options o;
+  o.name = a.name;
+  o.upstream = a.upstream;
+  o.upstream_secret_file = a.secret_file;
+  // A URL joins a hub; ADDRESS:PORT runs one over --data.
+  if (a.downstream.find("://") != std::string::npos) {
+    if (a.downstream_secret_file.empty()) throw usage_error("--downstream URL needs --downstream-secret-file");
+    o.downstream = a.downstream;
+    o.downstream_secret_file = a.downstream_secret_file;
+  } else {
+    if (a.data.empty()) throw usage_error("--downstream ADDRESS:PORT runs a hub and needs --data DIR");
+    o.downstream_listen = a.downstream;
+    o.data_dir = a.data;
+  }
+  o.hop_timeout = std::chrono::milliseconds(static_cast<long long>(a.hop_timeout * 1000));
+  o.log = &std::cerr;
+  // Signals are taken by sigwait() below: blocked before any thread starts, so that every
+  // thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const bool runs_hub = !o.downstream_listen.empty();
+  ch::agent agent(std::move(o));  // bad options: channel_error, exit 2 like other bad input
+  try {
+    agent.start();
+  } catch (const ch::channel_error&) {
+    throw;
+  } catch (const std::exception& e) {  // the store or the listen address
+    throw store_failure{exit_unavailable, "agent " + a.name + ": " + e.what()};
+  }
+  if (runs_hub) std::cout << "hub: " << agent.downstream_url() << std::endl;  // like xgated: scripts read it
+  std::cout << "agent: " << a.name << std::endl;
+  int sig = 0;
+  sigwait(&signals, &sig);
+  agent.stop();
+  return exit_ok;
+}
+
+struct hops_args {
+  std::string hub, name, secret_file, via;
+  double wait = 10;
+};
+
+int run_hops(const hops_args& a) {
+  namespace ch = xgate::channel;
+  std::vector<std::string> via;  // comma-separated: endpoint names may hold '/'
+  for (std::size_t start = 0; start < a.via.size();) {
+    std::size_t comma = std::min(a.via.find(',', start), a.via.size());
+    if (comma > start) via.push_back(a.via.substr(start, comma - start));
+    start = comma + 1;
+  }
+  ch::router routes;
+  ch::endpoint_options o;
+  o.hub = a.hub;
+  o.name = a.name;
+  o.secret_file = a.secret_file;
+  o.on_message = routes.on_message();
+  ch::endpoint ep(std::move(o));
+  routes.bind(ep);
+  ep.start();
+  auto wait = std::chrono::milliseconds(static_cast<long long>(a.wait * 1000));
+  auto deadline = std::chrono::steady_clock::now() + wait;
+  try {
+    if (!ep.wait_connected(wait))
+      throw store_failure{exit_unavailable, "cannot log in to " + a.hub + " within " + std::to_string(wait.count()) +
+                                                " ms: " + ep.last_error()};
+  } catch (const ch::channel_error& e) {
+    throw store_failure{exit_denied, e.what()};
+  }
+  // The presence snapshot follows the login: the list holds at least this endpoint then.
+  while (ep.online().empty() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::vector<std::string> names;
+  try {
+    names = routes.hops(via, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()));
+  } catch (const ch::channel_error& e) {
+    routes.unbind();
+    throw store_failure{exit_unavailable, e.what()};
+  }
+  routes.unbind();
+  ep.stop();
+  for (auto& n : names) std::cout << n << "\n";
+  std::cout.flush();
+  return exit_ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -600,6 +706,28 @@ int main(int argc, char** argv) {
   chat->add_option("--wait", chat_a.wait, "Seconds to wait for the login, and at the end for acknowledgements")
       ->capture_default_str();
 
+  agent_args agent_a;
+  CLI::App* agent_cmd = app.add_subcommand("agent", "Relay routes between an upstream hub and a downstream hub (runs until SIGTERM)");
+  agent_cmd->add_option("--name", agent_a.name, "The agent's endpoint name on both hubs")->required();
+  agent_cmd->add_option("--upstream", agent_a.upstream, "The upstream hub: tcp://HOST:PORT or http://HOST:PORT")->required();
+  agent_cmd->add_option("--secret-file", agent_a.secret_file, "File holding the upstream credential token")->required();
+  agent_cmd->add_option("--downstream", agent_a.downstream,
+                        "ADDRESS:PORT: run the downstream hub there (port 0 picks one; needs --data); or a hub URL to join")
+      ->required();
+  agent_cmd->add_option("--data", agent_a.data, "The store directory of the downstream hub it runs");
+  agent_cmd->add_option("--downstream-secret-file", agent_a.downstream_secret_file,
+                        "File holding the credential for a downstream hub it joins");
+  agent_cmd->add_option("--hop-timeout", agent_a.hop_timeout, "Seconds a route neighbour may be unreachable before the route breaks")
+      ->capture_default_str();
+
+  hops_args hops_a;
+  CLI::App* hops_cmd = app.add_subcommand("hops", "List the next hops: who is online on the hub, or behind the agents of --via");
+  hops_cmd->add_option("--hub", hops_a.hub, "The hub: tcp://HOST:PORT, or http://HOST:PORT for HTTP long-poll")->required();
+  hops_cmd->add_option("--as", hops_a.name, "Endpoint name to log in as")->required();
+  hops_cmd->add_option("--secret-file", hops_a.secret_file, "File holding the credential token on its first line")->required();
+  hops_cmd->add_option("--via", hops_a.via, "Agents to ask, comma-separated, nearest first (A,B: ask A to ask B)");
+  hops_cmd->add_option("--wait", hops_a.wait, "Seconds to wait for the login and the answer")->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -624,6 +752,8 @@ int main(int argc, char** argv) {
     if (app.got_subcommand(sample)) return run_sample(sa);
     if (app.got_subcommand(check)) return run_check(ca);
     if (app.got_subcommand(chat)) return run_chat(chat_a);
+    if (app.got_subcommand(agent_cmd)) return run_agent(agent_a);
+    if (app.got_subcommand(hops_cmd)) return run_hops(hops_a);
     if (app.got_subcommand(store_cmd))
       for (CLI::App* sub : store_cmd->get_subcommands()) return run_store(sub->get_name(), st_args);
     return fail(exit_usage, "no subcommand (see xgate --help)");
