@@ -1,0 +1,314 @@
+// Multi-hop relay agents (channel/agent.hpp) as real processes on loopback:
+//
+//   xgated (hub1) <- agent-a (runs hub2) <- agent-b (runs hub3)
+//   node-a on hub1 ~~ route node-a > agent-a > agent-b > node-c ~~ node-c on hub3
+//
+// Hop listing, 1,000 messages each way exactly once and in order, refusals naming the hop,
+// and agent-b SIGKILLed mid-route: both ends hear which hop broke, nothing arrives twice.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include <xgate/channel/agent.hpp>
+#include <xgate/channel/endpoint.hpp>
+
+#include "http_test_client.hpp"
+#include "test_dir.hpp"
+#include "test_util.hpp"
+
+namespace xgate::channel {
+namespace {
+
+using namespace std::chrono_literals;
+using server::testing::child_process;
+using testing::catch_channel_error;
+
+std::string adduser(const std::filesystem::path& data, const std::string& name) {
+  child_process p({XGATED_BINARY, "adduser", name, "--data", data.string()});
+  std::string out = p.read_all(20s);
+  EXPECT_EQ(p.wait(20s), 0);
+  return out.substr(0, out.find('\n'));
+}
+
+std::filesystem::path secret_file(const std::filesystem::path& dir, const std::string& name, const std::string& token) {
+  auto path = dir / (name + ".secret");
+  std::ofstream(path) << token << "\n";
+  return path;
+}
+
+// A process that prints "PREFIX URL" on its first lines (xgated, xgate agent).
+std::string read_url(child_process& p, const std::string& prefix) {
+  for (int i = 0; i < 3; ++i) {
+    auto line = p.read_line(20s);
+    if (!line) return "";
+    if (line->starts_with(prefix)) return line->substr(prefix.size());
+  }
+  return "";
+}
+
+struct agent_process {
+  std::unique_ptr<child_process> p;
+  std::string hub_url;  // the downstream hub it runs
+  agent_process(const std::string& name, const std::string& upstream, const std::filesystem::path& secret,
+                const std::filesystem::path& data, const std::filesystem::path& err) {
+    p = std::make_unique<child_process>(
+        std::vector<std::string>{XGATE_BINARY, "agent", "--name", name, "--upstream", upstream, "--secret-file", secret.string(),
+                                 "--downstream", "127.0.0.1:0", "--data", data.string(), "--hop-timeout", "1"},
+        err.string());
+    hub_url = read_url(*p, "hub: ");
+  }
+  ~agent_process() {
+    p->signal(SIGTERM);
+    p->wait(10s);
+  }
+};
+
+// One end: an endpoint with a router.
+struct route_end {
+  router routes{route_options{.hop_timeout = 1000ms}};
+  std::unique_ptr<endpoint> ep;
+  route_end(const std::string& hub, const std::string& name, const std::string& token) {
+    endpoint_options o;
+    o.hub = hub;
+    o.name = name;
+    o.secret = token;
+    o.reconnect_min = 20ms;
+    o.reconnect_max = 200ms;
+    o.on_message = routes.on_message();
+    ep = std::make_unique<endpoint>(std::move(o));
+    routes.bind(*ep);
+    ep->start();
+  }
+  ~route_end() {
+    routes.unbind();
+    ep->stop();
+  }
+  // Until name is online on this end's hub.
+  bool sees(const std::string& name, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto on = ep->online();
+      if (std::find(on.begin(), on.end(), name) != on.end()) return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return false;
+  }
+};
+
+class AgentChain : public ::testing::Test {
+ protected:
+  std::filesystem::path dir = store::testing::fresh_dir();
+  std::unique_ptr<child_process> hub1;
+  std::string hub1_url;
+  std::unique_ptr<agent_process> agent_a, agent_b;
+  std::string token_a, token_c;
+  std::unique_ptr<route_end> a, c;
+
+  void SetUp() override {
+    std::filesystem::create_directories(dir);
+    const auto d1 = dir / "hub1", da = dir / "agent-a", db = dir / "agent-b";
+    token_a = adduser(d1, "node-a");
+    auto agent_a_secret = secret_file(dir, "agent-a", adduser(d1, "agent-a"));
+    auto agent_b_secret = secret_file(dir, "agent-b", adduser(da, "agent-b"));  // a login on agent-a's hub
+    token_c = adduser(db, "node-c");
+    hub1 = std::make_unique<child_process>(
+        std::vector<std::string>{XGATED_BINARY, "--data", d1.string(), "--listen", "127.0.0.1:0", "--hub", "127.0.0.1:0"},
+        (dir / "hub1.log").string());
+    hub1_url = read_url(*hub1, "hub: ");
+    ASSERT_TRUE(hub1_url.starts_with("tcp://127.0.0.1:")) << hub1_url;
+    agent_a = std::make_unique<agent_process>("agent-a", hub1_url, agent_a_secret, da, dir / "agent-a.log");
+    ASSERT_TRUE(agent_a->hub_url.starts_with("tcp://127.0.0.1:")) << agent_a->hub_url;
+    agent_b = std::make_unique<agent_process>("agent-b", agent_a->hub_url, agent_b_secret, db, dir / "agent-b.log");
+    ASSERT_TRUE(agent_b->hub_url.starts_with("tcp://127.0.0.1:")) << agent_b->hub_url;
+    a = std::make_unique<route_end>(hub1_url, "node-a", token_a);
+    c = std::make_unique<route_end>(agent_b->hub_url, "node-c", token_c);
+    ASSERT_TRUE(a->ep->wait_connected(10s)) << a->ep->last_error();
+    ASSERT_TRUE(c->ep->wait_connected(10s)) << c->ep->last_error();
+    ASSERT_TRUE(a->sees("agent-a", 10s));
+    ASSERT_TRUE(c->sees("agent-b", 10s));
+  }
+
+  void TearDown() override {
+    a.reset();
+    c.reset();
+    agent_b.reset();
+    agent_a.reset();
+    if (hub1) {
+      hub1->signal(SIGTERM);
+      EXPECT_EQ(hub1->wait(20s), 0);
+    }
+    if (!HasFailure()) std::filesystem::remove_all(dir);  // keep the logs of a failure
+  }
+
+  // Opens the route, retrying while agent-b has not yet logged in to agent-a's hub.
+  std::shared_ptr<route> open_route() {
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    for (;;) {
+      try {
+        return a->routes.open({"agent-a", "agent-b", "node-c"}, 10s);
+      } catch (const channel_error& e) {
+        if (e.code() != channel_errc::route_broken || std::chrono::steady_clock::now() > deadline) throw;
+        std::this_thread::sleep_for(50ms);
+      }
+    }
+  }
+};
+
+std::string body(int i) { return "<n>" + std::to_string(i) + "</n>"; }
+
+TEST_F(AgentChain, ListsTheNextHopsAtEachNode) {
+  auto own = a->routes.hops({}, 5s);
+  EXPECT_NE(std::find(own.begin(), own.end(), "agent-a"), own.end());
+  // agent-b logs in to agent-a's hub on its own time.
+  std::vector<std::string> behind_a;
+  for (auto deadline = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < deadline;) {
+    behind_a = a->routes.hops({"agent-a"}, 5s);
+    if (!behind_a.empty()) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(behind_a, std::vector<std::string>{"agent-b"});
+  EXPECT_EQ(a->routes.hops({"agent-a", "agent-b"}, 5s), std::vector<std::string>{"node-c"});
+  // From the other end, the same agents list the other way.
+  EXPECT_EQ(c->routes.hops({"agent-b"}, 5s), std::vector<std::string>{"agent-a"});
+  auto up = c->routes.hops({"agent-b", "agent-a"}, 5s);
+  EXPECT_NE(std::find(up.begin(), up.end(), "node-a"), up.end());
+  // A route end does not relay; a name that is not there is named.
+  auto e = catch_channel_error([&] { a->routes.hops({"agent-a", "agent-b", "node-c"}, 5s); });
+  EXPECT_EQ(e.code(), channel_errc::remote_failure);
+  EXPECT_NE(std::string(e.what()).find("node-c is a route end"), std::string::npos) << e.what();
+  e = catch_channel_error([&] { a->routes.hops({"agent-a", "agent-x"}, 5s); });
+  EXPECT_NE(std::string(e.what()).find("agent-x is not online on agent-a's downstream hub"), std::string::npos) << e.what();
+}
+
+TEST_F(AgentChain, RouteOpenRefusalsNameTheHop) {
+  auto e = catch_channel_error([&] { a->routes.open({"agent-a", "agent-b", "node-x"}, 10s); });
+  for (auto deadline = std::chrono::steady_clock::now() + 10s;
+       std::string(e.what()).find("agent-b is not online") != std::string::npos && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(50ms);  // agent-b not yet on agent-a's hub
+    e = catch_channel_error([&] { a->routes.open({"agent-a", "agent-b", "node-x"}, 10s); });
+  }
+  EXPECT_EQ(e.code(), channel_errc::route_broken);
+  EXPECT_NE(std::string(e.what()).find("broken at hop node-x: node-x is not online on agent-b's downstream hub"),
+            std::string::npos)
+      << e.what();
+  // The last name must be a route end, and an agent is not one.
+  e = catch_channel_error([&] { a->routes.open({"agent-a"}, 10s); });
+  EXPECT_NE(std::string(e.what()).find("agent-a is a relay agent, not the end of a route"), std::string::npos) << e.what();
+}
+
+TEST_F(AgentChain, ThousandMessagesEachWayArriveOnceAndInOrder) {
+  auto ra = open_route();
+  auto rc = c->routes.accept(5s);
+  ASSERT_TRUE(rc);
+  EXPECT_EQ(ra->path(), (std::vector<std::string>{"node-a", "agent-a", "agent-b", "node-c"}));
+  EXPECT_EQ(rc->path(), (std::vector<std::string>{"node-c", "agent-b", "agent-a", "node-a"}));
+  EXPECT_EQ(rc->id(), ra->id());
+
+  constexpr int n = 1000;
+  std::thread sa([&] {
+    for (int i = 0; i < n; ++i) ra->send("n", body(i));
+  });
+  std::thread sc([&] {
+    for (int i = 0; i < n; ++i) rc->send("n", body(i));
+  });
+  auto drain = [](route& r, std::vector<std::string>& got) {
+    while (got.size() < n) {
+      auto m = r.receive(20s);
+      if (!m) return;
+      EXPECT_EQ(m->seq, got.size() + 1);
+      got.push_back(m->body);
+    }
+  };
+  std::vector<std::string> at_a, at_c;
+  std::thread da([&] { drain(*ra, at_a); });
+  drain(*rc, at_c);
+  da.join();
+  sa.join();
+  sc.join();
+  EXPECT_TRUE(ra->flush(10s));
+  EXPECT_TRUE(rc->flush(10s));
+  EXPECT_EQ(ra->confirmed(), static_cast<std::uint64_t>(n));
+  std::this_thread::sleep_for(200ms);  // a duplicate would arrive now
+  EXPECT_FALSE(ra->receive(0ms));
+  EXPECT_FALSE(rc->receive(0ms));
+  ASSERT_EQ(at_a.size(), static_cast<std::size_t>(n));
+  ASSERT_EQ(at_c.size(), static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    ASSERT_EQ(at_c[static_cast<std::size_t>(i)], body(i));
+    ASSERT_EQ(at_a[static_cast<std::size_t>(i)], body(i));
+  }
+  // Closing tells the other end and every hop forgets the route.
+  ra->close();
+  for (auto deadline = std::chrono::steady_clock::now() + 5s; !rc->broken() && std::chrono::steady_clock::now() < deadline;)
+    std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(rc->broken());
+  auto e = catch_channel_error([&] { rc->send("n", body(0)); });
+  EXPECT_NE(std::string(e.what()).find("was closed at node-a"), std::string::npos) << e.what();
+}
+
+TEST_F(AgentChain, AgentKilledMidRouteTellsBothEndsAndDuplicatesNothing) {
+  auto ra = open_route();
+  auto rc = c->routes.accept(5s);
+  ASSERT_TRUE(rc);
+
+  constexpr int n = 3000;
+  std::atomic<int> sent{0};
+  std::optional<channel_error> send_error;
+  std::thread sa([&] {
+    try {
+      for (int i = 0; i < n; ++i) {
+        ra->send("n", body(i));
+        sent = i + 1;
+        if (i % 10 == 0) std::this_thread::sleep_for(5ms);  // spread the traffic over the kill
+      }
+      ra->flush(30s);
+    } catch (const channel_error& e) {
+      send_error = e;
+    }
+  });
+  std::vector<std::uint64_t> seqs;
+  while (seqs.size() < 300) {
+    auto m = rc->receive(10s);
+    ASSERT_TRUE(m) << "no traffic";
+    seqs.push_back(m->seq);
+  }
+  agent_b->p->signal(SIGKILL);
+  EXPECT_EQ(agent_b->p->wait(10s), 128 + SIGKILL);
+  auto killed = std::chrono::steady_clock::now();
+  // Both ends are told, within a few hop timeouts.
+  while (auto m = rc->receive(10s)) seqs.push_back(m->seq);
+  ASSERT_TRUE(rc->broken());
+  for (auto deadline = killed + 10s; !ra->broken() && std::chrono::steady_clock::now() < deadline;)
+    std::this_thread::sleep_for(10ms);
+  ASSERT_TRUE(ra->broken());
+  EXPECT_LT(std::chrono::steady_clock::now() - killed, 10s);
+  sa.join();
+  EXPECT_LT(sent.load(), n) << "the traffic ended before the kill";
+
+  EXPECT_EQ(ra->broken_hop(), "agent-b");
+  EXPECT_EQ(rc->broken_hop(), "agent-b");
+  // The sender's error names the hop and what was not confirmed.
+  ASSERT_TRUE(send_error);
+  EXPECT_EQ(send_error->code(), channel_errc::route_broken);
+  std::string what = send_error->what();
+  EXPECT_NE(what.find("is broken at hop agent-b: agent-b is not online on agent-a's downstream hub"), std::string::npos) << what;
+  EXPECT_NE(what.find("not confirmed by node-c"), std::string::npos) << what;
+  auto e = catch_channel_error([&] { ra->send("n", body(0)); });
+  EXPECT_EQ(e.code(), channel_errc::route_broken);
+  auto ec = rc->error();
+  ASSERT_TRUE(ec);
+  EXPECT_NE(std::string(ec->what()).find("broken at hop agent-b: node-c lost its connection to its hub"), std::string::npos)
+      << ec->what();
+
+  // Nothing twice, nothing out of order: node-c got 1..k.
+  for (std::size_t i = 0; i < seqs.size(); ++i) ASSERT_EQ(seqs[i], i + 1);
+  EXPECT_LE(ra->confirmed(), seqs.size());
+  agent_b.reset();
+}
+
+}  // namespace
+}  // namespace xgate::channel
