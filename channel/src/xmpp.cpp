@@ -271,15 +271,15 @@ class xmpp_connection final : public connection {
       std::string to = sender_of(e->message_id);
       if (!to.empty() && live()) {
         std::string x = "<message type='headline' to='";
-        append_escaped(x, c.jid_of(to));
+        append_xml_escaped(x, c.jid_of(to));
         x += "'><x xmlns='";
         x += ns_xgate;
         x += "' error='";
         x += to_string(e->code);
         x += "' about='";
-        append_escaped(x, e->message_id);
+        append_xml_escaped(x, e->message_id);
         x += "'>";
-        append_escaped(x, e->reason);
+        append_xml_escaped(x, e->reason);
         x += "</x><no-store xmlns='urn:xmpp:hints'/></message>";
         s_->send(x);
       }
@@ -325,7 +325,7 @@ class xmpp_connection final : public connection {
   void send_ack(const std::string& name, core::peer& p) {
     frames::ack a = p.in.take_ack();
     std::string x = "<message type='headline' to='";
-    append_escaped(x, core_->jid_of(name));
+    append_xml_escaped(x, core_->jid_of(name));
     x += "'><x xmlns='";
     x += ns_xgate;
     x += "' ack='" + std::to_string(a.seq) + "' acklink='" + hex64(p.in.stream()) +
@@ -348,17 +348,17 @@ class xmpp_connection final : public connection {
     if (parts.empty()) parts.emplace_back();
     auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(e.time.time_since_epoch()).count();
     std::string head = "' link='" + hex64(p.out.stream()) + "' lseq='" + std::to_string(m.link_seq) + "' id='";
-    append_escaped(head, e.id);
+    append_xml_escaped(head, e.id);
     head += "' from='";
-    append_escaped(head, e.from);
+    append_xml_escaped(head, e.from);
     head += "' to='";
-    append_escaped(head, e.to);
+    append_xml_escaped(head, e.to);
     head += "' seq='" + std::to_string(e.seq) + "' kind='";
-    append_escaped(head, e.kind);
+    append_xml_escaped(head, e.kind);
     head += "'";
     if (!e.correlation.empty()) {
       head += " re='";
-      append_escaped(head, e.correlation);
+      append_xml_escaped(head, e.correlation);
       head += "'";
     }
     head += " time='" + std::to_string(ns) + "' enc='" + (text ? "text" : "base64") + "' parts='" + std::to_string(parts.size());
@@ -367,15 +367,15 @@ class xmpp_connection final : public connection {
       std::string x;
       x.reserve(parts[i].size() + head.size() + 256);
       x = "<message type='normal' to='";
-      append_escaped(x, to);
+      append_xml_escaped(x, to);
       x += "' id='";
-      append_escaped(x, e.id);
+      append_xml_escaped(x, e.id);
       x += "#" + std::to_string(i) + "'><x xmlns='";
       x += ns_xgate;
       x += head;
       x += "' part='" + std::to_string(i) + "'>";
       if (text)
-        append_escaped(x, parts[i]);
+        append_xml_escaped(x, parts[i]);
       else
         x += base64(parts[i]);
       x += "</x><store xmlns='urn:xmpp:hints'/></message>";
@@ -390,7 +390,7 @@ class xmpp_connection final : public connection {
     if (p.asked) return;
     p.asked = true;
     std::string x = "<presence type='subscribe' to='";
-    append_escaped(x, core_->jid_of(name));
+    append_xml_escaped(x, core_->jid_of(name));
     x += "'/>";
     s_->send(x);
   }
@@ -526,7 +526,7 @@ class xmpp_connection final : public connection {
     if (type == "subscribe") {
       // Endpoints of one domain are buddies: approve, and ask back.
       std::string x = "<presence type='subscribed' to='";
-      append_escaped(x, bare);
+      append_xml_escaped(x, bare);
       x += "'/>";
       s_->send(x);
       ask(*from);

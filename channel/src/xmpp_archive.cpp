@@ -80,13 +80,13 @@ std::vector<envelope> read_xmpp_archive(std::string_view url, const xmpp_options
                     "</value></field>";
     if (!with.empty()) {
       q += "<field var='with'><value>";
-      append_escaped(q, xmpp_localpart(with) + "@" + u.domain);
+      append_xml_escaped(q, xmpp_localpart(with) + "@" + u.domain);
       q += "</value></field>";
     }
     q += "</x><set xmlns='http://jabber.org/protocol/rsm'><max>200</max>";
     if (page > 0) {
       q += "<after>";
-      append_escaped(q, last);
+      append_xml_escaped(q, last);
       q += "</after>";
     }
     q += "</set></query></iq>";

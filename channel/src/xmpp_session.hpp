@@ -2,6 +2,8 @@
 // the XMPP transport (xmpp.cpp) and the archive reader (xmpp_archive.cpp) share.
 #pragma once
 
+#include <xgate/xmlcodec/escape.hpp>
+
 #include <strophe.h>
 
 #include <chrono>
@@ -36,8 +38,6 @@ struct xmpp_url {
 // plaintext to a non-loopback address.
 xmpp_url parse_url(std::string_view url);
 
-// XML escaping for attribute values and text.
-void append_escaped(std::string& out, std::string_view s);
 // Whether XML text carries s verbatim (valid UTF-8 of XML characters, no CR).
 bool text_safe(std::string_view s) noexcept;
 // The largest cut <= pos that does not split a UTF-8 sequence of s.

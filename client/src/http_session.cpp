@@ -1,5 +1,6 @@
 // xgate::client::http_session: the store session over xgated's HTTP API (server/API.md).
 #include <xgate/client/http_session.hpp>
+#include <xgate/xmlcodec/escape.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -276,26 +277,6 @@ xgate::store::document_info info_from(const std::string& url, const pugi::xml_no
 
 // The API takes whole seconds; a partial second is rounded up, so a lease or credential
 // never ends before the caller asked.
-// Text and attribute values for an XML body: the five specials, and CR and TAB as
-// references so that a parser's end-of-line and attribute normalization cannot change them.
-std::string escape_xml(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + s.size() / 8);
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      case '\r': out += "&#13;"; break;
-      case '\t': out += "&#9;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 std::string seconds_text(std::chrono::nanoseconds d) {
   auto s = std::chrono::ceil<std::chrono::seconds>(d).count();
   return std::to_string(s < 0 ? 0 : s);
@@ -382,15 +363,15 @@ class http_session_impl final : public xgate::store::session {
     std::string body = "<batch>";
     for (const xgate::store::batch::op& o : b.ops()) {
       if (o.remove) {
-        body += "<remove name=\"" + escape_xml(o.name) + "\"/>";
+        body += "<remove name=\"" + xgate::xml_escaped(o.name) + "\"/>";
         continue;
       }
       if (o.options.rights)
         throw client_error(url("/batch"), "apply: write_options::rights cannot be sent over HTTP; embed <xg:rights> in the document");
-      body += "<write name=\"" + escape_xml(o.name) + "\"";
+      body += "<write name=\"" + xgate::xml_escaped(o.name) + "\"";
       if (o.options.expected_revision) body += " if-revision=\"" + std::to_string(*o.options.expected_revision) + "\"";
       if (o.options.lease) body += " lease=\"" + seconds_text(*o.options.lease) + "\"";
-      body += ">" + escape_xml(o.xml) + "</write>";
+      body += ">" + xgate::xml_escaped(o.xml) + "</write>";
     }
     body += "</batch>";
     auto r = call(http::verb::post, "/batch", std::move(body), "batch", "");
