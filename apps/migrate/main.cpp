@@ -1,6 +1,6 @@
 // migrate: run node daemons and move running jobs between them, through an xgated hub.
 //
-//   migrate node --name A --hub URL --secret-file F --store URL [--workers N] [--checkpoint-ms N]
+//   migrate node --name A --hub URL --secret-file F --store URL [--workers N] [--checkpoint-ms N] [--types T,...]
 //   migrate run TYPE --on A [--arg key=value ...]     prints the job id as its last word
 //   migrate ps | nodes | move ID --to B | suspend ID | resume ID [--on N] [--force] | kill ID
 //   migrate watch ID | result ID | log ID
@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -99,7 +100,7 @@ void add_connection_flags(CLI::App* c, connection_flags& f) {
   c->add_option("--as", f.as, "The credential's principal (default $XGATE_AS)")->type_name("PRINCIPAL");
   c->add_option("--nodes", f.nodes, "The node daemons' principal (default $XGATE_NODES, else \"node\")")
       ->type_name("PRINCIPAL");
-  c->add_option("--timeout", f.timeout, "Seconds to wait for a node's answer (default 60)")->check(CLI::PositiveNumber);
+  c->add_option("--timeout", f.timeout, "Seconds to wait for the hub (at most 10) and for a node's answer (default 60)")->check(CLI::PositiveNumber);
 }
 
 xm::remote_options remote_from(const connection_flags& f) {
@@ -111,6 +112,7 @@ xm::remote_options remote_from(const connection_flags& f) {
   if (!nodes.empty()) o.nodes = nodes;
   if (o.secret_file.empty()) throw xm::remote_error("usage", "no secret: give --secret-file FILE or set XGATE_SECRET_FILE");
   o.call_timeout = std::chrono::milliseconds(static_cast<long long>(f.timeout * 1000));
+  o.connect_timeout = std::min(o.connect_timeout, o.call_timeout);
   return o;
 }
 
@@ -164,6 +166,7 @@ std::string ms(std::chrono::nanoseconds d) {
 
 // ---- node ---------------------------------------------------------------------------------
 struct node_flags {
+  std::vector<std::string> types;
   std::string name, hub, secret_file, store;
   unsigned workers = 2;
   long checkpoint_ms = 1000;
@@ -178,6 +181,16 @@ int run_node(const node_flags& f) {
   o.workers = f.workers;
   o.checkpoint_interval = std::chrono::milliseconds(f.checkpoint_ms);
   o.log = &std::cerr;
+  // --types: host only these of the types built in (a node may lack a type, e.g. to test refusals).
+  xm::job_registry only;
+  if (!f.types.empty()) {
+    for (const std::string& t : f.types) {
+      const xm::job_type* found = xm::job_registry::global().find(t);
+      if (!found) return fail(exit_usage, "migrate node: --types: no job type \"" + t + "\" in this program");
+      only.add(*found);
+    }
+    o.jobs = &only;
+  }
   if (o.hub.empty()) return fail(exit_usage, "migrate node: no hub: give --hub URL or set XGATE_HUB");
   if (o.secret_file.empty()) return fail(exit_usage, "migrate node: no secret: give --secret-file FILE or set XGATE_SECRET_FILE");
   if (o.store.empty())
@@ -300,7 +313,7 @@ int client_command(const std::string& command, const client_flags& f) {
               << std::endl;
   } else if (command == "kill") {
     auto j = r.kill(f.id);
-    std::cout << "killed " << j.id << " (" << xm::to_string(j.state) << ")" << std::endl;
+    std::cout << "killed " << j.id << " on node " << j.node << " at step " << j.steps << std::endl;
   } else if (command == "watch") {
     return watch(r, f.id, f.interval);
   } else if (command == "result") {
@@ -336,6 +349,9 @@ int main(int argc, char** argv) {
       ->type_name("FILE");
   node->add_option("--store", nf.store, "The store of the xgated running the hub: http://HOST:PORT (default $XGATE_STORE)")
       ->type_name("URL");
+  node->add_option("--types", nf.types, "Host only these job types (default: every type built in)")
+      ->type_name("TYPE")
+      ->delimiter(',');
   node->add_option("--workers", nf.workers, "Threads running job bodies (default 2)")->check(CLI::Range(1, 256));
   node->add_option("--checkpoint-ms", nf.checkpoint_ms, "Save a running job at least this often (default 1000)")
       ->check(CLI::Range(1L, 3600000L));

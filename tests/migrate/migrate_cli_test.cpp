@@ -1,0 +1,343 @@
+// The migrate CLI and node daemons as a user runs them: a real `xgated --hub`, three
+// `migrate node` processes (A and B host every type, C only heat) and `migrate` commands,
+// all on 127.0.0.1 and stopped by the test. The nodes are migrate_test_node: the migrate
+// program with one more job type (test-once, once_job.cpp). Every wait is bounded.
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <xgate/examples/jobs.hpp>
+#include <xgate/migrate/remote.hpp>
+#include <xgate/xmlcodec.hpp>
+
+#include "process.hpp"
+
+namespace {
+namespace fs = std::filesystem;
+namespace xm = xgate::migrate;
+using xgate::migrate_cli::child_process;
+using namespace std::chrono_literals;
+
+// Sizes shrink under sanitizers (XGATE_TEST_SCALE=0.2, say) without changing what is tested.
+double scale() {
+  const char* s = std::getenv("XGATE_TEST_SCALE");
+  return s ? std::max(0.01, std::atof(s)) : 1.0;
+}
+
+struct cli_result {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::string last_word(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s.substr(s.find_last_of(" \n") + 1);
+}
+
+class migrate_cli : public ::testing::Test {
+ protected:
+  fs::path dir = fs::temp_directory_path() / ("migrate-cli-test-" + std::to_string(::getpid()));
+  std::string store, hub;
+  std::unique_ptr<child_process> server;
+  std::map<std::string, std::unique_ptr<child_process>> nodes;
+  std::unique_ptr<xm::remote> alice;  // the test's own view, for polling
+
+  void SetUp() override {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    for (const char* who : {"node", "alice", "mallory"}) {
+      int st = 0;
+      std::string token = xgate::migrate_cli::run_capture({XGATED_PATH, "adduser", who, "--data", (dir / "data").string()}, &st);
+      ASSERT_EQ(st, 0);
+      std::ofstream(dir / (std::string(who) + ".secret")) << token;
+    }
+    server = std::make_unique<child_process>(std::vector<std::string>{XGATED_PATH, "--data", (dir / "data").string(), "--listen",
+                                                                      "127.0.0.1:0", "--hub", "127.0.0.1:0"},
+                                             dir / "xgated.log");
+    store = server->wait_line("store: ", 10s).value_or("");
+    hub = server->wait_line("hub: ", 10s).value_or("");
+    ASSERT_FALSE(store.empty() || hub.empty()) << slurp(dir / "xgated.log");
+    start_node("A");
+    start_node("B");
+    start_node("C", {"--types", "heat"});
+    for (auto& [name, n] : nodes) ASSERT_TRUE(n->wait_line("ready", 30s)) << slurp(dir / ("node-" + name + ".log"));
+    ::setenv("XGATE_HUB", hub.c_str(), 1);
+    ::setenv("XGATE_SECRET_FILE", (dir / "alice.secret").c_str(), 1);
+    ::setenv("XGATE_AS", "alice", 1);
+    alice = std::make_unique<xm::remote>(xm::remote_options{.hub = hub, .secret_file = (dir / "alice.secret").string(), .as = "alice"});
+    for (const char* n : {"A", "B", "C"}) ASSERT_TRUE(alice->wait_online(n, 10s));
+  }
+
+  void TearDown() override {
+    alice.reset();
+    nodes.clear();  // SIGTERM: each suspends its jobs and exits
+    server.reset();
+    if (!HasFailure()) fs::remove_all(dir);
+    else std::cerr << "logs kept in " << dir << "\n";
+  }
+
+  void start_node(const std::string& name, std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv{MIGRATE_TEST_NODE_PATH, "node", "--name", name, "--hub", hub, "--secret-file",
+                                  (dir / "node.secret").string(), "--store", store, "--checkpoint-ms", "100"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    nodes[name] = std::make_unique<child_process>(argv, dir / ("node-" + name + ".log"));
+  }
+
+  // Runs `migrate ARGS...` (the real CLI) to its end.
+  cli_result cli(std::vector<std::string> args) {
+    args.insert(args.begin(), MIGRATE_PATH);
+    static int n = 0;
+    fs::path err = dir / ("cli-" + std::to_string(++n) + ".err");
+    cli_result r;
+    {
+      child_process c(args, err);
+      (void)c.wait_line("\x01", 120s);  // reads stdout to its end
+      r.code = c.wait(30s).value_or(-1);
+      r.out = c.output();
+    }
+    r.err = slurp(err);
+    return r;
+  }
+
+  // A deterministic text of `words` words and its counts.
+  std::map<std::string, std::uint64_t> make_text(const fs::path& path, std::size_t words) {
+    std::mt19937 gen(7);
+    std::map<std::string, std::uint64_t> counts;
+    std::ofstream out(path, std::ios::binary);
+    for (std::size_t i = 0; i < words; ++i) {
+      std::string w = "w" + std::to_string(gen() % 500);
+      ++counts[w];
+      out << w << (i % 11 == 0 ? "\n" : " ");
+    }
+    return counts;
+  }
+
+  template <class Pred>
+  xm::protocol::job_info wait_for(const std::string& id, Pred pred, std::chrono::milliseconds timeout = 60s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    xm::protocol::job_info j;
+    for (;;) {
+      j = alice->status(id);
+      if (pred(j) || std::chrono::steady_clock::now() > deadline) return j;
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+};
+
+#define EXPECT_CLI(r, expected_code) \
+  EXPECT_EQ((r).code, expected_code) << "stdout: " << (r).out << "\nstderr: " << (r).err
+
+// ---- run, move A→B, watch, result, log, ps ---------------------------------------------
+TEST_F(migrate_cli, word_count_moved_from_a_to_b_gives_the_uninterrupted_result) {
+  const std::size_t words = static_cast<std::size_t>(200000 * scale());
+  auto counts = make_text(dir / "in.txt", words);
+  const std::size_t every = words / 10;
+  cli_result run = cli({"run", "word-count", "--on", "A", "--arg", "input=" + (dir / "in.txt").string(), "--arg",
+                        "output=" + (dir / "out.txt").string(), "--arg", "every=" + std::to_string(every), "--arg",
+                        "throttle_ms=150"});
+  EXPECT_CLI(run, 0);
+  const std::string id = last_word(run.out);
+  ASSERT_TRUE(id.starts_with("j-")) << run.out;
+  auto j = wait_for(id, [](const auto& j) { return j.progress > 0; });
+  ASSERT_EQ(j.state, xm::job_state::running);
+
+  cli_result move = cli({"move", id, "--to", "B"});
+  EXPECT_CLI(move, 0);
+  EXPECT_NE(move.out.find("from A to B"), std::string::npos) << move.out;
+  EXPECT_NE(move.out.find("downtime"), std::string::npos) << move.out;
+  j = alice->status(id);
+  EXPECT_TRUE(j.node == "B" && (j.state == xm::job_state::running || j.state == xm::job_state::done)) << j.node;
+
+  cli_result watch = cli({"watch", id, "--interval", "0.05"});
+  EXPECT_CLI(watch, 0);
+  EXPECT_NE(watch.out.find(id + ": 100% done on B"), std::string::npos) << watch.out;
+
+  cli_result result = cli({"result", id});
+  EXPECT_CLI(result, 0);
+  auto got = xgate::from_xml<std::map<std::string, std::uint64_t>>(result.out, {.principal = "alice"});
+  EXPECT_EQ(got, counts);
+  EXPECT_EQ(slurp(dir / "out.txt"), xgate::examples::word_count_text(counts));
+
+  cli_result log = cli({"log", id});
+  EXPECT_CLI(log, 0);
+  for (const char* what : {"submitted", "checkpoint", "moved", "resumed", "done"})
+    EXPECT_NE(log.out.find(what), std::string::npos) << what << " in\n" << log.out;
+  cli_result ps = cli({"ps"});
+  EXPECT_CLI(ps, 0);
+  EXPECT_NE(ps.out.find("ID"), std::string::npos);
+  EXPECT_NE(ps.out.find(id), std::string::npos);
+  EXPECT_NE(ps.out.find("done"), std::string::npos) << ps.out;
+}
+
+// ---- SIGKILL the node; resume elsewhere from the last checkpoint ----------------------------
+TEST_F(migrate_cli, a_killed_nodes_job_resumes_on_another_node_with_once_effects_exactly_once) {
+  const fs::path effects = dir / "effects.txt", hold = dir / "hold";
+  std::ofstream(hold) << "";
+  cli_result run = cli({"run", "test-once", "--on", "A", "--arg", "steps=60", "--arg", "pause_ms=2", "--arg",
+                        "effects=" + effects.string(), "--arg", "hold=" + hold.string(), "--arg", "hold_at=35"});
+  EXPECT_CLI(run, 0);
+  const std::string id = last_word(run.out);
+  // Wait until A saved the job while it holds at step 35 (once results of steps 0..30 with it).
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  bool saved = false;
+  while (!saved && std::chrono::steady_clock::now() < deadline) {
+    for (const xm::log_entry& e : alice->log(id)) saved |= e.kind == xm::log_kind::checkpoint && e.steps > 35;
+    if (!saved) std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_TRUE(saved);
+  nodes["A"]->signal(SIGKILL);
+  ASSERT_TRUE(nodes["A"]->wait(10s));
+  ASSERT_TRUE(alice->wait_offline("A", 10s));
+  fs::remove(hold);
+
+  cli_result resume = cli({"resume", id, "--on", "B"});
+  EXPECT_CLI(resume, 0);
+  EXPECT_NE(resume.out.find("resumed " + id + " on node B"), std::string::npos) << resume.out;
+  cli_result watch = cli({"watch", id, "--interval", "0.05"});
+  EXPECT_CLI(watch, 0);
+  cli_result result = cli({"result", id});
+  EXPECT_CLI(result, 0);
+  EXPECT_EQ(xgate::from_xml<std::uint64_t>(result.out, {.principal = "alice"}), 0u + 10 + 20 + 30 + 40 + 50);
+  // Each effect once: 0..30 ran on A (recorded with the checkpoint), 40 and 50 on B.
+  std::istringstream lines(slurp(effects));
+  std::vector<std::string> seen;
+  for (std::string l; std::getline(lines, l);) seen.push_back(l);
+  std::vector<std::string> expected;
+  for (int k = 0; k < 60; k += 10) expected.push_back(id + "/effect-" + std::to_string(k));
+  std::sort(seen.begin(), seen.end());
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(seen, expected);
+}
+
+// ---- refusals: the job keeps running where it was --------------------------------------------
+TEST_F(migrate_cli, moves_to_a_node_lacking_the_type_or_to_an_unknown_node_fail_and_the_job_keeps_running) {
+  cli_result run = cli({"run", "test-once", "--on", "A", "--arg", "steps=1000000", "--arg", "pause_ms=1"});
+  EXPECT_CLI(run, 0);
+  const std::string id = last_word(run.out);
+  wait_for(id, [](const auto& j) { return j.progress > 0; });
+
+  cli_result to_c = cli({"move", id, "--to", "C"});
+  EXPECT_CLI(to_c, 4);
+  EXPECT_NE(to_c.err.find("node \"C\" does not host job type \"test-once\""), std::string::npos) << to_c.err;
+  EXPECT_NE(to_c.err.find("keeps running on node \"A\""), std::string::npos) << to_c.err;
+  EXPECT_EQ(std::count(to_c.err.begin(), to_c.err.end(), '\n'), 1) << to_c.err;  // one line
+  auto j = alice->status(id);
+  EXPECT_EQ(j.state, xm::job_state::running);
+  EXPECT_EQ(j.node, "A");
+
+  cli_result to_z = cli({"move", id, "--to", "Z"});
+  EXPECT_CLI(to_z, 3);
+  EXPECT_NE(to_z.err.find("node \"Z\" is not online"), std::string::npos) << to_z.err;
+  const double before = alice->status(id).progress;
+  j = wait_for(id, [&](const auto& j) { return j.progress > before; }, 10s);
+  EXPECT_EQ(j.state, xm::job_state::running);
+  EXPECT_EQ(j.node, "A");
+  EXPECT_GT(j.progress, before);  // still making progress on A
+
+  cli_result resume = cli({"resume", id, "--on", "B"});  // A is alive: no takeover without --force
+  EXPECT_CLI(resume, 5);
+  EXPECT_NE(resume.err.find("node \"A\" is online and runs the job"), std::string::npos) << resume.err;
+
+  // A principal without rights: refused, named, and nothing changes.
+  const std::vector<std::string> as_mallory{"--as", "mallory", "--secret-file", (dir / "mallory.secret").string()};
+  for (std::vector<std::string> cmd : std::vector<std::vector<std::string>>{
+           {"move", id, "--to", "B"}, {"result", id}, {"log", id}, {"kill", id}, {"suspend", id}}) {
+    cmd.insert(cmd.end(), as_mallory.begin(), as_mallory.end());
+    cli_result r = cli(cmd);
+    EXPECT_CLI(r, 2);
+    EXPECT_NE(r.err.find("principal \"mallory\" lacks the"), std::string::npos) << cmd[0] << ": " << r.err;
+  }
+  cli_result ps = cli({"ps", "--as", "mallory", "--secret-file", (dir / "mallory.secret").string()});
+  EXPECT_CLI(ps, 0);
+  EXPECT_EQ(ps.out.find(id), std::string::npos) << ps.out;  // mallory does not see alice's job
+  j = alice->status(id);
+  EXPECT_EQ(j.state, xm::job_state::running);
+  EXPECT_EQ(j.node, "A");
+
+  EXPECT_CLI(cli({"suspend", id}), 0);
+  EXPECT_EQ(alice->status(id).state, xm::job_state::suspended);
+  EXPECT_CLI(cli({"move", id, "--to", "B"}), 5);  // only a running job moves
+  EXPECT_CLI(cli({"resume", id, "--on", "B"}), 0);
+  EXPECT_EQ(alice->status(id).node, "B");
+  cli_result kill = cli({"kill", id});
+  EXPECT_CLI(kill, 0);
+  EXPECT_EQ(alice->status(id).state, xm::job_state::killed);
+  EXPECT_CLI(cli({"watch", id}), 6);
+}
+
+// ---- bad input: exit codes and one-line messages ---------------------------------------------
+TEST_F(migrate_cli, bad_input_gives_documented_exit_codes_and_one_line_messages) {
+  auto one_line = [](const cli_result& r) {
+    return r.err.starts_with("error: ") && std::count(r.err.begin(), r.err.end(), '\n') == 1;
+  };
+  cli_result r = cli({});
+  EXPECT_CLI(r, 1);
+  r = cli({"run", "word-count"});
+  EXPECT_CLI(r, 1);
+  EXPECT_TRUE(one_line(r)) << r.err;
+  r = cli({"run", "word-count", "--on", "A", "--arg", "oops"});
+  EXPECT_CLI(r, 1);
+  EXPECT_NE(r.err.find("\"oops\" is not key=value"), std::string::npos) << r.err;
+  r = cli({"--help"});
+  EXPECT_CLI(r, 0);
+  EXPECT_NE(r.out.find("7  unavailable"), std::string::npos) << r.out;
+
+  r = cli({"watch", "j-nosuchjob"});
+  EXPECT_CLI(r, 3);
+  EXPECT_NE(r.err.find("j-nosuchjob"), std::string::npos);
+  EXPECT_TRUE(one_line(r)) << r.err;
+  r = cli({"run", "no-such-type", "--on", "A"});
+  EXPECT_CLI(r, 4);
+  EXPECT_NE(r.err.find("does not host job type \"no-such-type\""), std::string::npos) << r.err;
+  r = cli({"run", "word-count", "--on", "Z"});
+  EXPECT_CLI(r, 3);
+  EXPECT_NE(r.err.find("node \"Z\" is not online"), std::string::npos) << r.err;
+  r = cli({"result", "j-nosuchjob"});
+  EXPECT_CLI(r, 3);
+
+  r = cli({"ps", "--secret-file", (dir / "missing.secret").string()});
+  EXPECT_CLI(r, 1);
+  EXPECT_NE(r.err.find("missing.secret"), std::string::npos) << r.err;
+  std::ofstream(dir / "wrong.secret") << "xgt1_not-a-real-token";
+  r = cli({"ps", "--secret-file", (dir / "wrong.secret").string()});
+  EXPECT_CLI(r, 2);
+  EXPECT_TRUE(one_line(r)) << r.err;
+  r = cli({"ps", "--hub", "tcp://127.0.0.1:1", "--timeout", "1"});
+  EXPECT_CLI(r, 7);
+  EXPECT_NE(r.err.find("tcp://127.0.0.1:1"), std::string::npos) << r.err;
+  ::unsetenv("XGATE_HUB");
+  r = cli({"ps"});
+  EXPECT_CLI(r, 1);
+  EXPECT_NE(r.err.find("XGATE_HUB"), std::string::npos) << r.err;
+  ::setenv("XGATE_HUB", hub.c_str(), 1);
+
+  // The node daemon's own flags.
+  r = cli({"node", "--name", "D", "--hub", hub, "--secret-file", (dir / "node.secret").string()});
+  EXPECT_CLI(r, 1);
+  EXPECT_NE(r.err.find("--store"), std::string::npos) << r.err;
+  r = cli({"node", "--name", "D", "--hub", hub, "--secret-file", (dir / "node.secret").string(), "--store", store, "--types",
+           "nope"});
+  EXPECT_CLI(r, 1);
+}
+
+}  // namespace
