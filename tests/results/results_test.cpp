@@ -20,6 +20,7 @@ namespace xs = xgate::store;
 using xgate::right;
 using xs::testing::store_errc_of;
 using xs::testing::store_test;
+using xs::testing::denied;
 
 namespace payroll {
 struct Request {
@@ -44,16 +45,6 @@ XGATE_TYPE(Summary, "test.payroll.Summary", 1, (), (month, total_cents, paycheck
 }  // namespace payroll
 
 namespace {
-
-template <class F>
-std::string denied(F&& f) {
-  try {
-    f();
-  } catch (const xgate::access_denied& e) {
-    return e.principal() + " " + e.right() + " " + e.document();
-  }
-  return "not denied";
-}
 
 xr::grant_options grant(xs::right_set rights, bool subtree = false) {
   xr::grant_options g;

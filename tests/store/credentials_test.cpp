@@ -16,18 +16,9 @@ using xgate::right;
 using xs::testing::catch_store_error;
 using xs::testing::store_errc_of;
 using xs::testing::store_test;
+using xs::testing::denied;
 
 namespace {
-
-template <class F>
-std::string denied(F&& f) {
-  try {
-    f();
-  } catch (const xgate::access_denied& e) {
-    return e.principal() + " " + e.right() + " " + e.document();
-  }
-  return "not denied";
-}
 
 xs::credential_request request(std::string scope, xs::right_set rights, bool subtree = true) {
   xs::credential_request r;

@@ -9,6 +9,7 @@
 namespace xs = xgate::store;
 using xs::testing::store_errc_of;
 using xs::testing::store_test;
+using xs::testing::denied;
 using xs::testing::xgate_doc;
 
 namespace store_rights_test {
@@ -18,20 +19,6 @@ struct Payslip {
 };
 XGATE_TYPE(Payslip, "test.Payslip", 1, (), (employee, amount))
 }  // namespace store_rights_test
-
-namespace {
-
-template <class F>
-std::string denied(F&& f) {
-  try {
-    f();
-  } catch (const xgate::access_denied& e) {
-    return e.principal() + " " + e.right() + " " + e.document();
-  }
-  return "not denied";
-}
-
-}  // namespace
 
 TEST_F(store_test, EmbeddedRightsAreEnforcedOnEveryOperation) {
   xs::store s(dir);

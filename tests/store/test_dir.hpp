@@ -10,6 +10,7 @@
 #include <string>
 
 #include <xgate/store/error.hpp>
+#include <xgate/xmlcodec/error.hpp>
 
 namespace xgate::store::testing {
 
@@ -50,6 +51,17 @@ store_error catch_store_error(F&& f) {
 template <class F>
 store_errc store_errc_of(F&& f) {
   return catch_store_error(std::forward<F>(f)).code();
+}
+
+// "PRINCIPAL RIGHT DOCUMENT" of the xgate::access_denied f throws; "not denied" otherwise.
+template <class F>
+std::string denied(F&& f) {
+  try {
+    f();
+  } catch (const xgate::access_denied& e) {
+    return e.principal() + " " + e.right() + " " + e.document();
+  }
+  return "not denied";
 }
 
 }  // namespace xgate::store::testing
