@@ -346,6 +346,11 @@ struct agent::impl {
       o.reconnect_min = std::chrono::milliseconds(20);
       o.reconnect_max = opt.reconnect_max;
       o.on_message = [this, side](envelope e) { on_message(side, std::move(e)); };
+      // A peer that went offline may come back as a new process with a fresh inbox.
+      o.on_presence = [this, side](const frames::presence& p) {
+        for (auto& entry : p.entries)
+          if (!entry.online) ep[side]->restart_stream(entry.endpoint);
+      };
       o.on_connection = [this, side](bool connected) {
         if (!connected) log(std::string("disconnected from its ") + side_name(side) + " hub " + url[side] + ": " + ep[side]->last_error());
       };

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
@@ -38,6 +39,7 @@ struct router::impl : std::enable_shared_from_this<router::impl> {
   std::map<std::string, std::optional<w::hops_reply_body>> hops_pending;
   bool stopping = false;
   std::thread watch;
+  std::vector<std::string> last_online;  // the watch thread's: who left since the last look
 
   std::string self() {
     std::shared_lock lock(bind_mu);
@@ -220,6 +222,11 @@ void router::impl::run_watch() {
         online = ep->online();
         me = ep->name();
         last_error = ep->last_error();
+        // A peer that left may come back as a new process with a fresh inbox (endpoint.hpp).
+        std::vector<std::string> left;
+        std::set_difference(last_online.begin(), last_online.end(), online.begin(), online.end(), std::back_inserter(left));
+        for (auto& n : left) ep->restart_stream(n);
+        if (connected) last_online = online;
       }
     }
     for (auto& [r, seq] : acks) send(r->adjacent, w::ack_kind, w::encode(w::ack_body{seq}), r->id);

@@ -391,6 +391,11 @@ std::string endpoint::send(envelope e) {
   return impl_->send(std::move(e));
 }
 
+void endpoint::restart_stream(const std::string& to) {
+  std::lock_guard lock(impl_->mu);
+  impl_->stamper.restart(to);
+}
+
 void endpoint::add_check(std::string kind, std::function<void(const envelope&)> check) {
   std::lock_guard lock(impl_->mu);
   impl_->checks[std::move(kind)] = std::move(check);

@@ -182,6 +182,12 @@ TEST_F(AgentChain, ListsTheNextHopsAtEachNode) {
   EXPECT_NE(std::string(e.what()).find("node-c is a route end"), std::string::npos) << e.what();
   e = catch_channel_error([&] { a->routes.hops({"agent-a", "agent-x"}, 5s); });
   EXPECT_NE(std::string(e.what()).find("agent-x is not online on agent-a's downstream hub"), std::string::npos) << e.what();
+  // node-a comes back as a new endpoint (a new process, like each `xgate hops`): the agents
+  // answer it on a new stream, which its fresh inbox takes.
+  a.reset();
+  a = std::make_unique<route_end>(hub1_url, "node-a", token_a);
+  ASSERT_TRUE(a->ep->wait_connected(10s));
+  EXPECT_EQ(a->routes.hops({"agent-a", "agent-b"}, 5s), std::vector<std::string>{"node-c"});
 }
 
 TEST_F(AgentChain, RouteOpenRefusalsNameTheHop) {

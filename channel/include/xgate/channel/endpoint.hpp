@@ -129,6 +129,11 @@ class endpoint {
   // Waits until the hub acknowledged everything sent so far; false on timeout.
   bool flush(std::chrono::milliseconds timeout);
 
+  // The next message to `to` starts a new stream. For long-lived senders (relay agents,
+  // agent.hpp) whose receiver went offline: if it comes back as a new process, its fresh
+  // inbox would hold the old stream's later messages forever, waiting for a start it never saw.
+  void restart_stream(const std::string& to);
+
   // Who is online (from the hub's presence frames), in name order, this endpoint included.
   std::vector<std::string> online() const;
   endpoint_state state() const;
