@@ -84,21 +84,25 @@ struct node_daemon::impl {
   template <class Reply, class F>
   Reply guarded(const std::string& what, F&& fn, bool quiet = false) {
     Reply r;
+    const auto t0 = steady::now();
     try {
       fn(r);
     } catch (...) {
       detail::fill_error(r, std::current_exception());
     }
-    if (!r.code.empty()) say(what + ": " + r.code + ": " + r.error);
-    else if (!quiet) say(what + ": ok" + note(r));
+    char took[32];
+    std::snprintf(took, sizeof took, " [%.1f ms]", std::chrono::duration<double, std::milli>(steady::now() - t0).count());
+    if (!r.code.empty()) say(what + ": " + r.code + ": " + r.error + took);
+    else if (!quiet) say(what + ": ok" + note(r) + took);
     return r;
   }
   template <class Reply>
   static std::string note(const Reply& r) {
     if constexpr (std::is_same_v<Reply, status_reply>) return ", " + std::string(to_string(r.job.state)) + " on " + r.job.node + " (epoch " + std::to_string(r.job.epoch) + ")";
     else if constexpr (std::is_same_v<Reply, move_reply>) {
-      char b[64];
-      std::snprintf(b, sizeof b, ", downtime %.1f ms", std::chrono::duration<double, std::milli>(r.downtime).count());
+      char b[96];
+      using msd = std::chrono::duration<double, std::milli>;
+      std::snprintf(b, sizeof b, ", downtime %.1f ms (saving %.1f ms)", msd(r.downtime).count(), msd(r.saved).count());
       return b;
     } else return "";
   }
@@ -226,7 +230,8 @@ struct node_daemon::impl {
                               "migrate: job \"" + a.id + "\": " + h.error + "; the job keeps running on node \"" +
                                   opt.name + "\"");
       runtime->handoff(a.id, a.to, user);
-      const steady::time_point stopped = runtime->stopped_at(a.id).value_or(steady::now());
+      const steady::time_point handed = steady::now();
+      const steady::time_point stopped = runtime->stopped_at(a.id).value_or(handed);
       status_reply b;
       std::string failure;
       try {
@@ -251,7 +256,9 @@ struct node_daemon::impl {
       r.from = opt.name;
       r.to = a.to;
       r.epoch = b.job.epoch;
-      r.downtime = std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now() - stopped);
+      const steady::time_point running = steady::now();
+      r.downtime = std::chrono::duration_cast<std::chrono::nanoseconds>(running - stopped);
+      r.saved = std::chrono::duration_cast<std::chrono::nanoseconds>(handed - stopped);
     });
   }
 };

@@ -131,8 +131,9 @@ struct move_reply : reply {
   // From the job's safe point on `from` until `to` confirmed its body runs (measured on
   // `from`, so it includes the confirmation's trip back).
   std::chrono::nanoseconds downtime{0};
+  std::chrono::nanoseconds saved{0};  // of which: writing the handoff on `from` (the rest: `to` resuming)
 };
-XGATE_TYPE(move_reply, "xgate.migrate.MoveReply", 1, (reply), (from, to, epoch, downtime))
+XGATE_TYPE(move_reply, "xgate.migrate.MoveReply", 1, (reply), (from, to, epoch, downtime, saved))
 
 struct result_reply : reply {
   results::result_ref ref;
