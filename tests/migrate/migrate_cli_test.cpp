@@ -90,7 +90,17 @@ class migrate_cli : public ::testing::Test {
 
   void TearDown() override {
     alice.reset();
-    nodes.clear();  // SIGTERM: each suspends its jobs and exits
+    // SIGTERM: each node suspends its jobs and exits 0 (a sanitizer report would make it 1).
+    for (auto& [name, n] : nodes) n->signal(SIGTERM);
+    for (auto& [name, n] : nodes) {
+      auto st = n->wait(60s);
+      if (st != 128 + SIGKILL) {
+        EXPECT_EQ(st, 0) << "node " << name << ":\n" << slurp(dir / ("node-" + name + ".log"));
+      }
+    }
+    nodes.clear();
+    server->signal(SIGTERM);
+    EXPECT_EQ(server->wait(30s), 0) << slurp(dir / "xgated.log");
     server.reset();
     if (!HasFailure()) fs::remove_all(dir);
     else std::cerr << "logs kept in " << dir << "\n";
