@@ -5,6 +5,9 @@
 //   migrate ps | nodes | move ID --to B | suspend ID | resume ID [--on N] [--force] | kill ID
 //   migrate watch ID | result ID | log ID
 //   migrate demo [--megabytes N] [--keep]            xgated, two nodes, a word count moved A→B→A
+//   migrate agent --name X --upstream URL --secret-file F --downstream LISTEN --data DIR   a relay
+//         agent (channel/agent.hpp; or --downstream URL --downstream-secret-file F2 to join a hub)
+//   migrate hops [--via A,B]                          the next hops, through relay agents
 //
 // Client commands find the hub from --hub URL --secret-file F --as PRINCIPAL, or from
 // XGATE_HUB, XGATE_SECRET_FILE, XGATE_AS (the principal of the secret's credential: it
@@ -29,6 +32,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <xgate/channel/agent.hpp>
 #include <xgate/client/http_session.hpp>
 #include <xgate/examples/jobs.hpp>
 #include <xgate/migrate.hpp>
@@ -334,6 +338,77 @@ int client_command(const std::string& command, const client_flags& f) {
   return exit_ok;
 }
 
+// ---- relay agents (channel/agent.hpp): the same as `xgate agent` and `xgate hops` ----------
+struct agent_flags {
+  std::string name, upstream, secret_file, downstream, data, downstream_secret_file;
+  double hop_timeout = 3;
+};
+
+int run_agent(const agent_flags& f) {
+  namespace ch = xgate::channel;
+  ch::agent_options o;
+  o.name = f.name;
+  o.upstream = f.upstream;
+  o.upstream_secret_file = f.secret_file;
+  const bool runs_hub = f.downstream.find("://") == std::string::npos;  // ADDRESS:PORT runs one, a URL joins one
+  if (runs_hub) {
+    if (f.data.empty()) throw xm::remote_error("usage", "--downstream ADDRESS:PORT runs a hub and needs --data DIR");
+    o.downstream_listen = f.downstream;
+    o.data_dir = f.data;
+  } else {
+    if (f.downstream_secret_file.empty()) throw xm::remote_error("usage", "--downstream URL needs --downstream-secret-file");
+    o.downstream = f.downstream;
+    o.downstream_secret_file = f.downstream_secret_file;
+  }
+  o.hop_timeout = std::chrono::milliseconds(static_cast<long long>(f.hop_timeout * 1000));
+  o.log = &std::cerr;
+  sigset_t signals;  // taken by sigwait(): blocked before any thread starts
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ch::agent agent(std::move(o));
+  agent.start();
+  if (runs_hub) std::cout << "hub: " << agent.downstream_url() << std::endl;
+  std::cout << "agent: " << f.name << std::endl;
+  int sig = 0;
+  sigwait(&signals, &sig);
+  agent.stop();
+  return exit_ok;
+}
+
+int run_hops(const connection_flags& f, const std::string& via_text) {
+  namespace ch = xgate::channel;
+  xm::remote_options r = remote_from(f);
+  if (r.as.empty()) throw xm::remote_error("usage", "no principal: give --as PRINCIPAL or set XGATE_AS");
+  std::vector<std::string> via;  // comma-separated: endpoint names may hold '/'
+  for (std::size_t start = 0; start < via_text.size();) {
+    std::size_t comma = std::min(via_text.find(',', start), via_text.size());
+    if (comma > start) via.push_back(via_text.substr(start, comma - start));
+    start = comma + 1;
+  }
+  ch::router routes;
+  ch::endpoint_options o;
+  o.hub = r.hub;
+  o.name = r.as + "/cli-" + ch::new_stream();  // like the other client commands
+  o.secret_file = r.secret_file;
+  o.on_message = routes.on_message();
+  ch::endpoint ep(std::move(o));
+  routes.bind(ep);
+  ep.start();
+  auto deadline = std::chrono::steady_clock::now() + r.call_timeout;
+  if (!ep.wait_connected(r.connect_timeout))
+    throw std::runtime_error("cannot log in to " + r.hub + ": " + ep.last_error());
+  while (ep.online().empty() && std::chrono::steady_clock::now() < deadline)  // the presence snapshot follows the login
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  auto names = routes.hops(via, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()));
+  routes.unbind();
+  ep.stop();
+  for (auto& n : names) std::cout << n << "\n";
+  std::cout.flush();
+  return exit_ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -396,6 +471,24 @@ int main(int argc, char** argv) {
   demo->add_option("--megabytes", dopt.megabytes, "Size of the generated text (default 100)")->check(CLI::Range(0.01, 10000.0));
   demo->add_flag("--keep", dopt.keep, "Keep the temporary directory");
 
+  agent_flags af;
+  CLI::App* agent_cmd = app.add_subcommand("agent", "Run a relay agent between an upstream hub and a downstream hub (until SIGINT/SIGTERM)");
+  agent_cmd->add_option("--name", af.name, "The agent's endpoint name on both hubs")->required();
+  agent_cmd->add_option("--upstream", af.upstream, "The upstream hub: tcp://HOST:PORT")->required()->type_name("URL");
+  agent_cmd->add_option("--secret-file", af.secret_file, "File holding the upstream credential token")->required()->type_name("FILE");
+  agent_cmd->add_option("--downstream", af.downstream, "ADDRESS:PORT: run the downstream hub there (needs --data); or a hub URL to join")
+      ->required();
+  agent_cmd->add_option("--data", af.data, "The store directory of the downstream hub it runs")->type_name("DIR");
+  agent_cmd->add_option("--downstream-secret-file", af.downstream_secret_file, "The credential for a downstream hub it joins")
+      ->type_name("FILE");
+  agent_cmd->add_option("--hop-timeout", af.hop_timeout, "Seconds a route neighbour may be unreachable (default 3)")
+      ->check(CLI::PositiveNumber);
+  connection_flags hf;
+  std::string via;
+  CLI::App* hops_cmd = app.add_subcommand("hops", "List the next hops: who is online on the hub, or behind the agents of --via");
+  add_connection_flags(hops_cmd, hf);
+  hops_cmd->add_option("--via", via, "Agents to ask, comma-separated, nearest first (A,B: ask A to ask B)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -408,6 +501,8 @@ int main(int argc, char** argv) {
   try {
     if (node->parsed()) return run_node(nf);
     if (demo->parsed()) return run_demo(argv[0], dopt);
+    if (agent_cmd->parsed()) return run_agent(af);
+    if (hops_cmd->parsed()) return run_hops(hf, via);
     for (const auto& [name, c] : commands)
       if (c->parsed()) return client_command(name, cf);
     return fail(exit_usage, "no command (see migrate --help)");
