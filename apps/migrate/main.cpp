@@ -210,6 +210,9 @@ int run_node(const node_flags& f) {
     d.emplace(o);
   } catch (const std::invalid_argument& e) {
     return fail(exit_usage, std::string("migrate node ") + f.name + ": " + e.what());
+  } catch (const xm::migrate_error& e) {
+    return fail(e.code() == xm::migrate_errc::bad_argument ? exit_usage : exit_unavailable,
+                std::string("migrate node ") + f.name + ": " + e.what());
   } catch (const xgate::store::store_error& e) {
     return fail(e.code() == xgate::store::store_errc::bad_credential ? exit_denied : exit_unavailable,
                 std::string("migrate node ") + f.name + ": store " + o.store + ": " + e.what());

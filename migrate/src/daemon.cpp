@@ -177,7 +177,12 @@ struct node_daemon::impl {
 
   result_reply result(const job_args& a, const ch::call_info& i) {
     return guarded<result_reply>("result " + a.id + " for " + i.caller,
-                                 [&](result_reply& r) { r.ref = runtime->result(a.id, who(i)); }, true);
+                                 [&](result_reply& r) {
+      // Each call issues a credential: an hour is enough to fetch, and the store sheds them.
+      results::grant_options g;
+      g.ttl = std::chrono::hours(1);
+      r.ref = runtime->result(a.id, who(i), g);
+    }, true);
   }
 
   log_reply log(const job_args& a, const ch::call_info& i) {

@@ -184,12 +184,17 @@ struct node::impl {
   impl(job_store& store, node_options o)
       : s(store),
         principal(store.principal()),
-        opt(std::move(o)),
+        opt(checked(std::move(o))),
         key(opt.key ? *opt.key : signing_key::generate(opt.name)),
         jobs(opt.jobs ? opt.jobs : &job_registry::global()) {
-    if (!is_valid_principal(opt.name) || opt.name.empty() || opt.name.find('/') != std::string::npos)
-      throw migrate_error(migrate_errc::bad_argument, "", "bad node name " + q(opt.name));
     if (opt.workers == 0) opt.workers = 1;
+  }
+
+  // Before the key is made from the name (which has its own, less telling, rules).
+  static node_options checked(node_options o) {
+    if (!is_valid_principal(o.name) || o.name.empty() || o.name.find('/') != std::string::npos)
+      throw migrate_error(migrate_errc::bad_argument, "", "bad node name " + q(o.name));
+    return o;
   }
 
   // Rights of the runtime's documents about a job: the runtime owns them; the job's readers

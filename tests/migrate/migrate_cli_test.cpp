@@ -348,6 +348,11 @@ TEST_F(migrate_cli, bad_input_gives_documented_exit_codes_and_one_line_messages)
   r = cli({"node", "--name", "D", "--hub", hub, "--secret-file", (dir / "node.secret").string(), "--store", store, "--types",
            "nope"});
   EXPECT_CLI(r, 1);
+  r = cli({"node", "--name", "bad name", "--hub", hub, "--secret-file", (dir / "node.secret").string(), "--store", store});
+  EXPECT_CLI(r, 1);
+  EXPECT_NE(r.err.find("bad node name"), std::string::npos) << r.err;
+  r = cli({"node", "--name", "D", "--hub", hub, "--secret-file", (dir / "wrong.secret").string(), "--store", store});
+  EXPECT_CLI(r, 2);
 }
 
 }  // namespace

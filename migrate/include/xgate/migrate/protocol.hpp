@@ -13,7 +13,7 @@
 //                                             replies once its body runs
 //   move      move_args        move_reply     moves a job running here to another node
 //   kill      job_args         status_reply
-//   result    job_args         result_reply   a result_ref to a done job's result
+//   result    job_args         result_reply   a result_ref to a done job's result (valid 1 h)
 //   log       job_args         log_reply      its checkpoints and moves
 //
 // Every reply carries code and error: "" when the call succeeded, else a migrate_errc name
