@@ -164,7 +164,7 @@ TEST_F(migrate_cli, word_count_moved_from_a_to_b_gives_the_uninterrupted_result)
   const std::size_t every = words / 10;
   cli_result run = cli({"run", "word-count", "--on", "A", "--arg", "input=" + (dir / "in.txt").string(), "--arg",
                         "output=" + (dir / "out.txt").string(), "--arg", "every=" + std::to_string(every), "--arg",
-                        "throttle_ms=150"});
+                        "throttle_ms=250"});  // ~2.5 s: room to move it mid-run on a loaded machine
   EXPECT_CLI(run, 0);
   const std::string id = last_word(run.out);
   ASSERT_TRUE(id.starts_with("j-")) << run.out;
