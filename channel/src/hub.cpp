@@ -107,11 +107,28 @@ std::string sender_of_id(std::string_view id) {
 }
 
 // Whether an authenticated credential may take the endpoint name (the rule in hub.hpp).
-bool may_take(const store::caller& who, std::string_view name) {
+// Beyond its own names, a credential narrowed to channel names must cover
+// channel/endpoints/NAME, and its principal must hold the write right on the nearest
+// existing document among channel/endpoints/NAME and its parents: a grant alone is not
+// enough, since anyone can issue themselves a credential for any scope.
+bool may_take(const store::store& st, const store::caller& who, std::string_view name) {
   const std::string& p = who.principal();
   if (name == p || (name.size() > p.size() && name.starts_with(p) && name[p.size()] == '/')) return true;
   const store::grant* g = who.limits();
-  return g && !g->scope.empty() && g->allows("channel/endpoints/" + std::string(name), xgate::right::write);
+  std::string doc = "channel/endpoints/" + std::string(name);
+  if (!g || g->scope.empty() || !g->allows(doc, xgate::right::write)) return false;
+  for (;;) {
+    try {
+      return st.info(doc, p).rights.allows(p, xgate::right::write);
+    } catch (const store::store_error& e) {
+      if (e.code() != store::store_errc::not_found) throw;
+    } catch (const xgate::access_denied&) {
+      return false;  // may not even read it
+    }
+    std::size_t slash = doc.rfind('/');
+    if (slash <= std::string_view("channel/endpoints").size()) return false;
+    doc.resize(slash);
+  }
 }
 
 // Principal names a rights list may hold; an odd one is left out of the log's readers.
@@ -486,7 +503,7 @@ struct hub::impl : std::enable_shared_from_this<hub::impl> {
       } catch (const channel_error& e) {
         return refuse(c, channel_errc::bad_auth, e.detail(), "auth_failed");
       }
-      if (!may_take(who->who, who->endpoint))
+      if (!may_take(st, who->who, who->endpoint))
         return refuse(c, channel_errc::bad_auth,
                       "principal \"" + who->who.principal() + "\" (credential " + who->credential_id +
                           ") may not take the endpoint name \"" + store::printable(who->endpoint) + "\"",

@@ -375,10 +375,22 @@ TEST_F(HubTest, BadInputIsRefusedLoggedAndOthersAreServed) {
 TEST_F(HubTest, AChannelCredentialMayTakeNamesItsGrantCovers) {
   store::credential_request r;
   r.scope = "channel/endpoints/job";
+  // Without the administrator's document a self-issued grant is not enough: else bob could
+  // issue himself channel/endpoints/alice/x and be alice/x.
+  endpoint early(options("job/16", token("scheduler", r)));
+  early.start();
+  EXPECT_THROW(early.wait_connected(5s), channel_error);
+  st->write("channel/endpoints/job", "<endpoints/>", "admin",
+            {.rights = xgate::rights::owned_by("admin").readers({"scheduler"}).writers({"scheduler"})});
   std::string t = token("scheduler", r);
   endpoint j(options("job/17", t));
   j.start();
   EXPECT_TRUE(j.wait_connected(5s)) << j.last_error();
+  store::credential_request bobs;
+  bobs.scope = "channel/endpoints";
+  endpoint b(options("job/19", token("bob", bobs)));  // bob may not write the admin's document
+  b.start();
+  EXPECT_THROW(b.wait_connected(5s), channel_error);
   // A login token (scope "") does not: it would let anyone be anyone.
   endpoint k(options("job/18", token("scheduler")));
   k.start();

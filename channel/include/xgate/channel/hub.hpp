@@ -7,8 +7,12 @@
 // Endpoint names a credential may take: the credential's principal itself, or any name
 // under "PRINCIPAL/" (principal node-a may be "node-a" or "node-a/worker-1"). Any other
 // name needs a credential whose grant is narrowed to channel names (scope not "", so not a
-// login token) and covers "channel/endpoints/NAME" with the write right, e.g. a
-// credential issued with scope "channel/endpoints/job" lets its holder be "job/17".
+// login token) and covers "channel/endpoints/NAME" with the write right, AND a document
+// the administrator put at channel/endpoints/NAME or a parent of it (the nearest that
+// exists counts) whose rights give the credential's principal write: e.g. a document
+// channel/endpoints/job writable by "scheduler", and a credential of scheduler's issued
+// with scope "channel/endpoints/job", let its holder be "job/17". (The grant alone is not
+// enough: anyone may issue themselves a credential for any scope.)
 // One connection per endpoint name: a new authenticated connection for a name replaces
 // (closes) the old one.
 //
