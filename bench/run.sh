@@ -12,12 +12,15 @@
 # 5. runs the store benchmarks (xgate_store_bench: local LMDB store and xgated on
 #    loopback) into $OUT/store.json and prints their table,
 # 6. runs the channel benchmarks (xgate_channel_bench: messages through the hub on loopback,
-#    TCP and HTTP long-poll) into $OUT/channel.json and prints their table.
+#    TCP and HTTP long-poll) into $OUT/channel.json and prints their table,
+# 7. runs the migration benchmarks (xgate_migrate_bench: move downtime, checkpoint
+#    overhead) into $OUT/migrate.json.
 #
 # Environment: BUILD_DIR (default: build/ at the top of the repository),
 # XGATE_BENCH (the binary; default $BUILD_DIR/bin/xgate_bench, built first),
 # XGATE_STORE_BENCH (default $BUILD_DIR/bin/xgate_store_bench, built first),
 # XGATE_CHANNEL_BENCH (default $BUILD_DIR/bin/xgate_channel_bench, built first),
+# XGATE_MIGRATE_BENCH (default $BUILD_DIR/bin/xgate_migrate_bench, built first),
 # XGATE_BENCH_OUT (default $BUILD_DIR/bench).
 set -euo pipefail
 
@@ -43,10 +46,11 @@ if [[ -z $bin ]]; then
     command -v ninja >/dev/null && generator=(-G Ninja)
     cmake -S "$root" -B "$build" "${generator[@]}"
   fi
-  cmake --build "$build" --target xgate_bench xgate_store_bench xgate_channel_bench
+  cmake --build "$build" --target xgate_bench xgate_store_bench xgate_channel_bench xgate_migrate_bench
 fi
 store_bin=${XGATE_STORE_BENCH:-$(dirname "$bin")/xgate_store_bench}
 channel_bin=${XGATE_CHANNEL_BENCH:-$(dirname "$bin")/xgate_channel_bench}
+migrate_bin=${XGATE_MIGRATE_BENCH:-$(dirname "$bin")/xgate_migrate_bench}
 if [[ ! -x $bin ]]; then
   echo "run.sh: $bin was not built (is libbenchmark-dev installed? the root CMakeLists skips bench/ without it)" >&2
   exit 1
@@ -103,3 +107,11 @@ if [[ ! -x $channel_bin ]]; then
   exit 1
 fi
 "$channel_bin" --benchmark_out="$out/channel.json" --benchmark_out_format=json
+
+echo
+echo "== migrate: move downtime (safe point on A to running on B) and checkpoint overhead, in one process"
+if [[ ! -x $migrate_bin ]]; then
+  echo "run.sh: $migrate_bin was not built" >&2
+  exit 1
+fi
+"$migrate_bin" --benchmark_out="$out/migrate.json" --benchmark_out_format=json
