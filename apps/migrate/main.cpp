@@ -1,6 +1,7 @@
 // migrate: run node daemons and move running jobs between them, through an xgated hub.
 //
 //   migrate node --name A --hub URL --secret-file F --store URL [--workers N] [--checkpoint-ms N] [--types T,...]
+//        [--store-token-file F]   (required with --hub xmpp://...: the secret is then the XMPP password)
 //   migrate run TYPE --on A [--arg key=value ...]     prints the job id as its last word
 //   migrate ps | nodes | move ID --to B | suspend ID | resume ID [--on N] [--force] | kill ID
 //   migrate watch ID | result ID | log ID
@@ -72,7 +73,11 @@ Exit codes:
   6  the job failed or was killed, or its checkpoint does not verify
   7  unavailable: the hub, a node or the store cannot be reached or did not answer
 Environment: XGATE_HUB, XGATE_SECRET_FILE, XGATE_AS, XGATE_NODES (client commands);
-XGATE_HUB, XGATE_SECRET_FILE, XGATE_STORE (migrate node).)";
+XGATE_HUB, XGATE_SECRET_FILE, XGATE_STORE, XGATE_STORE_TOKEN_FILE (migrate node).
+Through an XMPP server (--hub "xmpp://USER@DOMAIN:PORT?ca=FILE", the secret file holding the
+account's password): a node's account is its endpoint NODES/NAME XEP-0106 escaped
+("node\2fa" for node a) and it needs --store-token-file; a client's account names its
+endpoint ("alice\2fcli-1" is alice/cli-1). See migrate/README.md.)";
 
 std::string one_line(std::string s) {
   for (char& c : s)
@@ -98,7 +103,7 @@ struct connection_flags {
 };
 
 void add_connection_flags(CLI::App* c, connection_flags& f) {
-  c->add_option("--hub", f.hub, "The hub: tcp://HOST:PORT (default $XGATE_HUB)")->type_name("URL");
+  c->add_option("--hub", f.hub, "The hub: tcp://HOST:PORT, or xmpp://USER@DOMAIN:PORT?ca=FILE (default $XGATE_HUB)")->type_name("URL");
   c->add_option("--secret-file", f.secret_file, "File holding the credential token (default $XGATE_SECRET_FILE)")
       ->type_name("FILE");
   c->add_option("--as", f.as, "The credential's principal (default $XGATE_AS)")->type_name("PRINCIPAL");
@@ -171,7 +176,7 @@ std::string ms(std::chrono::nanoseconds d) {
 // ---- node ---------------------------------------------------------------------------------
 struct node_flags {
   std::vector<std::string> types;
-  std::string name, hub, secret_file, store;
+  std::string name, hub, secret_file, store, store_token_file;
   unsigned workers = 2;
   long checkpoint_ms = 1000;
 };
@@ -182,6 +187,7 @@ int run_node(const node_flags& f) {
   o.hub = f.hub.empty() ? env("XGATE_HUB") : f.hub;
   o.secret_file = f.secret_file.empty() ? env("XGATE_SECRET_FILE") : f.secret_file;
   o.store = f.store.empty() ? env("XGATE_STORE") : f.store;
+  o.store_token_file = f.store_token_file.empty() ? env("XGATE_STORE_TOKEN_FILE") : f.store_token_file;
   o.workers = f.workers;
   o.checkpoint_interval = std::chrono::milliseconds(f.checkpoint_ms);
   o.log = &std::cerr;
@@ -197,6 +203,9 @@ int run_node(const node_flags& f) {
   }
   if (o.hub.empty()) return fail(exit_usage, "migrate node: no hub: give --hub URL or set XGATE_HUB");
   if (o.secret_file.empty()) return fail(exit_usage, "migrate node: no secret: give --secret-file FILE or set XGATE_SECRET_FILE");
+  if (o.hub.starts_with("xmpp://") && o.store_token_file.empty())
+    return fail(exit_usage, "migrate node: an xmpp:// hub's secret is the XMPP password: give the store's token with "
+                            "--store-token-file FILE or XGATE_STORE_TOKEN_FILE");
   if (o.store.empty())
     return fail(exit_usage, "migrate node: no store: give --store URL (the store: line of the xgated running the hub) or set XGATE_STORE");
   // SIGINT/SIGTERM are taken by sigwait below: blocked before any thread starts.
@@ -422,7 +431,7 @@ int main(int argc, char** argv) {
   node_flags nf;
   CLI::App* node = app.add_subcommand("node", "Run a node daemon hosting jobs (until SIGINT/SIGTERM, which suspends its jobs)");
   node->add_option("--name", nf.name, "The node's name (its endpoint is PRINCIPAL/NAME)")->required();
-  node->add_option("--hub", nf.hub, "The hub: tcp://HOST:PORT (default $XGATE_HUB)")->type_name("URL");
+  node->add_option("--hub", nf.hub, "The hub: tcp://HOST:PORT, or xmpp://USER@DOMAIN:PORT?ca=FILE (default $XGATE_HUB)")->type_name("URL");
   node->add_option("--secret-file", nf.secret_file, "File holding the credential token (default $XGATE_SECRET_FILE)")
       ->type_name("FILE");
   node->add_option("--store", nf.store, "The store of the xgated running the hub: http://HOST:PORT (default $XGATE_STORE)")
@@ -433,6 +442,10 @@ int main(int argc, char** argv) {
   node->add_option("--workers", nf.workers, "Threads running job bodies (default 2)")->check(CLI::Range(1, 256));
   node->add_option("--checkpoint-ms", nf.checkpoint_ms, "Save a running job at least this often (default 1000)")
       ->check(CLI::Range(1L, 3600000L));
+  node->add_option("--store-token-file", nf.store_token_file,
+                   "File holding the store's token when it is not the hub secret; required with an xmpp:// hub, whose "
+                   "secret is the XMPP password (default $XGATE_STORE_TOKEN_FILE)")
+      ->type_name("FILE");
 
   client_flags cf;
   std::map<std::string, CLI::App*> commands;

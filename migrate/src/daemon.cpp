@@ -35,7 +35,11 @@ struct node_daemon::impl {
   explicit impl(daemon_options o) : opt(std::move(o)) {
     token = opt.secret.empty() ? detail::read_secret_file(opt.secret_file) : opt.secret;
     if (opt.store.empty()) throw std::invalid_argument("no store: the node needs the xgated store URL (--store)");
-    js = pooled_session([url = opt.store, token = token] { return client::http_session(url, token); });
+    // The store token: its own when given (an xmpp:// hub's secret is a password), else the hub's.
+    std::string store_token = !opt.store_token.empty()      ? opt.store_token
+                              : !opt.store_token_file.empty() ? detail::read_secret_file(opt.store_token_file)
+                                                              : token;
+    js = pooled_session([url = opt.store, store_token] { return client::http_session(url, store_token); });
     principal = js->principal();
     store_address = js->address();
     endpoint_name = principal + "/" + opt.name;

@@ -1,6 +1,7 @@
 #include <xgate/migrate/remote.hpp>
 
 #include <algorithm>
+#include <functional>
 #include <optional>
 #include <thread>
 
@@ -8,6 +9,7 @@
 
 #include <xgate/channel/endpoint.hpp>
 #include <xgate/channel/method.hpp>
+#include <xgate/channel/xmpp.hpp>
 
 #include "wire.hpp"
 
@@ -45,19 +47,31 @@ struct remote::impl {
 
   explicit impl(remote_options o) : opt(std::move(o)) {
     if (opt.hub.empty()) throw remote_error("usage", "no hub: give --hub URL or set XGATE_HUB");
-    if (opt.as.empty()) throw remote_error("usage", "who are you: give --as PRINCIPAL or set XGATE_AS (the principal of the secret's credential)");
+    if (opt.as.empty() && !xmpp()) throw remote_error("usage", "who are you: give --as PRINCIPAL or set XGATE_AS (the principal of the secret's credential)");
     std::string token;
     try {
       token = opt.secret.empty() ? detail::read_secret_file(opt.secret_file) : opt.secret;
     } catch (const std::exception& e) {
       throw remote_error("usage", e.what());
     }
-    // A fresh name per client: the hub keeps one connection per name.
-    unsigned char r[6];
-    randombytes_buf(r, sizeof r);
-    static const char* hex = "0123456789abcdef";
-    name = opt.as + "/cli-";
-    for (unsigned char c : r) name += {hex[c >> 4], hex[c & 15]};
+    if (xmpp()) {
+      // An XMPP server authenticates accounts, not xgate names: the client is the endpoint
+      // its account names (XEP-0106 unescaped: the account "alice\2fcli-1" is "alice/cli-1"),
+      // and AS must be that name's principal (its first segment). One account per client
+      // process (remote.hpp).
+      name = ch::xmpp_endpoint_name(xmpp_user(opt.hub));
+      if (opt.as.empty()) opt.as = detail::principal_of(name);
+      if (detail::principal_of(name) != opt.as)
+        throw remote_error("usage", "the XMPP account of " + opt.hub + " is endpoint \"" + name + "\", whose principal is \"" +
+                                        detail::principal_of(name) + "\", not --as \"" + opt.as + "\" (use an account AS\\2fNAME)");
+    } else {
+      // A fresh name per client: the hub keeps one connection per name.
+      unsigned char r[6];
+      randombytes_buf(r, sizeof r);
+      static const char* hex = "0123456789abcdef";
+      name = opt.as + "/cli-";
+      for (unsigned char c : r) name += {hex[c >> 4], hex[c & 15]};
+    }
     ch::endpoint_options eo;
     eo.hub = opt.hub;
     eo.name = name;
@@ -81,6 +95,23 @@ struct remote::impl {
       if (std::find(o.begin(), o.end(), name) != o.end()) break;
       std::this_thread::sleep_for(5ms);
     }
+    if (xmpp()) {
+      // The buddies' presences come one by one after the login: wait until some node is
+      // online and nothing changed for 300 ms (at most presence_grace()), so that `nodes`
+      // lists them all. Calls to a named node wait for it on their own (call()).
+      auto grace_end = std::chrono::steady_clock::now() + presence_grace();
+      auto last_change = std::chrono::steady_clock::now();
+      auto seen = nodes();
+      while (std::chrono::steady_clock::now() < grace_end &&
+             (seen.empty() || std::chrono::steady_clock::now() - last_change < 300ms)) {
+        std::this_thread::sleep_for(10ms);
+        auto now_seen = nodes();
+        if (now_seen != seen) {
+          seen = std::move(now_seen);
+          last_change = std::chrono::steady_clock::now();
+        }
+      }
+    }
   }
 
   ~impl() {
@@ -89,6 +120,23 @@ struct remote::impl {
   }
 
   std::string endpoint_of(const std::string& node) const { return opt.nodes + "/" + node; }
+
+  bool xmpp() const { return opt.hub.starts_with("xmpp://"); }
+  static std::string xmpp_user(const std::string& url) {  // xmpp://USER@DOMAIN...: USER
+    std::string rest = url.substr(7, url.find('?') == std::string::npos ? std::string::npos : url.find('?') - 7);
+    std::size_t at = rest.rfind('@');
+    if (at == std::string::npos || at == 0) throw remote_error("usage", "the hub " + url + " names no XMPP account (xmpp://USER@DOMAIN)");
+    return rest.substr(0, at);
+  }
+  // A hub's presence snapshot at login is complete; an XMPP server's presences of the
+  // account's buddies arrive one by one after the login, so give them a moment.
+  std::chrono::milliseconds presence_grace() const {
+    return xmpp() ? std::min<std::chrono::milliseconds>(opt.connect_timeout, 5s) : 0ms;
+  }
+  void await_presence(const std::function<bool()>& ready) {
+    auto deadline = std::chrono::steady_clock::now() + presence_grace();
+    while (!ready() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  }
 
   std::vector<std::string> nodes() {
     std::vector<std::string> out;
@@ -104,6 +152,7 @@ struct remote::impl {
 
   template <class Reply, class Args>
   Reply call(const std::string& node, const std::string& method, const Args& args) {
+    if (!online(node)) await_presence([&] { return online(node); });
     if (!online(node))
       throw remote_error("unknown_node", "node \"" + node + "\" is not online (no endpoint " + endpoint_of(node) + " on the hub " + opt.hub + ")");
     Reply r;
@@ -119,6 +168,10 @@ struct remote::impl {
   // Any online node: they all read the same records.
   std::string any_node() {
     auto n = nodes();
+    if (n.empty()) {
+      await_presence([&] { return !nodes().empty(); });
+      n = nodes();
+    }
     if (n.empty()) throw remote_error("unavailable", "no node is online on the hub " + opt.hub + " (no endpoint " + opt.nodes + "/NAME)");
     return n.front();
   }

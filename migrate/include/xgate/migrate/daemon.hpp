@@ -11,6 +11,11 @@
 // The store is given, not discovered: the hub does not advertise the store it runs on.
 // Every node of a cluster must use a credential of the same principal (the runtime's
 // documents are theirs; node.hpp).
+//
+// Through an XMPP server (hub xmpp://USER@HOST..., channel/xmpp.hpp) the hub's secret is the
+// XMPP password and the store token is given apart (store_token / store_token_file). The
+// endpoint is still PRINCIPAL/NAME, PRINCIPAL the store token's; the XMPP account must be
+// that name XEP-0106 escaped ("node/a" is the account "node\2fa"), so NAME is lower case.
 #pragma once
 
 #include <chrono>
@@ -29,6 +34,10 @@ struct daemon_options {
   std::string secret;       // the credential token ...
   std::string secret_file;  // ... or a file holding it on its first line
   std::string store;        // http://HOST:PORT of the xgated running the hub
+  // The store's bearer token when the hub's secret is not an xgated token (an xmpp:// hub:
+  // the secret is the XMPP account's password). "" = the secret is the store token too.
+  std::string store_token;       // the token ...
+  std::string store_token_file;  // ... or a file holding it on its first line
   unsigned workers = 2;     // threads running job bodies
   std::chrono::milliseconds checkpoint_interval{1000};
   const job_registry* jobs = nullptr;  // nullptr: job_registry::global()

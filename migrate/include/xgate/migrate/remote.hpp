@@ -11,6 +11,14 @@
 // ("unknown_job", "access_denied", ...) or "unavailable" (the hub or a node cannot be
 // reached or did not answer), "login" (the hub refused the credential or name), "store"
 // or "failed"; what() is one line naming what and where.
+//
+// Through an XMPP server (hub "xmpp://USER@DOMAIN[:PORT]?ca=FILE", secret: the account's
+// password; channel/xmpp.hpp) the client is the endpoint its account names instead, XEP-0106
+// unescaped: the account "alice\2fcli-1" is endpoint "alice/cli-1", principal "alice" (as
+// may be left empty; if given it must match). One account per client process (migrate/README.md
+// explains why an account cannot yet be reused by a later process while the nodes run). The
+// nodes' presences reach a client only once it is their buddy: the first time, name them
+// in the URL (&buddies=node/a,node/b); the server's roster remembers them afterwards.
 #pragma once
 
 #include <chrono>
@@ -34,8 +42,8 @@ class remote_error : public std::runtime_error {
 };
 
 struct remote_options {
-  std::string hub;          // tcp://HOST:PORT or http://HOST:PORT
-  std::string secret;       // the credential token ...
+  std::string hub;          // tcp://HOST:PORT or http://HOST:PORT (or xmpp://USER@DOMAIN..., above)
+  std::string secret;       // the credential token (an XMPP password) ...
   std::string secret_file;  // ... or a file holding it
   std::string as;           // the credential's principal (names the client's endpoint)
   std::string nodes = protocol::default_nodes;  // the node daemons' principal
