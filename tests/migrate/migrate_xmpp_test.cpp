@@ -1,0 +1,245 @@
+// The migrate CLI and node daemons with a real XMPP server as their channel (issue 7): a
+// Prosody (tests/channel/prosody.hpp: TLS with a generated self-signed certificate, c2s on
+// 127.0.0.1) carries the calls; an xgated with only its store (--listen, no --hub) keeps
+// the jobs' records and checkpoints. Two `migrate node` processes a and b, the real
+// `migrate` CLI; a word count moved from a to b mid-run equals an unmoved count.
+//
+// Accounts (the endpoint name XEP-0106 escaped, channel/xmpp.hpp):
+//   node\2fa, node\2fb     the nodes' endpoints node/a, node/b (principal "node", the store
+//                          token's); their secret is the XMPP password, --store-token-file
+//                          the xgated token of "node"
+//   alice\2fcli-N          the CLI's endpoint alice/cli-N (one account per CLI process: cli())
+//   alice\2fcli-t          the test's own view (an xm::remote), polling status
+// Not skipped without Prosody: ./x installs it, so its absence is a failure.
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <xgate/channel/xmpp.hpp>
+#include <xgate/examples/jobs.hpp>
+#include <xgate/migrate/remote.hpp>
+#include <xgate/xmlcodec.hpp>
+
+#include "process.hpp"
+#include "prosody.hpp"
+
+namespace {
+namespace fs = std::filesystem;
+namespace xm = xgate::migrate;
+using xgate::channel::testing::prosody;
+using xgate::migrate_cli::child_process;
+using namespace std::chrono_literals;
+
+// Sizes shrink under sanitizers (XGATE_TEST_SCALE=0.2, say) without changing what is tested.
+double scale() {
+  const char* s = std::getenv("XGATE_TEST_SCALE");
+  return s ? std::max(0.01, std::atof(s)) : 1.0;
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+std::string last_word(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s.substr(s.find_last_of(" \n") + 1);
+}
+
+std::string password_of(const std::string& account) { return "pw-" + std::to_string(std::hash<std::string>{}(account) % 100000) + "-Zq7"; }
+
+struct cli_result {
+  int code = -1;
+  std::string out, err;
+};
+
+class migrate_xmpp : public ::testing::Test {
+ protected:
+  fs::path dir = fs::temp_directory_path() / ("migrate-xmpp-test-" + std::to_string(::getpid()));
+  std::unique_ptr<prosody> im;
+  std::string store;
+  std::unique_ptr<child_process> server;
+  std::map<std::string, std::unique_ptr<child_process>> nodes;
+  std::unique_ptr<xm::remote> view;  // the test's own view, for polling
+
+  // The XMPP account of an endpoint name, and a file holding its password.
+  static std::string account(const std::string& endpoint) { return xgate::channel::xmpp_localpart(endpoint); }
+  fs::path password_file(const std::string& endpoint) {
+    fs::path p = dir / (account(endpoint) + ".password");
+    if (!fs::exists(p)) std::ofstream(p) << password_of(account(endpoint)) << "\n";
+    return p;
+  }
+  std::string url(const std::string& endpoint, const std::string& buddies) {
+    return im->url(account(endpoint)) + "&buddies=" + buddies;
+  }
+
+  void SetUp() override {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    im = std::make_unique<prosody>(dir / "prosody");  // throws (a failure, not a skip) without Prosody
+    for (const char* e : {"node/a", "node/b", "alice/cli-t"}) im->add_user(account(e), password_of(account(e)));
+    im->start();
+    for (const char* who : {"node", "alice"}) {
+      int st = 0;
+      std::string token = xgate::migrate_cli::run_capture({XGATED_PATH, "adduser", who, "--data", (dir / "data").string()}, &st);
+      ASSERT_EQ(st, 0);
+      std::ofstream(dir / (std::string(who) + ".token")) << token;
+    }
+    server = std::make_unique<child_process>(
+        std::vector<std::string>{XGATED_PATH, "--data", (dir / "data").string(), "--listen", "127.0.0.1:0"}, dir / "xgated.log");
+    store = server->wait_line("store: ", 10s).value_or("");
+    ASSERT_FALSE(store.empty()) << slurp(dir / "xgated.log");
+    start_node("a", "node/b");
+    start_node("b", "node/a");
+    for (auto& [name, n] : nodes) ASSERT_TRUE(n->wait_line("ready", 30s)) << slurp(dir / ("node-" + name + ".log"));
+    ::setenv("XGATE_AS", "alice", 1);  // hub and secret: per call, cli()
+    view = std::make_unique<xm::remote>(xm::remote_options{.hub = url("alice/cli-t", "node/a,node/b"),
+                                                           .secret_file = password_file("alice/cli-t").string(),
+                                                           .as = "alice"});
+    EXPECT_EQ(view->endpoint_name(), "alice/cli-t");
+    for (const char* n : {"a", "b"}) ASSERT_TRUE(view->wait_online(n, 20s)) << n;
+  }
+
+  void TearDown() override {
+    view.reset();
+    // SIGTERM: each node suspends its jobs and exits 0 (a sanitizer report would make it 1).
+    for (auto& [name, n] : nodes) n->signal(SIGTERM);
+    for (auto& [name, n] : nodes) EXPECT_EQ(n->wait(60s), 0) << "node " << name << ":\n" << slurp(dir / ("node-" + name + ".log"));
+    nodes.clear();
+    if (server) {
+      server->signal(SIGTERM);
+      EXPECT_EQ(server->wait(30s), 0) << slurp(dir / "xgated.log");
+      server.reset();
+    }
+    im.reset();
+    if (!HasFailure()) fs::remove_all(dir);
+    else std::cerr << "logs kept in " << dir << "\n";
+  }
+
+  void start_node(const std::string& name, const std::string& buddies) {
+    const std::string endpoint = "node/" + name;
+    std::vector<std::string> argv{MIGRATE_PATH, "node", "--name", name, "--hub", url(endpoint, buddies), "--secret-file",
+                                  password_file(endpoint).string(), "--store-token-file", (dir / "node.token").string(),
+                                  "--store", store, "--checkpoint-ms", "100"};
+    nodes[name] = std::make_unique<child_process>(argv, dir / ("node-" + name + ".log"));
+  }
+
+  // Runs `migrate ARGS...` (the real CLI) to its end, as a fresh account alice\2fcli-N: an
+  // account's endpoint name may not be reused by a later process while the nodes run (see
+  // migrate/README.md, "Through an XMPP server": the nodes' channel inboxes would hold their
+  // replies to the new process back, waiting for those the previous one received).
+  cli_result cli(std::vector<std::string> args) {
+    static int n = 0;
+    const std::string me = "alice/cli-" + std::to_string(n + 1);
+    im->add_user(account(me), password_of(account(me)));
+    args.insert(args.begin(), {MIGRATE_PATH});
+    args.insert(args.end(), {"--hub", url(me, "node/a,node/b"), "--secret-file", password_file(me).string()});
+    fs::path err = dir / ("cli-" + std::to_string(++n) + ".err");
+    cli_result r;
+    {
+      child_process c(args, err);
+      (void)c.wait_line("\x01", 120s);  // reads stdout to its end
+      r.code = c.wait(30s).value_or(-1);
+      r.out = c.output();
+    }
+    r.err = slurp(err);
+    return r;
+  }
+
+  // A deterministic text of `words` words and its counts.
+  std::map<std::string, std::uint64_t> make_text(const fs::path& path, std::size_t words) {
+    std::mt19937 gen(7);
+    std::map<std::string, std::uint64_t> counts;
+    std::ofstream out(path, std::ios::binary);
+    for (std::size_t i = 0; i < words; ++i) {
+      std::string w = "w" + std::to_string(gen() % 500);
+      ++counts[w];
+      out << w << (i % 11 == 0 ? "\n" : " ");
+    }
+    return counts;
+  }
+
+  template <class Pred>
+  xm::protocol::job_info wait_for(const std::string& id, Pred pred, std::chrono::milliseconds timeout = 60s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    xm::protocol::job_info j;
+    for (;;) {
+      j = view->status(id);
+      if (pred(j) || std::chrono::steady_clock::now() > deadline) return j;
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+};
+
+#define EXPECT_CLI(r, expected_code) \
+  EXPECT_EQ((r).code, expected_code) << "stdout: " << (r).out << "\nstderr: " << (r).err
+
+TEST_F(migrate_xmpp, word_count_moved_from_a_to_b_through_prosody_gives_the_unmoved_result) {
+  const std::size_t words = static_cast<std::size_t>(200000 * scale());
+  auto counts = make_text(dir / "in.txt", words);
+  const std::size_t every = std::max<std::size_t>(1, words / 10);
+
+  cli_result nodes_list = cli({"nodes"});
+  EXPECT_CLI(nodes_list, 0);
+  EXPECT_NE(nodes_list.out.find("a  jobs running"), std::string::npos) << nodes_list.out;
+  EXPECT_NE(nodes_list.out.find("b  jobs running"), std::string::npos) << nodes_list.out;
+
+  cli_result run = cli({"run", "word-count", "--on", "a", "--arg", "input=" + (dir / "in.txt").string(), "--arg",
+                        "output=" + (dir / "out.txt").string(), "--arg", "every=" + std::to_string(every), "--arg",
+                        "throttle_ms=300"});  // ~3 s: room to move it mid-run
+  EXPECT_CLI(run, 0);
+  const std::string id = last_word(run.out);
+  ASSERT_TRUE(id.starts_with("j-")) << run.out;
+  auto j = wait_for(id, [](const auto& j) { return j.progress > 0; });
+  ASSERT_EQ(j.state, xm::job_state::running);
+  ASSERT_EQ(j.node, "a");
+
+  cli_result move = cli({"move", id, "--to", "b"});
+  EXPECT_CLI(move, 0);
+  EXPECT_NE(move.out.find("from a to b"), std::string::npos) << move.out;
+  EXPECT_NE(move.out.find("downtime"), std::string::npos) << move.out;
+
+  cli_result watch = cli({"watch", id, "--interval", "0.1"});
+  EXPECT_CLI(watch, 0);
+  EXPECT_NE(watch.out.find(id + ": 100% done on b"), std::string::npos) << watch.out;
+
+  cli_result result = cli({"result", id});
+  EXPECT_CLI(result, 0);
+  auto got = xgate::from_xml<std::map<std::string, std::uint64_t>>(result.out, {.principal = "alice"});
+  EXPECT_EQ(got, counts);
+  EXPECT_EQ(slurp(dir / "out.txt"), xgate::examples::word_count_text(counts));
+
+  cli_result log = cli({"log", id});
+  EXPECT_CLI(log, 0);
+  for (const char* what : {"submitted", "moved", "resumed", "done"})
+    EXPECT_NE(log.out.find(what), std::string::npos) << what << " in\n" << log.out;
+}
+
+// The adaptations' refusals: a node on an xmpp:// hub without a store token; a client whose
+// account's principal is not --as.
+TEST_F(migrate_xmpp, a_node_without_a_store_token_and_a_client_of_another_principal_are_usage_errors) {
+  child_process n({MIGRATE_PATH, "node", "--name", "c", "--hub", url("node/c", ""), "--secret-file",
+                   password_file("node/c").string(), "--store", store},
+                  dir / "node-c.log");
+  EXPECT_EQ(n.wait(30s), 1) << slurp(dir / "node-c.log");
+  EXPECT_NE(slurp(dir / "node-c.log").find("--store-token-file"), std::string::npos) << slurp(dir / "node-c.log");
+
+  cli_result ps = cli({"ps", "--as", "mallory"});
+  EXPECT_CLI(ps, 1);
+  EXPECT_NE(ps.err.find("not --as \"mallory\""), std::string::npos) << ps.err;
+}
+
+}  // namespace
