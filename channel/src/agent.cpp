@@ -3,6 +3,7 @@
 #include <xgate/channel/agent.hpp>
 
 #include <algorithm>
+#include <deque>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -74,6 +75,22 @@ struct agent::impl {
   };
   mutable std::mutex mu;
   std::map<std::string, hop_route> routes;
+  // Routes broken or closed lately: the hop and reason, so that data still in flight on
+  // one is answered with why it broke (not "no such route", which would race with the
+  // route.broken this agent sent, and name the wrong hop). Bounded: the oldest go first.
+  struct tombstone {
+    std::string hop, reason;
+  };
+  std::map<std::string, tombstone> tombstones;
+  std::deque<std::string> tombstone_order;
+  static constexpr std::size_t max_tombstones = 4096;
+  void bury(const std::string& id, std::string hop, std::string reason) {
+    if (tombstones.insert_or_assign(id, tombstone{std::move(hop), std::move(reason)}).second) tombstone_order.push_back(id);
+    while (tombstone_order.size() > max_tombstones) {
+      tombstones.erase(tombstone_order.front());
+      tombstone_order.pop_front();
+    }
+  }
   std::map<std::string, pending_hops> hops_pending;
   std::map<std::pair<int, std::string>, steady::time_point> unreachable_since;
   agent_stats stats;
@@ -198,9 +215,14 @@ struct agent::impl {
     if (it == routes.end()) {
       // Data for a route this agent does not know (torn down, or the agent restarted):
       // the sender must hear it, or it would wait for acknowledgements forever.
-      if (e.kind == w::data_kind)
-        out.push_back(broken_to(side, e.from, e.correlation, opt.name,
-                                opt.name + " has no route " + e.correlation + " (torn down, or " + opt.name + " restarted)"));
+      if (e.kind == w::data_kind) {
+        auto t = tombstones.find(e.correlation);
+        if (t != tombstones.end())
+          out.push_back(broken_to(side, e.from, e.correlation, t->second.hop, t->second.reason));
+        else
+          out.push_back(broken_to(side, e.from, e.correlation, opt.name,
+                                  opt.name + " has no route " + e.correlation + " (torn down, or " + opt.name + " restarted)"));
+      }
       return;
     }
     hop_route& r = it->second;
@@ -221,6 +243,7 @@ struct agent::impl {
       try {
         auto b = w::decode<w::broken_body>(e.body);
         why = " at " + b.hop + ": " + b.reason;
+        bury(e.correlation, b.hop, b.reason);
       } catch (const std::exception&) {
       }
       log("route " + e.correlation + " " + r.description + (e.kind == w::close_kind ? " closed" : " broken") + why);
@@ -311,6 +334,7 @@ struct agent::impl {
       if (!prev_failed) out.push_back(broken_to(prev.first, prev.second, it->first, next.second, reason));
       if (!next_failed) out.push_back(broken_to(next.first, next.second, it->first, prev.second, reason));
       ++stats.routes_broken;
+      bury(it->first, bad.second, reason);
       it = routes.erase(it);
     }
     return out;
