@@ -29,6 +29,7 @@ struct node_daemon::impl {
   std::string principal, endpoint_name, store_address;
   std::optional<node> runtime;
   ch::methods methods{ch::method_options{.workers = 8}};  // before the endpoint (method.hpp)
+  detail::follow_peer_streams streams;  // before the endpoint, which calls it
   std::optional<ch::endpoint> ep;
   std::mutex log_m;
 
@@ -52,8 +53,9 @@ struct node_daemon::impl {
     eo.hub = opt.hub;
     eo.name = endpoint_name;
     eo.secret = token;
-    eo.on_message = methods.on_message();
+    eo.on_message = streams.wrap(methods.on_message());
     ep.emplace(std::move(eo));
+    streams.ep = &*ep;
     methods.bind(*ep);
     ep->start();
   }

@@ -42,6 +42,7 @@ using namespace std::chrono_literals;
 struct remote::impl {
   remote_options opt;
   ch::methods methods{ch::method_options{.workers = 1}};  // before the endpoint (method.hpp)
+  detail::follow_peer_streams streams;                    // before the endpoint, which calls it
   std::optional<ch::endpoint> ep;
   std::string name;
 
@@ -57,8 +58,8 @@ struct remote::impl {
     if (xmpp()) {
       // An XMPP server authenticates accounts, not xgate names: the client is the endpoint
       // its account names (XEP-0106 unescaped: the account "alice\2fcli-1" is "alice/cli-1"),
-      // and AS must be that name's principal (its first segment). One account per client
-      // process (remote.hpp).
+      // and AS must be that name's principal (its first segment). One account per
+      // concurrent client (remote.hpp).
       name = ch::xmpp_endpoint_name(xmpp_user(opt.hub));
       if (opt.as.empty()) opt.as = detail::principal_of(name);
       if (detail::principal_of(name) != opt.as)
@@ -76,9 +77,10 @@ struct remote::impl {
     eo.hub = opt.hub;
     eo.name = name;
     eo.secret = token;
-    eo.on_message = methods.on_message();
+    eo.on_message = streams.wrap(methods.on_message());
     try {
       ep.emplace(std::move(eo));
+      streams.ep = &*ep;
       methods.bind(*ep);
       ep->start();
       if (!ep->wait_connected(opt.connect_timeout))

@@ -3,8 +3,13 @@
 
 #include <exception>
 #include <fstream>
+#include <functional>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+
+#include <xgate/channel/endpoint.hpp>
 
 #include <xgate/channel/error.hpp>
 #include <xgate/migrate/error.hpp>
@@ -64,5 +69,32 @@ inline void fill_error(protocol::reply& r, std::exception_ptr e) {
   }
   r.error = one_line(r.error);
 }
+
+// Wraps an endpoint's on_message: a peer that writes to us on a stream we have not seen from
+// it is a new process under a known name (an XMPP account a finished CLI used before, a node
+// restarted), whose fresh inbox would hold our continuing stream's messages back forever,
+// waiting for a start it never saw. So before the message is handled (and answered), our
+// next message to it starts a new stream too (endpoint::restart_stream). ep is set once the
+// endpoint exists; it is read on the endpoint's I/O thread only after start().
+struct follow_peer_streams {
+  channel::endpoint* ep = nullptr;
+  std::mutex m;
+  std::map<std::string, std::string> last;  // peer -> its stream to us
+
+  std::function<void(channel::envelope)> wrap(std::function<void(channel::envelope)> inner) {
+    return [this, inner = std::move(inner)](channel::envelope e) {
+      {
+        std::lock_guard lock(m);
+        auto stream = std::string(channel::stream_of(e));
+        auto [it, fresh] = last.try_emplace(e.from, stream);
+        if (!fresh && it->second != stream) {
+          it->second = stream;
+          if (ep) ep->restart_stream(e.from);
+        }
+      }
+      inner(std::move(e));
+    };
+  }
+};
 
 }  // namespace xgate::migrate::detail

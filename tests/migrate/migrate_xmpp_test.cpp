@@ -8,7 +8,8 @@
 //   node\2fa, node\2fb     the nodes' endpoints node/a, node/b (principal "node", the store
 //                          token's); their secret is the XMPP password, --store-token-file
 //                          the xgated token of "node"
-//   alice\2fcli-N          the CLI's endpoint alice/cli-N (one account per CLI process: cli())
+//   alice\2fcli-1          the CLI's endpoint alice/cli-1 (one account per concurrent CLI;
+//                          each command a new process under it)
 //   alice\2fcli-t          the test's own view (an xm::remote), polling status
 // Not skipped without Prosody: ./x installs it, so its absence is a failure.
 #include <signal.h>
@@ -90,7 +91,7 @@ class migrate_xmpp : public ::testing::Test {
     fs::remove_all(dir);
     fs::create_directories(dir);
     im = std::make_unique<prosody>(dir / "prosody");  // throws (a failure, not a skip) without Prosody
-    for (const char* e : {"node/a", "node/b", "alice/cli-t"}) im->add_user(account(e), password_of(account(e)));
+    for (const char* e : {"node/a", "node/b", "alice/cli-1", "alice/cli-t"}) im->add_user(account(e), password_of(account(e)));
     im->start();
     for (const char* who : {"node", "alice"}) {
       int st = 0;
@@ -137,16 +138,13 @@ class migrate_xmpp : public ::testing::Test {
     nodes[name] = std::make_unique<child_process>(argv, dir / ("node-" + name + ".log"));
   }
 
-  // Runs `migrate ARGS...` (the real CLI) to its end, as a fresh account alice\2fcli-N: an
-  // account's endpoint name may not be reused by a later process while the nodes run (see
-  // migrate/README.md, "Through an XMPP server": the nodes' channel inboxes would hold their
-  // replies to the new process back, waiting for those the previous one received).
+  // Runs `migrate ARGS...` (the real CLI) to its end, as the account alice\2fcli-1: every
+  // call a new process under the same endpoint name alice/cli-1 (the nodes follow its new
+  // streams, migrate/src/wire.hpp).
   cli_result cli(std::vector<std::string> args) {
     static int n = 0;
-    const std::string me = "alice/cli-" + std::to_string(n + 1);
-    im->add_user(account(me), password_of(account(me)));
     args.insert(args.begin(), {MIGRATE_PATH});
-    args.insert(args.end(), {"--hub", url(me, "node/a,node/b"), "--secret-file", password_file(me).string()});
+    args.insert(args.end(), {"--hub", url("alice/cli-1", "node/a,node/b"), "--secret-file", password_file("alice/cli-1").string()});
     fs::path err = dir / ("cli-" + std::to_string(++n) + ".err");
     cli_result r;
     {

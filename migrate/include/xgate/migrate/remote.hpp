@@ -15,8 +15,8 @@
 // Through an XMPP server (hub "xmpp://USER@DOMAIN[:PORT]?ca=FILE", secret: the account's
 // password; channel/xmpp.hpp) the client is the endpoint its account names instead, XEP-0106
 // unescaped: the account "alice\2fcli-1" is endpoint "alice/cli-1", principal "alice" (as
-// may be left empty; if given it must match). One account per client process (migrate/README.md
-// explains why an account cannot yet be reused by a later process while the nodes run). The
+// may be left empty; if given it must match). One account per concurrent client
+// (a later process may reuse it: nodes follow a peer's new stream, wire.hpp). The
 // nodes' presences reach a client only once it is their buddy: the first time, name them
 // in the URL (&buddies=node/a,node/b); the server's roster remembers them afterwards.
 #pragma once
