@@ -40,6 +40,7 @@
 #include <xgate/migrate/daemon.hpp>
 #include <xgate/migrate/remote.hpp>
 
+#include "agent_commands.hpp"
 #include "cli.hpp"
 
 namespace xm = xgate::migrate;
@@ -351,71 +352,23 @@ int client_command(const std::string& command, const client_flags& f) {
 }
 
 // ---- relay agents (channel/agent.hpp): the same as `xgate agent` and `xgate hops` ----------
-struct agent_flags {
-  std::string name, upstream, secret_file, downstream, data, downstream_secret_file;
-  double hop_timeout = 3;
-};
-
-int run_agent(const agent_flags& f) {
-  namespace ch = xgate::channel;
-  ch::agent_options o;
-  o.name = f.name;
-  o.upstream = f.upstream;
-  o.upstream_secret_file = f.secret_file;
-  const bool runs_hub = f.downstream.find("://") == std::string::npos;  // ADDRESS:PORT runs one, a URL joins one
-  if (runs_hub) {
-    if (f.data.empty()) throw xm::remote_error("usage", "--downstream ADDRESS:PORT runs a hub and needs --data DIR");
-    o.downstream_listen = f.downstream;
-    o.data_dir = f.data;
-  } else {
-    if (f.downstream_secret_file.empty()) throw xm::remote_error("usage", "--downstream URL needs --downstream-secret-file");
-    o.downstream = f.downstream;
-    o.downstream_secret_file = f.downstream_secret_file;
+int run_agent(const xgate::apps::agent_flags& f) {
+  xgate::channel::agent_options o;
+  try {
+    o = xgate::apps::agent_options_from(f);
+  } catch (const std::invalid_argument& e) {
+    throw xm::remote_error("usage", e.what());
   }
-  o.hop_timeout = std::chrono::milliseconds(static_cast<long long>(f.hop_timeout * 1000));
-  o.log = &std::cerr;
-  sigset_t signals;  // taken by sigwait(): blocked before any thread starts
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  ch::agent agent(std::move(o));
-  agent.start();
-  if (runs_hub) std::cout << "hub: " << agent.downstream_url() << std::endl;
-  std::cout << "agent: " << f.name << std::endl;
-  int sig = 0;
-  sigwait(&signals, &sig);
-  agent.stop();
+  xgate::apps::run_agent_until_signal(std::move(o));
   return exit_ok;
 }
 
 int run_hops(const connection_flags& f, const std::string& via_text) {
-  namespace ch = xgate::channel;
   xm::remote_options r = remote_from(f);
   if (r.as.empty()) throw xm::remote_error("usage", "no principal: give --as PRINCIPAL or set XGATE_AS");
-  std::vector<std::string> via;  // comma-separated: endpoint names may hold '/'
-  for (std::size_t start = 0; start < via_text.size();) {
-    std::size_t comma = std::min(via_text.find(',', start), via_text.size());
-    if (comma > start) via.push_back(via_text.substr(start, comma - start));
-    start = comma + 1;
-  }
-  ch::router routes;
-  ch::endpoint_options o;
-  o.hub = r.hub;
-  o.name = r.as + "/cli-" + ch::new_stream();  // like the other client commands
-  o.secret_file = r.secret_file;
-  o.on_message = routes.on_message();
-  ch::endpoint ep(std::move(o));
-  routes.bind(ep);
-  ep.start();
-  auto deadline = std::chrono::steady_clock::now() + r.call_timeout;
-  if (!ep.wait_connected(r.connect_timeout))
-    throw std::runtime_error("cannot log in to " + r.hub + ": " + ep.last_error());
-  while (ep.online().empty() && std::chrono::steady_clock::now() < deadline)  // the presence snapshot follows the login
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  auto names = routes.hops(via, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()));
-  routes.unbind();
-  ep.stop();
+  // Logs in like the other client commands, as AS/cli-RANDOM.
+  auto names = xgate::apps::list_hops(r.hub, r.as + "/cli-" + xgate::channel::new_stream(), r.secret_file,
+                                      xgate::apps::split_via(via_text), r.call_timeout);
   for (auto& n : names) std::cout << n << "\n";
   std::cout.flush();
   return exit_ok;
@@ -487,7 +440,7 @@ int main(int argc, char** argv) {
   demo->add_option("--megabytes", dopt.megabytes, "Size of the generated text (default 100)")->check(CLI::Range(0.01, 10000.0));
   demo->add_flag("--keep", dopt.keep, "Keep the temporary directory");
 
-  agent_flags af;
+  xgate::apps::agent_flags af;
   CLI::App* agent_cmd = app.add_subcommand("agent", "Run a relay agent between an upstream hub and a downstream hub (until SIGINT/SIGTERM)");
   agent_cmd->add_option("--name", af.name, "The agent's endpoint name on both hubs")->required();
   agent_cmd->add_option("--upstream", af.upstream, "The upstream hub: tcp://HOST:PORT")->required()->type_name("URL");

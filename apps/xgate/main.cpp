@@ -50,6 +50,8 @@
 #include <xgate/channel/longpoll.hpp>
 #include <xgate/client/http_session.hpp>
 #include <xgate/client/open_session.hpp>
+
+#include "agent_commands.hpp"
 #include <xgate/store/session.hpp>
 #include <xgate/xmlcodec.hpp>
 
@@ -518,51 +520,21 @@ int run_chat(const chat_args& a) {
   return exit_ok;
 }
 
-// ---- agent, hops ----------------------------------------------------------------------------
-struct agent_args {
-  std::string name, upstream, secret_file, downstream, data, downstream_secret_file;
-  double hop_timeout = 3;
-};
-
-int run_agent(const agent_args& a) {
-  namespace ch = xgate::channel;
-  ch::agent_options o;
-  o.name = a.name;
-  o.upstream = a.upstream;
-  o.upstream_secret_file = a.secret_file;
-  // A URL joins a hub; ADDRESS:PORT runs one over --data.
-  if (a.downstream.find("://") != std::string::npos) {
-    if (a.downstream_secret_file.empty()) throw usage_error("--downstream URL needs --downstream-secret-file");
-    o.downstream = a.downstream;
-    o.downstream_secret_file = a.downstream_secret_file;
-  } else {
-    if (a.data.empty()) throw usage_error("--downstream ADDRESS:PORT runs a hub and needs --data DIR");
-    o.downstream_listen = a.downstream;
-    o.data_dir = a.data;
-  }
-  o.hop_timeout = std::chrono::milliseconds(static_cast<long long>(a.hop_timeout * 1000));
-  o.log = &std::cerr;
-  // Signals are taken by sigwait() below: blocked before any thread starts, so that every
-  // thread inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  const bool runs_hub = !o.downstream_listen.empty();
-  ch::agent agent(std::move(o));  // bad options: channel_error, exit 2 like other bad input
+// ---- agent, hops (apps/common/agent_commands.hpp, shared with `migrate agent` / `migrate hops`) ----
+int run_agent(const xgate::apps::agent_flags& a) {
+  xgate::channel::agent_options o;
   try {
-    agent.start();
-  } catch (const ch::channel_error&) {
+    o = xgate::apps::agent_options_from(a);
+  } catch (const std::invalid_argument& e) {
+    throw usage_error(e.what());
+  }
+  try {
+    xgate::apps::run_agent_until_signal(std::move(o));  // bad options: channel_error, exit 2 like other bad input
+  } catch (const xgate::channel::channel_error&) {
     throw;
   } catch (const std::exception& e) {  // the store or the listen address
     throw store_failure{exit_unavailable, "agent " + a.name + ": " + e.what()};
   }
-  if (runs_hub) std::cout << "hub: " << agent.downstream_url() << std::endl;  // like xgated: scripts read it
-  std::cout << "agent: " << a.name << std::endl;
-  int sig = 0;
-  sigwait(&signals, &sig);
-  agent.stop();
   return exit_ok;
 }
 
@@ -572,43 +544,16 @@ struct hops_args {
 };
 
 int run_hops(const hops_args& a) {
-  namespace ch = xgate::channel;
-  std::vector<std::string> via;  // comma-separated: endpoint names may hold '/'
-  for (std::size_t start = 0; start < a.via.size();) {
-    std::size_t comma = std::min(a.via.find(',', start), a.via.size());
-    if (comma > start) via.push_back(a.via.substr(start, comma - start));
-    start = comma + 1;
-  }
-  ch::router routes;
-  ch::endpoint_options o;
-  o.hub = a.hub;
-  o.name = a.name;
-  o.secret_file = a.secret_file;
-  o.on_message = routes.on_message();
-  ch::endpoint ep(std::move(o));
-  routes.bind(ep);
-  ep.start();
   auto wait = std::chrono::milliseconds(static_cast<long long>(a.wait * 1000));
-  auto deadline = std::chrono::steady_clock::now() + wait;
-  try {
-    if (!ep.wait_connected(wait))
-      throw store_failure{exit_unavailable, "cannot log in to " + a.hub + " within " + std::to_string(wait.count()) +
-                                                " ms: " + ep.last_error()};
-  } catch (const ch::channel_error& e) {
-    throw store_failure{exit_denied, e.what()};
-  }
-  // The presence snapshot follows the login: the list holds at least this endpoint then.
-  while (ep.online().empty() && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   std::vector<std::string> names;
   try {
-    names = routes.hops(via, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()));
-  } catch (const ch::channel_error& e) {
-    routes.unbind();
+    names = xgate::apps::list_hops(a.hub, a.name, a.secret_file, xgate::apps::split_via(a.via), wait);
+  } catch (const xgate::channel::channel_error& e) {
+    // A refused login is a denial; a failed query (a hop not there, a timeout) is unavailability.
+    throw store_failure{e.code() == xgate::channel::channel_errc::bad_auth ? exit_denied : exit_unavailable, e.what()};
+  } catch (const std::runtime_error& e) {
     throw store_failure{exit_unavailable, e.what()};
   }
-  routes.unbind();
-  ep.stop();
   for (auto& n : names) std::cout << n << "\n";
   std::cout.flush();
   return exit_ok;
@@ -706,7 +651,7 @@ int main(int argc, char** argv) {
   chat->add_option("--wait", chat_a.wait, "Seconds to wait for the login, and at the end for acknowledgements")
       ->capture_default_str();
 
-  agent_args agent_a;
+  xgate::apps::agent_flags agent_a;
   CLI::App* agent_cmd = app.add_subcommand("agent", "Relay routes between an upstream hub and a downstream hub (runs until SIGTERM)");
   agent_cmd->add_option("--name", agent_a.name, "The agent's endpoint name on both hubs")->required();
   agent_cmd->add_option("--upstream", agent_a.upstream, "The upstream hub: tcp://HOST:PORT or http://HOST:PORT")->required();
