@@ -43,6 +43,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::fault_options;
 using testing::fault_proxy;
+using testing::collector;
 
 std::size_t message_count() {
   if (const char* n = std::getenv("XGATE_DELIVERY_MESSAGES")) return std::stoul(n);
@@ -55,26 +56,6 @@ std::string login_token(store::store& s, const std::string& principal) {
   r.label = "login";
   return s.issue_credential(store::caller(principal), r);
 }
-
-// What one endpoint received, in order.
-struct collector {
-  std::mutex m;
-  std::condition_variable cv;
-  std::vector<envelope> got;
-  void add(envelope e) {
-    std::lock_guard lock(m);
-    got.push_back(std::move(e));
-    cv.notify_all();
-  }
-  bool wait_for_count(std::size_t n, std::chrono::milliseconds timeout) {
-    std::unique_lock lock(m);
-    return cv.wait_for(lock, timeout, [&] { return got.size() >= n; });
-  }
-  std::size_t size() {
-    std::lock_guard lock(m);
-    return got.size();
-  }
-};
 
 class ChannelDelivery : public ::testing::Test {
  protected:

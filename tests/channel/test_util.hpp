@@ -1,7 +1,16 @@
 // Shared helpers for the channel tests.
 #pragma once
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <vector>
 
 #include <string>
 
@@ -37,5 +46,40 @@ inline envelope sample_envelope(std::string from = "node/a", std::string to = "n
   e.body = std::move(body);
   return e;
 }
+
+// A port free on 127.0.0.1 right now, for a third-party server that cannot be told to pick
+// one itself (port 0). Another process may take it before the server binds: a test that
+// fails to start on it says so.
+inline unsigned short free_loopback_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// What one endpoint received, in order (an on_message callback appends).
+struct collector {
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<envelope> got;
+  void add(envelope e) {
+    std::lock_guard lock(m);
+    got.push_back(std::move(e));
+    cv.notify_all();
+  }
+  bool wait_for_count(std::size_t n, std::chrono::milliseconds timeout) {
+    std::unique_lock lock(m);
+    return cv.wait_for(lock, timeout, [&] { return got.size() >= n; });
+  }
+  std::size_t size() {
+    std::lock_guard lock(m);
+    return got.size();
+  }
+};
 
 }  // namespace xgate::channel::testing

@@ -4,6 +4,8 @@
 // by binding port 0, closing it, and retrying on another if tinyproxy fails to listen.
 #pragma once
 
+#include "test_util.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -28,7 +30,7 @@ class tinyproxy {
   explicit tinyproxy(const std::filesystem::path& dir) {
     std::filesystem::create_directories(dir);
     for (int attempt = 0; attempt < 5 && pid_ <= 0; ++attempt) {
-      port_ = free_port();
+      port_ = free_loopback_port();
       auto conf = dir / "tinyproxy.conf";
       std::ofstream(conf) << "Port " << port_ << "\nListen 127.0.0.1\nTimeout 600\nMaxClients 200\n"
                           << "Allow 127.0.0.1\nLogLevel Connect\nLogFile \"" << (dir / "tinyproxy.log").string()
@@ -71,17 +73,6 @@ class tinyproxy {
   }
 
  private:
-  static unsigned short free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
-  }
   // Up to 5 s for the port to accept; false when the process died or never listened.
   bool wait_listening(pid_t pid) const {
     for (int i = 0; i < 250; ++i) {

@@ -33,26 +33,8 @@ namespace xgate::channel {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::collector;
 using testing::prosody;
-
-struct collector {
-  std::mutex m;
-  std::condition_variable cv;
-  std::vector<envelope> got;
-  void add(envelope e) {
-    std::lock_guard lock(m);
-    got.push_back(std::move(e));
-    cv.notify_all();
-  }
-  bool wait_for_count(std::size_t n, std::chrono::milliseconds timeout) {
-    std::unique_lock lock(m);
-    return cv.wait_for(lock, timeout, [&] { return got.size() >= n; });
-  }
-  std::size_t size() {
-    std::lock_guard lock(m);
-    return got.size();
-  }
-};
 
 template <class P>
 bool eventually(P pred, std::chrono::milliseconds timeout = 10000ms) {
