@@ -25,34 +25,15 @@
 #include <xgate/migrate/remote.hpp>
 #include <xgate/xmlcodec.hpp>
 
+#include "cli_harness.hpp"
 #include "process.hpp"
 
 namespace {
 namespace fs = std::filesystem;
 namespace xm = xgate::migrate;
 using xgate::migrate_cli::child_process;
+using namespace xgate::migrate_cli::testing;
 using namespace std::chrono_literals;
-
-// Sizes shrink under sanitizers (XGATE_TEST_SCALE=0.2, say) without changing what is tested.
-double scale() {
-  const char* s = std::getenv("XGATE_TEST_SCALE");
-  return s ? std::max(0.01, std::atof(s)) : 1.0;
-}
-
-struct cli_result {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-std::string last_word(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s.substr(s.find_last_of(" \n") + 1);
-}
 
 class migrate_cli : public ::testing::Test {
  protected:
@@ -118,28 +99,7 @@ class migrate_cli : public ::testing::Test {
     args.insert(args.begin(), MIGRATE_PATH);
     static int n = 0;
     fs::path err = dir / ("cli-" + std::to_string(++n) + ".err");
-    cli_result r;
-    {
-      child_process c(args, err);
-      (void)c.wait_line("\x01", 120s);  // reads stdout to its end
-      r.code = c.wait(30s).value_or(-1);
-      r.out = c.output();
-    }
-    r.err = slurp(err);
-    return r;
-  }
-
-  // A deterministic text of `words` words and its counts.
-  std::map<std::string, std::uint64_t> make_text(const fs::path& path, std::size_t words) {
-    std::mt19937 gen(7);
-    std::map<std::string, std::uint64_t> counts;
-    std::ofstream out(path, std::ios::binary);
-    for (std::size_t i = 0; i < words; ++i) {
-      std::string w = "w" + std::to_string(gen() % 500);
-      ++counts[w];
-      out << w << (i % 11 == 0 ? "\n" : " ");
-    }
-    return counts;
+    return run_to_end(args, err);
   }
 
   template <class Pred>
@@ -153,9 +113,6 @@ class migrate_cli : public ::testing::Test {
     }
   }
 };
-
-#define EXPECT_CLI(r, expected_code) \
-  EXPECT_EQ((r).code, expected_code) << "stdout: " << (r).out << "\nstderr: " << (r).err
 
 // ---- run, move A→B, watch, result, log, ps ---------------------------------------------
 TEST_F(migrate_cli, word_count_moved_from_a_to_b_gives_the_uninterrupted_result) {

@@ -34,6 +34,7 @@
 #include <xgate/migrate/remote.hpp>
 #include <xgate/xmlcodec.hpp>
 
+#include "cli_harness.hpp"
 #include "process.hpp"
 #include "prosody.hpp"
 
@@ -42,30 +43,10 @@ namespace fs = std::filesystem;
 namespace xm = xgate::migrate;
 using xgate::channel::testing::prosody;
 using xgate::migrate_cli::child_process;
+using namespace xgate::migrate_cli::testing;
 using namespace std::chrono_literals;
 
-// Sizes shrink under sanitizers (XGATE_TEST_SCALE=0.2, say) without changing what is tested.
-double scale() {
-  const char* s = std::getenv("XGATE_TEST_SCALE");
-  return s ? std::max(0.01, std::atof(s)) : 1.0;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-std::string last_word(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s.substr(s.find_last_of(" \n") + 1);
-}
-
 std::string password_of(const std::string& account) { return "pw-" + std::to_string(std::hash<std::string>{}(account) % 100000) + "-Zq7"; }
-
-struct cli_result {
-  int code = -1;
-  std::string out, err;
-};
 
 class migrate_xmpp : public ::testing::Test {
  protected:
@@ -146,28 +127,7 @@ class migrate_xmpp : public ::testing::Test {
     args.insert(args.begin(), {MIGRATE_PATH});
     args.insert(args.end(), {"--hub", url("alice/cli-1", "node/a,node/b"), "--secret-file", password_file("alice/cli-1").string()});
     fs::path err = dir / ("cli-" + std::to_string(++n) + ".err");
-    cli_result r;
-    {
-      child_process c(args, err);
-      (void)c.wait_line("\x01", 120s);  // reads stdout to its end
-      r.code = c.wait(30s).value_or(-1);
-      r.out = c.output();
-    }
-    r.err = slurp(err);
-    return r;
-  }
-
-  // A deterministic text of `words` words and its counts.
-  std::map<std::string, std::uint64_t> make_text(const fs::path& path, std::size_t words) {
-    std::mt19937 gen(7);
-    std::map<std::string, std::uint64_t> counts;
-    std::ofstream out(path, std::ios::binary);
-    for (std::size_t i = 0; i < words; ++i) {
-      std::string w = "w" + std::to_string(gen() % 500);
-      ++counts[w];
-      out << w << (i % 11 == 0 ? "\n" : " ");
-    }
-    return counts;
+    return run_to_end(args, err);
   }
 
   template <class Pred>
@@ -181,9 +141,6 @@ class migrate_xmpp : public ::testing::Test {
     }
   }
 };
-
-#define EXPECT_CLI(r, expected_code) \
-  EXPECT_EQ((r).code, expected_code) << "stdout: " << (r).out << "\nstderr: " << (r).err
 
 TEST_F(migrate_xmpp, word_count_moved_from_a_to_b_through_prosody_gives_the_unmoved_result) {
   const std::size_t words = static_cast<std::size_t>(200000 * scale());
