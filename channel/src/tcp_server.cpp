@@ -237,4 +237,20 @@ void tcp_hub_server::stop() {
   impl_->sessions.clear();
 }
 
+bool parse_listen(const std::string& text, std::string& address, unsigned short& port) {
+  std::size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) return false;
+  address = text.substr(0, colon);
+  if (address.front() == '[') {
+    if (address.back() != ']') return false;
+    address = address.substr(1, address.size() - 2);
+  }
+  std::string p = text.substr(colon + 1);
+  if (p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos) return false;
+  unsigned long v = std::stoul(p);
+  if (v > 65535) return false;
+  port = static_cast<unsigned short>(v);
+  return true;
+}
+
 }  // namespace xgate::channel

@@ -27,6 +27,10 @@ struct tcp_server_options {
   std::size_t max_connections = 4096; // beyond: accepted and closed at once
 };
 
+// A listen address as flags give it: "127.0.0.1:8080", "[::1]:8080" (port 0: a free one).
+// False, leaving address and port unspecified, for anything else.
+bool parse_listen(const std::string& text, std::string& address, unsigned short& port);
+
 class tcp_hub_server {
  public:
   // The hub must outlive the server.
