@@ -133,21 +133,8 @@ class prosody {
  private:
   // Up to 10 s (Prosody loads Lua modules first); false when it died or never listened.
   bool wait_listening() {
-    for (int i = 0; i < 500; ++i) {
-      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        return false;
-      }
-      int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-      sockaddr_in a{};
-      a.sin_family = AF_INET;
-      a.sin_port = htons(port_);
-      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-      ::close(fd);
-      if (ok) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    if (wait_child_listening(pid_, port_, std::chrono::seconds(10))) return true;
+    if (::waitpid(pid_, nullptr, WNOHANG) != 0) pid_ = -1;  // it died (reaped here or there)
     return false;
   }
 

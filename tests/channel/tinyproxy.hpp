@@ -74,21 +74,7 @@ class tinyproxy {
 
  private:
   // Up to 5 s for the port to accept; false when the process died or never listened.
-  bool wait_listening(pid_t pid) const {
-    for (int i = 0; i < 250; ++i) {
-      if (::waitpid(pid, nullptr, WNOHANG) == pid) return false;
-      int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-      sockaddr_in a{};
-      a.sin_family = AF_INET;
-      a.sin_port = htons(port_);
-      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-      ::close(fd);
-      if (ok) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return false;
-  }
+  bool wait_listening(pid_t pid) const { return wait_child_listening(pid, port_, std::chrono::seconds(5)); }
 
   unsigned short port_ = 0;
   pid_t pid_ = -1;
