@@ -12,6 +12,7 @@
 #include <map>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "process.hpp"
@@ -65,6 +66,18 @@ inline std::map<std::string, std::uint64_t> make_text(const std::filesystem::pat
     out << w << (i % 11 == 0 ? "\n" : " ");
   }
   return counts;
+}
+
+// Polls client.status(id) every `every` until pred holds or timeout passes; the last status.
+template <class Client, class Pred>
+auto wait_for_status(Client& client, const std::string& id, Pred pred, std::chrono::milliseconds timeout,
+                     std::chrono::milliseconds every) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto j = client.status(id);
+    if (pred(j) || std::chrono::steady_clock::now() > deadline) return j;
+    std::this_thread::sleep_for(every);
+  }
 }
 
 }  // namespace xgate::migrate_cli::testing

@@ -104,13 +104,7 @@ class migrate_cli : public ::testing::Test {
 
   template <class Pred>
   xm::protocol::job_info wait_for(const std::string& id, Pred pred, std::chrono::milliseconds timeout = 60s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    xm::protocol::job_info j;
-    for (;;) {
-      j = alice->status(id);
-      if (pred(j) || std::chrono::steady_clock::now() > deadline) return j;
-      std::this_thread::sleep_for(20ms);
-    }
+    return wait_for_status(*alice, id, pred, timeout, 20ms);
   }
 };
 
