@@ -243,6 +243,30 @@ void fault_proxy::reset_all() {
   }
 }
 
+void fault_proxy::hold(bool on) {
+  {
+    std::lock_guard lock(hold_mutex_);
+    if (on && !holding_) held_ = 0;
+    holding_ = on;
+  }
+  hold_changed_.notify_all();
+}
+
+bool fault_proxy::wait_while_held(connection& c) {
+  std::unique_lock lock(hold_mutex_);
+  if (!holding_) return true;
+  ++held_;
+  // Woken by hold(false) and stop(); a reset of this connection is noticed within 50 ms.
+  while (holding_ && !stopping_) {
+    {
+      std::lock_guard cl(c.mutex);
+      if (c.killed) return false;
+    }
+    hold_changed_.wait_for(lock, std::chrono::milliseconds(50));
+  }
+  return !stopping_;
+}
+
 void fault_proxy::pump(connection& c, bool upstream) {
   const int from = upstream ? c.client : c.server, to = upstream ? c.server : c.client;
   rng r(options_.seed, c.number, upstream);
@@ -288,6 +312,10 @@ void fault_proxy::pump(connection& c, bool upstream) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       clean_end = n == 0;
+      break;
+    }
+    if (upstream && !wait_while_held(c)) {
+      clean_end = false;
       break;
     }
     std::string chunk(buf.data(), static_cast<std::size_t>(n));
@@ -389,6 +417,10 @@ void fault_proxy::stop() {
     stopped_ = true;
   }
   stopping_ = true;
+  {
+    std::lock_guard lock(hold_mutex_);  // a held pump checks stopping_ under it: no lost wake-up
+  }
+  hold_changed_.notify_all();
   char b = 1;
   [[maybe_unused]] ssize_t w = ::write(wake_[1], &b, 1);
   acceptor_.join();

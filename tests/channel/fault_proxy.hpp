@@ -12,12 +12,18 @@
 // test always ends. Each connection direction draws from its own generator seeded from the
 // seed and the connection's number, so a run repeats as far as thread timing allows.
 //
+// hold(true) stops the client->target direction (faults or not): each connection's pump
+// keeps the next chunk a client sends and waits until hold(false), then forwards it; held()
+// counts those chunks, so a test can tell that a client is now blocked in a request. The
+// target->client direction keeps flowing.
+//
 // Threads: one accepting, two per connection (one per direction, blocking I/O), one per
 // duplicated request. stop() (or the destructor) shuts every socket down and joins them all.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <list>
@@ -68,6 +74,13 @@ class fault_proxy {
   void reset_all();
   fault_counts counts() const;
 
+  // While on, data from clients is read but not forwarded: each connection keeps the chunk
+  // it read and waits until hold(false) (or stop(), or its connection is reset). hold(true)
+  // sets held() to 0; held() then counts the chunks that arrived (one per connection at a
+  // time, since a held connection reads no further).
+  void hold(bool on);
+  std::size_t held() const noexcept { return held_; }
+
   // Closes the listener and every connection and joins every thread. Idempotent.
   void stop();
 
@@ -80,6 +93,7 @@ class fault_proxy {
   bool take_fault();  // whether one more fault is allowed (and counts it)
   void reap(bool all);
   int connect_target() const;
+  bool wait_while_held(connection& c);  // false when the connection was killed meanwhile
 
   std::string target_host_;
   unsigned short target_port_;
@@ -89,6 +103,10 @@ class fault_proxy {
   std::thread acceptor_;
   std::atomic<bool> stopping_{false}, faults_on_{true};
   std::atomic<std::size_t> faults_{0};
+  std::atomic<std::size_t> held_{0};
+  std::mutex hold_mutex_;  // guards holding_
+  std::condition_variable hold_changed_;
+  bool holding_ = false;
 
   mutable std::mutex mutex_;  // guards what follows
   std::list<std::shared_ptr<connection>> connections_;

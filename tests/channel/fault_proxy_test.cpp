@@ -11,7 +11,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
@@ -221,6 +224,96 @@ TEST(FaultProxy, DuplicatesRequestsOnASecondConnectionAndDropsResponses) {
     ::close(fd);
     EXPECT_EQ(proxy.counts().dropped_responses, 1u);
   }
+}
+
+// Reads exactly n bytes (or until EOF, error, or 2 s of silence).
+std::string read_n(int fd, std::size_t n) {
+  std::string out;
+  char buf[4096];
+  while (out.size() < n) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 2000) <= 0) break;
+    ssize_t got = ::recv(fd, buf, std::min(sizeof buf, n - out.size()), 0);
+    if (got <= 0) break;
+    out.append(buf, static_cast<std::size_t>(got));
+  }
+  return out;
+}
+
+bool silent_for(int fd, int ms) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, ms) == 0;
+}
+
+bool wait_held(const fault_proxy& proxy, std::size_t n) {
+  for (int i = 0; i < 200 && proxy.held() < n; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  return proxy.held() >= n;
+}
+
+TEST(FaultProxy, HoldKeepsWhatClientsSendUntilReleasedAndCountsIt) {
+  // The server greets each connection first (target->client), then echoes.
+  tiny_server server([](int fd) {
+    ::send(fd, "hi", 2, MSG_NOSIGNAL);
+    echo(fd);
+  });
+  fault_proxy proxy("127.0.0.1", server.port(), fault_options{});  // no faults
+  int a = connect_to(proxy.port());
+  ASSERT_GE(a, 0);
+  EXPECT_EQ(read_n(a, 2), "hi");
+  ASSERT_EQ(::send(a, "one", 3, MSG_NOSIGNAL), 3);
+  EXPECT_EQ(read_n(a, 3), "one");
+  EXPECT_EQ(proxy.held(), 0u);
+
+  proxy.hold(true);
+  ASSERT_EQ(::send(a, "two", 3, MSG_NOSIGNAL), 3);
+  ASSERT_TRUE(wait_held(proxy, 1));
+  EXPECT_TRUE(silent_for(a, 200)) << "a held request must not reach the server";
+  // A new connection still gets the server's greeting; what it sends is held too.
+  int b = connect_to(proxy.port());
+  ASSERT_GE(b, 0);
+  EXPECT_EQ(read_n(b, 2), "hi");
+  ASSERT_EQ(::send(b, "three", 5, MSG_NOSIGNAL), 5);
+  ASSERT_TRUE(wait_held(proxy, 2));
+  EXPECT_TRUE(silent_for(b, 100));
+  // More from a while held waits behind the first chunk, in order.
+  ASSERT_EQ(::send(a, "-more", 5, MSG_NOSIGNAL), 5);
+  EXPECT_TRUE(silent_for(a, 100));
+
+  proxy.hold(false);
+  EXPECT_EQ(read_n(a, 8), "two-more");
+  EXPECT_EQ(read_n(b, 5), "three");
+  EXPECT_EQ(proxy.held(), 2u);  // counts stay until the next hold(true)
+
+  // A large stream through a hold and a release arrives whole and in order.
+  proxy.hold(true);
+  EXPECT_EQ(proxy.held(), 0u);
+  std::string data = random_bytes(std::size_t{1} << 20, 9);
+  std::thread writer([&] { ::send(a, data.data(), data.size(), MSG_NOSIGNAL); });
+  ASSERT_TRUE(wait_held(proxy, 1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  proxy.hold(false);
+  std::string back = read_n(a, data.size());
+  writer.join();
+  EXPECT_TRUE(back == data) << back.size() << " of " << data.size() << " bytes";
+  auto c = proxy.counts();
+  EXPECT_EQ(c.faults(), 0u);
+  EXPECT_EQ(c.connections, 2u);
+  ::close(a);
+  ::close(b);
+}
+
+TEST(FaultProxy, StopsWhileHolding) {
+  tiny_server server(echo);
+  auto proxy = std::make_unique<fault_proxy>("127.0.0.1", server.port(), fault_options{});
+  proxy->hold(true);
+  int a = connect_to(proxy->port());
+  ASSERT_EQ(::send(a, "x", 1, MSG_NOSIGNAL), 1);
+  ASSERT_TRUE(wait_held(*proxy, 1));
+  proxy->stop();  // must not wait for a release
+  char c;
+  EXPECT_LE(::recv(a, &c, 1, 0), 0);
+  proxy.reset();
+  ::close(a);
 }
 
 TEST(FaultProxy, StopsWithConnectionsOpen) {
