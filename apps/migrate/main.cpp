@@ -10,6 +10,10 @@
 //         agent (channel/agent.hpp; or --downstream URL --downstream-secret-file F2 to join a hub)
 //   migrate hops [--via A,B]                          the next hops, through relay agents
 //
+// A node on another network, behind relay agents: every client command takes
+// --route NODE=AGENT,AGENT (nearest agent first; or XGATE_ROUTES="NODE=A,B;NODE2=C"), e.g.
+//   migrate move ID --to B --route B=agent-a,agent-b
+//
 // Client commands find the hub from --hub URL --secret-file F --as PRINCIPAL, or from
 // XGATE_HUB, XGATE_SECRET_FILE, XGATE_AS (the principal of the secret's credential: it
 // names the client's endpoint, AS/cli-RANDOM). Node daemons are endpoints NODES/NAME,
@@ -73,7 +77,7 @@ Exit codes:
   5  wrong state: the job is not in a state for this (e.g. moving a suspended job)
   6  the job failed or was killed, or its checkpoint does not verify
   7  unavailable: the hub, a node or the store cannot be reached or did not answer
-Environment: XGATE_HUB, XGATE_SECRET_FILE, XGATE_AS, XGATE_NODES (client commands);
+Environment: XGATE_HUB, XGATE_SECRET_FILE, XGATE_AS, XGATE_NODES, XGATE_ROUTES (client commands);
 XGATE_HUB, XGATE_SECRET_FILE, XGATE_STORE, XGATE_STORE_TOKEN_FILE (migrate node).
 Through an XMPP server (--hub "xmpp://USER@DOMAIN:PORT?ca=FILE", the secret file holding the
 account's password): a node's account is its endpoint NODES/NAME XEP-0106 escaped
@@ -100,6 +104,7 @@ std::string env(const char* name) {
 
 struct connection_flags {
   std::string hub, secret_file, as, nodes;
+  std::vector<std::string> routes;  // NODE=AGENT,AGENT
   double timeout = 60;
 };
 
@@ -111,6 +116,20 @@ void add_connection_flags(CLI::App* c, connection_flags& f) {
   c->add_option("--nodes", f.nodes, "The node daemons' principal (default $XGATE_NODES, else \"node\")")
       ->type_name("PRINCIPAL");
   c->add_option("--timeout", f.timeout, "Seconds to wait for the hub (at most 10) and for a node's answer (default 60)")->check(CLI::PositiveNumber);
+  c->add_option("--route", f.routes,
+                "A node on another network and the relay agents to it, nearest first (repeatable; default $XGATE_ROUTES, "
+                "NODE=A,B;NODE2=C)")
+      ->type_name("NODE=AGENT[,AGENT...]");
+}
+
+// "NODE=AGENT,AGENT" into o.routes; a usage error names the bad one.
+void add_route(xm::remote_options& o, std::string_view text) {
+  std::size_t eq = text.find('=');
+  std::vector<std::string> agents = eq == std::string_view::npos ? std::vector<std::string>{}
+                                                                  : xgate::apps::split_via(text.substr(eq + 1));
+  if (eq == 0 || agents.empty())
+    throw xm::remote_error("usage", "--route \"" + std::string(text) + "\" is not NODE=AGENT[,AGENT...]");
+  o.routes[std::string(text.substr(0, eq))] = std::move(agents);
 }
 
 xm::remote_options remote_from(const connection_flags& f) {
@@ -121,6 +140,15 @@ xm::remote_options remote_from(const connection_flags& f) {
   std::string nodes = f.nodes.empty() ? env("XGATE_NODES") : f.nodes;
   if (!nodes.empty()) o.nodes = nodes;
   if (o.secret_file.empty()) throw xm::remote_error("usage", "no secret: give --secret-file FILE or set XGATE_SECRET_FILE");
+  if (f.routes.empty()) {
+    std::string text = env("XGATE_ROUTES");
+    for (std::size_t start = 0; start < text.size();) {
+      std::size_t semi = std::min(text.find(';', start), text.size());
+      if (semi > start) add_route(o, std::string_view(text).substr(start, semi - start));
+      start = semi + 1;
+    }
+  }
+  for (const std::string& r : f.routes) add_route(o, r);
   o.call_timeout = std::chrono::milliseconds(static_cast<long long>(f.timeout * 1000));
   o.connect_timeout = std::min(o.connect_timeout, o.call_timeout);
   return o;

@@ -169,7 +169,7 @@ void router::impl::on_message(envelope e) {
             return;
           }
           r.received = d.seq;
-          r.inbox.push_back(route_message{d.seq, std::move(d.kind), std::move(d.body)});
+          r.inbox.push_back(route_message{d.seq, std::move(d.kind), std::move(d.body), std::move(d.ref)});
           if (r.received - r.ack_sent >= opt.ack_every) {
             r.ack_sent = r.received;
             out.push_back({r.adjacent, w::ack_kind, w::encode(w::ack_body{r.received}), r.id});
@@ -231,6 +231,9 @@ void router::impl::run_watch() {
     }
     for (auto& [r, seq] : acks) send(r->adjacent, w::ack_kind, w::encode(w::ack_body{seq}), r->id);
     lock.lock();
+    // Ended routes with nothing left to read are forgotten: a long-lived endpoint opens and
+    // accepts many (late messages for one are dropped like any for an unknown route).
+    std::erase_if(routes, [](const auto& kv) { return kv.second->ended && kv.second->inbox.empty(); });
     auto now = steady::now();
     for (auto& r : watched) {
       if (r->ended) continue;
@@ -377,7 +380,7 @@ std::vector<std::string> router::hops(const std::vector<std::string>& via, std::
 
 // ---- route ----------------------------------------------------------------------------------
 
-void route::send(std::string kind, std::string body) {
+void route::send(std::string kind, std::string body, std::string ref) {
   if (!is_valid_kind(kind))
     throw channel_error(channel_errc::bad_envelope, "route " + id_ + ": kind \"" + store::printable(kind) + "\" is not valid");
   std::lock_guard order(s_->send_mu);
@@ -387,7 +390,7 @@ void route::send(std::string kind, std::string body) {
     if (s_->ended) throw s_->error_locked();
     seq = s_->next_seq++;
   }
-  if (!s_->core->send(s_->adjacent, w::data_kind, w::encode(w::data_body{seq, std::move(kind), std::move(body)}), id_)) {
+  if (!s_->core->send(s_->adjacent, w::data_kind, w::encode(w::data_body{seq, std::move(kind), std::move(body), std::move(ref)}), id_)) {
     std::lock_guard lock(s_->core->mu);
     s_->end_locked(path_.front(), path_.front() + " could not hand message seq " + std::to_string(seq) + " to its endpoint");
     throw s_->error_locked();

@@ -28,6 +28,7 @@ struct data_body {
   std::uint64_t seq = 0;
   std::string kind;
   std::string body;
+  std::string ref;  // the sender's correlation (e.g. a call id), "" when none
 };
 // route.ack: the receiver has every route seq up to seq.
 struct ack_body {
@@ -53,7 +54,7 @@ struct hops_reply_body {
 
 namespace xgate::channel::route_wire {
 XGATE_TYPE(open_body, "xgate.channel.RouteOpen", 1, (), (origin, path))
-XGATE_TYPE(data_body, "xgate.channel.RouteData", 1, (), (seq, kind, body))
+XGATE_TYPE(data_body, "xgate.channel.RouteData", 1, (), (seq, kind, body, ref))
 XGATE_TYPE(ack_body, "xgate.channel.RouteAck", 1, (), (seq))
 XGATE_TYPE(broken_body, "xgate.channel.RouteBroken", 1, (), (hop, reason))
 XGATE_TYPE(hops_body, "xgate.channel.RouteHops", 1, (), (path))

@@ -1,5 +1,7 @@
 #include <xgate/channel/method.hpp>
 
+#include <xgate/channel/agent.hpp>
+
 #include <sodium.h>
 
 namespace xgate::channel {
@@ -39,10 +41,12 @@ methods::~methods() {
   }
   changed_.notify_all();
   for (std::thread& t : workers_) t.join();
+  for (auto& [id, r] : readers_)  // they see stopping_ within their receive timeout
+    if (r.thread.joinable()) r.thread.join();
 }
 
 std::function<void(envelope)> methods::on_message(std::function<void(envelope)> rest) {
-  return [this, rest = std::move(rest)](envelope e) { route(std::move(e), rest); };
+  return [this, rest = std::move(rest)](envelope e) { dispatch(std::move(e), rest); };
 }
 
 void methods::bind(endpoint& e) {
@@ -76,11 +80,11 @@ void methods::add_handler(std::string method, handler h) {
 
 // On the endpoint's I/O thread: must not block. Calls queue for a worker; replies wake
 // their caller.
-void methods::route(envelope e, const std::function<void(envelope)>& rest) {
+void methods::dispatch(envelope e, const std::function<void(envelope)>& rest) {
   if (e.kind.starts_with(call_prefix)) {
     {
       std::lock_guard lock(mutex_);
-      calls_.push_back(std::move(e));
+      calls_.push_back({std::move(e), nullptr});
     }
     changed_.notify_all();
     return;
@@ -88,7 +92,7 @@ void methods::route(envelope e, const std::function<void(envelope)>& rest) {
   if (e.kind == "reply" || e.kind == "fault") {
     std::lock_guard lock(mutex_);
     auto p = pending_.find(e.correlation);
-    if (p != pending_.end()) {
+    if (p != pending_.end() && p->second->route_id.empty()) {
       p->second->reply = std::move(e);
       changed_.notify_all();
       return;
@@ -102,12 +106,14 @@ void methods::route(envelope e, const std::function<void(envelope)>& rest) {
 void methods::work() {
   for (;;) {
     envelope call;
+    std::shared_ptr<channel::route> via;
     handler h;
     {
       std::unique_lock lock(mutex_);
       changed_.wait(lock, [&] { return stopping_ || !calls_.empty(); });
       if (stopping_) return;
-      call = std::move(calls_.front());
+      call = std::move(calls_.front().call);
+      via = std::move(calls_.front().via);
       calls_.pop_front();
       std::string method = call.kind.substr(call_prefix.size());
       auto it = handlers_.find(method);
@@ -131,6 +137,14 @@ void methods::work() {
       kind = "fault";
       body = to_xml(fault, encode_options{.indent = 0});
     }
+    if (via) {
+      try {
+        via->send(kind, std::move(body), call.correlation);
+      } catch (const std::exception&) {
+        // The route broke: its caller hears that from the route itself.
+      }
+      continue;
+    }
     std::shared_lock bound(bind_mutex_);
     if (!endpoint_) continue;  // unbound: the caller times out, as if this node had died
     try {
@@ -144,27 +158,52 @@ void methods::work() {
 envelope methods::exchange(envelope call, const std::string& method, std::chrono::milliseconds timeout) {
   std::string to = call.to;
   call.correlation = new_call_id();
-  auto p = std::make_shared<pending>();
+  const std::string id = call.correlation;
   {
     std::lock_guard lock(mutex_);
-    pending_[call.correlation] = p;  // before sending: the reply may come back at once
+    pending_[id] = std::make_shared<pending>();  // before sending: the reply may come back at once
   }
-  std::string id = call.correlation;
-  struct forget {
-    methods& m;
-    std::string id;
-    ~forget() {
-      std::lock_guard lock(m.mutex_);
-      m.pending_.erase(id);
-    }
-  } guard{*this, id};
-  {
+  try {
     std::shared_lock bound(bind_mutex_);
     if (!endpoint_) throw channel_error(channel_errc::protocol, "methods: no endpoint bound (call bind() first)");
     endpoint_->send(std::move(call));
+  } catch (...) {
+    std::lock_guard lock(mutex_);
+    pending_.erase(id);
+    throw;
   }
+  return await_reply(to, method, id, timeout);
+}
+
+envelope methods::exchange(const std::shared_ptr<channel::route>& via, envelope call, const std::string& method,
+                           std::chrono::milliseconds timeout) {
+  attach(via);
+  const std::string to = call.to + " (route " + via->id() + ")";
+  const std::string id = new_call_id();
+  {
+    std::lock_guard lock(mutex_);
+    auto p = std::make_shared<pending>();
+    p->route_id = via->id();
+    pending_[id] = std::move(p);
+  }
+  try {
+    via->send(std::move(call.kind), std::move(call.body), id);
+  } catch (...) {
+    std::lock_guard lock(mutex_);
+    pending_.erase(id);
+    throw;
+  }
+  return await_reply(to, method, id, timeout);
+}
+
+envelope methods::await_reply(const std::string& to, const std::string& method, const std::string& call_id,
+                              std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
-  if (!changed_.wait_for(lock, timeout, [&] { return p->reply.has_value() || stopping_; }) || !p->reply)
+  std::shared_ptr<pending> p = pending_.at(call_id);
+  changed_.wait_for(lock, timeout, [&] { return p->reply || p->failed || stopping_; });
+  pending_.erase(call_id);
+  if (p->failed && !p->reply) throw channel_error(p->failed->code(), "call " + method + " on \"" + to + "\": " + p->failed->detail());
+  if (!p->reply)
     throw channel_error(channel_errc::timeout, "call " + method + " on \"" + to + "\": no reply within " +
                                                    std::to_string(timeout.count()) + " ms");
   envelope reply = std::move(*p->reply);
@@ -180,6 +219,69 @@ envelope methods::exchange(envelope call, const std::string& method, std::chrono
     throw channel_error(code, "call " + method + " on \"" + to + "\": " + f.reason);
   }
   return reply;
+}
+
+const std::string& methods::far_end(const channel::route& via) { return via.peer(); }
+
+void methods::attach(std::shared_ptr<channel::route> via) {
+  std::lock_guard lock(mutex_);
+  if (stopping_) return;
+  // Readers of routes that ended are joined here, so that a long-lived object does not
+  // collect threads.
+  for (auto it = readers_.begin(); it != readers_.end();) {
+    if (it->second.done) {
+      it->second.thread.join();
+      it = readers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  auto [it, fresh] = readers_.try_emplace(via->id());
+  if (!fresh) return;
+  it->second.via = via;
+  it->second.thread = std::thread([this, via] { read_route(via); });
+}
+
+void methods::read_route(std::shared_ptr<channel::route> via) {
+  using namespace std::chrono_literals;
+  for (;;) {
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) break;
+    }
+    std::optional<route_message> m = via->receive(100ms);
+    if (!m) {
+      if (via->broken()) break;
+      continue;
+    }
+    envelope e;
+    e.from = via->peer();
+    e.to = via->path().front();
+    e.kind = std::move(m->kind);
+    e.body = std::move(m->body);
+    e.correlation = std::move(m->ref);
+    e.id = via->id() + "." + std::to_string(m->seq);
+    e.time = std::chrono::system_clock::now();
+    std::lock_guard lock(mutex_);
+    if (e.kind.starts_with(call_prefix)) {
+      calls_.push_back({std::move(e), via});
+      changed_.notify_all();
+    } else if (e.kind == "reply" || e.kind == "fault") {
+      auto p = pending_.find(e.correlation);
+      if (p != pending_.end() && p->second->route_id == via->id()) {
+        p->second->reply = std::move(e);
+        changed_.notify_all();
+      }
+    }
+    // Anything else on a route served by methods is not for them: dropped.
+  }
+  std::lock_guard lock(mutex_);
+  channel_error why = via->error().value_or(
+      channel_error(channel_errc::route_broken, "route " + via->id() + ": the methods object stopped reading it"));
+  for (auto& [id, p] : pending_)
+    if (p->route_id == via->id() && !p->reply) p->failed = why;
+  readers_[via->id()].done = true;
+  changed_.notify_all();
 }
 
 }  // namespace xgate::channel

@@ -1,5 +1,6 @@
 #include <xgate/migrate/daemon.hpp>
 
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <type_traits>
@@ -7,7 +8,9 @@
 #include <optional>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
+#include <xgate/channel/agent.hpp>
 #include <xgate/channel/endpoint.hpp>
 #include <xgate/channel/method.hpp>
 #include <xgate/client/http_session.hpp>
@@ -29,9 +32,12 @@ struct node_daemon::impl {
   std::string principal, endpoint_name, store_address;
   std::optional<node> runtime;
   ch::methods methods{ch::method_options{.workers = 8}};  // before the endpoint (method.hpp)
+  ch::router routes;                    // likewise: callers behind relay agents
   detail::follow_peer_streams streams;  // before the endpoint, which calls it
   std::optional<ch::endpoint> ep;
   std::mutex log_m;
+  std::atomic<bool> stopping{false};
+  std::thread accepting;  // routes opened to this node: their calls go to the methods
 
   explicit impl(daemon_options o) : opt(std::move(o)) {
     token = opt.secret.empty() ? detail::read_secret_file(opt.secret_file) : opt.secret;
@@ -53,15 +59,26 @@ struct node_daemon::impl {
     eo.hub = opt.hub;
     eo.name = endpoint_name;
     eo.secret = token;
-    eo.on_message = streams.wrap(methods.on_message());
+    eo.on_message = streams.wrap(routes.on_message(methods.on_message()));
     ep.emplace(std::move(eo));
     streams.ep = &*ep;
     methods.bind(*ep);
+    routes.bind(*ep);
     ep->start();
+    accepting = std::thread([this] {
+      while (!stopping)
+        if (auto r = routes.accept(std::chrono::milliseconds(100))) {
+          say("route " + r->id() + " from " + r->peer() + " accepted");
+          methods.attach(std::move(r));
+        }
+    });
   }
 
   ~impl() {
+    stopping = true;
+    accepting.join();
     methods.unbind();
+    routes.unbind();
     if (ep) ep->stop();
     runtime.reset();
   }
@@ -226,15 +243,43 @@ struct node_daemon::impl {
                                 "\", not running on node \"" + opt.name + "\"");
       if (a.to == opt.name) throw migrate_error(migrate_errc::wrong_state, a.id, "the job runs on node \"" + a.to + "\" already");
       const std::string target = node_endpoint(a.to);
-      if (!ch::is_valid_endpoint(target) || !is_online(target))
-        throw migrate_error(migrate_errc::unknown_node, a.id,
-                            "node \"" + a.to + "\" is not online (no endpoint " + target + " on the hub)");
+      if (!ch::is_valid_endpoint(target))
+        throw migrate_error(migrate_errc::unknown_node, a.id, "\"" + a.to + "\" is not a valid node name");
+      // Behind relay agents: a route to the target carries both calls (closed when done).
+      std::shared_ptr<ch::route> via;
+      struct close_route {
+        std::shared_ptr<ch::route>& r;
+        ~close_route() {
+          if (r) r->close();
+        }
+      } closer{via};
+      if (a.via.empty()) {
+        if (!is_online(target))
+          throw migrate_error(migrate_errc::unknown_node, a.id,
+                              "node \"" + a.to + "\" is not online (no endpoint " + target + " on the hub)");
+      } else {
+        std::vector<std::string> path = a.via;
+        path.push_back(target);
+        try {
+          via = routes.open(path, opt.call_timeout);
+        } catch (const ch::channel_error& e) {
+          throw migrate_error(migrate_errc::unknown_node, a.id,
+                              "node \"" + a.to + "\" cannot be reached: " + e.what() + "; the job keeps running on node \"" +
+                                  opt.name + "\"");
+        }
+      }
+      auto call_target = [&]<class Result, class Args>(const char* method, const Args& args) {
+        return via ? methods.call<Result>(via, method, args, opt.call_timeout)
+                   : methods.call<Result>(target, method, args, opt.call_timeout);
+      };
       // Asked before the job is touched: a refusal leaves it running here.
       hosts_reply h;
       try {
-        h = methods.call<hosts_reply>(target, "hosts", hosts_args{st.type, st.version}, opt.call_timeout);
+        h = call_target.template operator()<hosts_reply>("hosts", hosts_args{st.type, st.version});
       } catch (const ch::channel_error& e) {
-        throw migrate_error(migrate_errc::unknown_node, a.id, "node \"" + a.to + "\" did not answer: " + e.what());
+        throw migrate_error(migrate_errc::unknown_node, a.id,
+                            "node \"" + a.to + "\" did not answer: " + e.what() + "; the job keeps running on node \"" +
+                                opt.name + "\"");
       }
       if (!h.accepts)
         throw detail::refusal(h.code.empty() ? "unknown_job_type" : h.code,
@@ -246,7 +291,7 @@ struct node_daemon::impl {
       status_reply b;
       std::string failure;
       try {
-        b = methods.call<status_reply>(target, "resume", resume_args{a.id, false, user}, opt.call_timeout);
+        b = call_target.template operator()<status_reply>("resume", resume_args{a.id, false, user});
         if (!b.code.empty()) failure = b.error;
       } catch (const ch::channel_error& e) {
         failure = e.what();

@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <thread>
 
 #include <sodium.h>
 
+#include <xgate/channel/agent.hpp>
 #include <xgate/channel/endpoint.hpp>
 #include <xgate/channel/method.hpp>
 #include <xgate/channel/xmpp.hpp>
@@ -42,9 +45,12 @@ using namespace std::chrono_literals;
 struct remote::impl {
   remote_options opt;
   ch::methods methods{ch::method_options{.workers = 1}};  // before the endpoint (method.hpp)
+  ch::router router;                                      // likewise: nodes behind agents
   detail::follow_peer_streams streams;                    // before the endpoint, which calls it
   std::optional<ch::endpoint> ep;
   std::string name;
+  std::mutex routes_m;
+  std::map<std::string, std::shared_ptr<ch::route>> open_routes;  // by node, reused while open
 
   explicit impl(remote_options o) : opt(std::move(o)) {
     if (opt.hub.empty()) throw remote_error("usage", "no hub: give --hub URL or set XGATE_HUB");
@@ -77,11 +83,12 @@ struct remote::impl {
     eo.hub = opt.hub;
     eo.name = name;
     eo.secret = token;
-    eo.on_message = streams.wrap(methods.on_message());
+    eo.on_message = streams.wrap(router.on_message(methods.on_message()));
     try {
       ep.emplace(std::move(eo));
       streams.ep = &*ep;
       methods.bind(*ep);
+      router.bind(*ep);
       ep->start();
       if (!ep->wait_connected(opt.connect_timeout))
         throw remote_error("unavailable", "cannot reach the hub " + opt.hub + ": " +
@@ -117,8 +124,54 @@ struct remote::impl {
   }
 
   ~impl() {
+    {
+      std::lock_guard lock(routes_m);
+      for (auto& [node, r] : open_routes) r->close();
+    }
     methods.unbind();
+    router.unbind();
     if (ep) ep->stop();
+  }
+
+  // The agents to a node: none on the client's hub (or unknown), routes[node] otherwise.
+  std::vector<std::string> agents_to(const std::string& node) {
+    auto it = opt.routes.find(node);
+    if (it == opt.routes.end() || online(node)) return {};
+    return it->second;
+  }
+  bool reachable(const std::string& node) { return online(node) || opt.routes.contains(node); }
+
+  static std::string joined(const std::vector<std::string>& names, const char* sep = " > ") {
+    std::string s;
+    for (auto& n : names) s += (s.empty() ? "" : sep) + n;
+    return s;
+  }
+
+  std::shared_ptr<ch::route> route_to(const std::string& node, const std::vector<std::string>& agents) {
+    std::lock_guard lock(routes_m);
+    auto& r = open_routes[node];
+    if (r && !r->broken()) return r;
+    std::vector<std::string> path = agents;
+    path.push_back(endpoint_of(node));
+    try {
+      r = router.open(path, opt.call_timeout);
+    } catch (const ch::channel_error& e) {
+      r.reset();
+      throw remote_error(e.code() == ch::channel_errc::timeout ? "unavailable" : "unknown_node",
+                         "node \"" + node + "\" cannot be reached through " + joined(agents) + ": " + e.what());
+    }
+    return r;
+  }
+
+  // The agents between the node `from` and the node `to`, both as the client reaches them:
+  // back along from's route to where the two routes part, then along to's.
+  std::vector<std::string> agents_between(const std::string& from, const std::string& to) {
+    std::vector<std::string> a = agents_to(from), b = agents_to(to);
+    std::size_t common = 0;
+    while (common < a.size() && common < b.size() && a[common] == b[common]) ++common;
+    std::vector<std::string> path(a.rbegin(), a.rend() - static_cast<std::ptrdiff_t>(common));
+    path.insert(path.end(), b.begin() + static_cast<std::ptrdiff_t>(common), b.end());
+    return path;
   }
 
   std::string endpoint_of(const std::string& node) const { return opt.nodes + "/" + node; }
@@ -154,12 +207,17 @@ struct remote::impl {
 
   template <class Reply, class Args>
   Reply call(const std::string& node, const std::string& method, const Args& args) {
-    if (!online(node)) await_presence([&] { return online(node); });
-    if (!online(node))
+    if (!online(node) && !opt.routes.contains(node)) await_presence([&] { return online(node); });
+    std::vector<std::string> agents = agents_to(node);
+    if (agents.empty() && !online(node))
       throw remote_error("unknown_node", "node \"" + node + "\" is not online (no endpoint " + endpoint_of(node) + " on the hub " + opt.hub + ")");
     Reply r;
     try {
-      r = methods.call<Reply>(endpoint_of(node), method, args, opt.call_timeout);
+      if (agents.empty()) {
+        r = methods.call<Reply>(endpoint_of(node), method, args, opt.call_timeout);
+      } else {
+        r = methods.call<Reply>(route_to(node, agents), method, args, opt.call_timeout);
+      }
     } catch (const ch::channel_error& e) {
       throw remote_error("unavailable", "node \"" + node + "\" (" + method + "): " + e.what());
     }
@@ -174,13 +232,15 @@ struct remote::impl {
       await_presence([&] { return !nodes().empty(); });
       n = nodes();
     }
+    // None here: one reached through agents reads the same records.
+    if (n.empty() && !opt.routes.empty()) return opt.routes.begin()->first;
     if (n.empty()) throw remote_error("unavailable", "no node is online on the hub " + opt.hub + " (no endpoint " + opt.nodes + "/NAME)");
     return n.front();
   }
 
   job_info status(const std::string& id) {
     job_info j = call<status_reply>(any_node(), "status", job_args{id}).job;
-    if (j.state == job_state::running && online(j.node)) {
+    if (j.state == job_state::running && reachable(j.node)) {
       try {
         j = call<status_reply>(j.node, "status", job_args{id}).job;  // live progress
       } catch (const remote_error&) {
@@ -244,7 +304,7 @@ job_info remote::resume(const std::string& id, const std::string& on, bool force
 job_info remote::kill(const std::string& id) {
   job_info j = impl_->status(id);
   // A suspended job is killed by its record: any node will do when its own is gone.
-  std::string where = j.state == job_state::running || impl_->online(j.node) ? j.node : impl_->any_node();
+  std::string where = j.state == job_state::running || impl_->reachable(j.node) ? j.node : impl_->any_node();
   return impl_->call<status_reply>(where, "kill", job_args{id}).job;
 }
 
@@ -253,7 +313,7 @@ move_reply remote::move(const std::string& id, const std::string& to) {
   if (j.state != job_state::running)
     throw remote_error("wrong_state", "migrate: job \"" + id + "\": it is " + to_string(j.state) + " on node \"" + j.node +
                                           "\"; only a running job moves (resume it with --on " + to + ")");
-  return impl_->call<move_reply>(j.node, "move", move_args{id, to});
+  return impl_->call<move_reply>(j.node, "move", move_args{id, to, impl_->agents_between(j.node, to)});
 }
 
 results::result_ref remote::result(const std::string& id) {

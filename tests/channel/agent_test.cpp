@@ -15,6 +15,7 @@
 
 #include <xgate/channel/agent.hpp>
 #include <xgate/channel/endpoint.hpp>
+#include <xgate/channel/method.hpp>
 
 #include "http_test_client.hpp"
 #include "test_dir.hpp"
@@ -69,8 +70,9 @@ struct agent_process {
   }
 };
 
-// One end: an endpoint with a router.
+// One end: an endpoint with a router, and methods that may be called over its routes.
 struct route_end {
+  methods calls;
   router routes{route_options{.hop_timeout = 1000ms}};
   std::unique_ptr<endpoint> ep;
   route_end(const std::string& hub, const std::string& name, const std::string& token) {
@@ -80,12 +82,14 @@ struct route_end {
     o.secret = token;
     o.reconnect_min = 20ms;
     o.reconnect_max = 200ms;
-    o.on_message = routes.on_message();
+    o.on_message = routes.on_message(calls.on_message());
     ep = std::make_unique<endpoint>(std::move(o));
+    calls.bind(*ep);
     routes.bind(*ep);
     ep->start();
   }
   ~route_end() {
+    calls.unbind();
     routes.unbind();
     ep->stop();
   }
@@ -161,6 +165,87 @@ class AgentChain : public ::testing::Test {
 };
 
 std::string body(int i) { return "<n>" + std::to_string(i) + "</n>"; }
+
+// ---- method calls over a route ---------------------------------------------------------------
+}  // namespace
+struct route_text {
+  std::string text;
+};
+XGATE_TYPE(route_text, "test.RouteText", 1, (), (text))
+struct route_number {
+  int n = 0;
+};
+XGATE_TYPE(route_number, "test.RouteNumber", 1, (), (n))
+namespace {
+
+TEST_F(AgentChain, MethodCallsTravelOverARouteBothWays) {
+  c->calls.serve<route_text, route_text>("who", [](const route_text& s, const call_info& i) {
+    return route_text{s.text + " from " + i.caller};
+  });
+  a->calls.serve<route_number, route_number>("twice", [](const route_number& x, const call_info&) { return route_number{2 * x.n}; });
+  auto ra = open_route();
+  auto rc = c->routes.accept(5s);
+  ASSERT_TRUE(rc);
+  c->calls.attach(rc);
+  // The caller is the route's origin (the agents vouched for it); concurrent calls each get
+  // their own reply.
+  std::vector<std::thread> callers;
+  std::vector<std::string> got(8);
+  for (std::size_t k = 0; k < got.size(); ++k)
+    callers.emplace_back([&, k] { got[k] = a->calls.call<route_text>(ra, "who", route_text{"hello " + std::to_string(k)}, 10s).text; });
+  for (auto& t : callers) t.join();
+  for (std::size_t k = 0; k < got.size(); ++k) EXPECT_EQ(got[k], "hello " + std::to_string(k) + " from node-a");
+  // The far end calls back on the same route.
+  EXPECT_EQ(c->calls.call<route_number>(rc, "twice", route_number{21}, 10s).n, 42);
+  // Faults come back as on the hub.
+  auto e = catch_channel_error([&] { a->calls.call<route_number>(ra, "nothing", route_number{1}, 10s); });
+  EXPECT_EQ(e.code(), channel_errc::no_method);
+  EXPECT_NE(std::string(e.what()).find("node-c serves no method \"nothing\""), std::string::npos) << e.what();
+  e = catch_channel_error([&] { a->calls.call<route_number>(ra, "who", route_number{5}, 10s); });
+  EXPECT_EQ(e.code(), channel_errc::wrong_body_type) << e.what();
+}
+
+TEST_F(AgentChain, ACallWaitingOnARouteFailsNamingTheHopWhenAnAgentDies) {
+  // Shared with the handler, which may outlive this body when an assertion returns early.
+  auto release = std::make_shared<std::atomic<bool>>(false), started = std::make_shared<std::atomic<bool>>(false);
+  struct releaser {
+    std::shared_ptr<std::atomic<bool>> r;
+    ~releaser() { *r = true; }
+  } release_on_exit{release};
+  c->calls.serve<route_number, route_number>("slow", [release, started](const route_number& x, const call_info&) {
+    *started = true;
+    while (!*release) std::this_thread::sleep_for(5ms);
+    return x;
+  });
+  auto ra = open_route();
+  auto rc = c->routes.accept(5s);
+  ASSERT_TRUE(rc);
+  c->calls.attach(rc);
+  std::optional<channel_error> failed;
+  std::thread caller([&] {
+    try {
+      a->calls.call<route_number>(ra, "slow", route_number{1}, 60s);
+    } catch (const channel_error& e) {
+      failed = e;
+    }
+  });
+  for (auto deadline = std::chrono::steady_clock::now() + 10s; !*started && std::chrono::steady_clock::now() < deadline;)
+    std::this_thread::sleep_for(5ms);
+  EXPECT_TRUE(*started) << "the call did not reach node-c";  // not fatal: the caller thread must be joined
+  agent_b->killed = true;
+  agent_b->p->signal(SIGKILL);
+  EXPECT_EQ(agent_b->p->wait(10s), 128 + SIGKILL);
+  auto killed = std::chrono::steady_clock::now();
+  caller.join();
+  *release = true;
+  // Long before the call's own timeout: the route broke.
+  EXPECT_LT(std::chrono::steady_clock::now() - killed, 10s);
+  ASSERT_TRUE(failed);
+  EXPECT_EQ(failed->code(), channel_errc::route_broken);
+  EXPECT_NE(std::string(failed->what()).find("call slow on \"node-c (route " + ra->id() + ")\""), std::string::npos) << failed->what();
+  EXPECT_NE(std::string(failed->what()).find("is broken at hop agent-b"), std::string::npos) << failed->what();
+  agent_b.reset();
+}
 
 TEST_F(AgentChain, ListsTheNextHopsAtEachNode) {
   auto own = a->routes.hops({}, 5s);

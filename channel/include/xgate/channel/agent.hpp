@@ -139,6 +139,7 @@ struct route_message {
   std::uint64_t seq = 0;  // route seq, from 1 per direction
   std::string kind;
   std::string body;
+  std::string ref;  // what the sender gave as ref ("" when nothing)
 };
 
 class router;
@@ -151,10 +152,11 @@ class route {
   const std::vector<std::string>& path() const noexcept { return path_; }
   const std::string& peer() const noexcept { return path_.back(); }
 
-  // Sends one message to the other end (buffered by the endpoint until its hub has it).
+  // Sends one message to the other end (buffered by the endpoint until its hub has it);
+  // ref travels with it untouched (a correlation: methods put call ids there).
   // Throws channel_error(route_broken) naming the hop once the route is broken or closed,
   // (bad_envelope) for a bad kind.
-  void send(std::string kind, std::string body);
+  void send(std::string kind, std::string body, std::string ref = {});
   // The next message from the other end, in order, each once; nullopt after timeout or when
   // the route is broken or closed and nothing is left.
   std::optional<route_message> receive(std::chrono::milliseconds timeout);

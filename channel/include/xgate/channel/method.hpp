@@ -19,6 +19,14 @@
 // into it until the endpoint stops), and unbind() it before the endpoint is destroyed
 // (workers may be sending a reply through it).
 //
+// Calls over a route (agent.hpp), for endpoints on another network behind relay agents:
+// call(route, ...) sends the call as a route message (kind "call.METHOD", the call id as its
+// ref) and the reply comes back on the route; attach(route) serves calls arriving on a route
+// accepted by a router with the same handlers (call_info::caller is the route's origin,
+// which each agent on the path vouched for: routes are as trustworthy as their agents). A
+// route breaking fails the calls waiting on it with channel_error(route_broken) naming the
+// hop, at once rather than at their timeout.
+//
 // Errors at the caller: channel_error(no_method) when the receiver does not serve the
 // method, (wrong_body_type / bad_body) when it refused the arguments, (remote_failure)
 // when the handler threw (its message follows), (timeout) when no reply came in time; a
@@ -43,6 +51,8 @@
 #include <xgate/channel/gate.hpp>
 
 namespace xgate::channel {
+
+class route;
 
 // What a failed call carries back.
 struct method_fault {
@@ -98,18 +108,47 @@ class methods {
     return message_gate<Result>(options_.gates).open(reply);
   }
 
+  // Calls method on the far end of an open route (attaching it first).
+  template <class Result, class Args>
+  Result call(const std::shared_ptr<channel::route>& via, const std::string& method, const Args& args,
+              std::chrono::milliseconds timeout) {
+    envelope e = message_gate<Args>(options_.gates).make(self(), far_end(*via), args, call_kind(method));
+    envelope reply = exchange(via, std::move(e), method, timeout);
+    return message_gate<Result>(options_.gates).open(reply);
+  }
+  // Reads the route until it ends: calls go to the handlers, replies to their callers. One
+  // thread per attached route; attaching a route twice is harmless.
+  void attach(std::shared_ptr<channel::route> via);
+
  private:
   using handler = std::function<std::string(const envelope&, const call_info&)>;
   void add_handler(std::string method, handler h);
   static std::string call_kind(const std::string& method);
   std::string self() const;
+  static const std::string& far_end(const channel::route& via);
   // Sends a call and waits for its reply; throws for a fault or a timeout.
   envelope exchange(envelope call, const std::string& method, std::chrono::milliseconds timeout);
-  void route(envelope e, const std::function<void(envelope)>& rest);
+  envelope exchange(const std::shared_ptr<channel::route>& via, envelope call, const std::string& method,
+                    std::chrono::milliseconds timeout);
+  envelope await_reply(const std::string& to, const std::string& method, const std::string& call_id,
+                       std::chrono::milliseconds timeout);
+  void dispatch(envelope e, const std::function<void(envelope)>& rest);
+  void read_route(std::shared_ptr<channel::route> via);
   void work();
 
   struct pending {
     std::optional<envelope> reply;
+    std::string route_id;                 // "" for a call through the hub
+    std::optional<channel_error> failed;  // its route broke
+  };
+  struct incoming_call {
+    envelope call;
+    std::shared_ptr<channel::route> via;  // null: came through the hub
+  };
+  struct route_reader {
+    std::shared_ptr<channel::route> via;
+    std::thread thread;
+    bool done = false;
   };
   method_options options_;
   mutable std::shared_mutex bind_mutex_;  // held shared while sending through endpoint_; never on the I/O thread
@@ -118,7 +157,8 @@ class methods {
   std::condition_variable changed_;
   std::map<std::string, handler> handlers_;
   std::map<std::string, std::shared_ptr<pending>> pending_;  // by call id (the correlation)
-  std::deque<envelope> calls_;                              // waiting for a worker
+  std::deque<incoming_call> calls_;                         // waiting for a worker
+  std::map<std::string, route_reader> readers_;             // by route id
   bool stopping_ = false;
   std::vector<std::thread> workers_;
 };

@@ -11,7 +11,8 @@
 //   suspend   job_args         status_reply   stops a job running here at its next safe point
 //   resume    resume_args      status_reply   runs a suspended (or, force, orphaned) job here;
 //                                             replies once its body runs
-//   move      move_args        move_reply     moves a job running here to another node
+//   move      move_args        move_reply     moves a job running here to another node,
+//                                             on this hub or behind relay agents (via)
 //   kill      job_args         status_reply
 //   result    job_args         result_reply   a result_ref to a done job's result (valid 1 h)
 //   log       job_args         log_reply      its checkpoints and moves
@@ -23,6 +24,8 @@
 //
 // Who asks: the principal of a call is the first segment of the calling endpoint's name
 // (the hub authenticated it: a credential takes its principal's name or names under it).
+// Behind relay agents: a node also accepts routes (channel/agent.hpp) and serves the same
+// methods on them; the caller is the route's origin, vouched for by the agents on its path.
 // A node calling another node on a user's behalf (move: A asks B to resume) names the user
 // in on_behalf; a node honours on_behalf only from endpoints of its own principal.
 #pragma once
@@ -112,8 +115,11 @@ XGATE_TYPE(resume_args, "xgate.migrate.ResumeArgs", 1, (), (id, force, on_behalf
 
 struct move_args {
   std::string id, to;  // to: a node name
+  // The relay agents between the job's node and `to`, nearest first (channel/agent.hpp);
+  // empty: `to` is on the same hub.
+  std::vector<std::string> via;
 };
-XGATE_TYPE(move_args, "xgate.migrate.MoveArgs", 1, (), (id, to))
+XGATE_TYPE(move_args, "xgate.migrate.MoveArgs", 1, (), (id, to, via))
 
 struct status_reply : reply {
   job_info job;

@@ -12,6 +12,11 @@
 // reached or did not answer), "login" (the hub refused the credential or name), "store"
 // or "failed"; what() is one line naming what and where.
 //
+// Behind relay agents (channel/agent.hpp): a node not on the client's hub is reached over a
+// route through the agents routes[node] names (--route NODE=AGENT,AGENT in the CLI). A move
+// tells the job's node the agents between it and the target, worked out from both nodes'
+// routes: owner behind {a, b}, target on the client's hub: the owner's route is {b, a}.
+//
 // Through an XMPP server (hub "xmpp://USER@DOMAIN[:PORT]?ca=FILE", secret: the account's
 // password; channel/xmpp.hpp) the client is the endpoint its account names instead, XEP-0106
 // unescaped: the account "alice\2fcli-1" is endpoint "alice/cli-1", principal "alice" (as
@@ -47,6 +52,9 @@ struct remote_options {
   std::string secret_file;  // ... or a file holding it
   std::string as;           // the credential's principal (names the client's endpoint)
   std::string nodes = protocol::default_nodes;  // the node daemons' principal
+  // Nodes on other networks: node name -> the relay agents between the client's hub and
+  // it, nearest first (channel/agent.hpp). Calls to such a node go over a route.
+  std::map<std::string, std::vector<std::string>> routes;
   std::chrono::milliseconds connect_timeout{10000};
   std::chrono::milliseconds call_timeout{60000};
 };
