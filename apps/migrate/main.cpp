@@ -338,11 +338,25 @@ int client_command(const std::string& command, const client_flags& f) {
     }
     std::fflush(stdout);
   } else if (command == "nodes") {
-    for (const std::string& n : r.nodes()) {
+    auto show = [&](const std::string& n, const std::string& where) {
       xm::protocol::hosts_reply h = r.hosts(n);
       std::string types;
       for (const auto& t : h.types) types += (types.empty() ? "" : ", ") + t.name + " " + std::to_string(t.version);
-      std::cout << n << "  jobs running: " << h.running.size() << "  types: " << types << "\n";
+      std::cout << n << where << "  jobs running: " << h.running.size() << "  types: " << types << "\n";
+    };
+    std::vector<std::string> here = r.nodes();
+    for (const std::string& n : here) show(n, "");
+    // Nodes behind agents (--route): listed with their route, or why they cannot be reached.
+    for (const auto& [n, agents] : remote_from(f.conn).routes) {
+      if (std::find(here.begin(), here.end(), n) != here.end()) continue;
+      std::string where = " (via";
+      for (const auto& a : agents) where += " " + a;
+      where += ")";
+      try {
+        show(n, where);
+      } catch (const xm::remote_error& e) {
+        std::cout << n << where << "  unreachable: " << one_line(e.what()) << "\n";
+      }
     }
   } else if (command == "move") {
     xm::protocol::move_reply m = r.move(f.id, f.to);

@@ -126,7 +126,8 @@ struct remote::impl {
   ~impl() {
     {
       std::lock_guard lock(routes_m);
-      for (auto& [node, r] : open_routes) r->close();
+      for (auto& [node, r] : open_routes)
+        if (r) r->close();
     }
     methods.unbind();
     router.unbind();
@@ -156,7 +157,7 @@ struct remote::impl {
     try {
       r = router.open(path, opt.call_timeout);
     } catch (const ch::channel_error& e) {
-      r.reset();
+      open_routes.erase(node);
       throw remote_error(e.code() == ch::channel_errc::timeout ? "unavailable" : "unknown_node",
                          "node \"" + node + "\" cannot be reached through " + joined(agents) + ": " + e.what());
     }
