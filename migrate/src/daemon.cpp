@@ -218,7 +218,8 @@ struct node_daemon::impl {
       const std::string user = who(i, a.on_behalf);
       job_status st = runtime->status(a.id, user);
       resume_options ro;
-      if (st.state == job_state::running && st.node != opt.name) {
+      ro.handed_epoch = a.handed_epoch;
+      if (a.handed_epoch == 0 && st.state == job_state::running && st.node != opt.name) {
         // Taking over from a node that still runs the job would stop it at its next
         // checkpoint and lose the work since: only when it is gone, or when asked to.
         if (!a.force && is_online(node_endpoint(st.node)))
@@ -285,13 +286,13 @@ struct node_daemon::impl {
         throw detail::refusal(h.code.empty() ? "unknown_job_type" : h.code,
                               "migrate: job \"" + a.id + "\": " + h.error + "; the job keeps running on node \"" +
                                   opt.name + "\"");
-      runtime->handoff(a.id, a.to, user);
+      const std::uint64_t handed_epoch = runtime->handoff(a.id, a.to, user).epoch;
       const steady::time_point handed = steady::now();
       const steady::time_point stopped = runtime->stopped_at(a.id).value_or(handed);
       status_reply b;
       std::string failure;
       try {
-        b = call_target.template operator()<status_reply>("resume", resume_args{a.id, false, user});
+        b = call_target.template operator()<status_reply>("resume", resume_args{a.id, false, user, handed_epoch});
         if (!b.code.empty()) failure = b.error;
       } catch (const ch::channel_error& e) {
         failure = e.what();

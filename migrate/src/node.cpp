@@ -873,6 +873,12 @@ job_status node::resume_once(std::string_view id, std::string_view principal, co
     if (auto it = n.runs.find(id); it != n.runs.end() && it->second->ended == end_kind::none)
       throw migrate_error(migrate_errc::wrong_state, id, "the job runs on node " + q(n.opt.name) + " already");
   }
+  if (options.handed_epoch != 0 &&
+      !(rec.state == job_state::suspended && rec.node == n.opt.name && rec.epoch == options.handed_epoch))
+    throw migrate_error(migrate_errc::stale_epoch, id,
+                        "the job is no longer handed to node " + q(n.opt.name) + " under epoch " +
+                            std::to_string(options.handed_epoch) + ": it is " + to_string(rec.state) + " on node " +
+                            q(rec.node) + " (epoch " + std::to_string(rec.epoch) + ")");
   if (rec.state == job_state::running && !options.force)
     throw migrate_error(migrate_errc::wrong_state, id,
                         "the job is running on node " + q(rec.node) + " (epoch " + std::to_string(rec.epoch) +

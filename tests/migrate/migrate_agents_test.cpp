@@ -344,6 +344,13 @@ TEST_F(migrate_agents, a_hop_killed_in_the_middle_of_a_move_leaves_the_job_runni
   std::istringstream lines(log.out);
   for (std::string l; std::getline(lines, l);)
     EXPECT_FALSE(contains(l, " resumed ") && contains(l, "node B ")) << "B ran the job:\n" << log.out;
+  // B's late resume was refused: the job was no longer handed to it under the move's epoch.
+  std::string b_log;
+  for (auto deadline = std::chrono::steady_clock::now() + 20s;
+       !contains(b_log = slurp(dir / "node-B.log"), "is no longer handed to node \"B\"") && std::chrono::steady_clock::now() < deadline;)
+    std::this_thread::sleep_for(50ms);
+  EXPECT_TRUE(contains(b_log, "resume " + id + " for node/A: stale_epoch")) << b_log;
+  EXPECT_TRUE(contains(b_log, "is no longer handed to node \"B\" under epoch")) << b_log;
 }
 
 // ---- agent-b already dead: the move is refused naming it, the job keeps running on A -----------

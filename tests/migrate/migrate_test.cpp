@@ -321,6 +321,29 @@ TEST_F(migrate_test, a_checkpoint_from_an_older_epoch_is_refused) {
   EXPECT_NE(std::string(e.what()).find("is from epoch 1, the job is at epoch 2"), std::string::npos) << e.what();
 }
 
+// A daemon's move that gave up after the handoff takes the job back; the target's resume,
+// arriving late, must not take it over (the resume a move asks for names the handed epoch).
+TEST_F(migrate_test, a_late_resume_of_a_handoff_taken_back_is_refused) {
+  auto expected = make_text(dir / "in.txt", 5000);
+  auto a = make_node("A"), b = make_node("B");
+  std::string id = a->submit("word-count",
+                             {{"input", (dir / "in.txt").string()}, {"output", (dir / "out.txt").string()},
+                              {"every", "500"}, {"throttle_ms", "10"}},
+                             "alice");
+  const std::uint64_t handed = a->handoff(id, "B", "alice").epoch;
+  EXPECT_EQ(a->resume(id, "alice").node, "A");  // the move gave up: A takes it back
+  auto e = catch_migrate([&] { b->resume(id, "alice", {.handed_epoch = handed}); });
+  EXPECT_EQ(e.code(), xm::migrate_errc::stale_epoch);
+  EXPECT_STREQ(e.what(), ("migrate: job \"" + id + "\": the job is no longer handed to node \"B\" under epoch " +
+                          std::to_string(handed) + ": it is running on node \"A\" (epoch " + std::to_string(handed + 1) + ")")
+                             .c_str());
+  EXPECT_TRUE(b->hosted().empty());
+  xm::job_status st = a->wait(id, "alice");
+  EXPECT_EQ(st.state, xm::job_state::done);
+  EXPECT_EQ(st.node, "A");
+  EXPECT_EQ((result_of<std::map<std::string, std::uint64_t>>(*a, id)), expected);
+}
+
 TEST_F(migrate_test, a_node_that_lost_the_job_is_refused_at_its_next_checkpoint_and_stops) {
   auto expected = make_text(dir / "in.txt", 8000);
   auto a = make_node("A"), b = make_node("B");

@@ -85,6 +85,10 @@ struct resume_options {
   // Take over a job whose record says it runs on another node: only when that node is
   // dead (a live one is stopped at its next checkpoint, but may run until then).
   bool force = false;
+  // Nonzero: only a job handed to this node under this epoch (the resume a move asks of its
+  // target). A move that gave up and took the job back has moved the epoch on, so a late
+  // resume here is refused (stale_epoch) instead of taking the job over.
+  std::uint64_t handed_epoch = 0;
 };
 
 class node {

@@ -110,8 +110,10 @@ struct resume_args {
   std::string id;
   bool force = false;     // take over a job whose owner looks alive
   std::string on_behalf;  // node-to-node only
+  // A move's resume: only the job as handed to the node under this epoch (0: any resume).
+  std::uint64_t handed_epoch = 0;
 };
-XGATE_TYPE(resume_args, "xgate.migrate.ResumeArgs", 1, (), (id, force, on_behalf))
+XGATE_TYPE(resume_args, "xgate.migrate.ResumeArgs", 1, (), (id, force, on_behalf, handed_epoch))
 
 struct move_args {
   std::string id, to;  // to: a node name
