@@ -4,12 +4,14 @@
 #include <cstdlib>
 #include <chrono>
 #include <initializer_list>
+#include <iterator>
 #include <new>
 
 #include <pugixml.hpp>
 
 #include <xgate/store/error.hpp>
 #include <xgate/xmlcodec/error.hpp>
+#include <xgate/xmlcodec/rights.hpp>
 
 #include "routes.hpp"
 
@@ -112,6 +114,51 @@ std::optional<std::uint64_t> revision_param(const params& p, std::string_view ke
   return p.number(key, 0, UINT64_MAX, "a revision number");
 }
 
+// ---- rights of plain XML ------------------------------------------------------------------
+// PUT /store's query parameters and a batch <write>'s attributes creator, read, write, delete
+// and copy. A list is principal names separated by commas ("*" anyone, "creator" the
+// document's creator); "" is the empty list (nobody). Returns the reason a value is not one.
+std::optional<std::string> parse_principal_list(std::string_view text, principal_list& out) {
+  out.clear();
+  if (text.empty()) return std::nullopt;
+  for (;;) {
+    std::size_t comma = text.find(',');
+    std::string_view item = text.substr(0, comma);
+    if (item.empty()) return "an empty name";
+    if (!xgate::is_valid_principal(item)) return "\"" + std::string(item) + "\" is not a principal name";
+    out.emplace_back(item);
+    if (comma == std::string_view::npos) return std::nullopt;
+    text.remove_prefix(comma + 1);
+  }
+}
+
+struct rights_key {
+  std::string_view key;
+  right r;
+};
+constexpr rights_key list_keys[] = {{"read", right::read}, {"write", right::write}, {"delete", right::del}, {"copy", right::copy}};
+
+// write_options::rights from get(key) (the value given for key, if any): unset when
+// none of the five is given; otherwise creator (default: the caller) with
+// rights::owned_by's lists, each list given replacing its default. fail(key, value, reason)
+// throws.
+template <class Get, class Fail>
+std::optional<xgate::rights> rights_from(const store::caller& who, Get get, Fail fail) {
+  std::optional<std::string> creator = get("creator");
+  bool any = creator.has_value();
+  for (const rights_key& k : list_keys) any = any || get(k.key).has_value();
+  if (!any) return std::nullopt;
+  if (creator && !xgate::is_valid_principal(*creator))
+    fail("creator", *creator, "not a principal name");
+  xgate::rights r = xgate::rights::owned_by(creator ? *creator : who.principal());
+  for (const rights_key& k : list_keys) {
+    std::optional<std::string> v = get(k.key);
+    if (!v) continue;
+    if (auto why = parse_principal_list(*v, r.list(k.r))) fail(k.key, *v, "not a comma-separated list of principals (" + *why + ")");
+  }
+  return r;
+}
+
 [[noreturn]] void method_not_allowed(const request& req, std::string_view allow) {
   throw http_error{http::status::method_not_allowed, "bad_request",
                    "method " + std::string(req.method_string()) + " not allowed here (allowed: " + std::string(allow) + ")",
@@ -136,10 +183,19 @@ response store_route(exchange& x, const request& req, const std::string& name, s
   switch (req.method()) {
     case http::verb::put: {
       store::caller who = authenticate(x, req, false);
-      params p(query, "store", {"lease", "if-revision"});
+      params p(query, "store", {"lease", "if-revision", "creator", "read", "write", "delete", "copy"});
       store::write_options o;
       o.expected_revision = revision_param(p, "if-revision");
       if (auto s = seconds_param(p, "lease")) o.lease = std::chrono::seconds(*s);
+      o.rights = rights_from(
+          who,
+          [&](std::string_view key) -> std::optional<std::string> {
+            if (const std::string* v = p.get(key)) return *v;
+            return std::nullopt;
+          },
+          [](std::string_view key, const std::string& value, const std::string& why) {
+            throw bad_request("bad query parameter \"" + std::string(key) + "\": \"" + value + "\" is " + why);
+          });
       store::document_info info = x.store.write(name, req.body(), who, o);
       // The store gives a new document modified == created; a replace keeps created.
       bool created = info.created == info.modified;
@@ -317,9 +373,10 @@ response credential_route(exchange& x, const request& req, const std::string& sc
   return r;
 }
 
-// POST /batch: <batch><write name="N" [if-revision="R"] [lease="S"]>ESCAPED XML</write>
-// <remove name="N"/>...</batch>, applied in one transaction (store::apply).
-store::batch parse_batch(const std::string& body) {
+// POST /batch: <batch><write name="N" [if-revision="R"] [lease="S"] [creator="P"] [read="L"]
+// [write="L"] [delete="L"] [copy="L"]>ESCAPED XML</write><remove name="N"/>...</batch>, applied in
+// one transaction (store::apply) as who.
+store::batch parse_batch(const std::string& body, const store::caller& who) {
   pugi::xml_document doc;
   // Without parse_eol: a document's bytes must arrive exactly as sent (a CR it holds comes
   // escaped as &#13;, and must not be folded).
@@ -345,10 +402,31 @@ store::batch parse_batch(const std::string& body) {
       continue;
     }
     if (kind != "write") throw bad_request(where + "<" + std::string(kind) + "> is neither <write> nor <remove>");
-    store::write_options o;
+    // pugixml keeps an attribute given twice; the API refuses it, as it refuses a query
+    // parameter given twice.
+    constexpr std::string_view known[] = {"name", "if-revision", "lease", "creator", "read", "write", "delete", "copy"};
+    bool seen[std::size(known)] = {};
     for (pugi::xml_attribute a = n.first_attribute(); a; a = a.next_attribute()) {
       std::string_view key = a.name();
-      if (key == "name") continue;
+      auto k = std::find(std::begin(known), std::end(known), key);
+      if (k == std::end(known)) throw bad_request(where + "bad attribute " + std::string(key) + "=\"" + a.value() + "\"");
+      if (seen[k - std::begin(known)]) throw bad_request(where + "attribute \"" + std::string(key) + "\" given twice");
+      seen[k - std::begin(known)] = true;
+    }
+    store::write_options o;
+    o.rights = rights_from(
+        who,
+        [&](std::string_view key) -> std::optional<std::string> {
+          pugi::xml_attribute a = n.attribute(std::string(key).c_str());
+          if (!a) return std::nullopt;
+          return std::string(a.value());
+        },
+        [&](std::string_view key, const std::string& value, const std::string& why) {
+          throw bad_request(where + "bad attribute " + std::string(key) + "=\"" + value + "\": " + why);
+        });
+    for (pugi::xml_attribute a = n.first_attribute(); a; a = a.next_attribute()) {
+      std::string_view key = a.name();
+      if (key != "if-revision" && key != "lease") continue;  // name, and the rights above
       char* end = nullptr;
       errno = 0;
       unsigned long long v = std::strtoull(a.value(), &end, 10);
@@ -376,7 +454,7 @@ response batch_route(exchange& x, const request& req, std::string_view query) {
   require(req, {http::verb::post}, "POST");
   store::caller who = authenticate(x, req, false);
   params p(query, "batch", {});
-  store::batch b = parse_batch(req.body());
+  store::batch b = parse_batch(req.body(), who);
   std::vector<store::document_info> written = x.store.apply(b, who);
   std::string body = "<batch>";
   for (const store::document_info& i : written) put_document_info(body, i);

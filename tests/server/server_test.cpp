@@ -452,6 +452,167 @@ TEST_F(server_test, CreatorMismatchAndRightsChangeAre403) {
   EXPECT_EQ(s->revision(), 1u);
 }
 
+// ---- rights of plain XML: PUT's creator/read/write/delete/copy parameters ---------------------
+
+// The rights attributes of a <document .../> answer.
+std::string rights_attrs(const std::string& body) {
+  std::size_t from = body.find(" creator=\"");
+  std::size_t to = body.find(" embedded-rights=\"");
+  if (from == std::string::npos || to == std::string::npos) return "no rights in " + body;
+  return body.substr(from + 1, to - from - 1);
+}
+
+TEST_F(server_test, PutWithRightsParametersGivesPlainXmlThoseRights) {
+  std::string carol = login("carol");
+  // percent-decoded: %2A is *, %2C a comma; delete= is the empty list
+  response r = call(http::verb::put, "/store/r/a?read=creator,bob&write=%2A&delete=&lease=60", alice, plain);
+  ASSERT_EQ(r.result_int(), 201) << r.body();
+  EXPECT_EQ(rights_attrs(r.body()), "creator=\"alice\" read=\"creator bob\" write=\"*\" delete=\"\" copy=\"creator\"");
+  EXPECT_NE(r.body().find("embedded-rights=\"0\" lease-expires=\""), std::string::npos) << r.body();
+  EXPECT_EQ(s->info("r/a", "alice").rights,
+            xgate::rights::owned_by("alice").readers({"creator", "bob"}).writers({"*"}).deleters({}));
+  r = call(http::verb::get, "/info/r/a", bob);
+  ASSERT_EQ(r.result_int(), 200) << r.body();
+  EXPECT_EQ(rights_attrs(r.body()), "creator=\"alice\" read=\"creator bob\" write=\"*\" delete=\"\" copy=\"creator\"");
+  r = call(http::verb::get, "/store/r/a", bob);
+  EXPECT_EQ(r.body(), plain);
+  EXPECT_EQ(header(r, "X-Xgate-Read"), "creator bob");
+  EXPECT_EQ(header(r, "X-Xgate-Delete"), "");
+  r = call(http::verb::get, "/store/r/a", carol);
+  expect_error(r, 403, "access_denied", "access denied: principal \"carol\" lacks the read right on \"r/a\"");
+  // carol may write (write="*"); a replace without parameters keeps the rights
+  r = call(http::verb::put, "/store/r/a", carol, "<v>carol</v>");
+  ASSERT_EQ(r.result_int(), 200) << r.body();
+  EXPECT_EQ(rights_attrs(r.body()), "creator=\"alice\" read=\"creator bob\" write=\"*\" delete=\"\" copy=\"creator\"");
+  // nobody may delete, the creator neither
+  expect_error(call(http::verb::delete_, "/store/r/a", alice), 403, "access_denied",
+               "access denied: principal \"alice\" lacks the delete right on \"r/a\"");
+
+  // The creator replaces them: the lists not given go back to "creator", they are not kept.
+  r = call(http::verb::put, "/store/r/a?copy=bob,carol", alice, plain);
+  ASSERT_EQ(r.result_int(), 200) << r.body();
+  EXPECT_EQ(rights_attrs(r.body()), "creator=\"alice\" read=\"creator\" write=\"creator\" delete=\"creator\" copy=\"bob carol\"");
+  EXPECT_EQ(call(http::verb::get, "/store/r/a", bob).result_int(), 403);
+
+  // An empty read list: nobody may read, the creator neither.
+  r = call(http::verb::put, "/store/r/sealed?read=", alice, plain);
+  ASSERT_EQ(r.result_int(), 201) << r.body();
+  EXPECT_EQ(rights_attrs(r.body()), "creator=\"alice\" read=\"\" write=\"creator\" delete=\"creator\" copy=\"creator\"");
+  expect_error(call(http::verb::get, "/store/r/sealed", alice), 403, "access_denied");
+  EXPECT_EQ(s->revision(), 4u);
+}
+
+TEST_F(server_test, RightsParametersFollowTheStoresRules) {
+  call(http::verb::put, "/store/c?write=creator,bob", alice, plain);
+  // bob may write but not change the rights; his own name as creator is a creator mismatch
+  expect_error(call(http::verb::put, "/store/c?write=*", bob, plain), 403, "creator_mismatch",
+               "store: write \"c\": the document claims creator \"bob\" but was created by \"alice\"");
+  expect_error(call(http::verb::put, "/store/c?creator=alice&write=*", bob, plain), 403, "rights_change",
+               "store: write \"c\": only the creator \"alice\" may change the rights");
+  // the rights it has, named in full: allowed
+  response r = call(http::verb::put, "/store/c?creator=alice&write=creator,bob", bob, "<v>bob</v>");
+  ASSERT_EQ(r.result_int(), 200) << r.body();
+  EXPECT_EQ(rights_attrs(r.body()), "creator=\"alice\" read=\"creator\" write=\"creator bob\" delete=\"creator\" copy=\"creator\"");
+  // a new document's creator is its writer
+  expect_error(call(http::verb::put, "/store/m?creator=mallory", alice, plain), 403, "creator_mismatch",
+               "store: write \"m\": a new document's creator must be the writing principal \"alice\", the document "
+               "claims \"mallory\"");
+  EXPECT_EQ(call(http::verb::put, "/store/m?creator=alice", alice, plain).result_int(), 201);
+  // embedded rights: the parameters must say the same
+  std::string doc = xgate_doc("creator=\"alice\" read=\"*\" write=\"creator\" delete=\"creator\" copy=\"creator\"");
+  expect_error(call(http::verb::put, "/store/e?read=bob", alice, doc), 400, "bad_document",
+               "store: write \"e\": the document carries its own rights, which differ from the rights supplied");
+  r = call(http::verb::put, "/store/e?read=*", alice, doc);
+  ASSERT_EQ(r.result_int(), 201) << r.body();
+  EXPECT_NE(r.body().find("read=\"*\" write=\"creator\" delete=\"creator\" copy=\"creator\" embedded-rights=\"1\""),
+            std::string::npos)
+      << r.body();
+  EXPECT_EQ(s->revision(), 4u);
+}
+
+TEST_F(server_test, BadRightsParametersAre400AndNothingIsWritten) {
+  auto bad = [&](const std::string& query, const std::string& message) {
+    SCOPED_TRACE(query);
+    expect_error(call(http::verb::put, "/store/a?" + query, alice, plain), 400, "bad_request", message);
+  };
+  bad("read=alice,,bob", "bad query parameter \"read\": \"alice,,bob\" is not a comma-separated list of principals (an empty name)");
+  bad("write=bob,", "bad query parameter \"write\": \"bob,\" is not a comma-separated list of principals (an empty name)");
+  bad("copy=,bob", "bad query parameter \"copy\": \",bob\" is not a comma-separated list of principals (an empty name)");
+  bad("delete=%2C", "bad query parameter \"delete\": \",\" is not a comma-separated list of principals (an empty name)");
+  bad("read=bob,al%20ice",
+      "bad query parameter \"read\": \"bob,al ice\" is not a comma-separated list of principals (\"al ice\" is not a "
+      "principal name)");
+  bad("write=a%3Cb", "bad query parameter \"write\": \"a<b\" is not a comma-separated list of principals (\"a<b\" is not "
+                     "a principal name)");
+  bad("creator=", "bad query parameter \"creator\": \"\" is not a principal name");
+  bad("creator=al%20ice&read=*", "bad query parameter \"creator\": \"al ice\" is not a principal name");
+  bad("read=alice&read=bob", "query parameter \"read\" given twice");
+  bad("read=*&delete=&delete=", "query parameter \"delete\" given twice");
+  bad("readers=bob", "unknown query parameter \"readers\" for /store");
+  bad("read=bob&lease=0", "bad query parameter \"lease\": \"0\" is not a whole number of seconds from 1 to 1000000000");
+  expect_unwritten(0, "a");
+  // the parameters belong to PUT only
+  call(http::verb::put, "/store/a", alice, plain);
+  expect_error(call(http::verb::delete_, "/store/a?read=bob", alice), 400, "bad_request",
+               "unknown query parameter \"read\" for /store");
+  expect_error(call(http::verb::get, "/store/a?read=bob", alice), 400, "bad_request",
+               "unknown query parameter \"read\" for /store");
+  EXPECT_EQ(s->revision(), 1u);
+}
+
+TEST_F(server_test, BatchWritesTakeRightsAttributes) {
+  response r = call(http::verb::post, "/batch", alice,
+                    "<batch><write name=\"b/1\" read=\"creator,bob\" write=\"*\" delete=\"\">&lt;one/&gt;</write>"
+                    "<write name=\"b/2\">&lt;two/&gt;</write>"
+                    "<write name=\"b/3\" creator=\"alice\" copy=\"bob\" lease=\"60\">&lt;three/&gt;</write></batch>");
+  ASSERT_EQ(r.result_int(), 200) << r.body();
+  EXPECT_EQ(s->info("b/1", "alice").rights,
+            xgate::rights::owned_by("alice").readers({"creator", "bob"}).writers({"*"}).deleters({}));
+  EXPECT_EQ(s->info("b/2", "alice").rights, xgate::rights::owned_by("alice"));
+  EXPECT_EQ(s->info("b/3", "alice").rights, xgate::rights::owned_by("alice").copiers({"bob"}));
+  EXPECT_NE(r.body().find("read=\"creator bob\" write=\"*\" delete=\"\" copy=\"creator\""), std::string::npos) << r.body();
+  EXPECT_EQ(call(http::verb::get, "/store/b/1", bob).body(), "<one/>");
+  expect_error(call(http::verb::get, "/store/b/2", bob), 403, "access_denied");
+  ASSERT_EQ(s->revision(), 3u);
+
+  auto bad = [&](const std::string& write, unsigned status, const std::string& code, const std::string& message) {
+    SCOPED_TRACE(write);
+    expect_error(call(http::verb::post, "/batch", alice,
+                      "<batch><write name=\"b/new\">&lt;n/&gt;</write>" + write + "&lt;x/&gt;</write></batch>"),
+                 status, code, message);
+  };
+  bad("<write name=\"b/4\" read=\"alice\" read=\"bob\">", 400, "bad_request", "batch: operation 2: attribute \"read\" given twice");
+  bad("<write name=\"b/4\" lease=\"5\" lease=\"6\">", 400, "bad_request", "batch: operation 2: attribute \"lease\" given twice");
+  bad("<write name=\"b/4\" read=\"alice,,bob\">", 400, "bad_request",
+      "batch: operation 2: bad attribute read=\"alice,,bob\": not a comma-separated list of principals (an empty name)");
+  bad("<write name=\"b/4\" copy=\"bob,\">", 400, "bad_request",
+      "batch: operation 2: bad attribute copy=\"bob,\": not a comma-separated list of principals (an empty name)");
+  bad("<write name=\"b/4\" write=\"al ice\">", 400, "bad_request",
+      "batch: operation 2: bad attribute write=\"al ice\": not a comma-separated list of principals (\"al ice\" is not a "
+      "principal name)");
+  bad("<write name=\"b/4\" creator=\"\">", 400, "bad_request", "batch: operation 2: bad attribute creator=\"\": not a principal name");
+  bad("<write name=\"b/4\" readers=\"bob\">", 400, "bad_request", "batch: operation 2: bad attribute readers=\"bob\"");
+  // what the store refuses fails the whole batch with the store's status
+  bad("<write name=\"b/2\" creator=\"bob\">", 403, "creator_mismatch",
+      "store: batch write \"b/2\": the document claims creator \"bob\" but was created by \"alice\"");
+  // rights that differ from the document's embedded ones
+  std::string embedded;
+  for (char c : xgate_doc("creator=\"alice\" read=\"*\"")) {
+    if (c == '<') embedded += "&lt;";
+    else if (c == '&') embedded += "&amp;";
+    else embedded += c;
+  }
+  bad("<write name=\"b/4\" read=\"bob\">" + embedded + "</write><write name=\"b/5\">", 400, "bad_document",
+      "store: batch write \"b/4\": the document carries its own rights, which differ from the rights supplied");
+  EXPECT_EQ(s->revision(), 3u);
+  EXPECT_FALSE(s->contains("b/new"));
+  // bob may write b/1 but not change its rights: the whole batch fails
+  expect_error(call(http::verb::post, "/batch", bob,
+                    "<batch><write name=\"b/1\" creator=\"alice\" read=\"*\">&lt;x/&gt;</write></batch>"),
+               403, "rights_change", "store: batch write \"b/1\": only the creator \"alice\" may change the rights");
+  EXPECT_EQ(s->revision(), 3u);
+}
+
 TEST_F(server_test, UnknownRouteAndMissingDocumentAre404) {
   expect_error(call(http::verb::get, "/store/nothing", alice), 404, "not_found", "store: read \"nothing\": no such document");
   expect_error(call(http::verb::get, "/info/nothing", alice), 404, "not_found", "store: info \"nothing\": no such document");
