@@ -20,6 +20,7 @@
 
 #include <xgate/store/error.hpp>
 #include <xgate/store/names.hpp>
+#include <xgate/xmlcodec/rights.hpp>
 
 #include "url.hpp"
 
@@ -282,6 +283,32 @@ std::string seconds_text(std::chrono::nanoseconds d) {
   return std::to_string(s < 0 ? 0 : s);
 }
 
+// write_options::rights as PUT /store's query parameters or a batch <write>'s attributes
+// (API.md): the creator and all four lists, names joined by commas ("" for an empty list),
+// so that the server stores exactly these rights. A list holding something that is not a
+// principal name throws what the local store throws for it (join_principals' xgate::error);
+// a name with a comma in it cannot be sent in a comma-separated list: client_error. (A
+// creator that is not a principal name, "" included, the server refuses as a bad parameter:
+// client_error with status 400, where the local store says creator_mismatch.)
+std::vector<std::pair<std::string, std::string>> rights_fields(const std::string& url, std::string_view operation,
+                                                                const xgate::rights& r) {
+  std::vector<std::pair<std::string, std::string>> out{{"creator", r.creator}};
+  for (xgate::right k : {xgate::right::read, xgate::right::write, xgate::right::del, xgate::right::copy}) {
+    const xgate::principal_list& list = r.list(k);
+    xgate::join_principals(list);  // throws for an invalid name
+    std::string joined;
+    for (const std::string& p : list) {
+      if (p.find(',') != std::string::npos)
+        throw client_error(url, std::string(operation) + ": the principal \"" + p + "\" in write_options::rights (" +
+                                    xgate::to_string(k) + ") has a comma, which the API's comma-separated lists cannot carry");
+      if (!joined.empty()) joined += ',';
+      joined += p;
+    }
+    out.emplace_back(xgate::to_string(k), std::move(joined));
+  }
+  return out;
+}
+
 // ---- the session ---------------------------------------------------------------------------
 
 class http_session_impl final : public xgate::store::session {
@@ -303,11 +330,11 @@ class http_session_impl final : public xgate::store::session {
   xgate::store::document_info write(std::string_view name, std::string_view xml,
                                     const xgate::store::write_options& options) override {
     std::string target = "/store/" + detail::encode_path(name);
-    if (options.rights)  // plain XML's rights have no parameter in the API; refusing beats dropping them
-      throw client_error(url(target), "write: write_options::rights cannot be sent over HTTP; embed <xg:rights> in the document");
     std::vector<std::pair<std::string, std::string>> q;
     if (options.lease) q.emplace_back("lease", seconds_text(*options.lease));
     if (options.expected_revision) q.emplace_back("if-revision", std::to_string(*options.expected_revision));
+    if (options.rights)
+      for (auto& f : rights_fields(url(target), "write", *options.rights)) q.push_back(std::move(f));
     target += query_string(q);
     auto r = call(http::verb::put, target, std::string(xml), "write", name);
     return info_from(url(target), parse_xml(url(target), r.body, "document").document_element());
@@ -366,11 +393,12 @@ class http_session_impl final : public xgate::store::session {
         body += "<remove name=\"" + xgate::xml_escaped(o.name) + "\"/>";
         continue;
       }
-      if (o.options.rights)
-        throw client_error(url("/batch"), "apply: write_options::rights cannot be sent over HTTP; embed <xg:rights> in the document");
       body += "<write name=\"" + xgate::xml_escaped(o.name) + "\"";
       if (o.options.expected_revision) body += " if-revision=\"" + std::to_string(*o.options.expected_revision) + "\"";
       if (o.options.lease) body += " lease=\"" + seconds_text(*o.options.lease) + "\"";
+      if (o.options.rights)
+        for (auto& [k, v] : rights_fields(url("/batch"), "apply", *o.options.rights))
+          body += " " + k + "=\"" + xgate::xml_escaped(v) + "\"";
       body += ">" + xgate::xml_escaped(o.xml) + "</write>";
     }
     body += "</batch>";

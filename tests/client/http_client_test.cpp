@@ -165,10 +165,50 @@ TEST(HttpSession, ASilentServerTimesOut) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(550));
 }
 
+TEST(HttpSession, SendsRightsAsParametersAndBatchAttributes) {
+  fake_server server([](const fake_request& r) -> fake_response {
+    if (r.target.starts_with("/store/")) return {201, {{"X-Xgate-Revision", "7"}}, info_xml};
+    return {200, {}, "<batch/>"};
+  });
+  auto s = http_session(server.url(), "t");
+  auto rights = xgate::rights::owned_by("alice").readers({"creator", "bob"}).writers({"*"}).deleters({});
+  s->write("a", "<v/>", {.expected_revision = 0, .rights = rights});
+  xgate::store::batch b;
+  b.write("b", "<v/>", {.rights = rights}).write("c", "<w/>", {.lease = std::chrono::seconds(5)});
+  s->apply(b);
+  auto reqs = server.requests();
+  ASSERT_EQ(reqs.size(), 2u);
+  // every list, so that the server stores exactly these rights ("" the empty list)
+  EXPECT_EQ(reqs[0].target, "/store/a?if-revision=0&creator=alice&read=creator%2Cbob&write=%2A&delete=&copy=creator");
+  EXPECT_EQ(reqs[1].body,
+            "<batch><write name=\"b\" creator=\"alice\" read=\"creator,bob\" write=\"*\" delete=\"\" copy=\"creator\">"
+            "&lt;v/&gt;</write><write name=\"c\" lease=\"5\">&lt;w/&gt;</write></batch>");
+}
+
 TEST(HttpSession, RefusesRightsItCannotSend) {
   fake_server server([](const fake_request&) { return fake_response{}; });
   auto s = http_session(server.url(), "t");
-  EXPECT_THROW(s->write("a", "<v/>", {.rights = xgate::rights::owned_by("alice")}), client_error);
+  // What the local store refuses too, with the same error: a name that is not a principal's.
+  try {
+    s->write("a", "<v/>", {.rights = xgate::rights::owned_by("alice").readers({"al ice"})});
+    ADD_FAILURE() << "no error";
+  } catch (const client_error& e) {
+    ADD_FAILURE() << "client_error: " << e.what();
+  } catch (const xgate::error& e) {
+    EXPECT_EQ(e.code(), xgate::errc::bad_value);
+    EXPECT_STREQ(e.what(), "invalid principal name \"al ice\"");
+  }
+  // A principal name with a comma is valid, but the API's lists are comma-separated.
+  try {
+    xgate::store::batch b;
+    b.write("a", "<v/>", {.rights = xgate::rights::owned_by("alice").copiers({"bob", "x,y"})});
+    s->apply(b);
+    ADD_FAILURE() << "no client_error";
+  } catch (const client_error& e) {
+    EXPECT_EQ(std::string(e.what()), server.url() +
+                                         "/batch: apply: the principal \"x,y\" in write_options::rights (copy) has a comma, "
+                                         "which the API's comma-separated lists cannot carry");
+  }
   EXPECT_TRUE(server.requests().empty());
 }
 

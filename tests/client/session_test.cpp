@@ -249,6 +249,55 @@ TYPED_TEST(Session, RightsAreEnforcedWithTypedErrors) {
   EXPECT_EQ(store_errc_of([&] { bob->write("bob/claims", xgate_doc("creator=\"alice\" read=\"*\"")); }), store_errc::creator_mismatch);
 }
 
+TYPED_TEST(Session, WriteOptionsRightsGivePlainXmlItsRights) {
+  auto alice = this->as("alice");
+  auto bob = this->as("bob");
+  auto carol = this->as("carol");
+  auto rights = xgate::rights::owned_by("alice").readers({"creator", "bob"}).writers({"*"}).deleters({});
+  auto w = alice->write("r/a", "<v>1</v>", {.rights = rights});
+  EXPECT_EQ(w.rights, rights);
+  EXPECT_FALSE(w.embedded_rights);
+  EXPECT_EQ(alice->info("r/a").rights, rights);
+  // another principal sees them and is held to them
+  EXPECT_EQ(bob->info("r/a").rights, rights);
+  EXPECT_EQ(bob->read("r/a").info.rights, rights);
+  EXPECT_EQ(bob->read("r/a").xml, "<v>1</v>");
+  auto d = catch_denied([&] { carol->read("r/a"); });
+  EXPECT_EQ(d.principal(), "carol");
+  EXPECT_EQ(d.right(), "read");
+  EXPECT_EQ(carol->write("r/a", "<v>carol</v>").rights, rights);  // write="*"; a replace keeps the rights
+  EXPECT_EQ(catch_denied([&] { alice->remove("r/a"); }).right(), "delete");  // nobody may delete
+  // the creator changes them; another writer may only restate them
+  auto everyone = xgate::rights::owned_by("alice").readers({"*"}).writers({"*"});
+  EXPECT_EQ(store_errc_of([&] { carol->write("r/a", "<v/>", {.rights = everyone}); }), store_errc::rights_change);
+  EXPECT_EQ(store_errc_of([&] { carol->write("r/a", "<v/>", {.rights = xgate::rights::owned_by("carol")}); }),
+            store_errc::creator_mismatch);
+  EXPECT_EQ(carol->write("r/a", "<v>2</v>", {.rights = rights}).rights, rights);
+  EXPECT_EQ(alice->write("r/a", "<v>3</v>", {.rights = everyone}).rights, everyone);
+  EXPECT_EQ(carol->read("r/a").xml, "<v>3</v>");
+  // a new document's creator is its writer
+  EXPECT_EQ(store_errc_of([&] { alice->write("r/m", "<v/>", {.rights = xgate::rights::owned_by("mallory")}); }),
+            store_errc::creator_mismatch);
+  // embedded rights: the options must say the same
+  std::string doc = xgate_doc("creator=\"alice\" read=\"*\" write=\"creator\" delete=\"creator\" copy=\"creator\"");
+  EXPECT_EQ(store_errc_of([&] { alice->write("r/e", doc, {.rights = rights}); }), store_errc::bad_document);
+  auto e = alice->write("r/e", doc, {.rights = xgate::rights::owned_by("alice").readers({"*"})});
+  EXPECT_TRUE(e.embedded_rights);
+  // the same through a batch
+  xgate::store::batch b;
+  b.write("r/b1", "<v/>", {.rights = rights}).write("r/b2", "<v/>");
+  auto written = alice->apply(b);
+  ASSERT_EQ(written.size(), 2u);
+  EXPECT_EQ(written[0].rights, rights);
+  EXPECT_EQ(written[1].rights, xgate::rights::owned_by("alice"));
+  EXPECT_EQ(bob->info("r/b1").rights, rights);
+  EXPECT_EQ(catch_denied([&] { bob->read("r/b2"); }).right(), "read");
+  xgate::store::batch change;
+  change.write("r/b1", "<x/>", {.rights = everyone});
+  EXPECT_EQ(store_errc_of([&] { carol->apply(change); }), store_errc::rights_change);
+  EXPECT_EQ(bob->read("r/b1").xml, "<v/>");
+}
+
 TYPED_TEST(Session, TakeReadsAndRemovesOnce) {
   auto alice = this->as("alice");
   auto w = alice->write("queue/1", "<job>1</job>");
@@ -418,6 +467,13 @@ std::pair<std::string, std::string> failure(F&& f) {
 
 class HttpAndLocal : public xgate::store::testing::store_test {};
 
+std::string rights_text(const xgate::rights& r) {
+  std::string out = r.creator;
+  for (xgate::right k : {xgate::right::read, xgate::right::write, xgate::right::del, xgate::right::copy})
+    out += std::string(" ") + xgate::to_string(k) + "=[" + xgate::join_principals(r.list(k)) + "]";
+  return out;
+}
+
 TEST_F(HttpAndLocal, ErrorsReadTheSameOnBothSides) {
   http_backend b(dir);
   std::string token = b.store.issue_credential("alice", {});
@@ -444,6 +500,77 @@ TEST_F(HttpAndLocal, ErrorsReadTheSameOnBothSides) {
     auto l = failure([&] { ops[i](*local); });
     auto r = failure([&] { ops[i](*remote); });
     EXPECT_NE(l.first, "none");
+    EXPECT_EQ(l, r);
+  }
+}
+
+// The same write_options, rights included, on two fresh stores: one written locally, one
+// through the server. Every result and every failure must be the same.
+TEST_F(HttpAndLocal, WriteOptionsRightsGiveTheSameResultsOnBothSides) {
+  local_backend lb(dir / "local");
+  http_backend hb(dir / "http");
+  auto sessions = [](auto& backend) {
+    std::vector<std::unique_ptr<session>> out;
+    for (const char* p : {"alice", "bob"}) out.push_back(backend.open(backend.store.issue_credential(p, {})));
+    return out;
+  };
+  auto local = sessions(lb);
+  auto remote = sessions(hb);
+  auto shared = xgate::rights::owned_by("alice").readers({"*"}).writers({"creator", "bob"}).deleters({}).copiers({"bob"});
+  auto doc = xgate_doc("creator=\"alice\" read=\"*\" write=\"creator\" delete=\"creator\" copy=\"creator\"");
+  using ops = std::vector<std::unique_ptr<session>>;
+  std::vector<std::function<std::string(ops&)>> steps{
+      [&](ops& s) { return rights_text(s[0]->write("d", "<v/>", {.rights = shared}).rights); },
+      [&](ops& s) { return rights_text(s[1]->read("d").info.rights); },
+      [&](ops& s) { return rights_text(s[1]->write("d", "<v>bob</v>", {.rights = shared}).rights); },
+      [&](ops& s) { return rights_text(s[1]->write("d", "<v/>", {.rights = xgate::rights::owned_by("alice")}).rights); },
+      [&](ops& s) { return rights_text(s[1]->write("d", "<v/>", {.rights = xgate::rights::owned_by("bob")}).rights); },
+      [&](ops& s) { return rights_text(s[0]->write("d", "<v/>", {.rights = xgate::rights::owned_by("alice")}).rights); },
+      [&](ops& s) { return rights_text(s[1]->info("d").rights); },
+      [&](ops& s) { return rights_text(s[0]->write("n", "<v/>", {.rights = xgate::rights::owned_by("bob")}).rights); },
+      [&](ops& s) { return rights_text(s[0]->write("n", "<v/>", {.rights = xgate::rights::owned_by("alice").readers({"al ice"})}).rights); },
+      [&](ops& s) { return rights_text(s[0]->write("n", "<v/>", {.rights = xgate::rights::owned_by("alice").readers({""})}).rights); },
+      [&](ops& s) { return rights_text(s[0]->write("e", doc, {.rights = shared}).rights); },
+      [&](ops& s) { return rights_text(s[0]->write("e", doc, {.rights = xgate::rights::owned_by("alice").readers({"*"})}).rights); },
+      [&](ops& s) {
+        xgate::store::batch b;
+        b.write("b/1", "<v/>", {.rights = shared}).write("b/2", "<v/>", {.expected_revision = 0, .rights = xgate::rights::owned_by("alice").readers({})});
+        auto w = s[0]->apply(b);
+        return rights_text(w.at(0).rights) + " | " + rights_text(w.at(1).rights);
+      },
+      [&](ops& s) {
+        xgate::store::batch b;
+        b.write("b/1", "<v/>", {.rights = xgate::rights::owned_by("alice")});
+        return rights_text(s[1]->apply(b).at(0).rights);
+      },
+      [&](ops& s) { return std::to_string(s[1]->list("").size()) + " " + std::to_string(s[0]->revision()); },
+  };
+  // What the local side gives (the http side must give the same).
+  const std::vector<std::string> expected{
+      "alice read=[*] write=[creator bob] delete=[] copy=[bob]",
+      "alice read=[*] write=[creator bob] delete=[] copy=[bob]",
+      "alice read=[*] write=[creator bob] delete=[] copy=[bob]",  // bob restates them
+      "store_error rights_change",
+      "store_error creator_mismatch",
+      "alice read=[creator] write=[creator] delete=[creator] copy=[creator]",
+      "access_denied",
+      "store_error creator_mismatch",
+      "other",  // "al ice": invalid principal name
+      "other",  // "": invalid principal name
+      "store_error bad_document",
+      "alice read=[*] write=[creator] delete=[creator] copy=[creator]",
+      "alice read=[*] write=[creator bob] delete=[] copy=[bob] | alice read=[] write=[creator] delete=[creator] copy=[creator]",
+      "store_error rights_change",
+      "2 6",
+  };
+  ASSERT_EQ(expected.size(), steps.size());
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    SCOPED_TRACE(i);
+    std::string l, r;
+    auto lf = failure([&] { l = steps[i](local); });
+    auto rf = failure([&] { r = steps[i](remote); });
+    EXPECT_EQ(lf.first == "none" ? l : lf.first, expected[i]) << lf.second;
+    EXPECT_EQ(lf, rf);
     EXPECT_EQ(l, r);
   }
 }
