@@ -237,13 +237,18 @@ struct endpoint::impl {
         throw std::system_error(std::make_error_code(std::errc::timed_out),
                                 c.description() + ": nothing heard from the hub for " + std::to_string(opt.dead_after.count()) + " ms");
       std::chrono::milliseconds wait{0};
+      std::vector<envelope> adopted;
       {
         std::lock_guard lock(mu);
+        if (box.has_unstarted()) box.adopt_unstarted(now, opt.stream_start_grace, adopted);
         if (!wake_pending)
           wait = std::max(std::chrono::milliseconds(1),
                           std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::min(last_sent + opt.heartbeat, last_heard + opt.dead_after) - now));
+        // Streams waiting for their start are looked at again soon.
+        if (box.has_unstarted()) wait = std::min(wait, std::max(std::chrono::milliseconds(1), opt.stream_start_grace / 10));
       }
+      if (!adopted.empty()) deliver(std::move(adopted), {}, {}, extra);
       std::vector<frame> in = c.receive(wait);
       if (!in.empty()) {
         last_heard = steady::now();
@@ -297,6 +302,12 @@ struct endpoint::impl {
         }
       }
     }
+    deliver(std::move(delivered), std::move(presence), std::move(errors), extra);
+  }
+
+  // To the application: messages (through the typed gates), presence, errors. I/O thread.
+  void deliver(std::vector<envelope> delivered, std::vector<frames::presence> presence, std::vector<frames::error> errors,
+               std::vector<frame>& extra) {
     // Typed gates: a body that does not pass is not delivered; its sender hears why.
     std::vector<envelope> ok;
     ok.reserve(delivered.size());

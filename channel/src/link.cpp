@@ -115,8 +115,10 @@ inbox::verdict inbox::accept(envelope e, std::vector<envelope>& out) {
   if (s == streams.end()) {
     if (streams.size() >= streams_per_sender_) {
       // Forget the least recently active stream: a sender that restarted long ago.
-      streams.erase(std::min_element(streams.begin(), streams.end(),
-                                     [](const stream_state& a, const stream_state& b) { return a.last_active < b.last_active; }));
+      auto oldest = std::min_element(streams.begin(), streams.end(),
+                                     [](const stream_state& a, const stream_state& b) { return a.last_active < b.last_active; });
+      if (oldest->delivered == 0 && !oldest->held.empty()) --unstarted_;
+      streams.erase(oldest);
     }
     streams.push_back(stream_state{std::string(stream), 0, 0, {}});
     s = streams.end() - 1;
@@ -125,9 +127,14 @@ inbox::verdict inbox::accept(envelope e, std::vector<envelope>& out) {
   if (e.seq <= s->delivered || s->held.contains(e.seq)) return verdict::duplicate;
   if (e.seq != s->delivered + 1) {
     if (s->held.size() >= max_held_) return verdict::overflow;
+    if (s->delivered == 0 && s->held.empty()) {
+      s->waiting_since = std::chrono::steady_clock::now();
+      ++unstarted_;
+    }
     s->held.emplace(e.seq, std::move(e));
     return verdict::held;
   }
+  if (s->delivered == 0 && !s->held.empty()) --unstarted_;  // seq 1 came after all
   out.push_back(std::move(e));
   ++s->delivered;
   for (auto h = s->held.begin(); h != s->held.end() && h->first == s->delivered + 1; h = s->held.erase(h)) {
@@ -135,6 +142,25 @@ inbox::verdict inbox::accept(envelope e, std::vector<envelope>& out) {
     ++s->delivered;
   }
   return verdict::delivered;
+}
+
+std::size_t inbox::adopt_unstarted(std::chrono::steady_clock::time_point now, std::chrono::steady_clock::duration grace,
+                                   std::vector<envelope>& out) {
+  if (unstarted_ == 0) return 0;
+  std::size_t adopted = 0;
+  for (auto& [from, streams] : from_) {
+    for (auto& s : streams) {
+      if (s.delivered != 0 || s.held.empty() || now - s.waiting_since < grace) continue;
+      --unstarted_;
+      ++adopted;
+      s.delivered = s.held.begin()->first - 1;
+      for (auto h = s.held.begin(); h != s.held.end() && h->first == s.delivered + 1; h = s.held.erase(h)) {
+        out.push_back(std::move(h->second));
+        ++s.delivered;
+      }
+    }
+  }
+  return adopted;
 }
 
 std::size_t inbox::held() const noexcept {

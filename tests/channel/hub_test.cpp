@@ -176,6 +176,42 @@ TEST_F(HubTest, OfflineEndpointGetsItsQueueWhenItReturnsAndLogIsQueryable) {
   EXPECT_TRUE(st->query("log", "//channel.log[contains(., '<n>')]", "xgate-hub").empty());
 }
 
+// The receiver restarts (a new process under the same name) while the sender's stream goes
+// on: the new inbox never saw the stream's start, and takes it up from its first message
+// after stream_start_grace instead of holding it forever.
+TEST_F(HubTest, AReceiverThatRestartsGetsTheRestOfALongLivedSendersStream) {
+  std::string tb = token("bob");
+  endpoint a(options("alice", token("alice")));
+  a.start();
+  ASSERT_TRUE(a.wait_connected(5s));
+  auto ob = options("bob", tb);
+  ob.stream_start_grace = 300ms;
+  {
+    endpoint b(ob);
+    b.start();
+    for (int i = 0; i < 3; ++i) a.send("bob", "chat", "<n>" + std::to_string(i) + "</n>");
+    for (int i = 0; i < 3; ++i) {
+      auto m = b.receive(5s);
+      ASSERT_TRUE(m) << i;
+      EXPECT_EQ(m->body, "<n>" + std::to_string(i) + "</n>");
+    }
+  }  // bob's process ends
+  for (int i = 3; i < 6; ++i) a.send("bob", "chat", "<n>" + std::to_string(i) + "</n>");  // queued at the hub
+  ASSERT_TRUE(a.flush(5s));
+  endpoint b(ob);  // the new process
+  b.start();
+  for (int i = 3; i < 8; ++i) {
+    if (i == 6) {
+      a.send("bob", "chat", "<n>6</n>");  // and the stream goes on, delivered at once now
+      a.send("bob", "chat", "<n>7</n>");
+    }
+    auto m = b.receive(5s);
+    ASSERT_TRUE(m) << i;
+    EXPECT_EQ(m->body, "<n>" + std::to_string(i) + "</n>");
+  }
+  EXPECT_FALSE(b.receive(200ms));
+}
+
 TEST_F(HubTest, SurvivesAHubRestartWithoutLossOrDuplicates) {
   std::string ta = token("alice"), tb = token("bob");
   endpoint a(options("alice", ta));

@@ -154,6 +154,48 @@ TEST(Inbox, DeliversEachStreamOnceAndInOrder) {
   EXPECT_EQ(out.size(), 5u);
 }
 
+TEST(Inbox, TakesUpAStreamWhoseStartItNeverSawAfterTheGrace) {
+  using clock = std::chrono::steady_clock;
+  inbox box;
+  std::vector<envelope> out;
+  auto m = [](std::uint64_t seq, std::string stream = "0123456789abcdef") {
+    envelope e = sample_envelope("node/a", "node/b", seq, std::to_string(seq));
+    e.id = message_id("node/a", stream, seq);
+    return e;
+  };
+  // Seqs 1..3 went to a previous process under this name: 4 and 5 wait.
+  EXPECT_EQ(box.accept(m(4), out), inbox::verdict::held);
+  EXPECT_EQ(box.accept(m(5), out), inbox::verdict::held);
+  EXPECT_EQ(box.accept(m(7), out), inbox::verdict::held);
+  EXPECT_TRUE(box.has_unstarted());
+  EXPECT_EQ(box.adopt_unstarted(clock::now(), std::chrono::hours(1), out), 0u);  // not yet
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(box.adopt_unstarted(clock::now() + std::chrono::seconds(2), std::chrono::seconds(1), out), 1u);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].body, "4");
+  EXPECT_EQ(out[1].body, "5");
+  EXPECT_FALSE(box.has_unstarted());
+  // From there on the stream is an ordinary one: 7 waits for 6, earlier seqs are duplicates.
+  EXPECT_EQ(box.held(), 1u);
+  EXPECT_EQ(box.accept(m(3), out), inbox::verdict::duplicate);
+  EXPECT_EQ(box.accept(m(6), out), inbox::verdict::delivered);
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(out[3].body, "7");
+  // A gap in a stream that has started is never skipped.
+  EXPECT_EQ(box.accept(m(9), out), inbox::verdict::held);
+  EXPECT_FALSE(box.has_unstarted());
+  EXPECT_EQ(box.adopt_unstarted(clock::now() + std::chrono::hours(2), std::chrono::seconds(1), out), 0u);
+  EXPECT_EQ(out.size(), 4u);
+  // A stream whose seq 1 arrives late but within the grace is delivered from 1.
+  EXPECT_EQ(box.accept(m(2, "ffffffffffffffff"), out), inbox::verdict::held);
+  EXPECT_TRUE(box.has_unstarted());
+  EXPECT_EQ(box.accept(m(1, "ffffffffffffffff"), out), inbox::verdict::delivered);
+  EXPECT_FALSE(box.has_unstarted());
+  ASSERT_EQ(out.size(), 6u);
+  EXPECT_EQ(out[4].body, "1");
+  EXPECT_EQ(out[5].body, "2");
+}
+
 // ---- the simulation ----------------------------------------------------------------------
 struct faults {
   double drop = 0.01, duplicate = 0.01, reorder = 0.02, reset = 0.002, lose_state = 0.25;

@@ -14,7 +14,9 @@
 // (link.hpp): what the hub did not acknowledge is sent again; the inbox drops what was
 // delivered before, so the application sees each message once, in order per sender.
 // This holds across hub restarts as long as this endpoint object lives (its inbox is in
-// memory).
+// memory). A new process under the same name takes up each sender's stream where it finds
+// it (after stream_start_grace): what the previous process received is not repeated, what
+// the hub queued for the name meanwhile is delivered, in order.
 //
 // Errors the hub reports about messages (error frames: buffer_full, spoofed_sender, the
 // receiver's gate refusing a body, ...) go to options.on_error (and errors()). After a
@@ -59,6 +61,11 @@ struct endpoint_options {
   // dead_after without hearing from the hub (then the endpoint reconnects).
   std::chrono::milliseconds heartbeat{5000};
   std::chrono::milliseconds dead_after{15000};
+  // A sender's stream first seen mid-way — its earlier messages went to a previous process
+  // under this name, e.g. queued at the hub while this program restarted — is taken up from
+  // its first message after this long (inbox::adopt_unstarted), rather than waiting forever
+  // for a start this process will never see.
+  std::chrono::milliseconds stream_start_grace{1000};
 
   // Messages (and their body bytes) sent but not yet acknowledged by the hub. send() waits
   // up to send_timeout for room, then throws channel_error(buffer_full).

@@ -21,6 +21,7 @@
 // sender's buffer except by an acknowledgement.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -160,13 +161,26 @@ class inbox {
   verdict accept(envelope e, std::vector<envelope>& out);
   std::size_t held() const noexcept;  // across all streams
 
+  // Streams whose seq 1 never came: their first messages went to an earlier process under
+  // this endpoint's name (a receiver that restarted), or the inbox forgot the stream (beyond
+  // streams_per_sender). Nothing fills such a gap, so a stream that has waited since its
+  // first held message for `grace` is taken up from there: its held run is appended to out.
+  // Links deliver a stream's messages in order, so a real gap at a stream's start (seq 1
+  // merely late) does not happen on them; grace covers one that does. Returns the number of
+  // streams taken up.
+  std::size_t adopt_unstarted(std::chrono::steady_clock::time_point now, std::chrono::steady_clock::duration grace,
+                              std::vector<envelope>& out);
+  bool has_unstarted() const noexcept { return unstarted_ > 0; }
+
  private:
   struct stream_state {
     std::string stream;
     std::uint64_t delivered = 0;
     std::uint64_t last_active = 0;
     std::map<std::uint64_t, envelope> held;
+    std::chrono::steady_clock::time_point waiting_since{};  // unstarted: since its first held message
   };
+  std::size_t unstarted_ = 0;  // streams with held messages and nothing delivered
   std::size_t max_held_, streams_per_sender_;
   std::uint64_t tick_ = 0;
   std::map<std::string, std::vector<stream_state>, std::less<>> from_;
