@@ -2,7 +2,7 @@
 // and optionally the channel hub (channel/hub.hpp) on the same store.
 //
 //   xgated --data DIR --listen ADDRESS:PORT [--hub ADDRESS:PORT] [--hub-http ADDRESS:PORT]
-//          [--max-document BYTES] [--reap-interval SECONDS]
+//          [--max-document BYTES] [--reap-interval SECONDS] [--log-days N]
 //       prints one line per service on stdout, the chosen port for port 0:
 //         store: http://ADDRESS:PORT
 //         hub: tcp://ADDRESS:PORT2            (with --hub)
@@ -63,7 +63,7 @@ int adduser(const std::string& name, const std::string& data) {
 }
 
 int serve(const std::string& data, const std::string& listen, const std::string& hub_listen,
-          const std::string& hub_http_listen, std::size_t max_document, double reap_seconds) {
+          const std::string& hub_http_listen, std::size_t max_document, double reap_seconds, unsigned log_days) {
   xgate::server::server_options o;
   if (!parse_listen(listen, o.address, o.port)) return usage("--listen: \"" + listen + "\" is not ADDRESS:PORT");
   xgate::channel::tcp_server_options ho;
@@ -96,7 +96,8 @@ int serve(const std::string& data, const std::string& listen, const std::string&
   std::optional<xgate::channel::longpoll_hub_server> hub_http;
   if (!hub_listen.empty() || !hub_http_listen.empty()) {
     hub.emplace(s, xgate::channel::hub_options{.context = "xgated hub@" + (hub_listen.empty() ? hub_http_listen : hub_listen),
-                                               .log = &std::cerr});
+                                               .log = &std::cerr,
+                                               .log_days = log_days});
   }
   if (!hub_listen.empty()) {
     hub_server.emplace(*hub, ho);
@@ -138,6 +139,10 @@ int main(int argc, char** argv) {
   app.add_option("--reap-interval", reap_seconds, "how often expired leases are removed, in seconds (default 1)")
       ->type_name("SECONDS")
       ->check(CLI::PositiveNumber);
+  unsigned log_days = 0;
+  app.add_option("--log-days", log_days,
+                 "keep the hub's message log for this many days (UTC, today included); 0 = forever (default)")
+      ->type_name("N");
   CLI::App* add = app.add_subcommand("adduser", "issue a login token for principal NAME and print it once");
   std::string name, add_data;
   add->add_option("name", name, "the principal")->required();
@@ -154,7 +159,7 @@ int main(int argc, char** argv) {
     if (add->parsed()) return adduser(name, add_data);
     if (data.empty()) return usage("--data is required");
     if (listen.empty()) return usage("--listen is required");
-    return serve(data, listen, hub_listen, hub_http_listen, max_document, reap_seconds);
+    return serve(data, listen, hub_listen, hub_http_listen, max_document, reap_seconds, log_days);
   } catch (const std::exception& e) {
     std::cerr << "xgated: " << one_line(e.what()) << "\n";
     return exit_runtime;

@@ -731,7 +731,15 @@ struct hub::impl : std::enable_shared_from_this<hub::impl> {
     std::unique_lock lock(mu);
     auto tick = std::clamp(std::min(opt.idle_timeout, opt.handshake_timeout) / 4, std::chrono::milliseconds(10),
                            std::chrono::milliseconds(500));
+    std::optional<steady::time_point> pruned;
     while (!stopping) {
+      if (opt.log_days > 0 && (!pruned || steady::now() - *pruned >= std::chrono::hours(1))) {
+        pruned = steady::now();
+        lock.unlock();  // store work, and nothing of the hub's state
+        prune_log(std::chrono::system_clock::now());
+        lock.lock();
+        if (stopping) break;
+      }
       hcv.wait_for(lock, tick);
       if (stopping) break;
       auto now = steady::now();
@@ -746,6 +754,36 @@ struct hub::impl : std::enable_shared_from_this<hub::impl> {
       }
       expire(std::chrono::system_clock::now());
     }
+  }
+
+  // Removes the log documents of days before the last log_days (hub.hpp), oldest first, a
+  // bounded batch at a time: names sort by day, so the first documents under "log/" are the
+  // oldest. Housekeeper thread, without the hub's lock.
+  void prune_log(std::chrono::system_clock::time_point now) {
+    const std::string first_kept = log_name(now - std::chrono::hours(24) * (opt.log_days - 1), "", 0).substr(0, 15);  // "log/YYYY-MM-DD/"
+    const store::caller me(opt.principal);
+    std::uint64_t removed = 0;
+    try {
+      for (;;) {
+        {
+          std::lock_guard lock(mu);
+          if (stopping) break;
+        }
+        store::batch b;
+        for (const store::document_info& d : st.list("log", me, 1000))
+          if (d.name.starts_with("log/") && d.name < first_kept) b.remove(d.name);
+        if (b.empty()) break;
+        st.apply(b, me);
+        removed += b.size();
+      }
+    } catch (const std::exception& e) {
+      note("log retention: " + std::string(e.what()));
+    }
+    if (removed == 0) return;
+    note("log retention: removed " + std::to_string(removed) + " log documents from before " + first_kept.substr(4, 10) +
+         " (log_days " + std::to_string(opt.log_days) + ")");
+    std::lock_guard lock(mu);
+    stats.log_documents_pruned += removed;
   }
 
   // Removes messages queued longer than queue_expiry for offline endpoints (hub.hpp).

@@ -749,7 +749,12 @@ struct store::impl {
       if (!name.starts_with(prefix)) break;
       if (!is_under(name, prefix)) continue;
       document_info d = decode_meta(name, view(v));
-      if (!expired(d, now) && allowed(who, d.rights, d.name, right::read)) f(t, std::move(d));
+      if (expired(d, now) || !allowed(who, d.rights, d.name, right::read)) continue;
+      if constexpr (std::is_same_v<decltype(f(t, std::move(d))), bool>) {
+        if (!f(t, std::move(d))) return;  // the caller has enough
+      } else {
+        f(t, std::move(d));
+      }
     }
     if (rc != MDB_NOTFOUND) check(rc, operation, prefix);
   }
@@ -853,11 +858,14 @@ document_info store::copy(std::string_view from, std::string_view to, const call
   });
 }
 
-std::vector<document_info> store::list(std::string_view prefix, const caller& who) const {
+std::vector<document_info> store::list(std::string_view prefix, const caller& who, std::size_t limit) const {
   prefix = check_prefix("list", prefix);
   return impl_->in_read("list", prefix, [&](MDB_txn* t) {
     std::vector<document_info> out;
-    impl_->each_readable(t, prefix, who, "list", [&](MDB_txn*, document_info d) { out.push_back(std::move(d)); });
+    impl_->each_readable(t, prefix, who, "list", [&](MDB_txn*, document_info d) {
+      out.push_back(std::move(d));
+      return limit == 0 || out.size() < limit;
+    });
     return out;
   });
 }

@@ -212,6 +212,32 @@ TEST_F(HubTest, AReceiverThatRestartsGetsTheRestOfALongLivedSendersStream) {
   EXPECT_FALSE(b.receive(200ms));
 }
 
+TEST_F(HubTest, LogDaysRemovesTheLogOfOlderDaysOnly) {
+  // Log documents of old days (as an older hub run wrote them), and one of today, via traffic.
+  const std::vector<std::string> old_days = {"log/2020-01-01/000000.000001-aa-1", "log/2020-01-01/235959.999999-aa-2",
+                                             "log/2021-06-30/120000.000000-bb-1"};
+  for (const auto& name : old_days) st->write(name, "<channel.log/>", "xgate-hub");
+  st->write("logbook/2020-01-01", "<note/>", "xgate-hub");  // not under log/: kept
+  stop_hub();
+  hub_options o;
+  o.log_days = 2;
+  start_hub(o);
+  EXPECT_TRUE(eventually([&] { return h->stats().log_documents_pruned == old_days.size(); }));
+  endpoint a(options("alice", token("alice")));
+  a.start();
+  ASSERT_TRUE(a.wait_connected(5s));
+  a.send("alice", "chat", "<n/>");
+  ASSERT_TRUE(a.receive(5s));
+  std::vector<std::string> names;
+  for (const auto& d : st->list("log", "xgate-hub")) names.push_back(d.name);
+  for (const auto& name : old_days) EXPECT_EQ(std::count(names.begin(), names.end(), name), 0) << name;
+  EXPECT_FALSE(names.empty());  // today's: a login and the message
+  EXPECT_NO_THROW(st->info("logbook/2020-01-01", "xgate-hub"));
+  EXPECT_EQ(h->stats().log_documents_pruned, old_days.size());
+  stop_hub();
+  EXPECT_NE(log.str().find("log retention: removed 3 log documents from before "), std::string::npos) << log.str();
+}
+
 TEST_F(HubTest, SurvivesAHubRestartWithoutLossOrDuplicates) {
   std::string ta = token("alice"), tb = token("bob");
   endpoint a(options("alice", ta));

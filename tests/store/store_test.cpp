@@ -162,6 +162,13 @@ TEST_F(store_test, ListsByPrefixSegmentWiseInNameOrder) {
   std::vector<xs::document_info> l = s.list("results/job-17/final", "alice");
   ASSERT_EQ(l.size(), 1u);
   EXPECT_EQ(l[0], s.info("results/job-17/final", "alice"));
+  // A limit keeps the first documents in name order, counting only readable ones.
+  s.write("results/job-0", "<x/>", "bob");  // bob's own: alice may not read it
+  auto first = s.list("results", "alice", 2);
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(first[0].name, "results");
+  EXPECT_EQ(first[1].name, "results/job-1/final");
+  EXPECT_EQ(s.list("results", "alice", 100).size(), 5u);
 }
 
 TEST_F(store_test, MapGrowsInsteadOfFailing) {

@@ -46,6 +46,8 @@
 // receiver's gate refused the body), expired, auth_failed, login, logout. A receiver's
 // principal is the one it last authenticated with, or the name's first segment if it
 // never did since the hub started. Query: store.query("log", "//channel.log[to='node-b']", p).
+// Retention: with hub_options::log_days = N the hub removes the log documents of days (UTC)
+// before the last N, at start and then hourly; 0 keeps them forever.
 #pragma once
 
 #include <chrono>
@@ -85,10 +87,13 @@ struct hub_options {
   std::ostream* log = nullptr;
   // Messages the hub sends a connection before it waits for acknowledgements.
   std::size_t window = 4096;
+  // Keep the log documents of the last log_days days (UTC, today included); 0 = forever.
+  unsigned log_days = 0;
 };
 
 struct hub_stats {
   std::uint64_t messages_forwarded = 0;  // committed and handed to the receiver's link
+  std::uint64_t log_documents_pruned = 0;  // removed by log_days
   std::uint64_t messages_refused = 0;
   std::uint64_t commits = 0;             // store batches applied
   std::uint64_t committed_ops = 0;       // documents written or removed by them

@@ -163,8 +163,8 @@ class store {
   // write right on it, and the same creator).
   document_info copy(std::string_view from, std::string_view to, const caller& who);
   // Documents under prefix ("" = all, segment-wise: "a" lists "a" and "a/...", not "ab")
-  // that principal may read, in name order.
-  std::vector<document_info> list(std::string_view prefix, const caller& who) const;
+  // that principal may read, in name order; the first `limit` of them when limit > 0.
+  std::vector<document_info> list(std::string_view prefix, const caller& who, std::size_t limit = 0) const;
   // Evaluates xpath on every readable document under prefix; documents without a match
   // are left out. Element names are matched as written, prefix included ("xg:rights").
   std::vector<query_match> query(std::string_view prefix, std::string_view xpath, const caller& who) const;
