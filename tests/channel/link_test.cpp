@@ -129,14 +129,16 @@ TEST(Envelope, IdMustMatchFromAndSeq) {
             "message \"node/a/0123456789abcdef/1\" claims sender \"node/a\" on the link of \"node/b\"");
 }
 
+// Message seq of node/a's stream to node/b; its body is the seq.
+envelope m(std::uint64_t seq, std::string stream = "0123456789abcdef") {
+  envelope e = sample_envelope("node/a", "node/b", seq, std::to_string(seq));
+  e.id = message_id("node/a", stream, seq);
+  return e;
+}
+
 TEST(Inbox, DeliversEachStreamOnceAndInOrder) {
   inbox box(2);
   std::vector<envelope> out;
-  auto m = [](std::uint64_t seq, std::string stream = "0123456789abcdef") {
-    envelope e = sample_envelope("node/a", "node/b", seq, std::to_string(seq));
-    e.id = message_id("node/a", stream, seq);
-    return e;
-  };
   EXPECT_EQ(box.accept(m(2), out), inbox::verdict::held);
   EXPECT_EQ(box.accept(m(2), out), inbox::verdict::duplicate);
   EXPECT_EQ(box.accept(m(3), out), inbox::verdict::held);
@@ -158,11 +160,6 @@ TEST(Inbox, TakesUpAStreamWhoseStartItNeverSawAfterTheGrace) {
   using clock = std::chrono::steady_clock;
   inbox box;
   std::vector<envelope> out;
-  auto m = [](std::uint64_t seq, std::string stream = "0123456789abcdef") {
-    envelope e = sample_envelope("node/a", "node/b", seq, std::to_string(seq));
-    e.id = message_id("node/a", stream, seq);
-    return e;
-  };
   // Seqs 1..3 went to a previous process under this name: 4 and 5 wait.
   EXPECT_EQ(box.accept(m(4), out), inbox::verdict::held);
   EXPECT_EQ(box.accept(m(5), out), inbox::verdict::held);
