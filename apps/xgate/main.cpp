@@ -417,7 +417,7 @@ int run_store(const std::string& command, const store_args& a) {
     throw usage_error("unknown store command \"" + command + "\"");
   } catch (const st::store_error& e) {
     int code = exit_unavailable;
-    switch (e.code()) {
+    switch (e.reason()) {
       case st::store_errc::not_found: code = exit_not_found; break;
       case st::store_errc::conflict:
       case st::store_errc::no_lease:

@@ -322,7 +322,7 @@ struct endpoint::impl {
         try {
           check(e);
         } catch (const channel_error& x) {
-          extra.emplace_back(frames::error{x.code(), store::printable(x.detail()), e.id});
+          extra.emplace_back(frames::error{x.reason(), store::printable(x.detail()), e.id});
           continue;
         } catch (const std::exception& x) {
           extra.emplace_back(frames::error{channel_errc::bad_body, store::printable(x.what()), e.id});

@@ -459,10 +459,10 @@ struct hub::impl : std::enable_shared_from_this<hub::impl> {
     log_record r;
     r.event = "refused";
     r.from = c.ep ? c.name : std::string();
-    r.code = to_string(e.code());
+    r.code = to_string(e.reason());
     r.detail = store::printable(e.detail());
     log_event(std::move(r), c.ep ? c.ep->principal : std::string());
-    send_to(c, {frames::error{e.code(), store::printable(e.detail()), {}}});
+    send_to(c, {frames::error{e.reason(), store::printable(e.detail()), {}}});
     close_conn(c);
   }
 
@@ -491,7 +491,7 @@ struct hub::impl : std::enable_shared_from_this<hub::impl> {
         frames::challenge ch = c.hs->on_hello(*h);
         send_to(c, {std::move(ch)});
       } catch (const channel_error& e) {
-        return refuse(c, e.code(), e.detail(), "auth_failed");
+        return refuse(c, e.reason(), e.detail(), "auth_failed");
       }
       return;
     }
@@ -615,10 +615,10 @@ struct hub::impl : std::enable_shared_from_this<hub::impl> {
     if (refusal) {
       note("refused from " + c.name + " (" + c.peer + "): " + refusal->detail());
       r.event = "refused";
-      r.code = to_string(refusal->code());
+      r.code = to_string(refusal->reason());
       r.detail = store::printable(refusal->detail());
       item.ops.push_back(log_op(std::move(r), a.principal, {}));
-      frames::error err{refusal->code(), store::printable(refusal->detail()), e.id};
+      frames::error err{refusal->reason(), store::printable(refusal->detail()), e.id};
       std::string from = c.name;
       item.done = [this, from, seq, gen, err = std::move(err)](bool ok) mutable {
         ++stats.messages_refused;

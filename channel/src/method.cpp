@@ -128,7 +128,7 @@ void methods::work() {
       try {
         body = h(call, call_info{call.from, method, call.id});
       } catch (const channel_error& err) {
-        fault = {to_string(err.code()), one_line(err.detail())};
+        fault = {to_string(err.reason()), one_line(err.detail())};
       } catch (const std::exception& err) {
         fault = {"remote_failure", one_line(err.what())};
       }
@@ -202,7 +202,7 @@ envelope methods::await_reply(const std::string& to, const std::string& method, 
   std::shared_ptr<pending> p = pending_.at(call_id);
   changed_.wait_for(lock, timeout, [&] { return p->reply || p->failed || stopping_; });
   pending_.erase(call_id);
-  if (p->failed && !p->reply) throw channel_error(p->failed->code(), "call " + method + " on \"" + to + "\": " + p->failed->detail());
+  if (p->failed && !p->reply) throw channel_error(p->failed->reason(), "call " + method + " on \"" + to + "\": " + p->failed->detail());
   if (!p->reply)
     throw channel_error(channel_errc::timeout, "call " + method + " on \"" + to + "\": no reply within " +
                                                    std::to_string(timeout.count()) + " ms");

@@ -17,12 +17,13 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <pugixml.hpp>
+#include <xgate/base/time.hpp>
+#include <xgate/base/url.hpp>
 
 #include <xgate/store/error.hpp>
 #include <xgate/store/names.hpp>
 #include <xgate/xmlcodec/rights.hpp>
 
-#include "url.hpp"
 
 namespace xgate::client {
 
@@ -33,8 +34,8 @@ using tcp = asio::ip::tcp;
 using xgate::store::store_errc;
 using xgate::store::store_error;
 
-client_error::client_error(std::string url, std::string what_failed, int http_status)
-    : xgate::error(xgate::errc::io_error, url + ": " + what_failed), url_(std::move(url)), status_(http_status) {}
+client_error::client_error(net_errc code, std::string url, std::string what_failed, int http_status)
+    : xgate::error(code, url + ": " + what_failed), url_(std::move(url)), status_(http_status) {}
 
 namespace {
 
@@ -57,15 +58,15 @@ struct response {
 // asynchronous operations honour beast::tcp_stream's timeouts.
 class connection {
  public:
-  connection(detail::endpoint ep, std::string token, client_options options)
+  connection(xgate::url ep, std::string token, client_options options)
       : ep_(std::move(ep)), token_(std::move(token)), options_(options) {}
 
-  const std::string& base() const noexcept { return ep_.base; }
+  const std::string& base() const noexcept { return base_; }
 
   response send(http::verb method, const std::string& target, std::string body, std::chrono::milliseconds timeout) {
-    const std::string url = ep_.base + target;
+    const std::string url = base_ + target;
     http::request<http::string_body> req{method, target, 11};
-    req.set(http::field::host, ep_.host + ":" + ep_.port);
+    req.set(http::field::host, ep_.authority());
     req.set(http::field::user_agent, "xgate-client");
     req.set(http::field::authorization, "Bearer " + token_);
     req.set(http::field::accept, "application/xml");
@@ -91,7 +92,7 @@ class connection {
         close();
         bool stale = reused && attempt == 0 && !parser.got_some() && ec != beast::error::timeout;
         if (stale) continue;
-        throw client_error(url, step + ": " + describe(ec, timeout));
+        throw client_error(failure_of(ec), url, step + ": " + describe(ec, timeout));
       }
       auto res = parser.release();
       response out;
@@ -116,6 +117,12 @@ class connection {
     return result;
   }
 
+  static net_errc failure_of(const beast::error_code& ec) {
+    if (ec == beast::error::timeout) return net_errc::timed_out;
+    if (ec == http::error::body_limit) return net_errc::bad_response;
+    return net_errc::unreachable;
+  }
+
   static std::string describe(const beast::error_code& ec, std::chrono::milliseconds timeout) {
     if (ec == beast::error::timeout) return "timed out after " + std::to_string(timeout.count()) + " ms";
     if (ec == http::error::end_of_stream || ec == asio::error::eof) return "the server closed the connection";
@@ -126,8 +133,8 @@ class connection {
   void connect(const std::string& url) {
     beast::error_code ec;
     tcp::resolver resolver(ioc_);
-    auto endpoints = resolver.resolve(ep_.host, ep_.port, ec);
-    if (ec) throw client_error(url, "resolve \"" + ep_.host + "\": " + ec.message());
+    auto endpoints = resolver.resolve(ep_.host, std::to_string(ep_.port), ec);
+    if (ec) throw client_error(net_errc::unreachable, url, "resolve \"" + ep_.host + "\": " + ec.message());
     beast::error_code result = asio::error::would_block;
     stream_.expires_after(options_.connect_timeout);
     stream_.async_connect(endpoints, [&result](beast::error_code e, const tcp::endpoint&) { result = e; });
@@ -136,7 +143,7 @@ class connection {
     stream_.expires_never();
     if (result) {
       close();
-      throw client_error(url, "connect: " + describe(result, options_.connect_timeout));
+      throw client_error(failure_of(result), url, "connect: " + describe(result, options_.connect_timeout));
     }
     stream_.socket().set_option(tcp::no_delay(true), ec);  // small requests: no Nagle delay
     open_ = true;
@@ -150,7 +157,8 @@ class connection {
     open_ = false;
   }
 
-  detail::endpoint ep_;
+  xgate::url ep_;
+  std::string base_ = ep_.origin();  // "http://host:port", what URLs in messages start with
   std::string token_;
   client_options options_;
   asio::io_context ioc_;
@@ -218,13 +226,14 @@ std::optional<parsed_store_message> parse_store_message(const std::string& msg) 
     }
     throw store_error(*errc, operation, name, message.empty() ? "HTTP " + std::to_string(r.status) : message);
   }
-  throw client_error(url, std::string(operation) + ": HTTP " + std::to_string(r.status) +
+  bool busy = r.status == 429 || r.status == 502 || r.status == 503 || r.status == 504;
+  throw client_error(busy ? net_errc::busy : net_errc::bad_response, url, std::string(operation) + ": HTTP " + std::to_string(r.status) +
                               (code.empty() ? "" : " " + code) + (message.empty() ? "" : ": " + message),
                      static_cast<int>(r.status));
 }
 
 [[noreturn]] void bad_response(const std::string& url, std::string_view what) {
-  throw client_error(url, "unexpected response: " + std::string(what));
+  throw client_error(net_errc::bad_response, url, "unexpected response: " + std::string(what));
 }
 
 std::uint64_t to_u64(const std::string& url, std::string_view text, std::string_view what) {
@@ -236,7 +245,7 @@ std::uint64_t to_u64(const std::string& url, std::string_view text, std::string_
 }
 
 xgate::store::clock::time_point to_time(const std::string& url, std::string_view text, std::string_view what) {
-  auto t = detail::parse_iso(text);
+  auto t = xgate::parse_utc(text);
   if (!t) bad_response(url, std::string(what) + " \"" + std::string(text) + "\" is not an ISO 8601 time");
   return *t;
 }
@@ -299,7 +308,7 @@ std::vector<std::pair<std::string, std::string>> rights_fields(const std::string
     std::string joined;
     for (const std::string& p : list) {
       if (p.find(',') != std::string::npos)
-        throw client_error(url, std::string(operation) + ": the principal \"" + p + "\" in write_options::rights (" +
+        throw client_error(net_errc::bad_request, url, std::string(operation) + ": the principal \"" + p + "\" in write_options::rights (" +
                                     xgate::to_string(k) + ") has a comma, which the API's comma-separated lists cannot carry");
       if (!joined.empty()) joined += ',';
       joined += p;
@@ -313,7 +322,7 @@ std::vector<std::pair<std::string, std::string>> rights_fields(const std::string
 
 class http_session_impl final : public xgate::store::session {
  public:
-  http_session_impl(detail::endpoint ep, std::string token, client_options options)
+  http_session_impl(xgate::url ep, std::string token, client_options options)
       : conn_(std::move(ep), std::move(token), options), options_(options) {}
 
   std::string address() const override { return conn_.base(); }
@@ -329,7 +338,7 @@ class http_session_impl final : public xgate::store::session {
 
   xgate::store::document_info write(std::string_view name, std::string_view xml,
                                     const xgate::store::write_options& options) override {
-    std::string target = "/store/" + detail::encode_path(name);
+    std::string target = "/store/" + xgate::encode_url_path(name);
     std::vector<std::pair<std::string, std::string>> q;
     if (options.lease) q.emplace_back("lease", seconds_text(*options.lease));
     if (options.expected_revision) q.emplace_back("if-revision", std::to_string(*options.expected_revision));
@@ -341,7 +350,7 @@ class http_session_impl final : public xgate::store::session {
   }
 
   xgate::store::document read(std::string_view name) override {
-    std::string target = "/store/" + detail::encode_path(name);
+    std::string target = "/store/" + xgate::encode_url_path(name);
     for (int attempt = 0;; ++attempt) {
       auto r = call(http::verb::get, target, {}, "read", name);
       xgate::store::document d{headers_info(target, r, name), std::move(r.body)};
@@ -358,19 +367,19 @@ class http_session_impl final : public xgate::store::session {
   }
 
   xgate::store::document_info info(std::string_view name) override {
-    std::string target = "/info/" + detail::encode_path(name);
+    std::string target = "/info/" + xgate::encode_url_path(name);
     auto r = call(http::verb::get, target, {}, "info", name);
     return info_from(url(target), parse_xml(url(target), r.body, "document").document_element());
   }
 
   void remove(std::string_view name, std::optional<std::uint64_t> expected_revision) override {
-    std::string target = "/store/" + detail::encode_path(name);
+    std::string target = "/store/" + xgate::encode_url_path(name);
     if (expected_revision) target += query_string({{"if-revision", std::to_string(*expected_revision)}});
     call(http::verb::delete_, target, {}, "remove", name);
   }
 
   xgate::store::document take(std::string_view name) override {
-    std::string target = "/take/" + detail::encode_path(name);
+    std::string target = "/take/" + xgate::encode_url_path(name);
     auto r = call(http::verb::post, target, {}, "take", name);
     auto i = headers_info(target, r, name);
     return {std::move(i), std::move(r.body)};
@@ -481,13 +490,13 @@ class http_session_impl final : public xgate::store::session {
   std::string url(const std::string& target) const { return conn_.base() + target; }
 
   static std::string prefixed(std::string route, std::string_view prefix) {
-    if (!prefix.empty()) route += "/" + detail::encode_path(prefix);
+    if (!prefix.empty()) route += "/" + xgate::encode_url_path(prefix);
     return route;
   }
 
   static std::string query_string(const std::vector<std::pair<std::string, std::string>>& params) {
     std::string q;
-    for (const auto& [k, v] : params) q += (q.empty() ? "?" : "&") + k + "=" + detail::encode_query(v);
+    for (const auto& [k, v] : params) q += (q.empty() ? "?" : "&") + k + "=" + xgate::encode_url_query(v);
     return q;
   }
 
@@ -499,7 +508,7 @@ class http_session_impl final : public xgate::store::session {
   }
 
   xgate::store::document_info lease(std::string_view name, const std::string& query, const char* operation) {
-    std::string target = "/lease/" + detail::encode_path(name) + query;
+    std::string target = "/lease/" + xgate::encode_url_path(name) + query;
     auto r = call(http::verb::post, target, {}, operation, name);
     return info_from(url(target), parse_xml(url(target), r.body, "document").document_element());
   }
@@ -536,8 +545,8 @@ class http_session_impl final : public xgate::store::session {
 }  // namespace
 
 std::unique_ptr<xgate::store::session> http_session(std::string url, std::string token, client_options options) {
-  auto ep = detail::parse_http_url(url);
-  if (!ep) throw client_error(url, "not an http://host:port address");
+  auto ep = xgate::parse_url(url, {{"http", 80}}).value;
+  if (!ep) throw client_error(net_errc::bad_address, url, "not an http://host:port address");
   return std::make_unique<http_session_impl>(std::move(*ep), std::move(token), options);
 }
 

@@ -36,13 +36,13 @@ std::unique_ptr<xgate::store::session> open_session(std::string_view address, st
     std::string_view dir = address.substr(file.size());
     // file:///abs/dir (URL form) as well as file:/abs/dir
     if (dir.starts_with("///")) dir.remove_prefix(2);
-    if (dir.empty()) throw client_error(std::string(address), "no directory in the address");
+    if (dir.empty()) throw client_error(net_errc::bad_address, std::string(address), "no directory in the address");
     auto& s = cache.open(std::filesystem::path(dir));
     if (credential.starts_with(principal)) return xgate::store::local_session(s, credential.substr(principal.size()));
     return xgate::store::local_session(s, s.authenticate(credential));
   }
   if (address.starts_with("http://")) return http_session(std::string(address), std::move(credential), options);
-  throw client_error(std::string(address), "not a store address (file:/dir or http://host:port)");
+  throw client_error(net_errc::bad_address, std::string(address), "not a store address (file:/dir or http://host:port)");
 }
 
 }  // namespace xgate::client

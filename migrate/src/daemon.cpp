@@ -161,7 +161,7 @@ struct node_daemon::impl {
           r.accepts = true;
         } catch (const migrate_error& e) {
           r.accepts = false;
-          r.code = to_string(e.code());
+          r.code = to_string(e.reason());
           r.error = e.detail();
         }
       }

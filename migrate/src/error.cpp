@@ -2,38 +2,32 @@
 
 namespace xgate::migrate {
 
-const char* to_string(migrate_errc code) noexcept {
-  switch (code) {
-    case migrate_errc::unknown_job: return "unknown_job";
-    case migrate_errc::unknown_job_type: return "unknown_job_type";
-    case migrate_errc::incompatible_version: return "incompatible_version";
-    case migrate_errc::stale_epoch: return "stale_epoch";
-    case migrate_errc::bad_checkpoint: return "bad_checkpoint";
-    case migrate_errc::unknown_node: return "unknown_node";
-    case migrate_errc::access_denied: return "access_denied";
-    case migrate_errc::wrong_state: return "wrong_state";
-    case migrate_errc::not_here: return "not_here";
-    case migrate_errc::bad_argument: return "bad_argument";
-    case migrate_errc::job_failed: return "job_failed";
-  }
-  return "?";
+const xgate::code_category& migrate_category() noexcept {
+#define E(c) static_cast<int>(migrate_errc::c)
+  static const xgate::code_category category("xgate.migrate", {
+      {E(unknown_job), "unknown_job", condition::not_found, "no job under that id"},
+      {E(unknown_job_type), "unknown_job_type", condition::not_found, "the node does not host the job's type"},
+      {E(incompatible_version), "incompatible_version", condition::failed_precondition, "the node hosts another version of the type and cannot resume this one"},
+      {E(stale_epoch), "stale_epoch", condition::conflict, "a node acted on a job whose epoch moved on (or a checkpoint older than the record)"},
+      {E(bad_checkpoint), "bad_checkpoint", condition::access_denied, "a checkpoint that does not verify (signature, tampering) or does not decode"},
+      {E(unknown_node), "unknown_node", condition::not_found, "a checkpoint's signer (or a move's target) the store knows no key for"},
+      {E(access_denied), "access_denied", condition::access_denied, "the principal lacks the job right the operation needs"},
+      {E(wrong_state), "wrong_state", condition::failed_precondition, "e.g. resume of a running job, move of a suspended one, result of a running one"},
+      {E(not_here), "not_here", condition::failed_precondition, "the job is not running on this node"},
+      {E(bad_argument), "bad_argument", condition::invalid_input, "a missing or malformed job argument"},
+      {E(job_failed), "job_failed", condition::internal, "the job's body threw; the message carries what it threw"},
+  });
+#undef E
+  return category;
+}
+
+const char* to_string(migrate_errc code) noexcept { return migrate_category().code_name(static_cast<int>(code)); }
+
+std::optional<migrate_errc> migrate_errc_from_string(std::string_view name) noexcept {
+  return migrate_category().value_as<migrate_errc>(name);
 }
 
 namespace {
-// xgate::errc has no migration code yet; the nearest existing one keeps generic handlers
-// (exit codes, HTTP statuses) meaningful.
-xgate::errc nearest(migrate_errc c) {
-  switch (c) {
-    case migrate_errc::unknown_job_type: return xgate::errc::unknown_type;
-    case migrate_errc::incompatible_version: return xgate::errc::version_too_new;
-    case migrate_errc::bad_checkpoint: return xgate::errc::signature_invalid;
-    case migrate_errc::access_denied: return xgate::errc::access_denied;
-    case migrate_errc::bad_argument: return xgate::errc::bad_value;
-    case migrate_errc::unknown_node: return xgate::errc::key_error;
-    default: return xgate::errc::store_failure;
-  }
-}
-
 std::string compose(std::string_view job, std::string_view detail) {
   std::string m = "migrate: ";
   if (!job.empty()) {
@@ -47,6 +41,6 @@ std::string compose(std::string_view job, std::string_view detail) {
 }  // namespace
 
 migrate_error::migrate_error(migrate_errc code, std::string_view job, std::string_view detail)
-    : xgate::error(nearest(code), compose(job, detail)), code_(code), job_(job), detail_(detail) {}
+    : xgate::error(code, compose(job, detail)), job_(job), detail_(detail) {}
 
 }  // namespace xgate::migrate

@@ -52,7 +52,7 @@ inline void fill_error(protocol::reply& r, std::exception_ptr e) {
     r.code = x.code;
     r.error = x.what();
   } catch (const migrate_error& x) {
-    r.code = to_string(x.code());
+    r.code = to_string(x.reason());
     r.error = x.what();
   } catch (const xgate::access_denied& x) {
     r.code = "access_denied";

@@ -575,7 +575,7 @@ http_error current_error() {
              {"X-Xgate-Document", header_safe(e.document())}}};
   } catch (const store::store_error& e) {
     http::status s = http::status::internal_server_error;
-    switch (e.code()) {
+    switch (e.reason()) {
       case store::store_errc::not_found: s = http::status::not_found; break;
       case store::store_errc::conflict: s = http::status::conflict; break;
       case store::store_errc::bad_name:
@@ -591,7 +591,7 @@ http_error current_error() {
       case store::store_errc::too_large: s = http::status::payload_too_large; break;
       case store::store_errc::lmdb: s = http::status::internal_server_error; break;
     }
-    return {s, store::to_string(e.code()), e.what()};
+    return {s, store::to_string(e.reason()), e.what()};
   } catch (const std::bad_alloc&) {
     return {http::status::internal_server_error, "internal", "out of memory"};
   } catch (const std::exception& e) {

@@ -2,28 +2,30 @@
 
 namespace xgate::store {
 
-const char* to_string(store_errc code) noexcept {
-  switch (code) {
-    case store_errc::not_found: return "not_found";
-    case store_errc::conflict: return "conflict";
-    case store_errc::bad_name: return "bad_name";
-    case store_errc::bad_document: return "bad_document";
-    case store_errc::creator_mismatch: return "creator_mismatch";
-    case store_errc::rights_change: return "rights_change";
-    case store_errc::bad_xpath: return "bad_xpath";
-    case store_errc::no_lease: return "no_lease";
-    case store_errc::history_lost: return "history_lost";
-    case store_errc::bad_credential: return "bad_credential";
-    case store_errc::too_large: return "too_large";
-    case store_errc::lmdb: return "lmdb";
-  }
-  return "?";
+const xgate::code_category& store_category() noexcept {
+#define E(c) static_cast<int>(store_errc::c)
+  static const xgate::code_category category("xgate.store", {
+      {E(not_found), "not_found", condition::not_found, "no document under that name"},
+      {E(conflict), "conflict", condition::conflict, "compare-and-set: the revision is not the expected one"},
+      {E(bad_name), "bad_name", condition::invalid_input, "a name that is empty, too long, has empty segments or unprintable bytes"},
+      {E(bad_document), "bad_document", condition::invalid_input, "not well-formed XML, or embedded rights that cannot be read"},
+      {E(creator_mismatch), "creator_mismatch", condition::invalid_input, "a document claiming another creator than the principal creating it"},
+      {E(rights_change), "rights_change", condition::access_denied, "a replace by a non-creator that would change the document's rights"},
+      {E(bad_xpath), "bad_xpath", condition::invalid_input, "an XPath expression that does not compile"},
+      {E(no_lease), "no_lease", condition::failed_precondition, "renew or cancel of a document that holds no lease"},
+      {E(history_lost), "history_lost", condition::failed_precondition, "a watch after a revision older than the change log still holds"},
+      {E(bad_credential), "bad_credential", condition::access_denied, "a token that is unknown, expired or revoked, or a malformed credential request"},
+      {E(too_large), "too_large", condition::too_large, "a document larger than store_options::max_document_size"},
+      {E(lmdb), "lmdb", condition::internal, "any other LMDB failure; lmdb_code() holds the MDB_* code"},
+  });
+#undef E
+  return category;
 }
 
+const char* to_string(store_errc code) noexcept { return store_category().code_name(static_cast<int>(code)); }
+
 std::optional<store_errc> store_errc_from_string(std::string_view name) noexcept {
-  for (int c = static_cast<int>(store_errc::not_found); c <= static_cast<int>(store_errc::lmdb); ++c)
-    if (name == to_string(static_cast<store_errc>(c))) return static_cast<store_errc>(c);
-  return std::nullopt;
+  return store_category().value_as<store_errc>(name);
 }
 
 namespace {
@@ -43,8 +45,7 @@ std::string compose(std::string_view operation, std::string_view document, std::
 
 store_error::store_error(store_errc code, std::string_view operation, std::string_view document, std::string_view detail,
                          int lmdb_code)
-    : xgate::error(xgate::errc::store_failure, compose(operation, document, detail)),
-      code_(code),
+    : xgate::error(code, compose(operation, document, detail)),
       lmdb_code_(lmdb_code),
       operation_(operation),
       document_(document) {}

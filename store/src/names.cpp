@@ -19,24 +19,6 @@ bool is_valid_name(std::string_view name) noexcept {
   return true;
 }
 
-std::string printable(std::string_view text) {
-  constexpr std::size_t clip = 120;
-  std::string out;
-  for (std::size_t i = 0; i < text.size() && i < clip; ++i) {
-    unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c <= 0x7e && c != '\\' && c != '"') {
-      out += static_cast<char>(c);
-    } else {
-      static constexpr char hex[] = "0123456789abcdef";
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  if (text.size() > clip) out += "...";
-  return out;
-}
-
 void check_name(std::string_view operation, std::string_view name) {
   if (!is_valid_name(name))
     throw store_error(store_errc::bad_name, operation, printable(name),

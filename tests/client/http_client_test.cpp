@@ -109,12 +109,29 @@ TEST(HttpSession, RebuildsTypedErrorsFromTheHeaders) {
     s->take("t");
     ADD_FAILURE() << "no client_error";
   } catch (const client_error& e) {
-    EXPECT_EQ(e.code(), xgate::errc::io_error);
+    EXPECT_EQ(e.code(), xgate::net_errc::bad_response);
+    EXPECT_FALSE(e.retryable());
     EXPECT_EQ(e.http_status(), 405);
     EXPECT_NE(std::string(e.what()).find("/take/t"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("method not allowed"), std::string::npos) << e.what();
   }
   EXPECT_THROW(s->info("x"), client_error);  // 200 with a body that is not the API's
+}
+
+TEST(HttpSession, AnOverloadedServerIsWorthARetry) {
+  for (int status : {429, 502, 503, 504}) {
+    fake_server server([&](const fake_request&) -> fake_response { return {status, {}, "busy"}; });
+    auto s = http_session(server.url(), "t");
+    try {
+      (void)s->revision();
+      ADD_FAILURE() << "no client_error for " << status;
+    } catch (const client_error& e) {
+      EXPECT_EQ(e.code(), xgate::net_errc::busy) << status;
+      EXPECT_EQ(e.code(), xgate::condition::unavailable) << status;
+      EXPECT_TRUE(e.retryable()) << status;
+      EXPECT_EQ(e.http_status(), status);
+    }
+  }
 }
 
 TEST(HttpSession, ReconnectsOnceWhenTheServerClosedAnIdleConnection) {
@@ -141,12 +158,19 @@ TEST(HttpSession, UnreachableServerIsAClientErrorNamingTheUrl) {
     s->read("a/b");
     ADD_FAILURE() << "no client_error";
   } catch (const client_error& e) {
-    EXPECT_EQ(e.code(), xgate::errc::io_error);
+    EXPECT_EQ(e.code(), xgate::net_errc::unreachable);
+    EXPECT_TRUE(e.retryable());
     EXPECT_EQ(e.url(), url + "/store/a/b");
     EXPECT_NE(std::string(e.what()).find("connect"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(http_session("https://example.org", "t"), client_error);
-  EXPECT_THROW(http_session("127.0.0.1:80", "t"), client_error);
+  for (const char* bad : {"https://example.org", "127.0.0.1:80"}) {
+    try {
+      (void)http_session(bad, "t");
+      ADD_FAILURE() << bad;
+    } catch (const client_error& e) {
+      EXPECT_EQ(e.code(), xgate::net_errc::bad_address) << bad;
+    }
+  }
 }
 
 TEST(HttpSession, ASilentServerTimesOut) {

@@ -456,7 +456,7 @@ std::pair<std::string, std::string> failure(F&& f) {
   try {
     f();
   } catch (const xgate::store::store_error& e) {
-    return {std::string("store_error ") + xgate::store::to_string(e.code()), e.what()};
+    return {std::string("store_error ") + xgate::store::to_string(e.reason()), e.what()};
   } catch (const xgate::access_denied& e) {
     return {"access_denied", e.what()};
   } catch (const std::exception& e) {
@@ -603,7 +603,7 @@ TEST_F(HttpAndLocal, AStoppedServerIsAClientError) {
     s->revision();
     ADD_FAILURE() << "no client_error";
   } catch (const client_error& e) {
-    EXPECT_EQ(e.code(), xgate::errc::io_error);
+    EXPECT_EQ(e.code(), xgate::condition::unavailable);
     EXPECT_NE(std::string(e.what()).find("/revision"), std::string::npos) << e.what();
   }
 }

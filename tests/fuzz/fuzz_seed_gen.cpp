@@ -400,7 +400,7 @@ std::string check_seed(const seed& s, const xgate::verify_key& vkey, const xgate
     } catch (const xgate::error& e) {
       if (own && s.expectation != expect::refused) problems << "refused: " << e.what() << "; ";
       if (own && s.expectation == expect::refused && e.code() != s.code)
-        problems << "refused with " << xgate::to_string(e.code()) << " instead of " << xgate::to_string(s.code) << ": " << e.what() << "; ";
+        problems << "refused with " << xgate::code_name(e.code()) << " instead of " << xgate::to_string(s.code) << ": " << e.what() << "; ";
     }
   }
   return problems.str();

@@ -50,7 +50,7 @@ store_error catch_store_error(F&& f) {
 
 template <class F>
 store_errc store_errc_of(F&& f) {
-  return catch_store_error(std::forward<F>(f)).code();
+  return catch_store_error(std::forward<F>(f)).reason();
 }
 
 // "PRINCIPAL RIGHT DOCUMENT" of the xgate::access_denied f throws; "not denied" otherwise.

@@ -15,7 +15,7 @@ void expect_decode_error(const std::string& xml, xgate::errc code, const std::st
     (void)xgate::from_xml<T>(xml, options);
     ADD_FAILURE() << "decoded without error:\n" << xml;
   } catch (const xgate::decode_error& e) {
-    EXPECT_EQ(e.code(), code) << xgate::to_string(e.code()) << ": " << e.what();
+    EXPECT_EQ(e.code(), code) << xgate::code_name(e.code()) << ": " << e.what();
     EXPECT_EQ(std::string(e.what()), message);
   }
 }

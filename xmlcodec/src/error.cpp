@@ -2,40 +2,46 @@
 
 namespace xgate {
 
-const char* to_string(errc code) noexcept {
-  switch (code) {
-    case errc::malformed_xml: return "malformed_xml";
-    case errc::forbidden_markup: return "forbidden_markup";
-    case errc::too_deep: return "too_deep";
-    case errc::too_large: return "too_large";
-    case errc::not_xgate_document: return "not_xgate_document";
-    case errc::wrong_root_type: return "wrong_root_type";
-    case errc::unknown_type: return "unknown_type";
-    case errc::abstract_type: return "abstract_type";
-    case errc::unknown_field: return "unknown_field";
-    case errc::missing_field: return "missing_field";
-    case errc::unexpected_content: return "unexpected_content";
-    case errc::missing_id: return "missing_id";
-    case errc::duplicate_id: return "duplicate_id";
-    case errc::wrong_ref_type: return "wrong_ref_type";
-    case errc::unreferenced_object: return "unreferenced_object";
-    case errc::bad_number: return "bad_number";
-    case errc::number_out_of_range: return "number_out_of_range";
-    case errc::bad_value: return "bad_value";
-    case errc::bad_base64: return "bad_base64";
-    case errc::bad_text: return "bad_text";
-    case errc::duplicate_key: return "duplicate_key";
-    case errc::version_too_new: return "version_too_new";
-    case errc::access_denied: return "access_denied";
-    case errc::signature_invalid: return "signature_invalid";
-    case errc::not_signed: return "not_signed";
-    case errc::key_error: return "key_error";
-    case errc::encode_failure: return "encode_failure";
-    case errc::io_error: return "io_error";
-    case errc::store_failure: return "store_failure";
-    case errc::channel_failure: return "channel_failure";
-  }
-  return "unknown";
+const code_category& codec_category() noexcept {
+#define E(c) static_cast<int>(errc::c)
+  static const code_category category("xgate.codec", {
+      {E(malformed_xml), "malformed_xml", condition::invalid_input, "not well-formed XML"},
+      {E(forbidden_markup), "forbidden_markup", condition::invalid_input, "DOCTYPE, entity declarations or references to undeclared entities"},
+      {E(too_deep), "too_deep", condition::too_large, "element nesting beyond decode_options::max_depth"},
+      {E(too_large), "too_large", condition::too_large, "document beyond decode_options::max_bytes"},
+      {E(not_xgate_document), "not_xgate_document", condition::invalid_input, "the root is not <xg:doc xmlns:xg=\"urn:xgate:1\">"},
+      {E(wrong_root_type), "wrong_root_type", condition::invalid_input, "the document holds another type than the one asked for"},
+      {E(unknown_type), "unknown_type", condition::invalid_input, "a type name that is not registered"},
+      {E(abstract_type), "abstract_type", condition::invalid_input, "a registered type that cannot be instantiated"},
+      {E(unknown_field), "unknown_field", condition::invalid_input, "an element the type does not describe (strict mode)"},
+      {E(missing_field), "missing_field", condition::invalid_input, "a field absent in a document of the type's current version (strict mode)"},
+      {E(unexpected_content), "unexpected_content", condition::invalid_input, "text or elements where none may be"},
+      {E(missing_id), "missing_id", condition::invalid_input, "xg:ref names an id no object carries"},
+      {E(duplicate_id), "duplicate_id", condition::invalid_input, "two objects carry the same xg:id"},
+      {E(wrong_ref_type), "wrong_ref_type", condition::invalid_input, "xg:ref names an object of an incompatible type"},
+      {E(unreferenced_object), "unreferenced_object", condition::invalid_input, "a shared object that nothing refers to"},
+      {E(bad_number), "bad_number", condition::invalid_input, "not a number of the expected kind"},
+      {E(number_out_of_range), "number_out_of_range", condition::invalid_input, "a number that does not fit the field"},
+      {E(bad_value), "bad_value", condition::invalid_input, "a bool, enum name, variant index or count that is not allowed"},
+      {E(bad_base64), "bad_base64", condition::invalid_input, "invalid base64"},
+      {E(bad_text), "bad_text", condition::invalid_input, "characters XML cannot carry, invalid UTF-8, bad xg:x escape"},
+      {E(duplicate_key), "duplicate_key", condition::invalid_input, "the same key twice in a map or set"},
+      {E(version_too_new), "version_too_new", condition::invalid_input, "a type version newer than this program knows"},
+      {E(access_denied), "access_denied", condition::access_denied, "the principal lacks the right"},
+      {E(signature_invalid), "signature_invalid", condition::access_denied, "the signature does not match the bytes it covers"},
+      {E(not_signed), "not_signed", condition::access_denied, "a key was given but the document carries no signature"},
+      {E(key_error), "key_error", condition::invalid_input, "a key file that cannot be read or used"},
+      {E(encode_failure), "encode_failure", condition::invalid_input, "an object graph that cannot be written (unregistered type, dangling pointer)"},
+      {E(io_error), "io_error", condition::internal, "a sink or file failed"},
+  });
+#undef E
+  return category;
+}
+
+const char* to_string(errc code) noexcept { return codec_category().code_name(static_cast<int>(code)); }
+
+std::optional<errc> errc_from_string(std::string_view name) noexcept {
+  return codec_category().value_as<errc>(name);
 }
 
 namespace {

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include <system_error>
+
 #include <xgate/xmlcodec/error.hpp>
 
 namespace xgate::channel {
@@ -29,23 +31,32 @@ enum class channel_errc {
   timeout,           // no reply to a call within its timeout
   route_broken,      // a multi-hop route (agent.hpp) failed at a named hop, or was closed
 };
+}  // namespace xgate::channel
 
-const char* to_string(channel_errc code) noexcept;  // "bad_frame", ...
-std::optional<channel_errc> channel_errc_from_string(std::string_view name) noexcept;
+template <>
+struct std::is_error_code_enum<xgate::channel::channel_errc> : std::true_type {};
 
-// An xgate::error, so one handler catches every xgate failure. Its xgate::error::code() is
-// the nearest xgate one: access_denied for bad_auth and spoofed_sender, wrong_root_type
-// for wrong_body_type, channel_failure otherwise; channel_error::code() tells the
-// channel's own reason.
+namespace xgate::channel {
+
+// The category of channel_errc ("xgate.channel"); each code's condition: docs/errors.md.
+[[nodiscard]] const xgate::code_category& channel_category() noexcept;
+[[nodiscard]] inline std::error_code make_error_code(channel_errc code) noexcept {
+  return {static_cast<int>(code), channel_category()};
+}
+
+[[nodiscard]] const char* to_string(channel_errc code) noexcept;  // "bad_frame", ...
+[[nodiscard]] std::optional<channel_errc> channel_errc_from_string(std::string_view name) noexcept;  // the inverse
+
+// An xgate::error whose code() is a channel_errc (compare: `e.code() == channel_errc::timeout`).
 class channel_error : public xgate::error {
  public:
   // what(): "channel: DETAIL"
   channel_error(channel_errc code, std::string_view detail);
-  channel_errc code() const noexcept { return code_; }
+  // code() as the channel_errc it always is, for a switch or to_string.
+  [[nodiscard]] channel_errc reason() const noexcept { return static_cast<channel_errc>(code().value()); }
   const std::string& detail() const noexcept { return detail_; }
 
  private:
-  channel_errc code_;
   std::string detail_;
 };
 

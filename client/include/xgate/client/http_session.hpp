@@ -34,11 +34,12 @@ struct client_options {
 };
 
 // A failure of the HTTP layer: the server cannot be reached, does not answer in time, or
-// answers something that is not the API's. code() is errc::io_error; what() names the URL
-// and what failed: `http://127.0.0.1:9/store/a: connect: Connection refused`.
+// answers something that is not the API's. code() is a net_errc (unreachable, timed_out and
+// busy are worth a retry: error::retryable()); what() names the URL and what failed:
+// `http://127.0.0.1:9/store/a: connect: Connection refused`.
 class client_error : public xgate::error {
  public:
-  client_error(std::string url, std::string what_failed, int http_status = 0);
+  client_error(net_errc code, std::string url, std::string what_failed, int http_status = 0);
   const std::string& url() const noexcept { return url_; }
   int http_status() const noexcept { return status_; }  // 0 when no response came
 

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include <system_error>
+
 #include <xgate/xmlcodec/error.hpp>
 
 namespace xgate::migrate {
@@ -26,22 +28,33 @@ enum class migrate_errc {
   bad_argument,          // a missing or malformed job argument
   job_failed,            // the job's body threw; the message carries what it threw
 };
+}  // namespace xgate::migrate
 
-const char* to_string(migrate_errc code) noexcept;  // "unknown_job", ...
+template <>
+struct std::is_error_code_enum<xgate::migrate::migrate_errc> : std::true_type {};
 
-// An xgate::error, so one handler catches every xgate failure. Its xgate code is the nearest
-// existing one (signature_invalid, access_denied, unknown_type, version_too_new, ...);
-// migrate_error::code() tells the runtime's own reason.
+namespace xgate::migrate {
+
+// The category of migrate_errc ("xgate.migrate"); each code's condition: docs/errors.md.
+[[nodiscard]] const xgate::code_category& migrate_category() noexcept;
+[[nodiscard]] inline std::error_code make_error_code(migrate_errc code) noexcept {
+  return {static_cast<int>(code), migrate_category()};
+}
+
+[[nodiscard]] const char* to_string(migrate_errc code) noexcept;  // "unknown_job", ...
+[[nodiscard]] std::optional<migrate_errc> migrate_errc_from_string(std::string_view name) noexcept;  // the inverse
+
+// An xgate::error whose code() is a migrate_errc (compare: `e.code() == migrate_errc::stale_epoch`).
 class migrate_error : public xgate::error {
  public:
   // what(): "migrate: job \"JOB\": DETAIL" ("migrate: DETAIL" without a job).
   migrate_error(migrate_errc code, std::string_view job, std::string_view detail);
-  migrate_errc code() const noexcept { return code_; }
+  // code() as the migrate_errc it always is, for a switch or to_string.
+  [[nodiscard]] migrate_errc reason() const noexcept { return static_cast<migrate_errc>(code().value()); }
   const std::string& job() const noexcept { return job_; }
   const std::string& detail() const noexcept { return detail_; }
 
  private:
-  migrate_errc code_;
   std::string job_, detail_;
 };
 

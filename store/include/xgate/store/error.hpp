@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include <system_error>
+
 #include <xgate/xmlcodec/error.hpp>
 
 namespace xgate::store {
@@ -26,24 +28,35 @@ enum class store_errc {
   too_large,         // a document larger than store_options::max_document_size
   lmdb,              // any other LMDB failure; lmdb_code() holds the MDB_* code
 };
+}  // namespace xgate::store
 
-const char* to_string(store_errc code) noexcept;  // "not_found", "conflict", ...
-std::optional<store_errc> store_errc_from_string(std::string_view name) noexcept;  // the inverse
+template <>
+struct std::is_error_code_enum<xgate::store::store_errc> : std::true_type {};
 
-// An xgate::error (code() errc::store_failure when caught as one), so one handler can catch
-// every xgate failure; store_error::code() tells the store's own reason.
+namespace xgate::store {
+
+// The category of store_errc ("xgate.store"); each code's condition: docs/errors.md.
+[[nodiscard]] const xgate::code_category& store_category() noexcept;
+[[nodiscard]] inline std::error_code make_error_code(store_errc code) noexcept {
+  return {static_cast<int>(code), store_category()};
+}
+
+[[nodiscard]] const char* to_string(store_errc code) noexcept;  // "not_found", "conflict", ...
+[[nodiscard]] std::optional<store_errc> store_errc_from_string(std::string_view name) noexcept;  // the inverse
+
+// An xgate::error whose code() is a store_errc (compare: `e.code() == store_errc::conflict`).
 class store_error : public xgate::error {
  public:
   // what(): "store: OPERATION \"DOCUMENT\": DETAIL" ("store: OPERATION: DETAIL" without a document).
   store_error(store_errc code, std::string_view operation, std::string_view document, std::string_view detail,
               int lmdb_code = 0);
-  store_errc code() const noexcept { return code_; }
-  int lmdb_code() const noexcept { return lmdb_code_; }  // 0 unless code() is lmdb
+  // code() as the store_errc it always is, for a switch or to_string.
+  [[nodiscard]] store_errc reason() const noexcept { return static_cast<store_errc>(code().value()); }
+  int lmdb_code() const noexcept { return lmdb_code_; }  // 0 unless code() is store_errc::lmdb
   const std::string& operation() const noexcept { return operation_; }
   const std::string& document() const noexcept { return document_; }
 
  private:
-  store_errc code_;
   int lmdb_code_;
   std::string operation_, document_;
 };

@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include <xgate/base/text.hpp>
+
 namespace xgate::store {
 
 // LMDB keys are at most 511 bytes by default; stay well inside that.
@@ -20,7 +22,6 @@ void check_name(std::string_view operation, std::string_view name);
 std::string_view check_prefix(std::string_view operation, std::string_view prefix);
 // Whether name lies under prefix, segment-wise: "a/b" is under "a" and "a/b", not under "a/bc".
 bool is_under(std::string_view name, std::string_view prefix) noexcept;
-// The name made safe to quote in a message: bytes outside 0x20..0x7e as \xNN, clipped.
-std::string printable(std::string_view text);
+using xgate::printable;  // names are quoted in messages through it
 
 }  // namespace xgate::store

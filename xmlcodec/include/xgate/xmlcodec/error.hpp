@@ -1,10 +1,15 @@
-// Typed errors. Every failure has a named code (like LMDB's MDB_* codes) and a message
-// that says where (document, line, element path) and what.
+// The codec's errors. Every failure has a named code (like LMDB's MDB_* codes) and a message
+// that says where (document, line, element path) and what. How errors work across xgate,
+// and which are worth a retry: xgate/base/error.hpp and docs/errors.md.
 #pragma once
 
 #include <cstddef>
-#include <stdexcept>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <system_error>
+
+#include <xgate/base/error.hpp>
 
 namespace xgate {
 
@@ -37,20 +42,21 @@ enum class errc {
   key_error,             // a key file that cannot be read or used
   encode_failure,        // an object graph that cannot be written (unregistered type, dangling pointer)
   io_error,              // a sink or file failed
-  store_failure,         // a store operation failed: xgate::store::store_error::code() says which way
-  channel_failure,       // a channel operation failed: xgate::channel::channel_error::code() says which way
 };
+}  // namespace xgate
 
-const char* to_string(errc code) noexcept;
+template <>
+struct std::is_error_code_enum<xgate::errc> : std::true_type {};
 
-class error : public std::runtime_error {
- public:
-  error(errc code, const std::string& message) : std::runtime_error(message), code_(code) {}
-  errc code() const noexcept { return code_; }
+namespace xgate {
 
- private:
-  errc code_;
-};
+// The category of errc ("xgate.codec"); each code's condition is in docs/errors.md.
+[[nodiscard]] const code_category& codec_category() noexcept;
+[[nodiscard]] inline std::error_code make_error_code(errc code) noexcept {
+  return {static_cast<int>(code), codec_category()};
+}
+[[nodiscard]] const char* to_string(errc code) noexcept;                         // "malformed_xml", ...
+[[nodiscard]] std::optional<errc> errc_from_string(std::string_view name) noexcept;  // the inverse
 
 // A document that cannot be decoded. what() reads "DOC:LINE: at PATH: DETAIL".
 class decode_error : public error {

@@ -1,0 +1,17 @@
+// Text for messages and logs.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace xgate {
+
+// text made safe to quote in a message: bytes outside 0x20..0x7e, '\\' and '"' as \xNN;
+// clipped to 120 bytes with "..." after. Names and values from hostile input pass through
+// here before they reach an error message or a log line.
+[[nodiscard]] std::string printable(std::string_view text);
+
+// Lower-case hexadecimal of bytes ("0a1b...").
+[[nodiscard]] std::string to_hex(std::string_view bytes);
+
+}  // namespace xgate
