@@ -1,4 +1,4 @@
-#include <xgate/channel/auth.hpp>
+#include <xgate/channel/detail/auth.hpp>
 
 #include <sodium.h>
 

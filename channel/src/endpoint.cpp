@@ -10,8 +10,8 @@
 #include <system_error>
 #include <thread>
 
-#include <xgate/channel/auth.hpp>
-#include <xgate/channel/link.hpp>
+#include <xgate/channel/detail/auth.hpp>
+#include <xgate/channel/detail/link.hpp>
 #include <xgate/channel/xmpp.hpp>
 #include <xgate/store/names.hpp>
 
@@ -211,7 +211,7 @@ struct endpoint::impl {
 
   void serve(connection& c, std::vector<frame> first) {
     auto last_sent = steady::now(), last_heard = steady::now();
-    std::vector<frame> extra;  // pongs, gate refusals
+    std::vector<frame> extra;  // pongs, type-check refusals
     if (!first.empty()) process(std::move(first), extra);
     for (;;) {
       std::vector<frame> out = std::move(extra);
@@ -305,10 +305,10 @@ struct endpoint::impl {
     deliver(std::move(delivered), std::move(presence), std::move(errors), extra);
   }
 
-  // To the application: messages (through the typed gates), presence, errors. I/O thread.
+  // To the application: messages (through the type checks), presence, errors. I/O thread.
   void deliver(std::vector<envelope> delivered, std::vector<frames::presence> presence, std::vector<frames::error> errors,
                std::vector<frame>& extra) {
-    // Typed gates: a body that does not pass is not delivered; its sender hears why.
+    // Type checks (expect()): a body that does not pass is not delivered; its sender hears why.
     std::vector<envelope> ok;
     ok.reserve(delivered.size());
     for (auto& e : delivered) {

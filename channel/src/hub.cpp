@@ -1,5 +1,6 @@
 // The hub's public API (hub.hpp) and the lookups its parts share; hub_impl.hpp lists the parts.
 #include "hub_impl.hpp"
+#include "random_hex.hpp"
 
 #include <sodium.h>
 
@@ -9,9 +10,7 @@ using namespace hub_detail;
 
 hub::impl::impl(store::store& s, hub_options o) : store_(s), options(std::move(o)), verifier(s) {
   if (sodium_init() < 0) throw channel_error(channel_errc::protocol, "libsodium failed to initialize");
-  unsigned char r[4];
-  randombytes_buf(r, sizeof r);
-  instance = hex(r, sizeof r);
+  instance = detail::random_hex(4);
   load();
 }
 

@@ -22,8 +22,9 @@
 #include <thread>
 #include <vector>
 
-#include <xgate/channel/hub.hpp>
+#include <xgate/channel/detail/auth.hpp>
 #include <xgate/channel/detail/link.hpp>
+#include <xgate/channel/hub.hpp>
 #include <xgate/xmlcodec.hpp>
 
 namespace xgate::channel::hub_docs {
@@ -54,7 +55,6 @@ struct commit_item {
   std::function<void(bool ok)> done;  // under the hub's lock, in submission order
 };
 
-std::string hex(const unsigned char* p, std::size_t n);
 // BLAKE2b-256 of the body, in hex: what the log records instead of the body.
 std::string body_digest(std::string_view body);
 // "2024-05-01T12:00:00.123456Z"

@@ -1,6 +1,7 @@
 // The hub's documents in the store (hub.hpp): queue documents, log records, the reload of
 // the queues after a restart, and the committer that writes them in shared batches.
 #include "hub_impl.hpp"
+#include "random_hex.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -24,21 +25,10 @@ XGATE_TYPE(queued, "channel.queued", 1, (), (from, to, id, correlation, kind, se
 
 namespace xgate::channel::hub_detail {
 
-std::string hex(const unsigned char* p, std::size_t n) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string s;
-  s.reserve(2 * n);
-  for (std::size_t i = 0; i < n; ++i) {
-    s += digits[p[i] >> 4];
-    s += digits[p[i] & 15];
-  }
-  return s;
-}
-
 std::string body_digest(std::string_view body) {
   unsigned char h[32];
   crypto_generichash(h, sizeof h, reinterpret_cast<const unsigned char*>(body.data()), body.size(), nullptr, 0);
-  return hex(h, sizeof h);
+  return detail::to_hex(h, sizeof h);
 }
 
 std::string iso_time(std::chrono::system_clock::time_point t) {

@@ -197,7 +197,7 @@ void hub::impl::on_ack(conn& c, const frames::ack& k) {
   pump(s);
 }
 
-// The receiver's gate refused a body (or another endpoint-side error about a message):
+// The receiver's type check (endpoint::expect) refused a body (or another endpoint-side error about a message):
 // logged, and passed on to the message's sender when it is online.
 void hub::impl::on_peer_error(conn& c, frames::error err) {
   std::string sender = sender_of_id(err.message_id);

@@ -16,11 +16,11 @@
 #include <unordered_map>
 
 #include <boost/beast/core/flat_buffer.hpp>
-#include <sodium.h>
 
 #include <xgate/channel/error.hpp>
 
 #include "longpoll_wire.hpp"
+#include "random_hex.hpp"
 
 namespace xgate::channel {
 
@@ -28,19 +28,6 @@ namespace beast = boost::beast;
 using namespace longpoll_wire;
 
 namespace {
-
-std::string random_session_id() {
-  if (sodium_init() < 0) throw channel_error(channel_errc::protocol, "libsodium failed to initialize");
-  unsigned char b[16];
-  randombytes_buf(b, sizeof b);
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string s;
-  for (unsigned char c : b) {
-    s += hex[c >> 4];
-    s += hex[c & 15];
-  }
-  return s;
-}
 
 // A listening socket on address:port (IPv4 or IPv6 literal).
 int listen_on(const std::string& address, unsigned short port, unsigned short& bound) {
@@ -364,7 +351,7 @@ struct longpoll_hub_server::impl : std::enable_shared_from_this<impl> {
 
   std::shared_ptr<session> open_session(const std::string& peer) {
     auto s = std::make_shared<session>();
-    s->id = random_session_id();
+    s->id = detail::random_hex(16);
     std::weak_ptr<session> weak = s;
     auto send = [weak](std::vector<frame> frames) {
       auto s = weak.lock();

@@ -13,7 +13,7 @@
 #include <utility>
 
 #include <xgate/channel/error.hpp>
-#include <xgate/channel/link.hpp>
+#include <xgate/channel/detail/link.hpp>
 #include <xgate/store/names.hpp>
 
 #include "xmpp_session.hpp"
@@ -267,7 +267,7 @@ class xmpp_connection final : public connection {
     } else if (auto* pi = std::get_if<frames::ping>(&f)) {
       inbound_.emplace_back(frames::pong{pi->nonce});
     } else if (auto* e = std::get_if<frames::error>(&f)) {
-      // A gate refused a message we delivered: its sender hears why.
+      // A type check (endpoint::expect) refused a message we delivered: its sender hears why.
       std::string to = sender_of(e->message_id);
       if (!to.empty() && live()) {
         std::string x = "<message type='headline' to='";

@@ -1,4 +1,4 @@
-#include <xgate/channel/gate.hpp>
+#include <xgate/channel/message_codec.hpp>
 
 #include <xgate/store/names.hpp>
 #include <xgate/xmlcodec/xml_tree.hpp>
