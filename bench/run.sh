@@ -100,8 +100,8 @@ fi
 "$store_bin" "${store_args[@]}" --benchmark_out="$out/store.json" --benchmark_out_format=json
 
 echo
-echo "== channel: messages through the hub on loopback, 1 KB bodies (transport 0 = TCP, 1 = HTTP long-poll;"
-echo "   items_per_second = messages delivered per second; p50_us/p99_us = send to delivery)"
+echo "== channel: messages through the hub on loopback, 1 KB bodies, over TCP and HTTP long-poll"
+echo "   (items_per_second = messages delivered per second; p50_us/p99_us = send to delivery)"
 if [[ ! -x $channel_bin ]]; then
   echo "run.sh: $channel_bin was not built" >&2
   exit 1

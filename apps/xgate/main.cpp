@@ -467,7 +467,7 @@ int run_chat(const chat_args& a) {
     lp.http_proxy = a.http_proxy;  // "" = the http_proxy environment variable
     o.custom_transport = ch::make_http_transport(a.hub, o.transport_settings, lp);
   }
-  ch::message_gate<chat_line> gate;
+  ch::message_codec<chat_line> gate;
   o.on_message = [&](ch::envelope e) {
     std::string text;
     try {

@@ -1,10 +1,10 @@
 // Channel throughput and latency through the hub on loopback (issue 5): 1 KB bodies, TCP and
 // HTTP long-poll, 1 and 16 endpoint pairs (sender i -> receiver i, each its own connection).
 //
-//   BM_Burst/transport:<0 tcp, 1 long-poll>/pairs:<n>    every sender sends as fast as its window allows;
-//                                     items_per_second = messages delivered per second
-//   BM_Paced/transport:<t>/pairs:<n>          a moderate load: 5,000 messages/s in all, evenly spread
-//                                     over the pairs; the latency without queueing
+//   BM_Burst/{tcp,long_poll}/pairs:N   every sender sends as fast as its window allows;
+//                                      items_per_second = messages delivered per second
+//   BM_Paced/{tcp,long_poll}/pairs:N   a moderate load: 5,000 messages/s in all, evenly spread
+//                                      over the pairs; the latency without queueing
 // Both report p50_us and p99_us: send() to the receiver's callback, per message (the
 // envelope's time, set when sent, against the clock at delivery; one machine, one clock).
 // The hub writes every message to its store and fsyncs (group commit) before it forwards
@@ -52,7 +52,7 @@ std::string body_1k() {
   return head + std::string(1024 - head.size() - tail.size(), 'x') + tail;
 }
 
-enum class transport_kind { tcp = 0, longpoll = 1 };
+enum class transport_kind { tcp, longpoll };
 
 // A hub with both transports on a fresh store, and n sender/receiver pairs logged in.
 struct rig {
@@ -157,9 +157,8 @@ struct rig {
   }
 };
 
-void BM_Burst(benchmark::State& state) {
-  auto kind = static_cast<transport_kind>(state.range(0));
-  auto pairs = static_cast<std::size_t>(state.range(1));
+void BM_Burst(benchmark::State& state, transport_kind kind) {
+  auto pairs = static_cast<std::size_t>(state.range(0));
   std::size_t total = smoke() ? 64 : 20000;  // per iteration, over all pairs
   rig r(kind, pairs);
   r.run(std::max<std::size_t>(1, 100 / pairs), 0us);  // warm up: connections, streams, store
@@ -169,12 +168,10 @@ void BM_Burst(benchmark::State& state) {
   }
   for (auto _ : state) r.run(std::max<std::size_t>(1, total / pairs), 0us);
   r.report(state);
-  state.SetLabel(kind == transport_kind::tcp ? "tcp" : "long-poll");
 }
 
-void BM_Paced(benchmark::State& state) {
-  auto kind = static_cast<transport_kind>(state.range(0));
-  auto pairs = static_cast<std::size_t>(state.range(1));
+void BM_Paced(benchmark::State& state, transport_kind kind) {
+  auto pairs = static_cast<std::size_t>(state.range(0));
   constexpr double total_rate = 5000;  // messages per second, all pairs together
   std::size_t total = smoke() ? 32 : 5000;  // one second of it
   auto interval = std::chrono::microseconds(static_cast<long long>(1e6 * static_cast<double>(pairs) / total_rate));
@@ -186,18 +183,17 @@ void BM_Paced(benchmark::State& state) {
   }
   for (auto _ : state) r.run(std::max<std::size_t>(1, total / pairs), interval);
   r.report(state);
-  state.SetLabel(kind == transport_kind::tcp ? "tcp" : "long-poll");
 }
 
-void transports_and_pairs(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"transport", "pairs"});
-  for (int t : {0, 1})
-    for (int p : {1, 16}) b->Args({t, p});
+void with_pairs(benchmark::internal::Benchmark* b) {
+  b->ArgName("pairs")->Arg(1)->Arg(16);
   b->Iterations(smoke() ? 1 : 3)->Unit(benchmark::kMillisecond)->UseRealTime();
 }
 
-BENCHMARK(BM_Burst)->Apply(transports_and_pairs);
-BENCHMARK(BM_Paced)->Apply(transports_and_pairs);
+BENCHMARK_CAPTURE(BM_Burst, tcp, transport_kind::tcp)->Apply(with_pairs);
+BENCHMARK_CAPTURE(BM_Burst, long_poll, transport_kind::longpoll)->Apply(with_pairs);
+BENCHMARK_CAPTURE(BM_Paced, tcp, transport_kind::tcp)->Apply(with_pairs);
+BENCHMARK_CAPTURE(BM_Paced, long_poll, transport_kind::longpoll)->Apply(with_pairs);
 
 }  // namespace
 

@@ -1,5 +1,6 @@
 // The relay agent (agent.hpp): two endpoints of the same name, one per side, and the table
 // of routes crossing it.
+#include <xgate/base/text.hpp>
 #include <xgate/channel/agent.hpp>
 
 #include <algorithm>
@@ -84,14 +85,14 @@ struct agent::impl {
 
   explicit impl(agent_options o) : opt(std::move(o)) {
     if (!is_valid_endpoint(opt.name))
-      throw channel_error(channel_errc::bad_envelope, "agent name \"" + store::printable(opt.name) + "\" is not valid (the store's name rules)");
+      throw channel_error(channel_errc::bad_envelope, "agent name \"" + xgate::printable(opt.name) + "\" is not valid (the store's name rules)");
     if (opt.upstream.empty()) throw channel_error(channel_errc::protocol, "agent " + opt.name + ": no upstream hub URL");
     if (opt.upstream_secret.empty() && opt.upstream_secret_file.empty())
       throw channel_error(channel_errc::bad_auth, "agent " + opt.name + ": no upstream secret and no secret file");
     if (!opt.downstream_listen.empty()) {
       if (!parse_listen(opt.downstream_listen, listen_address, listen_port))
         throw channel_error(channel_errc::protocol, "agent " + opt.name + ": downstream listen address \"" +
-                                                        store::printable(opt.downstream_listen) + "\" is not ADDRESS:PORT");
+                                                        xgate::printable(opt.downstream_listen) + "\" is not ADDRESS:PORT");
       if (opt.data_dir.empty())
         throw channel_error(channel_errc::protocol, "agent " + opt.name + ": a downstream hub it runs needs a data directory");
     } else if (opt.downstream.empty()) {

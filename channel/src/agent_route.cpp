@@ -9,7 +9,7 @@
 #include <thread>
 
 #include <xgate/channel/agent.hpp>
-#include <xgate/store/names.hpp>
+#include <xgate/base/text.hpp>
 
 #include "agent_wire.hpp"
 
@@ -299,7 +299,7 @@ std::shared_ptr<route> router::open(std::vector<std::string> path, std::chrono::
   if (path.empty()) throw channel_error(channel_errc::bad_envelope, "route from " + me + ": an empty path");
   for (std::size_t i = 0; i < path.size(); ++i) {
     if (!is_valid_endpoint(path[i]))
-      throw channel_error(channel_errc::bad_envelope, "route from " + me + ": hop \"" + store::printable(path[i]) + "\" is not a valid name");
+      throw channel_error(channel_errc::bad_envelope, "route from " + me + ": hop \"" + xgate::printable(path[i]) + "\" is not a valid name");
     if (path[i] == me || std::find(path.begin(), path.begin() + static_cast<std::ptrdiff_t>(i), path[i]) != path.begin() + static_cast<std::ptrdiff_t>(i))
       throw channel_error(channel_errc::bad_envelope, "route from " + me + ": " + path[i] + " appears twice on the path");
   }
@@ -382,7 +382,7 @@ std::vector<std::string> router::hops(const std::vector<std::string>& via, std::
 
 void route::send(std::string kind, std::string body, std::string ref) {
   if (!is_valid_kind(kind))
-    throw channel_error(channel_errc::bad_envelope, "route " + id_ + ": kind \"" + store::printable(kind) + "\" is not valid");
+    throw channel_error(channel_errc::bad_envelope, "route " + id_ + ": kind \"" + xgate::printable(kind) + "\" is not valid");
   std::lock_guard order(s_->send_mu);
   std::uint64_t seq;
   {

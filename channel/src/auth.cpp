@@ -1,4 +1,5 @@
-#include <xgate/channel/auth.hpp>
+#include <xgate/base/text.hpp>
+#include <xgate/channel/detail/auth.hpp>
 
 #include <sodium.h>
 
@@ -75,9 +76,9 @@ frames::auth endpoint_credential::respond(const frames::challenge& c, std::strin
 hub_handshake::hub_handshake(const verifier& v, std::string context) : verifier_(v), context_(std::move(context)) {}
 
 frames::challenge hub_handshake::on_hello(const frames::hello& h) {
-  if (hello_) throw channel_error(channel_errc::protocol, "hello from \"" + store::printable(h.endpoint) + "\" after hello");
+  if (hello_) throw channel_error(channel_errc::protocol, "hello from \"" + xgate::printable(h.endpoint) + "\" after hello");
   if (h.version != protocol_version)
-    throw channel_error(channel_errc::bad_version, "endpoint \"" + store::printable(h.endpoint) + "\" speaks protocol " +
+    throw channel_error(channel_errc::bad_version, "endpoint \"" + xgate::printable(h.endpoint) + "\" speaks protocol " +
                                                        std::to_string(h.version) + ", the hub " + std::to_string(protocol_version));
   init_sodium();
   hello_ = h;
@@ -89,7 +90,7 @@ frames::challenge hub_handshake::on_hello(const frames::hello& h) {
 authenticated hub_handshake::on_auth(const frames::auth& a) {
   if (!hello_ || done_) throw channel_error(channel_errc::bad_auth, "auth without a pending challenge");
   done_ = true;  // one attempt per challenge: a guess costs a connection
-  const std::string who = "endpoint \"" + store::printable(hello_->endpoint) + "\" with credential " + hello_->credential_id;
+  const std::string who = "endpoint \"" + xgate::printable(hello_->endpoint) + "\" with credential " + hello_->credential_id;
   std::optional<credential_secret> c = verifier_.credential(hello_->credential_id);
   if (!c || c->hash.size() != token_hash_bytes)
     throw channel_error(channel_errc::bad_auth, who + ": unknown, revoked or expired credential");

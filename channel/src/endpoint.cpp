@@ -10,10 +10,10 @@
 #include <system_error>
 #include <thread>
 
-#include <xgate/channel/auth.hpp>
-#include <xgate/channel/link.hpp>
+#include <xgate/channel/detail/auth.hpp>
+#include <xgate/channel/detail/link.hpp>
 #include <xgate/channel/xmpp.hpp>
-#include <xgate/store/names.hpp>
+#include <xgate/base/text.hpp>
 
 namespace xgate::channel {
 
@@ -75,7 +75,7 @@ struct endpoint::impl {
         lk{link_sender(new_link_stream(), link_options{opt.max_unacked, opt.max_unacked_bytes}), link_receiver{}},
         stamper(opt.name) {
     if (!is_valid_endpoint(opt.name))
-      throw channel_error(channel_errc::bad_envelope, "endpoint name \"" + store::printable(opt.name) +
+      throw channel_error(channel_errc::bad_envelope, "endpoint name \"" + xgate::printable(opt.name) +
                                                           "\" is not valid (the store's name rules)");
     std::string secret = opt.secret;
     if (secret.empty() && !opt.secret_file.empty()) secret = read_secret_file(opt.secret_file);
@@ -211,7 +211,7 @@ struct endpoint::impl {
 
   void serve(connection& c, std::vector<frame> first) {
     auto last_sent = steady::now(), last_heard = steady::now();
-    std::vector<frame> extra;  // pongs, gate refusals
+    std::vector<frame> extra;  // pongs, type-check refusals
     if (!first.empty()) process(std::move(first), extra);
     for (;;) {
       std::vector<frame> out = std::move(extra);
@@ -305,10 +305,10 @@ struct endpoint::impl {
     deliver(std::move(delivered), std::move(presence), std::move(errors), extra);
   }
 
-  // To the application: messages (through the typed gates), presence, errors. I/O thread.
+  // To the application: messages (through the type checks), presence, errors. I/O thread.
   void deliver(std::vector<envelope> delivered, std::vector<frames::presence> presence, std::vector<frames::error> errors,
                std::vector<frame>& extra) {
-    // Typed gates: a body that does not pass is not delivered; its sender hears why.
+    // Type checks (expect()): a body that does not pass is not delivered; its sender hears why.
     std::vector<envelope> ok;
     ok.reserve(delivered.size());
     for (auto& e : delivered) {
@@ -322,10 +322,10 @@ struct endpoint::impl {
         try {
           check(e);
         } catch (const channel_error& x) {
-          extra.emplace_back(frames::error{x.reason(), store::printable(x.detail()), e.id});
+          extra.emplace_back(frames::error{x.reason(), xgate::printable(x.detail()), e.id});
           continue;
         } catch (const std::exception& x) {
-          extra.emplace_back(frames::error{channel_errc::bad_body, store::printable(x.what()), e.id});
+          extra.emplace_back(frames::error{channel_errc::bad_body, xgate::printable(x.what()), e.id});
           continue;
         }
       }

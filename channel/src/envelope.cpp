@@ -1,8 +1,9 @@
+#include <xgate/base/text.hpp>
 #include <xgate/channel/envelope.hpp>
 
 #include <charconv>
 
-#include <sodium.h>
+#include "random_hex.hpp"
 
 #include <xgate/channel/error.hpp>
 #include <xgate/store/names.hpp>
@@ -19,7 +20,7 @@ bool is_hex(std::string_view s) noexcept {
   return true;
 }
 
-std::string quoted(std::string_view s) { return "\"" + xgate::store::printable(s) + "\""; }
+std::string quoted(std::string_view s) { return "\"" + xgate::printable(s) + "\""; }
 }  // namespace
 
 bool is_valid_endpoint(std::string_view name) noexcept { return xgate::store::is_valid_name(name); }
@@ -32,18 +33,7 @@ bool is_valid_kind(std::string_view kind) noexcept {
   return true;
 }
 
-std::string new_stream() {
-  if (sodium_init() < 0) throw channel_error(channel_errc::protocol, "libsodium failed to initialize");
-  unsigned char random[stream_digits / 2];
-  randombytes_buf(random, sizeof random);
-  std::string s(stream_digits, '0');
-  static constexpr char digits[] = "0123456789abcdef";
-  for (std::size_t i = 0; i < sizeof random; ++i) {
-    s[2 * i] = digits[random[i] >> 4];
-    s[2 * i + 1] = digits[random[i] & 15];
-  }
-  return s;
-}
+std::string new_stream() { return detail::random_hex(stream_digits / 2); }
 
 std::string message_id(std::string_view from, std::string_view stream, std::uint64_t seq) {
   std::string id;

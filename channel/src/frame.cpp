@@ -1,3 +1,4 @@
+#include <xgate/base/text.hpp>
 #include <xgate/channel/frame.hpp>
 
 #include <cstring>
@@ -121,7 +122,7 @@ class reader {
   }
   std::string name(const char* field) {
     std::string_view s = bytes(field, xgate::store::max_name_bytes);
-    if (!is_valid_endpoint(s)) fail(field, "\"" + xgate::store::printable(s) + "\" is not a valid endpoint name");
+    if (!is_valid_endpoint(s)) fail(field, "\"" + xgate::printable(s) + "\" is not a valid endpoint name");
     return std::string(s);
   }
   std::string line(const char* field) {  // a one-line reason: control bytes refused

@@ -1,4 +1,4 @@
-#include <xgate/channel/link.hpp>
+#include <xgate/channel/detail/link.hpp>
 
 #include <algorithm>
 

@@ -4,22 +4,14 @@
 
 #include <sodium.h>
 
+#include "random_hex.hpp"
+
 namespace xgate::channel {
 
 namespace {
 constexpr std::string_view call_prefix = "call.";
 
-std::string new_call_id() {
-  unsigned char b[16];
-  randombytes_buf(b, sizeof b);
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string id;
-  for (unsigned char c : b) {
-    id += hex[c >> 4];
-    id += hex[c & 15];
-  }
-  return id;
-}
+std::string new_call_id() { return detail::random_hex(16); }
 
 std::string one_line(std::string s) {
   for (char& c : s)

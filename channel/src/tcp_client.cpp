@@ -15,7 +15,8 @@
 #include <cerrno>
 #include <system_error>
 
-#include <xgate/store/names.hpp>
+#include <xgate/base/text.hpp>
+#include <xgate/base/url.hpp>
 
 namespace xgate::channel {
 
@@ -24,26 +25,12 @@ namespace {
 [[noreturn]] void fail(std::errc code, const std::string& what) { throw std::system_error(std::make_error_code(code), what); }
 [[noreturn]] void fail_errno(const std::string& what) { throw std::system_error(errno, std::generic_category(), what); }
 
-struct address {
-  std::string host, port;
-};
-
-address parse(std::string_view url) {
-  std::string_view rest = url;
-  if (rest.starts_with("tcp://")) rest.remove_prefix(6);
-  auto bad = [&] {
-    throw channel_error(channel_errc::protocol,
-                        "hub URL \"" + store::printable(url) + "\": expected tcp://HOST:PORT");
-  };
-  auto colon = rest.rfind(':');
-  if (colon == std::string_view::npos || colon == 0 || colon + 1 == rest.size()) bad();
-  address a{std::string(rest.substr(0, colon)), std::string(rest.substr(colon + 1))};
-  if (a.host.front() == '[') {
-    if (a.host.back() != ']') bad();
-    a.host = a.host.substr(1, a.host.size() - 2);
-  }
-  if (a.port.find_first_not_of("0123456789") != std::string::npos || a.port.size() > 5) bad();
-  return a;
+// "tcp://HOST:PORT"; a bare "HOST:PORT" is taken as such too.
+xgate::url parse(std::string_view text) {
+  std::string with_scheme = text.starts_with("tcp://") ? std::string(text) : "tcp://" + std::string(text);
+  url_parse_result r = parse_url(with_scheme, {{"tcp", 0}});
+  if (!r) throw channel_error(channel_errc::protocol, "hub URL \"" + xgate::printable(text) + "\": expected tcp://HOST:PORT");
+  return std::move(*r.value);
 }
 
 class tcp_connection : public connection {
@@ -150,7 +137,7 @@ class tcp_connection : public connection {
 class tcp_transport : public transport {
  public:
   tcp_transport(std::string_view url, transport_options o) : addr_(parse(url)), opt_(o) {
-    desc_ = "tcp://" + (addr_.host.find(':') != std::string::npos ? "[" + addr_.host + "]" : addr_.host) + ":" + addr_.port;
+    desc_ = addr_.origin();
   }
 
   std::unique_ptr<connection> connect() override {
@@ -158,7 +145,7 @@ class tcp_transport : public transport {
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     addrinfo* res = nullptr;
-    int rc = ::getaddrinfo(addr_.host.c_str(), addr_.port.c_str(), &hints, &res);
+    int rc = ::getaddrinfo(addr_.host.c_str(), std::to_string(addr_.port).c_str(), &hints, &res);
     if (rc != 0) fail(std::errc::host_unreachable, desc_ + ": " + ::gai_strerror(rc));
     std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> guard(res, &::freeaddrinfo);
     std::string last = "no address";
@@ -193,7 +180,7 @@ class tcp_transport : public transport {
   std::string description() const override { return desc_; }
 
  private:
-  address addr_;
+  xgate::url addr_;
   transport_options opt_;
   std::string desc_;
 };

@@ -2,7 +2,7 @@
 
 #include <xgate/channel/longpoll.hpp>
 #include <xgate/channel/xmpp.hpp>
-#include <xgate/store/names.hpp>
+#include <xgate/base/text.hpp>
 
 namespace xgate::channel {
 
@@ -12,10 +12,10 @@ std::unique_ptr<transport> make_transport(std::string_view url, const transport_
   // An XMPP account needs its password, which only the endpoint has: it calls
   // make_xmpp_transport itself (endpoint.cpp).
   if (url.starts_with("xmpp://"))
-    throw channel_error(channel_errc::bad_auth, "hub URL \"" + store::printable(url) +
+    throw channel_error(channel_errc::bad_auth, "hub URL \"" + xgate::printable(url) +
                                                     "\": an XMPP account needs its password: use make_xmpp_transport (xmpp.hpp), "
                                                     "or an endpoint with the password as its secret");
-  throw channel_error(channel_errc::protocol, "hub URL \"" + store::printable(url) +
+  throw channel_error(channel_errc::protocol, "hub URL \"" + xgate::printable(url) +
                                                   "\": unknown scheme (expected tcp://HOST:PORT, http://HOST:PORT or xmpp://USER@DOMAIN[:PORT])");
 }
 

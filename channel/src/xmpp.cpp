@@ -13,8 +13,8 @@
 #include <utility>
 
 #include <xgate/channel/error.hpp>
-#include <xgate/channel/link.hpp>
-#include <xgate/store/names.hpp>
+#include <xgate/channel/detail/link.hpp>
+#include <xgate/base/text.hpp>
 
 #include "xmpp_session.hpp"
 
@@ -217,7 +217,7 @@ class xmpp_connection final : public connection {
                                                                              ", this transport speaks " + std::to_string(protocol_version)});
       } else if (h->endpoint != c.self) {
         inbound_.emplace_back(frames::refused{
-            channel_errc::bad_auth, "endpoint \"" + store::printable(h->endpoint) + "\" cannot log in as the XMPP account " +
+            channel_errc::bad_auth, "endpoint \"" + xgate::printable(h->endpoint) + "\" cannot log in as the XMPP account " +
                                         c.url.bare() + ", which is endpoint \"" + c.self + "\" (the account's user is the endpoint's name)"});
       } else {
         hello_ = *h;
@@ -253,7 +253,7 @@ class xmpp_connection final : public connection {
       const std::string to = m->env.to;
       if (has_upper(to)) {
         inbound_.emplace_back(frames::error{channel_errc::bad_envelope,
-                                            "\"" + store::printable(to) + "\" cannot be an XMPP endpoint: JID localparts are "
+                                            "\"" + xgate::printable(to) + "\" cannot be an XMPP endpoint: JID localparts are "
                                             "case-insensitive, use lower-case names", m->env.id});
         return;  // not outstanding: acknowledged with the next ack, so it leaves the endpoint's buffer
       }
@@ -267,7 +267,7 @@ class xmpp_connection final : public connection {
     } else if (auto* pi = std::get_if<frames::ping>(&f)) {
       inbound_.emplace_back(frames::pong{pi->nonce});
     } else if (auto* e = std::get_if<frames::error>(&f)) {
-      // A gate refused a message we delivered: its sender hears why.
+      // A type check (endpoint::expect) refused a message we delivered: its sender hears why.
       std::string to = sender_of(e->message_id);
       if (!to.empty() && live()) {
         std::string x = "<message type='headline' to='";
@@ -432,7 +432,7 @@ class xmpp_connection final : public connection {
     if (const char* ack = xmpp_stanza_get_attribute(x, "ack")) return on_ack(*from, ack, attr(x, "acklink"));
     if (const char* err = xmpp_stanza_get_attribute(x, "error")) {
       auto code = channel_errc_from_string(err).value_or(channel_errc::protocol);
-      inbound_.emplace_back(frames::error{code, store::printable(text_of(s_->ctx(), x)), attr(x, "about")});
+      inbound_.emplace_back(frames::error{code, xgate::printable(text_of(s_->ctx(), x)), attr(x, "about")});
       return;
     }
     if (xmpp_stanza_get_attribute(x, "lseq")) on_data(*from, x);
@@ -502,7 +502,7 @@ class xmpp_connection final : public connection {
     try {
       check_envelope(e);
       check_sender(e, from);  // the server authenticated the stanza's sender
-      if (e.to != c.self) problem = "addressed to \"" + store::printable(e.to) + "\", not to this endpoint";
+      if (e.to != c.self) problem = "addressed to \"" + xgate::printable(e.to) + "\", not to this endpoint";
     } catch (const channel_error& x) {
       problem = x.detail();
     }
@@ -581,10 +581,10 @@ class xmpp_transport final : public transport {
 std::unique_ptr<transport> make_xmpp_transport(std::string_view url, xmpp_options options, const transport_options& settings) {
   xmpp_url u = parse_url(url);
   if (options.password.empty())
-    throw channel_error(channel_errc::bad_auth, "hub URL \"" + store::printable(url) +
+    throw channel_error(channel_errc::bad_auth, "hub URL \"" + xgate::printable(url) +
                                                     "\": no password for the XMPP account (the endpoint's secret or secret file)");
   if (!is_valid_endpoint(xmpp_endpoint_name(u.user)))
-    throw channel_error(channel_errc::protocol, "hub URL \"" + store::printable(url) + "\": the user \"" + u.user +
+    throw channel_error(channel_errc::protocol, "hub URL \"" + xgate::printable(url) + "\": the user \"" + u.user +
                                                     "\" is not a valid endpoint name");
   return std::make_unique<xmpp_transport>(std::move(u), std::move(options), settings);
 }

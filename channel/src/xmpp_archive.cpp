@@ -3,7 +3,7 @@
 
 #include <xgate/channel/error.hpp>
 #include <xgate/channel/xmpp.hpp>
-#include <xgate/store/names.hpp>
+#include <xgate/base/text.hpp>
 
 #include "xmpp_session.hpp"
 
@@ -15,7 +15,7 @@ std::vector<envelope> read_xmpp_archive(std::string_view url, const xmpp_options
                                         std::chrono::milliseconds timeout) {
   xmpp_url u = parse_url(url);
   if (options.password.empty())
-    throw channel_error(channel_errc::bad_auth, "hub URL \"" + store::printable(url) + "\": no password for the XMPP account");
+    throw channel_error(channel_errc::bad_auth, "hub URL \"" + xgate::printable(url) + "\": no password for the XMPP account");
   session s(u, options.password, options.ca_file.empty() ? u.ca : options.ca_file, timeout);
   if (!s.up()) throw channel_error(channel_errc::bad_auth, s.refusal());
 

@@ -11,7 +11,7 @@
 #include <system_error>
 
 #include <xgate/channel/error.hpp>
-#include <xgate/store/names.hpp>
+#include <xgate/base/text.hpp>
 
 namespace xgate::channel::xmpp_detail {
 
@@ -74,7 +74,7 @@ std::string percent_decode(std::string_view s) {
 
 xmpp_url parse_url(std::string_view url) {
   auto bad = [&](const std::string& why) {
-    return channel_error(channel_errc::protocol, "hub URL \"" + store::printable(url) + "\": " + why +
+    return channel_error(channel_errc::protocol, "hub URL \"" + xgate::printable(url) + "\": " + why +
                                                      " (expected xmpp://USER@DOMAIN[:PORT][?ca=FILE&addr=HOST&tls=off])");
   };
   if (!url.starts_with("xmpp://")) throw bad("not an xmpp:// URL");
@@ -129,7 +129,7 @@ xmpp_url parse_url(std::string_view url) {
   }
   if (u.addr.empty()) u.addr = u.domain == "localhost" ? "127.0.0.1" : u.domain;
   if (!u.tls && !is_loopback(u.addr))
-    throw channel_error(channel_errc::bad_auth, "hub URL \"" + store::printable(url) +
+    throw channel_error(channel_errc::bad_auth, "hub URL \"" + xgate::printable(url) +
                                                     "\": tls=off would send the password in the clear; allowed only to a loopback address");
   return u;
 }
@@ -330,7 +330,7 @@ bool session::sending() const noexcept { return conn_ && xmpp_conn_send_queue_le
 
 void session::send(const std::string& xml) {
   xmpp_stanza_t* s = xmpp_stanza_new_from_string(ctx_, xml.c_str());
-  if (!s) throw channel_error(channel_errc::protocol, "xmpp: could not build a stanza (" + store::printable(xml) + ")");
+  if (!s) throw channel_error(channel_errc::protocol, "xmpp: could not build a stanza (" + xgate::printable(xml) + ")");
   xmpp_send(conn_, s);
   xmpp_stanza_release(s);
 }

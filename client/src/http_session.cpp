@@ -221,7 +221,7 @@ std::optional<parsed_store_message> parse_store_message(const std::string& msg) 
   if (errc) {
     if (auto p = parse_store_message(message)) {
       std::string document;
-      if (p->has_document) document = xgate::store::printable(name) == p->document ? std::string(name) : p->document;
+      if (p->has_document) document = xgate::printable(name) == p->document ? std::string(name) : p->document;
       throw store_error(*errc, p->operation, document, p->detail);
     }
     throw store_error(*errc, operation, name, message.empty() ? "HTTP " + std::to_string(r.status) : message);

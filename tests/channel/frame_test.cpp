@@ -70,34 +70,34 @@ TEST(Frame, BundleRoundTripsAndRefusesTruncation) {
   std::string body = encode_bundle(fs);
   EXPECT_EQ(decode_bundle(body), fs);
   EXPECT_TRUE(decode_bundle("").empty());
-  auto e = catch_channel_error([&] { decode_bundle(body.substr(0, body.size() - 1)); });
+  auto e = catch_channel_error([&] { (void)decode_bundle(body.substr(0, body.size() - 1)); });
   EXPECT_EQ(e.code(), channel_errc::bad_frame);
   EXPECT_NE(std::string(e.what()).find("runs past the end"), std::string::npos) << e.what();
-  e = catch_channel_error([&] { decode_bundle(body + std::string("\0\0", 2), default_max_frame); });
+  e = catch_channel_error([&] { (void)decode_bundle(body + std::string("\0\0", 2), default_max_frame); });
   EXPECT_EQ(e.code(), channel_errc::bad_frame);
-  e = catch_channel_error([&] { decode_bundle(encode_bundle({frames::ping{}, frames::ping{}, frames::ping{}}), default_max_frame, 2); });
+  e = catch_channel_error([&] { (void)decode_bundle(encode_bundle({frames::ping{}, frames::ping{}, frames::ping{}}), default_max_frame, 2); });
   EXPECT_EQ(e.code(), channel_errc::bad_frame);
 }
 
 TEST(Frame, OversizedLengthIsRefusedBeforeThePayloadArrives) {
   frame_reader r(1024);
   r.feed(std::string("\x7f\xff\xff\xff", 4));  // claims 2 GiB; nothing more is sent
-  auto e = catch_channel_error([&] { r.next(); });
+  auto e = catch_channel_error([&] { (void)r.next(); });
   EXPECT_EQ(e.code(), channel_errc::frame_too_large);
   EXPECT_NE(std::string(e.what()).find("2147483647 bytes beyond the maximum of 1024"), std::string::npos) << e.what();
 
   frame_reader ok(1024);
   ok.feed(framed(frames::message{1, sample_envelope("node/a", "node/b", 1, std::string(900, 'x'))}, 1024));
   EXPECT_TRUE(ok.next());
-  EXPECT_EQ(catch_channel_error([] { framed(frames::message{1, sample_envelope("node/a", "node/b", 1, std::string(1024, 'x'))}, 1024); })
+  EXPECT_EQ(catch_channel_error([] { (void)framed(frames::message{1, sample_envelope("node/a", "node/b", 1, std::string(1024, 'x'))}, 1024); })
                 .code(),
             channel_errc::frame_too_large);
-  EXPECT_EQ(catch_channel_error([] { decode_payload(std::string(2000, '\x06'), 1024); }).code(), channel_errc::frame_too_large);
-  EXPECT_EQ(catch_channel_error([] { decode_bundle(std::string("\0\x10\0\0", 4), 1024); }).code(), channel_errc::frame_too_large);
+  EXPECT_EQ(catch_channel_error([] { (void)decode_payload(std::string(2000, '\x06'), 1024); }).code(), channel_errc::frame_too_large);
+  EXPECT_EQ(catch_channel_error([] { (void)decode_bundle(std::string("\0\x10\0\0", 4), 1024); }).code(), channel_errc::frame_too_large);
 }
 
 TEST(Frame, HostileBytesGiveTypedErrorsNamingWhatAndWhere) {
-  auto msg = [](const std::string& p) { return std::string(catch_channel_error([&] { decode_payload(p); }).what()); };
+  auto msg = [](const std::string& p) { return std::string(catch_channel_error([&] { (void)decode_payload(p); }).what()); };
   EXPECT_EQ(msg(""), "channel: empty frame");
   EXPECT_EQ(msg("\x63"), "channel: frame at byte 0: unknown kind 99");
   EXPECT_EQ(msg(std::string("\x07", 1)), "channel: frame ack at byte 1: field \"seq\": ends inside a number");
@@ -117,7 +117,7 @@ TEST(Frame, HostileBytesGiveTypedErrorsNamingWhatAndWhere) {
   // A well-formed frame whose envelope lies about its id: bad_envelope, naming the message.
   envelope e = testing::sample_envelope();
   e.id = "node/b/0123456789abcdef/1";
-  auto err = catch_channel_error([&] { decode_payload(encode_payload(frames::message{1, e})); });
+  auto err = catch_channel_error([&] { (void)decode_payload(encode_payload(frames::message{1, e})); });
   EXPECT_EQ(err.code(), channel_errc::bad_envelope);
   EXPECT_NE(std::string(err.what()).find("node/b/0123456789abcdef/1"), std::string::npos) << err.what();
 }

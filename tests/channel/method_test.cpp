@@ -1,4 +1,4 @@
-// Method gates over a real hub on 127.0.0.1: typed calls, faults, timeouts, and a result
+// Typed method calls over a real hub on 127.0.0.1: typed calls, faults, timeouts, and a result
 // that travels by reference through the store.
 #include <gtest/gtest.h>
 
@@ -36,7 +36,7 @@ using namespace std::chrono_literals;
 using namespace methodtest;
 using testing::catch_channel_error;
 
-class MethodTest : public ::testing::Test {
+class Method : public ::testing::Test {
  protected:
   std::filesystem::path dir = store::testing::fresh_dir();
   std::unique_ptr<store::store> st = std::make_unique<store::store>(dir);
@@ -67,7 +67,7 @@ class MethodTest : public ::testing::Test {
   }
 };
 
-TEST_F(MethodTest, TypedCallsFaultsAndTimeouts) {
+TEST_F(Method, TypedCallsFaultsAndTimeouts) {
   methods ma, mb;
   endpoint a(options("alice", ma)), b(options("bob", mb));
   ma.bind(a);
@@ -89,32 +89,32 @@ TEST_F(MethodTest, TypedCallsFaultsAndTimeouts) {
   EXPECT_EQ(s.total, 10);
   EXPECT_EQ(s.by, "alice");  // the hub authenticated the caller
 
-  channel_error none = catch_channel_error([&] { ma.call<Sum>("bob", "product", SumArgs{}, 5s); });
+  channel_error none = catch_channel_error([&] { (void)ma.call<Sum>("bob", "product", SumArgs{}, 5s); });
   EXPECT_EQ(none.code(), channel_errc::no_method);
   EXPECT_EQ(std::string(none.what()), "channel: call product on \"bob\": bob serves no method \"product\"");
 
-  channel_error failed = catch_channel_error([&] { ma.call<Sum>("bob", "fail", SumArgs{}, 5s); });
+  channel_error failed = catch_channel_error([&] { (void)ma.call<Sum>("bob", "fail", SumArgs{}, 5s); });
   EXPECT_EQ(failed.code(), channel_errc::remote_failure);
   EXPECT_EQ(std::string(failed.what()), "channel: call fail on \"bob\": disk on fire");
 
-  // Arguments of another type than the method takes: refused by bob's gate.
-  channel_error wrong = catch_channel_error([&] { ma.call<Sum>("bob", "sum", Sum{}, 5s); });
+  // Arguments of another type than the method takes: refused by bob's type check.
+  channel_error wrong = catch_channel_error([&] { (void)ma.call<Sum>("bob", "sum", Sum{}, 5s); });
   EXPECT_EQ(wrong.code(), channel_errc::wrong_body_type);
   EXPECT_NE(std::string(wrong.what()).find("methodtest.SumArgs"), std::string::npos) << wrong.what();
 
-  channel_error late = catch_channel_error([&] { ma.call<Sum>("bob", "slow", SumArgs{}, 50ms); });
+  channel_error late = catch_channel_error([&] { (void)ma.call<Sum>("bob", "slow", SumArgs{}, 50ms); });
   EXPECT_EQ(late.code(), channel_errc::timeout);
   EXPECT_EQ(std::string(late.what()), "channel: call slow on \"bob\": no reply within 50 ms");
 
   // Calls still work after all that (the late reply was dropped).
   EXPECT_EQ(ma.call<Sum>("bob", "sum", SumArgs{{5}}, 5s).total, 5);
-  EXPECT_EQ(catch_channel_error([&] { ma.call<Sum>("bob", "bad method!", SumArgs{}, 5s); }).code(),
+  EXPECT_EQ(catch_channel_error([&] { (void)ma.call<Sum>("bob", "bad method!", SumArgs{}, 5s); }).code(),
             channel_errc::bad_envelope);
   ma.unbind();
   mb.unbind();
 }
 
-TEST_F(MethodTest, ALargeResultTravelsByReference) {
+TEST_F(Method, ALargeResultTravelsByReference) {
   methods ma, mb;
   endpoint a(options("alice", ma)), b(options("bob", mb));
   ma.bind(a);

@@ -17,6 +17,8 @@
 #include <string>
 
 #include <xgate/channel.hpp>
+#include <xgate/channel/detail/auth.hpp>  // the handshake, spoken by hand in the hub tests
+#include <xgate/channel/detail/link.hpp>  // the link streams and inbox under test
 
 namespace xgate::channel::testing {
 

@@ -115,8 +115,9 @@ class agent {
 
   // The downstream hub's URL ("tcp://127.0.0.1:PORT"): the one it serves or the one it joined.
   std::string downstream_url() const;
-  // Both endpoints logged in, within timeout.
-  bool wait_connected(std::chrono::milliseconds timeout);
+  // Both endpoints logged in, within timeout. Throws channel_error(bad_auth) when a login
+  // was refused.
+  [[nodiscard]] bool wait_connected(std::chrono::milliseconds timeout);
   agent_stats stats() const;
   const std::string& name() const noexcept;
 
@@ -159,10 +160,10 @@ class route {
   void send(std::string kind, std::string body, std::string ref = {});
   // The next message from the other end, in order, each once; nullopt after timeout or when
   // the route is broken or closed and nothing is left.
-  std::optional<route_message> receive(std::chrono::milliseconds timeout);
+  [[nodiscard]] std::optional<route_message> receive(std::chrono::milliseconds timeout);
   // Waits until the other end has confirmed everything sent (true), or timeout (false);
   // throws channel_error(route_broken) when the route breaks first.
-  bool flush(std::chrono::milliseconds timeout);
+  [[nodiscard]] bool flush(std::chrono::milliseconds timeout);
   // Tells the other end and forgets the route. Idempotent.
   void close();
 
@@ -198,13 +199,13 @@ class router {
   // Opens a route along path (relays, then the far end) and waits for the far end's
   // route.ok. Throws channel_error(route_broken) naming the hop that refused (not online,
   // not a relay), (timeout) when no answer came in time.
-  std::shared_ptr<route> open(std::vector<std::string> path, std::chrono::milliseconds timeout);
+  [[nodiscard]] std::shared_ptr<route> open(std::vector<std::string> path, std::chrono::milliseconds timeout);
   // The next route opened to this endpoint; nullptr after timeout.
-  std::shared_ptr<route> accept(std::chrono::milliseconds timeout);
+  [[nodiscard]] std::shared_ptr<route> accept(std::chrono::milliseconds timeout);
 
   // Who is online on the router's own hub (via {}), or on the far side of the last agent of
   // via. Throws channel_error(remote_failure) with the answering hop's reason, (timeout).
-  std::vector<std::string> hops(const std::vector<std::string>& via, std::chrono::milliseconds timeout);
+  [[nodiscard]] std::vector<std::string> hops(const std::vector<std::string>& via, std::chrono::milliseconds timeout);
 
  private:
   friend class route;

@@ -4,14 +4,14 @@
 //   xgate::channel::endpoint a({.hub = "tcp://127.0.0.1:4711", .name = "node-a", .secret = token});
 //   a.start();                                       // connects in the background
 //   std::string id = a.send("node-b", "chat", "<xg:doc .../>");  // buffered until acknowledged
-//   a.send("node-b", order);                         // typed: kind "shop.Order", body via message_gate
+//   a.send("node-b", order);                         // typed: kind "shop.Order", body via message_codec
 //   a.flush(5s);                                     // everything sent is now in the hub's store
 //   std::optional<envelope> m = a.receive(1s);       // or options.on_message
 //
 // Reliability: every message stays in the endpoint's buffer until the hub acknowledges it,
 // which the hub does after writing it to its store. The endpoint reconnects on its own
 // (exponential back-off between reconnect_min and reconnect_max) and resumes its link
-// (link.hpp): what the hub did not acknowledge is sent again; the inbox drops what was
+// (detail/link.hpp): what the hub did not acknowledge is sent again; the inbox drops what was
 // delivered before, so the application sees each message once, in order per sender.
 // This holds across hub restarts as long as this endpoint object lives (its inbox is in
 // memory). A new process under the same name takes up each sender's stream where it finds
@@ -19,7 +19,7 @@
 // the hub queued for the name meanwhile is delivered, in order.
 //
 // Errors the hub reports about messages (error frames: buffer_full, spoofed_sender, the
-// receiver's gate refusing a body, ...) go to options.on_error (and errors()). After a
+// receiver's type check refusing a body, ...) go to options.on_error (and errors()). After a
 // buffer_full for a message to R, later sends to R start a new stream, so that they do
 // not wait at R behind the refused one.
 //
@@ -43,7 +43,7 @@
 #include <xgate/channel/envelope.hpp>
 #include <xgate/channel/error.hpp>
 #include <xgate/channel/frame.hpp>
-#include <xgate/channel/gate.hpp>
+#include <xgate/channel/message_codec.hpp>
 #include <xgate/channel/transport.hpp>
 
 namespace xgate::channel {
@@ -94,11 +94,12 @@ class endpoint {
   endpoint(const endpoint&) = delete;
   endpoint& operator=(const endpoint&) = delete;
 
-  // Starts the I/O thread, which connects (and reconnects) in the background.
+  // Starts the I/O thread, which connects (and reconnects) in the background. Throws
+  // std::system_error when the thread cannot be started.
   void start();
   // Waits up to timeout until logged in; false on timeout. Throws channel_error with the
   // hub's reason when the login was refused.
-  bool wait_connected(std::chrono::milliseconds timeout);
+  [[nodiscard]] bool wait_connected(std::chrono::milliseconds timeout);
   // Stops the I/O thread and closes the connection. Unacknowledged messages are dropped
   // with the object (flush() first to keep them). Idempotent.
   void stop();
@@ -109,32 +110,33 @@ class endpoint {
   // bad receiver name or kind, (frame_too_large) for a body too large for one frame,
   // (bad_auth) after the login was refused.
   std::string send(std::string to, std::string kind, std::string body, std::string correlation = {});
-  // A typed body: kind defaults to the type's name; the body is made by message_gate<T>.
+  // A typed body: kind defaults to the type's name; the body is made by message_codec<T>.
   template <class T>
     requires reflected<T>
   std::string send(std::string to, const T& value, std::string kind = std::string(type_name_v<T>),
-                   std::string correlation = {}, const gate_options& options = {}) {
-    envelope e = message_gate<T>(options).make(name(), std::move(to), value, std::move(kind));
+                   std::string correlation = {}, const message_codec_options& options = {}) {
+    envelope e = message_codec<T>(options).make(name(), std::move(to), value, std::move(kind));
     e.correlation = std::move(correlation);
     return send(std::move(e));
   }
-  // An envelope made elsewhere (e.g. by a message_gate): from must be "" or this endpoint.
+  // An envelope made elsewhere (e.g. by a message_codec): from must be "" or this endpoint.
+  // Throws channel_error(spoofed_sender) when it names another sender, else as send() above.
   std::string send(envelope e);
 
   // Messages of this kind must hold a valid T: one that does not is not delivered; the
   // hub logs it ("rejected") and its sender gets error(wrong_body_type or bad_body).
   template <class T>
-  void expect(std::string kind = std::string(type_name_v<T>), gate_options options = {}) {
-    auto gate = std::make_shared<message_gate<T>>(std::move(options));
-    add_check(std::move(kind), [gate](const envelope& e) { (void)gate->open(e); });
+  void expect(std::string kind = std::string(type_name_v<T>), message_codec_options options = {}) {
+    auto codec = std::make_shared<message_codec<T>>(std::move(options));
+    add_check(std::move(kind), [codec](const envelope& e) { (void)codec->open(e); });
   }
   void add_check(std::string kind, std::function<void(const envelope&)> check);
 
   // The next message (when options.on_message is unset); nullopt after timeout.
-  std::optional<envelope> receive(std::chrono::milliseconds timeout);
+  [[nodiscard]] std::optional<envelope> receive(std::chrono::milliseconds timeout);
 
   // Waits until the hub acknowledged everything sent so far; false on timeout.
-  bool flush(std::chrono::milliseconds timeout);
+  [[nodiscard]] bool flush(std::chrono::milliseconds timeout);
 
   // The next message to `to` starts a new stream. For long-lived senders (relay agents,
   // agent.hpp) whose receiver went offline: if it comes back as a new process, its fresh

@@ -34,11 +34,12 @@ struct envelope {
 };
 
 // The store's name rules (xgate::store::is_valid_name).
-bool is_valid_endpoint(std::string_view name) noexcept;
+[[nodiscard]] bool is_valid_endpoint(std::string_view name) noexcept;
 // A kind is 1..64 bytes of [A-Za-z0-9._-].
-bool is_valid_kind(std::string_view kind) noexcept;
+[[nodiscard]] bool is_valid_kind(std::string_view kind) noexcept;
 
-// 16 lowercase hex digits of fresh randomness (libsodium).
+// 16 lowercase hex digits of fresh randomness (libsodium). Throws channel_error(protocol)
+// when libsodium cannot be initialized.
 std::string new_stream();
 std::string message_id(std::string_view from, std::string_view stream, std::uint64_t seq);
 // The STREAM part of a well-formed id of e ("" when the id does not match from and seq).

@@ -14,7 +14,7 @@
 // Handshake (endpoint E, hub H):
 //   E -> H  hello     endpoint name, credential id, protocol version, E's link_state
 //   H -> E  challenge 32 fresh random bytes and the hub's context string
-//   E -> H  auth      crypto_auth MAC over the challenge (see auth.hpp)
+//   E -> H  auth      crypto_auth MAC over the challenge (see detail/auth.hpp)
 //   H -> E  welcome   H's link_state (or refused: code and reason, then H closes)
 // then message / ack / presence / ping / pong / error in both directions.
 #pragma once
@@ -38,7 +38,7 @@ inline constexpr std::size_t default_max_frame = std::size_t{1} << 20;  // 1 MiB
 inline constexpr std::size_t frame_header_bytes = 4;                     // the TCP length prefix
 
 // What one end of a link knows, exchanged at (re)connect so that both resume where the
-// other stopped (see link.hpp). Streams are random ids of a sender's link state: a peer
+// other stopped (see detail/link.hpp). Streams are random ids of a sender's link state: a peer
 // that lost its state shows another stream (or 0) and the sender renumbers.
 struct link_state {
   std::uint64_t sending_stream = 0;   // the id of this end's outgoing link stream
@@ -115,17 +115,17 @@ using frame = std::variant<frames::hello, frames::challenge, frames::auth, frame
 const char* kind_name(const frame& f) noexcept;  // "hello", "message", ...
 
 // The payload (no length prefix).
-std::string encode_payload(const frame& f);
+[[nodiscard]] std::string encode_payload(const frame& f);
 void encode_payload(const frame& f, std::string& out);  // appends
 // Decodes one payload. Throws channel_error(bad_frame) naming the frame kind, the field and
 // the byte offset; (frame_too_large) beyond max_frame; (bad_envelope) for a message whose
 // envelope fails check_envelope. Reads only [payload.data(), payload.data() + size()).
-frame decode_payload(std::string_view payload, std::size_t max_frame = default_max_frame);
+[[nodiscard]] frame decode_payload(std::string_view payload, std::size_t max_frame = default_max_frame);
 
 // Appends the length prefix and the payload. Throws channel_error(frame_too_large) for a
 // frame beyond max_frame (a sender's mistake caught before the peer refuses it).
 void append_framed(const frame& f, std::string& out, std::size_t max_frame = default_max_frame);
-std::string framed(const frame& f, std::size_t max_frame = default_max_frame);
+[[nodiscard]] std::string framed(const frame& f, std::size_t max_frame = default_max_frame);
 
 // Splits a byte stream (TCP) into frames. Feed bytes as they arrive; next() gives each
 // complete frame. A length prefix beyond max_frame throws frame_too_large at once, before
@@ -134,7 +134,8 @@ class frame_reader {
  public:
   explicit frame_reader(std::size_t max_frame = default_max_frame) : max_frame_(max_frame) {}
   void feed(std::string_view bytes);
-  std::optional<frame> next();
+  // The next complete frame; nullopt until more bytes arrive. Throws what decode_payload throws.
+  [[nodiscard]] std::optional<frame> next();
   std::size_t buffered() const noexcept { return buf_.size() - pos_; }  // bytes not yet consumed
 
  private:
@@ -144,9 +145,11 @@ class frame_reader {
 };
 
 // HTTP long-poll: a body holding frames, each length-prefixed as on TCP. decode_bundle
-// refuses a body that ends inside a frame (bad_frame) or holds more than max_frames.
-std::string encode_bundle(const std::vector<frame>& fs, std::size_t max_frame = default_max_frame);
-std::vector<frame> decode_bundle(std::string_view body, std::size_t max_frame = default_max_frame,
+// refuses a body that ends inside a frame (bad_frame) or holds more than max_frames, and
+// throws what decode_payload throws for a frame in it; encode_bundle throws
+// channel_error(frame_too_large) for a frame beyond max_frame.
+[[nodiscard]] std::string encode_bundle(const std::vector<frame>& fs, std::size_t max_frame = default_max_frame);
+[[nodiscard]] std::vector<frame> decode_bundle(std::string_view body, std::size_t max_frame = default_max_frame,
                                  std::size_t max_frames = 65536);
 
 }  // namespace xgate::channel

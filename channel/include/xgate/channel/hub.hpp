@@ -43,7 +43,7 @@
 //     <id>node-a/3f9c0d2e71b4a856/7</id><kind>chat</kind><time>2024-05-01T12:00:00.123456Z</time>
 //     <size>1024</size><digest>BLAKE2b-256 hex of the body</digest><code/><detail/></channel.log>
 // events: forwarded, refused (spoofed sender, buffer_full, bad frame...), rejected (the
-// receiver's gate refused the body), expired, auth_failed, login, logout. A receiver's
+// receiver's type check refused the body), expired, auth_failed, login, logout. A receiver's
 // principal is the one it last authenticated with, or the name's first segment if it
 // never did since the hub started. Query: store.query("log", "//channel.log[to='node-b']", p).
 // Retention: with hub_options::log_days = N the hub removes the log documents of days (UTC)
@@ -59,14 +59,14 @@
 #include <string>
 #include <vector>
 
-#include <xgate/channel/auth.hpp>
+#include <xgate/channel/error.hpp>
 #include <xgate/channel/frame.hpp>
 #include <xgate/store/store.hpp>
 
 namespace xgate::channel {
 
 struct hub_options {
-  // Bound into every authentication MAC (auth.hpp): names this hub instance.
+  // Bound into every authentication MAC (detail/auth.hpp): names this hub instance.
   std::string context = "xgate hub";
   // The principal the hub acts as in the store (its queue and log documents).
   std::string principal = "xgate-hub";
@@ -131,13 +131,16 @@ class hub {
 
   // Loads the queues left in the store (a restart) and starts the committer and the
   // housekeeping (idle connections, expiry) threads. The store must outlive the hub.
+  // Throws what reading the queues throws (store::store_error, xgate::access_denied,
+  // xgate::decode_error for a queue document that is not one), channel_error(protocol) when
+  // libsodium cannot be initialized, std::system_error when a thread cannot be started.
   hub(store::store& s, hub_options options = {});
   ~hub();  // stop()
   hub(const hub&) = delete;
   hub& operator=(const hub&) = delete;
 
   // A new connection. peer describes it for the log ("tcp 127.0.0.1:53122").
-  std::shared_ptr<hub_connection> open(std::string peer, send_function send, close_function close);
+  [[nodiscard]] std::shared_ptr<hub_connection> open(std::string peer, send_function send, close_function close);
 
   // Closes every connection, commits what is pending, joins the threads. Idempotent.
   void stop();

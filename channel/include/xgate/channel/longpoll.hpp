@@ -19,15 +19,15 @@
 //                     the hub closed the session after these frames)
 //   response body     encode_bundle(frames)
 // Status 404 (with X-Xgate-Error) answers an unknown session: the hub restarted or
-// closed it; the endpoint then logs in again and resumes (link.hpp). 400 answers bytes
+// closed it; the endpoint then logs in again and resumes (detail/link.hpp). 400 answers bytes
 // that are not a bundle, after which the hub closes the session.
 //
 // The session id is 128 random bits from the hub, handed out in the response that opens
 // the session; it is not a secret (the endpoint authenticates inside the session, with
-// the frames of auth.hpp) and never derived from one.
+// the frames of detail/auth.hpp) and never derived from one.
 //
 // Reliability within a session: frames are numbered per direction (go-back-N, like
-// link.hpp's link streams; frames of any kind, not only messages). A receiver takes only
+// detail/link.hpp's link streams; frames of any kind, not only messages). A receiver takes only
 // the next seq. The hub holds a request until it has frames to send, a second request of
 // the session arrives, or the wait passes; it works out what the endpoint lost from its
 // acknowledgement (lower than the last frame of a response it has seen) or the endpoint's
@@ -113,7 +113,7 @@ struct longpoll_options {
 // "http://HOST:PORT[/PATH]" (PATH defaults to /channel). transport_options.poll_timeout is
 // how long the hub may hold a request; bundle_frames / bundle_bytes bound a request's
 // frames. Throws channel_error(protocol) for a malformed URL or proxy.
-std::unique_ptr<transport> make_http_transport(std::string_view url, const transport_options& options = {},
+[[nodiscard]] std::unique_ptr<transport> make_http_transport(std::string_view url, const transport_options& options = {},
                                                longpoll_options lp = {});
 
 }  // namespace xgate::channel

@@ -1,4 +1,4 @@
-// Method gates: call a named method on a remote endpoint with typed arguments and get a
+// Typed method calls: call a named method on a remote endpoint with typed arguments and get a
 // typed result back. A result too large for a message travels by reference: make the
 // method's result type xgate::results::result_ref (or a type holding one) and the caller
 // fetches it from the store with a results_gate.
@@ -10,7 +10,7 @@
 //   WordCountResult r = m.call<WordCountResult>("node-b", "count", args, 5s);
 //
 // On the wire a call is a message of kind "call.METHOD" whose body is the arguments
-// (checked by a message_gate on both sides) and whose correlation is a fresh call id; the
+// (checked by a message_codec on both sides) and whose correlation is a fresh call id; the
 // reply has kind "reply" (the result) or "fault" (a MethodFault: code and reason) and the
 // same correlation. Handlers run on the methods object's own worker threads, so they may
 // take long and may call other endpoints; replies go out through the bound endpoint.
@@ -48,7 +48,7 @@
 
 #include <xgate/channel/endpoint.hpp>
 #include <xgate/channel/error.hpp>
-#include <xgate/channel/gate.hpp>
+#include <xgate/channel/message_codec.hpp>
 
 namespace xgate::channel {
 
@@ -69,7 +69,7 @@ struct call_info {
 };
 
 struct method_options {
-  gate_options gates;        // for arguments and results (principal, rights, keys, strictness)
+  message_codec_options codec;        // for arguments and results (principal, rights, keys, strictness)
   std::size_t workers = 2;   // threads running handlers
 };
 
@@ -89,32 +89,35 @@ class methods {
   // dropped (their callers time out). The destructor does it too.
   void unbind();
 
-  // Serves method (a kind-safe name: [A-Za-z0-9._-], at most 59 bytes) with fn.
+  // Serves method (a kind-safe name: [A-Za-z0-9._-], at most 59 bytes) with fn. Throws
+  // channel_error(bad_envelope) for another name.
   template <class Args, class Result>
   void serve(std::string method, std::function<Result(const Args&, const call_info&)> fn) {
-    auto args_gate = std::make_shared<message_gate<Args>>(options_.gates);
-    add_handler(std::move(method), [args_gate, fn = std::move(fn), gates = options_.gates](const envelope& e,
+    auto args_codec = std::make_shared<message_codec<Args>>(options_.codec);
+    add_handler(std::move(method), [args_codec, fn = std::move(fn), codec = options_.codec](const envelope& e,
                                                                                           const call_info& info) {
-      Result r = fn(args_gate->open(e), info);
-      return to_xml(r, encode_options{.indent = 0, .rights = gates.rights, .sign = gates.sign});
+      Result r = fn(args_codec->open(e), info);
+      return to_xml(r, encode_options{.indent = 0, .rights = codec.rights, .sign = codec.sign});
     });
   }
 
-  // Calls method on endpoint `to` and waits up to timeout for its result.
+  // Calls method on endpoint `to` and waits up to timeout for its result. Throws the
+  // errors listed above ("Errors at the caller"), and channel_error(protocol) when no
+  // endpoint is bound.
   template <class Result, class Args>
   Result call(std::string to, const std::string& method, const Args& args, std::chrono::milliseconds timeout) {
-    envelope e = message_gate<Args>(options_.gates).make(self(), to, args, call_kind(method));
+    envelope e = message_codec<Args>(options_.codec).make(self(), to, args, call_kind(method));
     envelope reply = exchange(std::move(e), method, timeout);
-    return message_gate<Result>(options_.gates).open(reply);
+    return message_codec<Result>(options_.codec).open(reply);
   }
 
   // Calls method on the far end of an open route (attaching it first).
   template <class Result, class Args>
   Result call(const std::shared_ptr<channel::route>& via, const std::string& method, const Args& args,
               std::chrono::milliseconds timeout) {
-    envelope e = message_gate<Args>(options_.gates).make(self(), far_end(*via), args, call_kind(method));
+    envelope e = message_codec<Args>(options_.codec).make(self(), far_end(*via), args, call_kind(method));
     envelope reply = exchange(via, std::move(e), method, timeout);
-    return message_gate<Result>(options_.gates).open(reply);
+    return message_codec<Result>(options_.codec).open(reply);
   }
   // Reads the route until it ends: calls go to the handlers, replies to their callers. One
   // thread per attached route; attaching a route twice is harmless.

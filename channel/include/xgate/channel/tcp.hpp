@@ -29,7 +29,7 @@ struct tcp_server_options {
 
 // A listen address as flags give it: "127.0.0.1:8080", "[::1]:8080" (port 0: a free one).
 // False, leaving address and port unspecified, for anything else.
-bool parse_listen(const std::string& text, std::string& address, unsigned short& port);
+[[nodiscard]] bool parse_listen(const std::string& text, std::string& address, unsigned short& port);
 
 class tcp_hub_server {
  public:

@@ -48,7 +48,7 @@ class connection {
   // order; empty when the timeout passed or wake() was called. Throws channel_error
   // (bad_frame, frame_too_large: the hub sent garbage) or std::system_error (the
   // connection was lost or closed; EOF is std::errc::connection_reset).
-  virtual std::vector<frame> receive(std::chrono::milliseconds timeout) = 0;
+  [[nodiscard]] virtual std::vector<frame> receive(std::chrono::milliseconds timeout) = 0;
   // Makes a waiting (or the next) receive() return at once. Thread-safe.
   virtual void wake() = 0;
   // Closes; a waiting receive() throws. Thread-safe, idempotent.
@@ -62,16 +62,17 @@ class connection {
 class transport {
  public:
   virtual ~transport() = default;
-  virtual std::unique_ptr<connection> connect() = 0;
+  [[nodiscard]] virtual std::unique_ptr<connection> connect() = 0;
   virtual std::string description() const = 0;  // the hub URL
 };
 
 // The transport for a hub URL: "tcp://HOST:PORT", or "http://HOST:PORT[/PATH]" for HTTP
 // long-poll (longpoll.hpp; a proxy from the http_proxy environment variable). Throws
 // channel_error(protocol) naming the URL for an unknown scheme or a malformed address. (New schemes: add them in channel/src/transport.cpp.)
-std::unique_ptr<transport> make_transport(std::string_view url, const transport_options& options = {});
+[[nodiscard]] std::unique_ptr<transport> make_transport(std::string_view url, const transport_options& options = {});
 
-// TCP: "tcp://HOST:PORT" or "HOST:PORT" (see tcp.hpp for the hub's side).
-std::unique_ptr<transport> make_tcp_transport(std::string_view url, const transport_options& options = {});
+// TCP: "tcp://HOST:PORT" or "HOST:PORT" (see tcp.hpp for the hub's side). Throws
+// channel_error(protocol) naming the URL for a malformed address.
+[[nodiscard]] std::unique_ptr<transport> make_tcp_transport(std::string_view url, const transport_options& options = {});
 
 }  // namespace xgate::channel

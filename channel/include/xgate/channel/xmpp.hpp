@@ -5,7 +5,7 @@
 //   ch::endpoint a({.hub = "xmpp://node-a@im.example.org:5222", .name = "node-a", .secret_file = "a.password"});
 //
 // DESIGN. With xgated there is a hub that authenticates, stores and forwards; the endpoint's
-// link (link.hpp) runs endpoint<->hub. Through an XMPP server there is no xgate hub: the IM
+// link (detail/link.hpp) runs endpoint<->hub. Through an XMPP server there is no xgate hub: the IM
 // server authenticates users (SASL SCRAM over TLS), routes stanzas and archives them, but
 // it acknowledges nothing end to end and loses what it holds in memory when it restarts.
 // So here reliability runs END TO END, endpoint to endpoint:
@@ -46,7 +46,7 @@
 // escaping can grow text up to ~5x. The envelope's from must be the stanza's authenticated
 // sender (the server stamps from): a spoofed one is dropped. Acks are
 //   <message type="headline"><x xmlns="urn:xgate:channel:1" ack="N" acklink="STREAM"/><no-store .../></message>
-// (headlines are neither archived nor stored offline). Gate refusals go back as headline
+// (headlines are neither archived nor stored offline). Type-check refusals go back as headline
 // <x error="CODE" about="MSGID">reason</x>.
 //
 // PRESENCE is XMPP presence: on first contact with a peer (a message either way, or
@@ -111,7 +111,7 @@ struct xmpp_options {
 
 // The XMPP transport for url (see above). Throws channel_error(protocol) for a malformed URL,
 // (bad_auth) for an empty password or a plaintext request to a non-loopback address.
-std::unique_ptr<transport> make_xmpp_transport(std::string_view url, xmpp_options options,
+[[nodiscard]] std::unique_ptr<transport> make_xmpp_transport(std::string_view url, xmpp_options options,
                                                const transport_options& settings = {});
 
 // XEP-0106 escaping of an endpoint name as a JID localpart ("node/a" <-> "node\2fa").
@@ -123,7 +123,7 @@ std::string xmpp_endpoint_name(std::string_view localpart);
 // archive order. with: only messages exchanged with this endpoint ("" = all). Throws
 // channel_error(bad_auth) when the login is refused, (protocol) when the server has no
 // archive or answers with an error, std::system_error when it cannot be reached.
-std::vector<envelope> read_xmpp_archive(std::string_view url, const xmpp_options& options, std::string_view with = {},
+[[nodiscard]] std::vector<envelope> read_xmpp_archive(std::string_view url, const xmpp_options& options, std::string_view with = {},
                                         std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 }  // namespace xgate::channel

@@ -1,3 +1,4 @@
+// Internal to the channel library: its sources and tests use it; applications do not.
 // Challenge-response authentication of an endpoint to the hub. The secret never crosses
 // the wire, and the hub never needs it.
 //

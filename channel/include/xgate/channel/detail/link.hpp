@@ -1,3 +1,4 @@
+// Internal to the channel library: its sources and tests use it; applications do not.
 // Reliable delivery, as pure state machines (no I/O, no clocks): transports feed them
 // frames and events and put on the wire what they hand back.
 //

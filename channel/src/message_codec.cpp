@@ -1,6 +1,6 @@
-#include <xgate/channel/gate.hpp>
+#include <xgate/channel/message_codec.hpp>
 
-#include <xgate/store/names.hpp>
+#include <xgate/base/text.hpp>
 #include <xgate/xmlcodec/xml_tree.hpp>
 
 namespace xgate::channel {
@@ -24,9 +24,9 @@ std::string body_type(std::string_view xml) {
 namespace detail {
 void check_addressing(std::string_view from, std::string_view to, std::string_view kind) {
   auto fail = [](const std::string& what) { throw channel_error(channel_errc::bad_envelope, "make message: " + what); };
-  if (!is_valid_endpoint(from)) fail("from \"" + store::printable(from) + "\" is not a valid endpoint name");
-  if (!is_valid_endpoint(to)) fail("to \"" + store::printable(to) + "\" is not a valid endpoint name");
-  if (!is_valid_kind(kind)) fail("kind \"" + store::printable(kind) + "\" is not 1..64 of [A-Za-z0-9._-]");
+  if (!is_valid_endpoint(from)) fail("from \"" + xgate::printable(from) + "\" is not a valid endpoint name");
+  if (!is_valid_endpoint(to)) fail("to \"" + xgate::printable(to) + "\" is not a valid endpoint name");
+  if (!is_valid_kind(kind)) fail("kind \"" + xgate::printable(kind) + "\" is not 1..64 of [A-Za-z0-9._-]");
 }
 
 void body_too_large(std::string_view type, std::size_t size, std::size_t max) {
@@ -36,7 +36,7 @@ void body_too_large(std::string_view type, std::size_t size, std::size_t max) {
 }
 
 void refuse_body(const envelope& e, std::string_view expected, const xgate::decode_error& error) {
-  std::string where = "message " + store::printable(e.id) + " from \"" + store::printable(e.from) + "\"";
+  std::string where = "message " + xgate::printable(e.id) + " from \"" + xgate::printable(e.from) + "\"";
   if (error.code() == xgate::errc::wrong_root_type || error.code() == xgate::errc::not_xgate_document) {
     std::string found = body_type(e.body);
     throw channel_error(channel_errc::wrong_body_type,

@@ -1,7 +1,7 @@
-// Typed message gates: a body of a registered xgate type goes into an envelope checked,
+// Typed message bodies: a body of a registered xgate type goes into an envelope checked,
 // and comes out decoded for the receiver's principal, or refused with a clear error.
 //
-//   xgate::channel::message_gate<shop::Order> orders({.principal = "bob"});
+//   xgate::channel::message_codec<shop::Order> orders({.principal = "bob"});
 //   envelope e = orders.make("node/a", "node/b", order, "order");   // stamped when sent
 //   shop::Order o = orders.open(received);   // channel_error(wrong_body_type) for an Invoice
 #pragma once
@@ -18,7 +18,7 @@
 
 namespace xgate::channel {
 
-struct gate_options {
+struct message_codec_options {
   std::string principal;                    // who opens bodies (the receiver's principal)
   std::optional<xgate::rights> rights;      // rights written into bodies made (unset: none, open to all)
   const signing_key* sign = nullptr;        // sign bodies made
@@ -29,7 +29,7 @@ struct gate_options {
 
 // The type name of an xgate document's root object ("shop.Order"); "" when the body is
 // not a well-formed xgate document. For error messages: it parses the whole body.
-std::string body_type(std::string_view xml);
+[[nodiscard]] std::string body_type(std::string_view xml);
 
 namespace detail {
 // Throws bad_envelope for invalid from, to or kind (seq and id are stamped later).
@@ -40,18 +40,18 @@ void check_addressing(std::string_view from, std::string_view to, std::string_vi
 }  // namespace detail
 
 template <class T>
-class message_gate {
-  static_assert(reflected<T>, "message_gate<T> needs a type described with XGATE_TYPE or XGATE_REFLECT");
+class message_codec {
+  static_assert(reflected<T>, "message_codec<T> needs a type described with XGATE_TYPE or XGATE_REFLECT");
 
  public:
   static constexpr std::string_view type_name = type_name_v<T>;
 
-  explicit message_gate(gate_options options = {}) : options_(std::move(options)) {}
+  explicit message_codec(message_codec_options options = {}) : options_(std::move(options)) {}
 
   // An envelope around value, addressed and timed, not yet stamped (seq 0, id ""): the
   // sender's pair_stamper numbers it when it is sent. Throws channel_error(bad_envelope)
   // for bad names or kind, (frame_too_large) for a body beyond max_body.
-  envelope make(std::string from, std::string to, const T& value, std::string kind = std::string(type_name)) const {
+  [[nodiscard]] envelope make(std::string from, std::string to, const T& value, std::string kind = std::string(type_name)) const {
     detail::check_addressing(from, to, kind);
     envelope e;
     e.from = std::move(from);
@@ -63,10 +63,10 @@ class message_gate {
     return e;
   }
 
-  // The body decoded for the gate's principal. Throws channel_error(wrong_body_type)
+  // The body decoded for the codec's principal. Throws channel_error(wrong_body_type)
   // naming the expected and found types and the message id, (bad_body) for a body that is
   // not a valid T; xgate::access_denied and xgate::signature_error pass through.
-  T open(const envelope& e) const {
+  [[nodiscard]] T open(const envelope& e) const {
     decode_options o;
     o.principal = options_.principal;
     o.verify = options_.verify;
@@ -80,10 +80,10 @@ class message_gate {
     }
   }
 
-  const gate_options& options() const noexcept { return options_; }
+  const message_codec_options& options() const noexcept { return options_; }
 
  private:
-  gate_options options_;
+  message_codec_options options_;
 };
 
 }  // namespace xgate::channel

@@ -1,0 +1,195 @@
+// The hub's state and the declarations its sources share (hub.hpp describes the hub):
+//   hub.cpp              the public API, the state's lookups, stop()
+//   hub_login.cpp        handshake, login, connections coming and going, presence
+//   hub_routing.cpp      frames after login: messages, acknowledgements, peer errors
+//   hub_persistence.cpp  the store's documents: queue reload, log records, the committer
+//   hub_housekeeping.cpp silent connections, queue expiry, log retention
+// Everything here is guarded by hub::impl::state_mutex unless its comment says otherwise.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <xgate/channel/detail/auth.hpp>
+#include <xgate/channel/detail/link.hpp>
+#include <xgate/channel/hub.hpp>
+#include <xgate/xmlcodec.hpp>
+
+namespace xgate::channel::hub_docs {
+
+// A log document (see hub.hpp). Plain strings: the store's XPath reads them as written.
+struct log_record {
+  std::string event, from, to, id, kind, time;
+  std::uint64_t size = 0;
+  std::string digest, code, detail;
+};
+XGATE_TYPE(log_record, "channel.log", 1, (), (event, from, to, id, kind, time, size, digest, code, detail))
+
+}  // namespace xgate::channel::hub_docs
+
+namespace xgate::channel::hub_detail {
+
+using steady = std::chrono::steady_clock;
+
+// One store operation of a commit: write xml to name, or remove name.
+struct store_op {
+  bool remove = false;
+  std::string name, xml;
+};
+
+// What the committer writes in one go, and what to do once it is durable.
+struct commit_item {
+  std::vector<store_op> ops;
+  std::function<void(bool ok)> done;  // under the hub's lock, in submission order
+};
+
+// BLAKE2b-256 of the body, in hex: what the log records instead of the body.
+std::string body_digest(std::string_view body);
+
+// "log/2024-05-01/120000.123456-INSTANCE-N": sorts by time within a day, unique per hub run.
+std::string log_name(std::chrono::system_clock::time_point t, const std::string& instance, std::uint64_t n);
+// Whether an authenticated credential may take the endpoint name (the rule in hub.hpp).
+bool may_take(const store::store& documents, const store::caller& who, std::string_view name);
+
+}  // namespace xgate::channel::hub_detail
+
+namespace xgate::channel {
+
+struct hub::impl : std::enable_shared_from_this<hub::impl> {
+  using log_record = hub_docs::log_record;
+  using store_op = hub_detail::store_op;
+  using commit_item = hub_detail::commit_item;
+  using steady = hub_detail::steady;
+  struct conn;
+
+  // What the hub keeps per endpoint name (online or not).
+  struct endpoint_state {
+    std::string name, principal;
+    // hub -> endpoint: every message queued for it, in order, until it acknowledges them.
+    link_sender out;
+    struct entry {
+      std::string doc;  // the queue document
+      std::int64_t queued_ns = 0;
+      std::string stream_key;  // from + " " + stream: for refusing a broken stream
+      std::size_t size = 0;    // body bytes
+    };
+    std::deque<entry> docs;  // parallel to out's buffer
+    std::uint64_t sent_upto = 0;  // highest link seq handed to the current connection
+    std::size_t pending = 0, pending_bytes = 0;  // accepted for it, not yet committed
+    std::size_t bytes = 0;                       // body bytes in docs
+    bool ack_due = false;                        // committed messages from it to acknowledge
+    // endpoint -> hub
+    std::uint64_t in_stream = 0, accepted = 0, committed = 0, in_gen = 0;
+    std::shared_ptr<conn> connection;  // authenticated and current; null when offline
+    std::set<std::string> broken;       // sender streams refused (see hub.hpp)
+    endpoint_state(std::string n, link_options lo) : name(std::move(n)), out(new_link_stream(), lo) {}
+  };
+
+  struct conn : hub_connection {
+    std::weak_ptr<impl> owner;
+    std::string peer;
+    send_function send;
+    close_function close;
+    std::optional<hub_handshake> handshake;  // from hello until login
+    endpoint_state* state = nullptr;  // set once authenticated; endpoint states live as long as the hub
+    std::string name;
+    bool closed = false;
+    steady::time_point opened = steady::now(), last_heard = opened;
+
+    void on_frame(frame f) override {
+      if (auto h = owner.lock()) h->on_frame(*this, std::move(f));
+    }
+    void on_bad_input(const channel_error& e) override {
+      if (auto h = owner.lock()) h->on_bad_input(*this, e);
+    }
+    void on_closed() override {
+      if (auto h = owner.lock()) h->on_closed(*this);
+    }
+    std::string endpoint() const override {
+      auto h = owner.lock();
+      if (!h) return {};
+      std::lock_guard lock(h->state_mutex);
+      return state ? name : std::string();
+    }
+  };
+
+  store::store& store_;
+  hub_options options;
+  store_verifier verifier;
+  std::string instance;  // random, per run: keeps log document names unique across restarts
+  mutable std::mutex state_mutex;  // guards the hub's state: everything below up to the committer
+  std::map<std::string, std::unique_ptr<endpoint_state>, std::less<>> endpoints;
+  std::set<std::shared_ptr<conn>> connections;
+  std::uint64_t queue_counter = 0, log_counter = 0;
+  std::vector<endpoint_state*> acks_due;
+  hub_stats stats;
+  bool stopping = false;
+
+  // The committer (hub_persistence.cpp): its own thread and queue, under commit_mutex.
+  std::mutex commit_mutex;
+  std::condition_variable commit_wake;
+  std::deque<commit_item> commit_queue;
+  bool committer_stopping = false;
+  std::thread committer, housekeeper;
+  std::condition_variable housekeeper_wake;  // with state_mutex: wakes the housekeeper at stop
+
+  std::mutex note_mutex;  // one line of options.log at a time
+
+  impl(store::store& s, hub_options o);
+
+  // hub.cpp
+  link_options sender_options() const;
+  void note(const std::string& line);
+  endpoint_state& state_of(const std::string& name);
+  std::string principal_of(const std::string& endpoint);
+  void stop();
+
+  // hub_persistence.cpp
+  void load();
+  void submit(commit_item item);
+  void run_committer();
+  store_op log_op(log_record r, const std::string& reader1, const std::string& reader2);
+  void log_event(log_record r, const std::string& reader1 = {}, const std::string& reader2 = {});
+  store_op queue_op(const envelope& e, const std::string& doc, std::int64_t queued_ns);
+  std::string next_queue_doc(std::string_view endpoint);
+
+  // hub_login.cpp
+  void send_to(conn& c, std::vector<frame> fs);
+  void close_conn(conn& c);
+  void detach(conn& c);
+  void broadcast_presence(const std::string& name, bool online);
+  void refuse(conn& c, channel_errc code, const std::string& detail, const std::string& event);
+  void protocol_failure(conn& c, const channel_error& e);
+  void on_bad_input(conn& c, const channel_error& e);
+  void on_closed(conn& c);
+  void handshake(conn& c, frame f);
+  void login(conn& c, authenticated who);
+
+  // hub_routing.cpp
+  void on_frame(conn& c, frame f);
+  void pump(endpoint_state& s);
+  void on_message(conn& c, frames::message m);
+  void committed_in(const std::string& from, std::uint64_t seq, std::uint64_t gen, bool ok);
+  void flush_acks();
+  void on_ack(conn& c, const frames::ack& k);
+  void on_peer_error(conn& c, frames::error err);
+
+  // hub_housekeeping.cpp
+  void run_housekeeper();
+  void prune_log(std::chrono::system_clock::time_point now);
+  void expire(std::chrono::system_clock::time_point now);
+};
+
+}  // namespace xgate::channel
