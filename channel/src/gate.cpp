@@ -1,7 +1,7 @@
 #include <xgate/channel/gate.hpp>
 
 #include <xgate/store/names.hpp>
-#include <xgate/xmlcodec/xml_tree.hpp>
+#include <xgate/xmlcodec/detail/xml_tree.hpp>
 
 namespace xgate::channel {
 

@@ -87,7 +87,7 @@ int main() try {
   step(4, "bob decodes it, checking alice's signature with her public key");
   xgate::verify_key alice_pub = xgate::verify_key::load(pub_path);
   {
-    auto doc = xgate::decode_document<example::Drawing>(
+    auto doc = xgate::decode<example::Drawing>(
         xml, {.principal = "bob", .verify = &alice_pub, .document_name = doc_path.filename().string()});
     expect(doc.is_signed && doc.key_name == "alice", "signed by key \"" + doc.key_name + "\"");
     expect(doc.rights == rights, "rights came back as written");

@@ -218,21 +218,21 @@ TEST(DrawingCodec, DecodedGraphSharesObjectsAndResolvesPointers) {
 }
 
 TEST(DrawingCodec, SampleIsRegisteredWithEveryType) {
-  const auto* entry = xgate::registry::instance().find("example.Drawing");
-  ASSERT_NE(entry, nullptr);
-  ASSERT_NE(entry->sample, nullptr);
-  EXPECT_EQ(entry->sample(5, 10, {}), xgate::to_xml(example::make_drawing(5, 10)));
+  auto entry = xgate::registry::instance().find("example.Drawing");
+  ASSERT_TRUE(entry);
+  ASSERT_TRUE(entry.has_sample());
+  EXPECT_EQ(entry.sample(5, 10, {}), xgate::to_xml(example::make_drawing(5, 10)));
   for (const char* name : {"example.Point", "example.Shape", "example.Circle", "example.Polygon", "example.Group",
                            "example.Layer", "example.Specials", "example.Drawing"})
-    EXPECT_NE(xgate::registry::instance().find(name), nullptr) << name;
-  EXPECT_EQ(xgate::registry::instance().find("example.Shape")->create_raw, nullptr);  // abstract
+    EXPECT_TRUE(xgate::registry::instance().find(name)) << name;
+  EXPECT_TRUE(xgate::registry::instance().find("example.Shape").abstract());
 }
 
 // ---- rights and signatures ------------------------------------------------------------------
 TEST(DrawingRights, ReadersDecodeOthersAreRefused) {
   example::Drawing d = example::make_drawing(7, 12);
   std::string xml = xgate::to_xml(d, {.rights = alice_rights()});
-  auto doc = xgate::decode_document<example::Drawing>(xml, {.principal = "bob"});
+  auto doc = xgate::decode<example::Drawing>(xml, {.principal = "bob"});
   EXPECT_TRUE(example::same_drawing(d, doc.value));
   ASSERT_TRUE(doc.rights);
   EXPECT_EQ(*doc.rights, alice_rights());
@@ -260,7 +260,7 @@ TEST(DrawingSignature, SignedDrawingVerifies) {
   example::Drawing d = example::make_drawing(7, 12);
   std::string xml = xgate::to_xml(d, {.rights = alice_rights(), .sign = &key});
   try {
-    auto doc = xgate::decode_document<example::Drawing>(xml, {.principal = "bob", .verify = &pub});
+    auto doc = xgate::decode<example::Drawing>(xml, {.principal = "bob", .verify = &pub});
     EXPECT_TRUE(doc.is_signed);
     EXPECT_EQ(doc.key_name, "alice");
     EXPECT_TRUE(example::same_drawing(d, doc.value));

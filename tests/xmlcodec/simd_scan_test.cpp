@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include <xgate/xmlcodec/encoder.hpp>
-#include <xgate/xmlcodec/xml_tree.hpp>
+#include <xgate/xmlcodec/detail/encoder.hpp>
+#include <xgate/xmlcodec/detail/xml_tree.hpp>
 
-#include "../../xmlcodec/src/simd_scan.hpp"
+#include "simd_scan.hpp"  // xmlcodec/src, through xgate::xmlcodec_internals
 #include "test_types.hpp"
 
 namespace {

@@ -4,7 +4,7 @@
 
 #include <sodium.h>
 
-#include <xgate/xmlcodec/encoder.hpp>
+#include <xgate/xmlcodec/detail/encoder.hpp>
 #include <xgate/xmlcodec/signing.hpp>
 
 #include "ownership.hpp"

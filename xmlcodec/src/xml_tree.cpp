@@ -1,7 +1,7 @@
 #include <charconv>
 #include <cstring>
 
-#include <xgate/xmlcodec/xml_tree.hpp>
+#include <xgate/xmlcodec/detail/xml_tree.hpp>
 
 #include "simd_scan.hpp"
 
