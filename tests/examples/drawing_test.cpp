@@ -285,13 +285,13 @@ TEST(DrawingSignature, EditedRightsWrongKeyAndMissingSignatureAreRefused) {
     ASSERT_NE(at, std::string::npos);
     edited[at + 12] = 'r';  // bob -> rob
     try {
-      xgate::from_xml<example::Drawing>(edited, {.principal = "bob", .verify = &pub});
+      (void)xgate::from_xml<example::Drawing>(edited, {.principal = "bob", .verify = &pub});
       ADD_FAILURE() << "edited rights were accepted";
     } catch (const xgate::signature_error& e) {
       EXPECT_EQ(e.code(), xgate::errc::signature_invalid);
     }
     try {
-      xgate::from_xml<example::Drawing>(xml, {.principal = "bob", .verify = &eve});
+      (void)xgate::from_xml<example::Drawing>(xml, {.principal = "bob", .verify = &eve});
       ADD_FAILURE() << "a signature was accepted with the wrong key";
     } catch (const xgate::signature_error& e) {
       EXPECT_EQ(e.code(), xgate::errc::signature_invalid);
@@ -299,7 +299,7 @@ TEST(DrawingSignature, EditedRightsWrongKeyAndMissingSignatureAreRefused) {
   }
   std::string unsigned_xml = xgate::to_xml(d, {.rights = alice_rights()});
   try {
-    xgate::from_xml<example::Drawing>(unsigned_xml, {.principal = "bob", .verify = &pub});
+    (void)xgate::from_xml<example::Drawing>(unsigned_xml, {.principal = "bob", .verify = &pub});
     ADD_FAILURE() << "an unsigned document passed verification";
   } catch (const xgate::signature_error& e) {
     EXPECT_EQ(e.code(), xgate::errc::not_signed);
