@@ -89,10 +89,10 @@ int fail(int code, const std::string& message) {
   return code;
 }
 
-const xgate::detail::type_entry& find_type(const std::string& name) {
-  const auto* entry = xgate::registry::instance().find(name);
+xgate::registered_type find_type(const std::string& name) {
+  xgate::registered_type entry = xgate::registry::instance().find(name);
   if (!entry) throw usage_error("unknown type \"" + name + "\" (xgate types lists the registered types)");
-  return *entry;
+  return entry;
 }
 
 // "alice bob" or "alice,bob"
@@ -141,7 +141,7 @@ void write_stdout(const std::string& text) {
 // ---- subcommands ----------------------------------------------------------------------------
 int run_types() {
   std::string out;
-  for (const auto* e : xgate::registry::instance().all()) out += std::string(e->name) + " " + std::to_string(e->version) + "\n";
+  for (const auto& e : xgate::registry::instance().all()) out += std::string(e.name()) + " " + std::to_string(e.version()) + "\n";
   write_stdout(out);
   return exit_ok;
 }
@@ -184,7 +184,7 @@ struct sample_args {
 
 int run_sample(const sample_args& a) {
   const auto& entry = find_type(a.type);
-  if (!entry.sample) throw usage_error("type \"" + a.type + "\" has no sample generator (XGATE_SAMPLE)");
+  if (!entry.has_sample()) throw usage_error("type \"" + a.type + "\" has no sample generator (XGATE_SAMPLE)");
   xgate::encode_options options;
   if (a.creator || a.read || a.write || a.del || a.copy) {
     xgate::rights r;
@@ -220,7 +220,7 @@ struct check_args {
 
 int run_check(const check_args& a) {
   const auto& entry = find_type(a.type);
-  if (!entry.recode) throw usage_error("type \"" + a.type + "\" cannot be decoded on its own (abstract or not default-constructible)");
+  if (entry.abstract()) throw usage_error("type \"" + a.type + "\" cannot be decoded on its own (abstract or not default-constructible)");
   std::optional<xgate::verify_key> pub;
   if (a.pub) pub = load_key<xgate::verify_key>(*a.pub);
   std::string xml = read_input(a.file);

@@ -1,7 +1,7 @@
 #include <xgate/channel/message_codec.hpp>
 
 #include <xgate/base/text.hpp>
-#include <xgate/xmlcodec/xml_tree.hpp>
+#include <xgate/xmlcodec/detail/xml_tree.hpp>
 
 namespace xgate::channel {
 

@@ -148,7 +148,7 @@ TEST_F(XgateCli, TypesListsEveryRegisteredTypeWithItsVersion) {
   result r = run({"types"});
   expect_success(r);
   std::string expected;
-  for (const auto* e : xgate::registry::instance().all()) expected += std::string(e->name) + " " + std::to_string(e->version) + "\n";
+  for (const auto& e : xgate::registry::instance().all()) expected += std::string(e.name()) + " " + std::to_string(e.version()) + "\n";
   EXPECT_EQ(r.out, expected);
   EXPECT_NE(r.out.find("example.Drawing 1\n"), std::string::npos);
   EXPECT_NE(r.out.find("example.Circle 1\n"), std::string::npos);
@@ -200,7 +200,7 @@ TEST_F(XgateCli, SampleWritesRightsAndSignature) {
   make_signed_drawing();
   std::string xml = read_file(signed_doc());
   auto pub = xgate::verify_key::load(key("alice.pub"));
-  auto doc = xgate::decode_document<example::Drawing>(xml, {.principal = "bob", .verify = &pub});
+  auto doc = xgate::decode<example::Drawing>(xml, {.principal = "bob", .verify = &pub});
   EXPECT_TRUE(doc.is_signed);
   EXPECT_EQ(doc.key_name, "alice");
   ASSERT_TRUE(doc.rights);
@@ -210,7 +210,7 @@ TEST_F(XgateCli, SampleWritesRightsAndSignature) {
   // Lists without a creator: the unnamed ones stay empty.
   result r = run({"sample", "example.Drawing", "--count", "2", "--read", "*"});
   expect_success(r);
-  auto open = xgate::decode_document<example::Drawing>(r.out, {.principal = "anyone"});
+  auto open = xgate::decode<example::Drawing>(r.out, {.principal = "anyone"});
   ASSERT_TRUE(open.rights);
   EXPECT_EQ(open.rights->creator, "");
   EXPECT_EQ(open.rights->read, xgate::principal_list{"*"});

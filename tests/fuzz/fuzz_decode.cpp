@@ -57,11 +57,11 @@ bool holds_withheld(const T&) { return false; }
 bool holds_withheld(const fz::Scene& s) { return s.secret.withheld(); }
 
 template <class T>
-std::string encode_or_die(const xgate::document<T>& doc, std::string_view stage) {
+std::string encode_or_die(const xgate::decoded<T>& got, std::string_view stage) {
   xgate::encode_options eo;
-  eo.rights = doc.rights;
+  eo.rights = got.rights;
   try {
-    return xgate::to_xml(doc.value, eo);
+    return xgate::to_xml(got.value, eo);
   } catch (const xgate::error& e) {
     finding("a decoded value cannot be encoded", xgate::type_name_v<T>, std::string(stage) + ": " + e.what());
   }
@@ -76,43 +76,43 @@ struct outcome {
 
 template <class T>
 outcome check(std::string_view input, const xgate::decode_options& options, bool in_place) {
-  xgate::document<T> doc;
+  xgate::decoded<T> got;
   try {
     if (in_place) {
       // The in-place form: on failure the target must be left default-constructed.
-      xgate::from_xml(input, doc.value, options);
+      xgate::from_xml(input, got.value, options);
     } else {
-      doc = xgate::decode_document<T>(input, options);
+      got = xgate::decode<T>(input, options);
     }
   } catch (const xgate::error&) {
     // Refused, as it may be. In place, the target must hold no half-decoded value.
     if (in_place) {
       static const std::string empty = xgate::to_xml(T{});
-      if (xgate::to_xml(doc.value) != empty)
-        finding("a failed in-place decode left a half-decoded value", xgate::type_name_v<T>, xgate::to_xml(doc.value));
+      if (xgate::to_xml(got.value) != empty)
+        finding("a failed in-place decode left a half-decoded value", xgate::type_name_v<T>, xgate::to_xml(got.value));
     }
     return {};
   }
   outcome result{true, std::nullopt};
-  if (!holds_withheld(doc.value)) {
+  if (!holds_withheld(got.value)) {
     // Output may be larger than the input (indentation), so the second decode gets room.
     xgate::decode_options again = options;
     again.limits.max_bytes = std::size_t{64} << 20;
     again.verify = nullptr;  // re-encoded unsigned
-    std::string first = encode_or_die(doc, "first encoding");
-    xgate::document<T> doc2;
+    std::string first = encode_or_die(got, "first encoding");
+    xgate::decoded<T> got2;
     try {
-      doc2 = xgate::decode_document<T>(first, again);
+      got2 = xgate::decode<T>(first, again);
     } catch (const xgate::error& e) {
       finding("the encoder's output does not decode", xgate::type_name_v<T>, std::string(e.what()) + "\n--- output ---\n" + first);
     }
-    std::string second = encode_or_die(doc2, "second encoding");
+    std::string second = encode_or_die(got2, "second encoding");
     if (first != second)
       finding("encoding is not canonical", xgate::type_name_v<T>, "--- first ---\n" + first + "\n--- second ---\n" + second);
-    fz::break_cycles(doc2.value);
+    fz::break_cycles(got2.value);
     result.encoding = std::move(first);
   }
-  fz::break_cycles(doc.value);
+  fz::break_cycles(got.value);
   return result;
 }
 

@@ -361,15 +361,15 @@ xgate::decode_options options_for(const seed& s, const xgate::verify_key& key) {
 // Decodes with type T; returns the re-encoding, or throws what the decoder threw.
 template <class T>
 std::string recode(const seed& s, const xgate::decode_options& o, const xgate::signing_key* sign) {
-  xgate::document<T> doc = xgate::decode_document<T>(s.content, o);
+  xgate::decoded<T> got = xgate::decode<T>(s.content, o);
   xgate::encode_options eo;
-  eo.rights = doc.rights;
+  eo.rights = got.rights;
   eo.sign = sign;
   eo.indent = s.indent;
   if constexpr (std::is_same_v<T, fz::Scene>)
-    if (doc.value.secret.withheld()) return {};
-  std::string out = xgate::to_xml(doc.value, eo);
-  fz::break_cycles(doc.value);
+    if (got.value.secret.withheld()) return {};
+  std::string out = xgate::to_xml(got.value, eo);
+  fz::break_cycles(got.value);
   return out;
 }
 

@@ -186,16 +186,4 @@ TEST(Identity, UnregisteredDynamicTypeIsAnEncodeError) {
   }
 }
 
-TEST(Identity, RegistryListsTypes) {
-  auto& r = xgate::registry::instance();
-  ASSERT_NE(r.find("t.Circle"), nullptr);
-  EXPECT_EQ(r.find("t.Circle")->type, std::type_index(typeid(t::Circle)));
-  EXPECT_EQ(r.find(std::type_index(typeid(t::Square)))->name, "t.Square");
-  EXPECT_EQ(r.find("t.Unregistered"), nullptr);
-  auto derived = r.derived_from(typeid(t::Shape));
-  ASSERT_EQ(derived.size(), 2u);  // the abstract base is not instantiable
-  EXPECT_EQ(derived[0]->name, "t.Circle");
-  EXPECT_EQ(derived[1]->name, "t.Square");
-}
-
 }  // namespace

@@ -17,10 +17,10 @@ TEST(Rights, WrittenIntoTheDocument) {
   EXPECT_NE(xml.find("<xg:rights creator=\"alice\" read=\"alice hr bob\" write=\"creator hr\" delete=\"creator\" copy=\"*\"/>"),
             std::string::npos)
       << xml;
-  auto doc = xgate::decode_document<t::Point>(xml, {.principal = "bob"});
-  ASSERT_TRUE(doc.rights);
-  EXPECT_EQ(*doc.rights, payroll_rights());
-  EXPECT_EQ(xgate::to_xml(doc.value, {.rights = doc.rights}), xml);
+  auto got = xgate::decode<t::Point>(xml, {.principal = "bob"});
+  ASSERT_TRUE(got.rights);
+  EXPECT_EQ(*got.rights, payroll_rights());
+  EXPECT_EQ(xgate::to_xml(got.value, {.rights = got.rights}), xml);
 }
 
 TEST(Rights, PrincipalWithoutTheRightGetsNoObject) {
@@ -121,10 +121,10 @@ TEST_F(Signing, SignedDocumentVerifies) {
   EXPECT_EQ(std::filesystem::status(key_path_).permissions() & std::filesystem::perms::others_read, std::filesystem::perms::none);
   std::string xml = xgate::to_xml(t::Point{1, 2}, {.rights = payroll_rights(), .sign = &key});
   EXPECT_NE(xml.find("<xg:signature alg=\"ed25519ph\" key=\"alice-1\">"), std::string::npos);
-  auto doc = xgate::decode_document<t::Point>(xml, {.principal = "bob", .verify = &pub});
-  EXPECT_EQ(doc.value, (t::Point{1, 2}));
-  EXPECT_TRUE(doc.is_signed);
-  EXPECT_EQ(doc.key_name, "alice-1");
+  auto got = xgate::decode<t::Point>(xml, {.principal = "bob", .verify = &pub});
+  EXPECT_EQ(got.value, (t::Point{1, 2}));
+  EXPECT_TRUE(got.is_signed);
+  EXPECT_EQ(got.key_name, "alice-1");
   // Streaming through a sink signs the same bytes.
   std::ostringstream os;
   xgate::to_xml(t::Point{1, 2}, os, {.rights = payroll_rights(), .sign = &key});

@@ -30,7 +30,7 @@ struct Order {
 XGATE_TYPE(Order, "shop.Order", 2, (), (number, status, customer, lines, note))
 }  // namespace shop
 
-TEST(Codec, OrderRoundTrip) {
+TEST(RoundTrip, OrderComesBackEqual) {
   shop::Order o;
   o.number = 42;
   o.status = shop::Status::paid;
@@ -50,7 +50,7 @@ TEST(Codec, OrderRoundTrip) {
 
 // A document saved with Windows line ends (CR LF everywhere, also between the declaration
 // and the root) reads as the same value; CRs in text are line ends too (XML 1.0, 2.11).
-TEST(Codec, CrLfLineEndsDecode) {
+TEST(RoundTrip, CrLfLineEndsDecode) {
   shop::Order o;
   o.number = 7;
   o.customer = std::make_shared<shop::Customer>(shop::Customer{"Crlf Ltd"});

@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include <xgate/xmlcodec/encoder.hpp>
-#include <xgate/xmlcodec/xml_tree.hpp>
+#include <xgate/xmlcodec/detail/encoder.hpp>
+#include <xgate/xmlcodec/detail/xml_tree.hpp>
 
-#include "../../xmlcodec/src/simd_scan.hpp"
+#include "simd_scan.hpp"  // xmlcodec/src, through xgate::xmlcodec_internals
 #include "test_types.hpp"
 
 namespace {
@@ -164,11 +164,11 @@ TEST(SimdScan, MasksMatchTheScalarClassification) {
             if (i + f < 64) expected |= std::uint64_t{1} << (i + f);
         }
         const auto em = simd::escape_masks64(b);
-        ASSERT_EQ(em.attention, esc) << "byte " << v << " at " << pos;
+        ASSERT_EQ(em.special, esc) << "byte " << v << " at " << pos;
         ASSERT_EQ(em.cont, cont) << "byte " << v << " at " << pos;
         ASSERT_EQ(em.cont_expected, expected) << "byte " << v << " at " << pos;
         const auto tm = simd::text_masks64(b);
-        ASSERT_EQ(tm.stop, stop) << "byte " << v << " at " << pos;
+        ASSERT_EQ(tm.special, stop) << "byte " << v << " at " << pos;
         ASSERT_EQ(tm.cont, cont) << "byte " << v << " at " << pos;
         ASSERT_EQ(tm.cont_expected, expected) << "byte " << v << " at " << pos;
         const auto pm = simd::parse_masks64(b);

@@ -7,9 +7,8 @@
 
 #include <sodium.h>
 
-#include <xgate/xmlcodec/codec.hpp>
-#include <xgate/xmlcodec/decoder.hpp>
-#include <xgate/xmlcodec/registry.hpp>
+#include <xgate/xmlcodec.hpp>  // embedded_rights
+#include <xgate/xmlcodec/detail/decode.hpp>
 #include <xgate/xmlcodec/signing.hpp>
 
 #include "ownership.hpp"
@@ -435,7 +434,7 @@ void decoder::relocate(std::size_t inline_mark, std::size_t fixup_mark, const vo
 }
 
 const type_entry& decoder::registered(xnode at, std::string_view name) const {
-  const type_entry* te = registry::instance().find(name);
+  const type_entry* te = find_entry(name);
   if (!te) fail(errc::unknown_type, at, "unknown type <" + clip(name) + "> (not registered with XGATE_REGISTER)");
   if (!te->create_raw) fail(errc::abstract_type, at, "type " + std::string(name) + " cannot be instantiated (abstract or not default-constructible)");
   return *te;
@@ -443,7 +442,7 @@ const type_entry& decoder::registered(xnode at, std::string_view name) const {
 
 void* decoder::cast(void* address, std::type_index from, std::type_index to) {
   if (from == to) return address;
-  const type_entry* te = registry::instance().find(from);
+  const type_entry* te = find_entry(from);
   if (!te) return nullptr;
   for (const auto& [base, fn] : te->upcasts)
     if (base == to) return fn(address);

@@ -4,7 +4,7 @@
 
 #include <sodium.h>
 
-#include <xgate/xmlcodec/encoder.hpp>
+#include <xgate/xmlcodec/detail/encoder.hpp>
 #include <xgate/xmlcodec/signing.hpp>
 
 #include "ownership.hpp"
@@ -304,18 +304,12 @@ void encoder::text_slow(std::string_view s, std::size_t first) {
   };
   alignas(16) unsigned char tail[96];
   for (std::size_t i = first; i < n;) {
-    const std::size_t avail = n - i;
-    const unsigned char* src = p + i;
-    std::size_t block = 64;
-    if (avail < 80) {
-      std::memcpy(tail, src, avail);
-      std::memset(tail + avail, 0, sizeof tail - avail);
-      src = tail;
-      if (avail < 64) block = avail;
-    }
-    const simd::escape_masks em = simd::escape_masks64(src);
+    const simd::padded_block piece = simd::block_at(p, i, n, tail);
+    const unsigned char* const src = piece.bytes;
+    const std::size_t block = piece.size;
+    const simd::utf8_masks em = simd::escape_masks64(src);
     const std::uint64_t in_block = simd::bits_below(block);
-    std::uint64_t m = em.attention & in_block;
+    std::uint64_t m = em.special & in_block;
     std::size_t cur = 0;
     // The byte at k needs attention; returns where the input continues (within the block).
     auto handle = [&](std::size_t k) -> std::size_t {
@@ -400,27 +394,26 @@ void write_nan(encoder& e, U bits, U sign_bit, U quiet_nan, U payload_mask) {
 }
 }  // namespace
 
-void encoder::number(double v) {
+template <class F>
+void encoder::floating(F v) {
   if (std::isnan(v)) {
-    std::uint64_t bits;
-    std::memcpy(&bits, &v, sizeof bits);
-    return write_nan<double, std::uint64_t>(*this, bits, 1ull << 63, 0x7ff8000000000000ull, 0x000fffffffffffffull);
+    if constexpr (sizeof(F) == 8) {
+      std::uint64_t bits;
+      std::memcpy(&bits, &v, sizeof bits);
+      return write_nan<F, std::uint64_t>(*this, bits, 1ull << 63, 0x7ff8000000000000ull, 0x000fffffffffffffull);
+    } else {
+      std::uint32_t bits;
+      std::memcpy(&bits, &v, sizeof bits);
+      return write_nan<F, std::uint32_t>(*this, bits, 1u << 31, 0x7fc00000u, 0x007fffffu);
+    }
   }
   if (std::isinf(v)) return put(v < 0 ? std::string_view("-INF") : std::string_view("INF"));
   char* p = reserve(32);
   size_ += static_cast<std::size_t>(std::to_chars(p, p + 32, v).ptr - p);
 }
 
-void encoder::number(float v) {
-  if (std::isnan(v)) {
-    std::uint32_t bits;
-    std::memcpy(&bits, &v, sizeof bits);
-    return write_nan<float, std::uint32_t>(*this, bits, 1u << 31, 0x7fc00000u, 0x007fffffu);
-  }
-  if (std::isinf(v)) return put(v < 0 ? std::string_view("-INF") : std::string_view("INF"));
-  char* p = reserve(32);
-  size_ += static_cast<std::size_t>(std::to_chars(p, p + 32, v).ptr - p);
-}
+void encoder::number(double v) { floating(v); }
+void encoder::number(float v) { floating(v); }
 
 std::uint32_t encoder::object_id(const void* address, std::type_index type) {
   if (forced_id_) {

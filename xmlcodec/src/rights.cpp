@@ -22,16 +22,22 @@ rights rights::owned_by(std::string creator) {
   return r;
 }
 
-const principal_list& rights::list(right r) const noexcept {
+namespace {
+// rights and rights_override (and their const forms) name their four lists alike.
+template <class R>
+auto& list_of(R& holder, right r) noexcept {
   switch (r) {
-    case right::read: return read;
-    case right::write: return write;
-    case right::del: return del;
-    case right::copy: return copy;
+    case right::read: return holder.read;
+    case right::write: return holder.write;
+    case right::del: return holder.del;
+    case right::copy: return holder.copy;
   }
-  return read;
+  return holder.read;
 }
-principal_list& rights::list(right r) noexcept { return const_cast<principal_list&>(std::as_const(*this).list(r)); }
+}  // namespace
+
+const principal_list& rights::list(right r) const noexcept { return list_of(*this, r); }
+principal_list& rights::list(right r) noexcept { return list_of(*this, r); }
 
 bool rights::allows(std::string_view principal, right r) const {
   for (const std::string& p : list(r)) {
@@ -43,18 +49,8 @@ bool rights::allows(std::string_view principal, right r) const {
   return false;
 }
 
-const std::optional<principal_list>& rights_override::list(right r) const noexcept {
-  switch (r) {
-    case right::read: return read;
-    case right::write: return write;
-    case right::del: return del;
-    case right::copy: return copy;
-  }
-  return read;
-}
-std::optional<principal_list>& rights_override::list(right r) noexcept {
-  return const_cast<std::optional<principal_list>&>(std::as_const(*this).list(r));
-}
+const std::optional<principal_list>& rights_override::list(right r) const noexcept { return list_of(*this, r); }
+std::optional<principal_list>& rights_override::list(right r) noexcept { return list_of(*this, r); }
 
 bool is_valid_principal(std::string_view name) noexcept {
   if (name.empty() || name.size() > 256) return false;

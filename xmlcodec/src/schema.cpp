@@ -1,8 +1,10 @@
+#include <xgate/xmlcodec/error.hpp>
+#include <xgate/xmlcodec/registry.hpp>
 #include <xgate/xmlcodec/schema.hpp>
 
 namespace xgate {
 
-std::string schema_builder::finish(const std::string& root_element) const {
+std::string detail::schema_builder::finish(const std::string& root_element) const {
   std::string s =
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
       "<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\" xmlns:xg=\"urn:xgate:1\" targetNamespace=\"urn:xgate:1\" "
@@ -44,12 +46,9 @@ std::string schema_builder::finish(const std::string& root_element) const {
 }
 
 std::string schema(std::string_view registered_name) {
-  const detail::type_entry* te = registry::instance().find(registered_name);
-  if (!te) throw error(errc::unknown_type, "unknown type \"" + std::string(registered_name) + "\" (not registered)");
-  schema_builder b;
-  te->schema(b);
-  std::string name(te->name);
-  return b.finish("<xs:element name=\"" + name + "\" type=\"xg:" + name + "\"/>");
+  registered_type type = registry::instance().find(registered_name);
+  if (!type) throw error(errc::unknown_type, "unknown type \"" + std::string(registered_name) + "\" (not registered)");
+  return type.schema();
 }
 
 namespace detail {

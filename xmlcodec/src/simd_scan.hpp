@@ -81,20 +81,21 @@ inline std::size_t utf8_char_length4(const unsigned char* p) noexcept { return p
 // ---- masks of 64 bytes -------------------------------------------------------------------
 // Bit i of each mask describes p[i]; all read exactly p[0..63].
 
-// Encoder: `attention` marks the bytes element content cannot hold as they are: '<', '>',
-// '&', '\r', control characters (below 0x20 except tab and newline) and every byte >= 0x80
-// (checked as UTF-8). `cont` marks continuation bytes (10xxxxxx) and `cont_expected` the
-// bytes that the lead bytes in the block (110xxxxx, 1110xxxx, 11110xxx and above) say should
-// be ones: where the two agree, the block's multibyte characters are shaped right (each
-// lead byte still has to be checked for overlongs, surrogates and the like).
-struct escape_masks {
-  std::uint64_t attention, cont, cont_expected;
+// `special` marks '<', '&', control characters (below 0x20 except tab and newline, so '\r'
+// among them), every byte >= 0x80 (checked as UTF-8), and with Gt '>' as well. `cont` marks
+// continuation bytes (10xxxxxx) and `cont_expected` the bytes that the lead bytes in the
+// block (110xxxxx, 1110xxxx, 11110xxx and above) say should be ones: where the two agree, the
+// block's multibyte characters are shaped right (each lead byte still has to be checked for
+// overlongs, surrogates and the like).
+struct utf8_masks {
+  std::uint64_t special, cont, cont_expected;
 };
-inline escape_masks escape_masks64(const unsigned char* p) noexcept {
+template <bool Gt>
+inline utf8_masks utf8_masks64(const unsigned char* p) noexcept {
 #if defined(__SSE2__)
-  std::uint64_t att = 0, ge_c0 = 0, ge_e0 = 0, ge_f0 = 0, high = 0;
+  std::uint64_t special = 0, ge_c0 = 0, ge_e0 = 0, ge_f0 = 0, high = 0;
   const __m128i x1f = _mm_set1_epi8(0x1F), tab = _mm_set1_epi8('\t'), nl = _mm_set1_epi8('\n');
-  const __m128i two = _mm_set1_epi8(2), gt = _mm_set1_epi8('>'), amp = _mm_set1_epi8('&');
+  const __m128i two = _mm_set1_epi8(2), lt = _mm_set1_epi8('<'), gt = _mm_set1_epi8('>'), amp = _mm_set1_epi8('&');
   const __m128i c0 = _mm_set1_epi8(static_cast<char>(0xC0)), e0 = _mm_set1_epi8(static_cast<char>(0xE0)),
                 f0 = _mm_set1_epi8(static_cast<char>(0xF0));
   auto bits = [](__m128i x, int k) {
@@ -104,21 +105,23 @@ inline escape_masks escape_masks64(const unsigned char* p) noexcept {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
     const __m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, x1f), x1f);  // v <= 0x1F
     const __m128i ok_ctl = _mm_or_si128(_mm_cmpeq_epi8(v, tab), _mm_cmpeq_epi8(v, nl));
-    const __m128i lt_gt = _mm_cmpeq_epi8(_mm_or_si128(v, two), gt);  // '<' (0x3C) or '>' (0x3E)
-    const __m128i s = _mm_or_si128(_mm_andnot_si128(ok_ctl, ctl), _mm_or_si128(lt_gt, _mm_cmpeq_epi8(v, amp)));
-    att |= bits(_mm_or_si128(s, v), k);  // the top bit: bytes >= 0x80
+    __m128i angle;
+    if constexpr (Gt) angle = _mm_cmpeq_epi8(_mm_or_si128(v, two), gt);  // '<' (0x3C) or '>' (0x3E)
+    else angle = _mm_cmpeq_epi8(v, lt);
+    const __m128i s = _mm_or_si128(_mm_andnot_si128(ok_ctl, ctl), _mm_or_si128(angle, _mm_cmpeq_epi8(v, amp)));
+    special |= bits(_mm_or_si128(s, v), k);  // the top bit: bytes >= 0x80
     high |= bits(v, k);
     ge_c0 |= bits(_mm_cmpeq_epi8(_mm_max_epu8(v, c0), v), k);
     ge_e0 |= bits(_mm_cmpeq_epi8(_mm_max_epu8(v, e0), v), k);
     ge_f0 |= bits(_mm_cmpeq_epi8(_mm_max_epu8(v, f0), v), k);
   }
-  return {att, high & ~ge_c0, (ge_c0 << 1) | (ge_e0 << 2) | (ge_f0 << 3)};
+  return {special, high & ~ge_c0, (ge_c0 << 1) | (ge_e0 << 2) | (ge_f0 << 3)};
 #else
-  escape_masks r{0, 0, 0};
+  utf8_masks r{0, 0, 0};
   for (int i = 0; i < 64; ++i) {
     const unsigned char c = p[i];
-    const bool s = c >= 0x80 || c == '<' || c == '>' || c == '&' || (c < 0x20 && c != '\t' && c != '\n');
-    r.attention |= static_cast<std::uint64_t>(s) << i;
+    const bool s = c >= 0x80 || c == '<' || (Gt && c == '>') || c == '&' || (c < 0x20 && c != '\t' && c != '\n');
+    r.special |= static_cast<std::uint64_t>(s) << i;
     r.cont |= static_cast<std::uint64_t>((c & 0xC0) == 0x80) << i;
     if (c >= 0xC0 && i + 1 < 64) r.cont_expected |= std::uint64_t{1} << (i + 1);
     if (c >= 0xE0 && i + 2 < 64) r.cont_expected |= std::uint64_t{1} << (i + 2);
@@ -127,49 +130,25 @@ inline escape_masks escape_masks64(const unsigned char* p) noexcept {
   return r;
 #endif
 }
-inline std::uint64_t escape_mask64(const unsigned char* p) noexcept { return escape_masks64(p).attention; }
+// Encoder: the bytes element content (and attribute values) cannot hold as they are.
+inline utf8_masks escape_masks64(const unsigned char* p) noexcept { return utf8_masks64<true>(p); }
+inline std::uint64_t escape_mask64(const unsigned char* p) noexcept { return escape_masks64(p).special; }
+// Decoder, raw text of a string value: the bytes that end a plain run.
+inline utf8_masks text_masks64(const unsigned char* p) noexcept { return utf8_masks64<false>(p); }
 
-// Decoder, raw text of a string value: `stop` marks the bytes that end a plain run: '<',
-// '&', '\r', control characters (below 0x20 except tab and newline) and every byte >= 0x80;
-// `cont` and `cont_expected` as for escape_masks.
-struct text_masks {
-  std::uint64_t stop, cont, cont_expected;
+// The 64-byte block at p[i] of a scan over p[0..n): near the end a copy zero-padded in `tail`,
+// so reading a block (and copy_run's 16-byte pieces past it) never passes the input, and
+// how many of the block's bytes are input.
+struct padded_block {
+  const unsigned char* bytes;
+  std::size_t size;
 };
-inline text_masks text_masks64(const unsigned char* p) noexcept {
-#if defined(__SSE2__)
-  std::uint64_t stop = 0, ge_c0 = 0, ge_e0 = 0, ge_f0 = 0, high = 0;
-  const __m128i x1f = _mm_set1_epi8(0x1F), tab = _mm_set1_epi8('\t'), nl = _mm_set1_epi8('\n');
-  const __m128i lt = _mm_set1_epi8('<'), amp = _mm_set1_epi8('&');
-  const __m128i c0 = _mm_set1_epi8(static_cast<char>(0xC0)), e0 = _mm_set1_epi8(static_cast<char>(0xE0)),
-                f0 = _mm_set1_epi8(static_cast<char>(0xF0));
-  auto bits = [](__m128i x, int k) {
-    return static_cast<std::uint64_t>(static_cast<std::uint32_t>(_mm_movemask_epi8(x))) << (16 * k);
-  };
-  for (int k = 0; k < 4; ++k) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
-    const __m128i ctl = _mm_cmpeq_epi8(_mm_max_epu8(v, x1f), x1f);
-    const __m128i ok_ctl = _mm_or_si128(_mm_cmpeq_epi8(v, tab), _mm_cmpeq_epi8(v, nl));
-    const __m128i s = _mm_or_si128(_mm_andnot_si128(ok_ctl, ctl), _mm_or_si128(_mm_cmpeq_epi8(v, lt), _mm_cmpeq_epi8(v, amp)));
-    stop |= bits(_mm_or_si128(s, v), k);
-    high |= bits(v, k);
-    ge_c0 |= bits(_mm_cmpeq_epi8(_mm_max_epu8(v, c0), v), k);
-    ge_e0 |= bits(_mm_cmpeq_epi8(_mm_max_epu8(v, e0), v), k);
-    ge_f0 |= bits(_mm_cmpeq_epi8(_mm_max_epu8(v, f0), v), k);
-  }
-  return {stop, high & ~ge_c0, (ge_c0 << 1) | (ge_e0 << 2) | (ge_f0 << 3)};
-#else
-  text_masks r{0, 0, 0};
-  for (int i = 0; i < 64; ++i) {
-    const unsigned char c = p[i];
-    const bool s = c >= 0x80 || c == '<' || c == '&' || (c < 0x20 && c != '\t' && c != '\n');
-    r.stop |= static_cast<std::uint64_t>(s) << i;
-    r.cont |= static_cast<std::uint64_t>((c & 0xC0) == 0x80) << i;
-    if (c >= 0xC0 && i + 1 < 64) r.cont_expected |= std::uint64_t{1} << (i + 1);
-    if (c >= 0xE0 && i + 2 < 64) r.cont_expected |= std::uint64_t{1} << (i + 2);
-    if (c >= 0xF0 && i + 3 < 64) r.cont_expected |= std::uint64_t{1} << (i + 3);
-  }
-  return r;
-#endif
+inline padded_block block_at(const unsigned char* p, std::size_t i, std::size_t n, unsigned char (&tail)[96]) noexcept {
+  const std::size_t avail = n - i;
+  if (avail >= 80) return {p + i, 64};
+  std::memcpy(tail, p + i, avail);
+  std::memset(tail + avail, 0, sizeof tail - avail);
+  return {tail, avail < 64 ? avail : 64};
 }
 
 // Parser: '<', '&' and '\r' (stop) and bytes that are not XML white space (text).

@@ -1,7 +1,7 @@
 #include <charconv>
 #include <cstring>
 
-#include <xgate/xmlcodec/xml_tree.hpp>
+#include <xgate/xmlcodec/detail/xml_tree.hpp>
 
 #include "simd_scan.hpp"
 
@@ -518,22 +518,16 @@ bool xml_tree::unescape_append_checked(std::string_view raw, std::uint8_t flags,
   const char* const e = raw.data() + n;
   alignas(16) unsigned char tail[96];
   for (std::size_t i = 0; i < n;) {
-    const std::size_t avail = n - i;
-    const unsigned char* src = p + i;
-    std::size_t block = 64;
-    if (avail < 80) {
-      std::memcpy(tail, src, avail);
-      std::memset(tail + avail, 0, sizeof tail - avail);
-      src = tail;
-      if (avail < 64) block = avail;
-    }
-    const simd::text_masks tm = simd::text_masks64(src);
+    const simd::padded_block piece = simd::block_at(p, i, n, tail);
+    const unsigned char* const src = piece.bytes;
+    const std::size_t block = piece.size;
+    const simd::utf8_masks tm = simd::text_masks64(src);
     const std::uint64_t in_block = simd::bits_below(block);
     // Multibyte characters must be shaped right (each lead byte is checked below); then
     // only the bytes that start something are visited, and the bytes of a reference or of
     // "\r\n" are never stops, so finding the next stop waits for nothing.
     if ((tm.cont ^ tm.cont_expected) & in_block) return false;
-    std::uint64_t m = tm.stop & ~tm.cont & in_block;
+    std::uint64_t m = tm.special & ~tm.cont & in_block;
     std::size_t cur = 0;
     while (m) {
       const std::size_t k = simd::ctz64(m);

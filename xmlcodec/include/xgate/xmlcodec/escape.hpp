@@ -12,6 +12,6 @@
 namespace xgate {
 
 void append_xml_escaped(std::string& out, std::string_view text);
-std::string xml_escaped(std::string_view text);
+[[nodiscard]] std::string xml_escaped(std::string_view text);
 
 }  // namespace xgate

@@ -12,7 +12,7 @@
 namespace xgate {
 
 enum class right { read, write, del, copy };
-const char* to_string(right r) noexcept;  // "read", "write", "delete", "copy"
+[[nodiscard]] const char* to_string(right r) noexcept;  // "read", "write", "delete", "copy"
 
 // A principal list: names, "*" for anyone, "creator" for the document's creator.
 using principal_list = std::vector<std::string>;
@@ -22,7 +22,7 @@ struct rights {
   principal_list read, write, del, copy;
 
   // Everything restricted to the creator.
-  static rights owned_by(std::string creator);
+  [[nodiscard]] static rights owned_by(std::string creator);
   rights& readers(principal_list p) { read = std::move(p); return *this; }
   rights& writers(principal_list p) { write = std::move(p); return *this; }
   rights& deleters(principal_list p) { del = std::move(p); return *this; }
@@ -30,7 +30,7 @@ struct rights {
 
   const principal_list& list(right r) const noexcept;
   principal_list& list(right r) noexcept;
-  bool allows(std::string_view principal, right r) const;
+  [[nodiscard]] bool allows(std::string_view principal, right r) const;
 
   friend bool operator==(const rights&, const rights&) = default;
 };
@@ -45,9 +45,9 @@ struct rights_override {
 };
 
 // "alice bob" <-> {"alice", "bob"}. Names are checked: no spaces, quotes, '<', '&' or controls.
-principal_list parse_principals(std::string_view text);
-std::string join_principals(const principal_list& list);
-bool is_valid_principal(std::string_view name) noexcept;
+[[nodiscard]] principal_list parse_principals(std::string_view text);  // throws error(errc::bad_value) on an invalid name
+std::string join_principals(const principal_list& list);  // throws error(errc::bad_value) on an invalid name
+[[nodiscard]] bool is_valid_principal(std::string_view name) noexcept;
 
 // A value whose rights differ from the document's (e.g. the salary in a payslip).
 // Decoded by a principal without the read right, it holds no value and withheld() is true;
@@ -62,8 +62,8 @@ class restricted {
   bool has_value() const noexcept { return value_.has_value(); }
   bool withheld() const noexcept { return withheld_; }
   bool writable() const noexcept { return writable_; }
-  const T& value() const;        // throws access_denied when withheld
-  T& mutable_value();            // throws access_denied when withheld or not writable
+  [[nodiscard]] const T& value() const;  // throws access_denied when withheld
+  [[nodiscard]] T& mutable_value();      // throws access_denied when withheld or not writable
   const rights_override& overrides() const noexcept { return rights_; }
   rights_override& overrides() noexcept { return rights_; }
 

@@ -11,8 +11,8 @@ namespace xgate {
 class verify_key {
  public:
   verify_key(std::string name, const std::array<unsigned char, 32>& bytes) : name_(std::move(name)), bytes_(bytes) {}
-  static verify_key load(const std::string& path);  // NAME.pub; throws error(key_error)
-  void save(const std::string& path) const;
+  [[nodiscard]] static verify_key load(const std::string& path);  // NAME.pub; throws error(key_error)
+  void save(const std::string& path) const;                       // throws error(key_error)
   const std::string& name() const noexcept { return name_; }
   const std::array<unsigned char, 32>& bytes() const noexcept { return bytes_; }
 
@@ -23,15 +23,16 @@ class verify_key {
 
 class signing_key {
  public:
-  static signing_key generate(std::string name);
-  static signing_key load(const std::string& path);  // NAME.key; throws error(key_error)
-  void save(const std::string& path) const;          // written with mode 0600
+  // A new key pair; throws error(key_error) for a name is_valid_principal refuses.
+  [[nodiscard]] static signing_key generate(std::string name);
+  [[nodiscard]] static signing_key load(const std::string& path);  // NAME.key; throws error(key_error)
+  void save(const std::string& path) const;  // written with mode 0600; throws error(key_error)
   ~signing_key();
   signing_key(const signing_key&) = default;
   signing_key& operator=(const signing_key&) = default;
 
   const std::string& name() const noexcept { return name_; }
-  verify_key public_key() const;
+  [[nodiscard]] verify_key public_key() const;
   const std::array<unsigned char, 64>& secret() const noexcept { return secret_; }
 
  private:
@@ -40,7 +41,7 @@ class signing_key {
   std::array<unsigned char, 64> secret_;
 };
 
-// Writes DIR/NAME.key and DIR/NAME.pub; returns the two paths.
+// Writes DIR/NAME.key and DIR/NAME.pub; returns the two paths. Throws error(key_error).
 std::pair<std::string, std::string> write_keypair(const signing_key& key, const std::string& directory);
 
 }  // namespace xgate

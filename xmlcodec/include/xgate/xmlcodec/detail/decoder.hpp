@@ -13,7 +13,7 @@
 
 #include <xgate/xmlcodec/error.hpp>
 #include <xgate/xmlcodec/options.hpp>
-#include <xgate/xmlcodec/xml_tree.hpp>
+#include <xgate/xmlcodec/detail/xml_tree.hpp>
 
 namespace xgate::detail {
 

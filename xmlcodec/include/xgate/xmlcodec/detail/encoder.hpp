@@ -169,6 +169,8 @@ class encoder {
     if (indent_ > 0) put('\n');
   }
   void text_slow(std::string_view s, std::size_t first);
+  template <class F>
+  void floating(F v);  // number(double), number(float)
   void write_pending_rights();
   void flush();
 
