@@ -129,7 +129,8 @@ class store {
   // Opens the store in dir on LMDB with lmdb_options' defaults: the same as
   // store(std::make_unique<lmdb_engine>(dir), options). Throws store_error(lmdb).
   explicit store(const std::filesystem::path& dir, store_options options = {});
-  // The store on the given engine, which it owns from here on.
+  // The store on the given engine (not null), which it owns from here on. Throws only what
+  // the engine's detect_foreign_changes() throws.
   store(std::unique_ptr<xgate::store::engine> e, store_options options = {});
   ~store();
   store(const store&) = delete;
