@@ -1,8 +1,8 @@
 // Store throughput (issue 4): the local LMDB store, and xgated on loopback.
 //
-//   BM_Store{Write,Read,Take}/<size>            one operation per transaction
-//   BM_StoreWriteBatched/<size>/<batch>         <batch> writes committed together
-//   BM_StoreRemoveBatched/<size>/<batch>        <batch> removes committed together
+//   BM_Store{Write,Read,Take}/bytes:N           one operation per transaction, N-byte documents
+//   BM_StoreWriteBatched/bytes:N/batch:B        B writes committed together
+//   BM_StoreRemoveBatched/bytes:N/batch:B       B removes committed together
 //   BM_ServerGet|BM_ServerPut/clients:<n>       n concurrent HTTP clients, 1 KB documents,
 //                                               each a keep-alive connection
 //
@@ -242,9 +242,9 @@ void BM_ServerPut(benchmark::State& state) { server_requests<true>(state); }
 
 BENCHMARK(BM_ServerGet)->ArgName("clients")->Arg(1)->Arg(8)->Arg(64)->Iterations(3)->UseManualTime()->Setup(setup_server)->Teardown(teardown_server)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ServerPut)->ArgName("clients")->Arg(1)->Arg(8)->Arg(64)->Iterations(3)->UseManualTime()->Setup(setup_server)->Teardown(teardown_server)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_StoreWrite)->Arg(1024)->Arg(65536)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_StoreWriteBatched)->Args({1024, 100})->Args({1024, 1000})->Args({65536, 100})->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_StoreRead)->Arg(1024)->Arg(65536)->Threads(1)->Threads(2)->UseRealTime()->Setup(setup_read)->Teardown(teardown_read)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_StoreTake)->Arg(1024)->Arg(65536)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_StoreRemoveBatched)->Args({1024, 100})->Args({65536, 100})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_StoreWrite)->ArgName("bytes")->Arg(1024)->Arg(65536)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_StoreWriteBatched)->ArgNames({"bytes", "batch"})->Args({1024, 100})->Args({1024, 1000})->Args({65536, 100})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_StoreRead)->ArgName("bytes")->Arg(1024)->Arg(65536)->Threads(1)->Threads(2)->UseRealTime()->Setup(setup_read)->Teardown(teardown_read)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_StoreTake)->ArgName("bytes")->Arg(1024)->Arg(65536)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_StoreRemoveBatched)->ArgNames({"bytes", "batch"})->Args({1024, 100})->Args({65536, 100})->Unit(benchmark::kMicrosecond);
 BENCHMARK_MAIN();

@@ -33,7 +33,7 @@ session_opener default_opener() {
 }
 
 session_opener opener_for(store::store& s) {
-  std::string address = "file:" + std::filesystem::absolute(s.path()).lexically_normal().string();
+  std::string address = s.address();
   return [&s, address, fallback = default_opener()](const result_ref& ref) {
     if (ref.store == address) return store::local_session(s, s.authenticate(ref.credential));
     return fallback(ref);

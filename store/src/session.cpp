@@ -1,6 +1,5 @@
 #include <xgate/store/session.hpp>
 
-#include <filesystem>
 
 namespace xgate::store {
 
@@ -10,7 +9,7 @@ class local final : public session {
  public:
   local(store& s, caller who) : store_(s), who_(std::move(who)) {}
 
-  std::string address() const override { return "file:" + std::filesystem::absolute(store_.path()).lexically_normal().string(); }
+  std::string address() const override { return store_.address(); }
   std::string principal() override { return who_.principal(); }
 
   document_info write(std::string_view name, std::string_view xml, const write_options& options) override {

@@ -1,4 +1,5 @@
-// Batches, concurrent takers, readers running while a writer writes.
+// Batches, concurrent takers, readers running while a writer writes, concurrent writers;
+// on LMDB also while the map grows.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -9,13 +10,15 @@
 
 #include <xgate/store/store.hpp>
 
-#include "test_dir.hpp"
+#include "store_engines.hpp"
 
 namespace xs = xgate::store;
+using xs::testing::lmdb_of;
+using xs::testing::store_conformance;
 using xs::testing::store_test;
 
-TEST_F(store_test, BatchAppliesEverythingInOneTransaction) {
-  xs::store s(dir);
+TEST_P(store_conformance, BatchAppliesEverythingInOneTransaction) {
+  xs::store s = open();
   s.write("b/old", "<old/>", "alice");
   xs::batch b;
   b.write("b/1", "<one/>").write("b/2", "<two/>", {.expected_revision = 0}).remove("b/old");
@@ -28,8 +31,8 @@ TEST_F(store_test, BatchAppliesEverythingInOneTransaction) {
   EXPECT_FALSE(s.contains("b/old"));
 }
 
-TEST_F(store_test, AFailingBatchLeavesNothingBehind) {
-  xs::store s(dir);
+TEST_P(store_conformance, AFailingBatchLeavesNothingBehind) {
+  xs::store s = open();
   s.write("b/1", "<one/>", "alice");
   s.write("b/bobs", "<bob/>", "bob");
   std::uint64_t rev = s.revision();
@@ -46,8 +49,8 @@ TEST_F(store_test, AFailingBatchLeavesNothingBehind) {
   attempt(xs::batch().write("b/new", "<n/>").write("b//bad-name", "<x/>"));
 }
 
-TEST_F(store_test, ConcurrentTakersNeverBothGetADocument) {
-  xs::store s(dir);
+TEST_P(store_conformance, ConcurrentTakersNeverBothGetADocument) {
+  xs::store s = open();
   constexpr int documents = 200, takers = 6;
   xs::batch b;
   for (int i = 0; i < documents; ++i)
@@ -81,10 +84,11 @@ TEST_F(store_test, ConcurrentTakersNeverBothGetADocument) {
   EXPECT_TRUE(s.list("queue", "alice").empty());
 }
 
-TEST_F(store_test, ReadersSeeWholeDocumentsWhileAWriterWritesAndTheMapGrows) {
-  // A small map so that the writer grows it while the readers are running.
-  xs::store s(dir, {.initial_map_size = 128 * 1024});
-  std::size_t initial = s.map_size();
+namespace {
+
+// Readers running while a writer replaces one document and adds others never see a torn
+// document or go back in time.
+void readers_see_whole_documents(xs::store& s) {
   auto doc = [](int n) { return "<c><a>" + std::to_string(n) + "</a><pad>" + std::string(4000, 'p') + "</pad><b>" +
                                 std::to_string(n) + "</b></c>"; };
   s.write("c/x", doc(0), "alice", {.rights = xgate::rights::owned_by("alice").readers({"*"})});
@@ -108,21 +112,17 @@ TEST_F(store_test, ReadersSeeWholeDocumentsWhileAWriterWritesAndTheMapGrows) {
     });
   for (int n = 1; n <= writes; ++n) {
     s.write("c/x", doc(n), "alice");
-    s.write("c/fill/" + std::to_string(n), doc(n), "alice");  // makes the map grow
+    s.write("c/fill/" + std::to_string(n), doc(n), "alice");  // on a small LMDB map: makes it grow
   }
   done = true;
   for (std::thread& t : readers) t.join();
   EXPECT_GT(reads.load(), 0);
-  EXPECT_GT(s.map_size(), initial);
   EXPECT_EQ(s.read("c/x", "alice").xml, doc(writes));
 }
 
-// Concurrent writers share commits (group commit): each write still succeeds or fails on
-// its own, every acknowledged write is there, and revisions stay unique.
-TEST_F(store_test, ConcurrentWritersShareCommitsButFailAlone) {
-  xs::store_options o;
-  o.initial_map_size = std::size_t{1} << 20;  // small: the map must grow while groups run
-  xs::store s(dir, o);
+// Concurrent writers (sharing commits, on LMDB): each write still succeeds or fails on its
+// own, every acknowledged write is there, and revisions stay unique.
+void concurrent_writers_fail_alone(xs::store& s) {
   constexpr int threads = 16, per_thread = 60;
   std::string big(20000, 'x');
   std::vector<std::thread> pool;
@@ -159,5 +159,32 @@ TEST_F(store_test, ConcurrentWritersShareCommitsButFailAlone) {
     EXPECT_TRUE(revisions.insert(revision).second) << "revision " << revision << " given twice";
   }
   EXPECT_EQ(s.revision(), written.size());  // failed writes took no revision
-  EXPECT_GT(s.map_size(), o.initial_map_size);
+}
+
+}  // namespace
+
+TEST_P(store_conformance, ReadersSeeWholeDocumentsWhileAWriterWrites) {
+  xs::store s = open();
+  readers_see_whole_documents(s);
+}
+
+TEST_F(store_test, ReadersSeeWholeDocumentsWhileAWriterWritesAndTheMapGrows) {
+  // A small map so that the writer grows it while the readers are running.
+  xs::store s(std::make_unique<xs::lmdb_engine>(dir, xs::lmdb_options{.initial_map_size = 128 * 1024}));
+  std::size_t initial = lmdb_of(s).map_size();
+  readers_see_whole_documents(s);
+  EXPECT_GT(lmdb_of(s).map_size(), initial);
+}
+
+TEST_P(store_conformance, ConcurrentWritersFailAlone) {
+  xs::store s = open();
+  concurrent_writers_fail_alone(s);
+}
+
+TEST_F(store_test, ConcurrentWritersShareCommitsButFailAlone) {
+  xs::lmdb_options o;
+  o.initial_map_size = std::size_t{1} << 20;  // small: the map must grow while groups run
+  xs::store s(std::make_unique<xs::lmdb_engine>(dir, o));
+  concurrent_writers_fail_alone(s);
+  EXPECT_GT(lmdb_of(s).map_size(), o.initial_map_size);
 }

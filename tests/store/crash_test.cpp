@@ -10,7 +10,7 @@
 
 #include <xgate/store/store.hpp>
 
-#include "test_dir.hpp"
+#include "store_engines.hpp"
 
 namespace xs = xgate::store;
 using xs::testing::store_test;
@@ -31,7 +31,7 @@ struct ack {
 [[noreturn]] void writer(const std::filesystem::path& dir, int out) {
   try {
     // A small map, so that the stream also grows it.
-    xs::store s(dir, {.initial_map_size = 256 * 1024});
+    xs::store s(std::make_unique<xs::lmdb_engine>(dir, xs::lmdb_options{.initial_map_size = 256 * 1024}));
     for (std::uint64_t i = 0;; ++i) {
       xs::batch b;
       b.write("crash/" + std::to_string(i), payload(i)).write("crash/latest", "<latest>" + std::to_string(i) + "</latest>");

@@ -8,9 +8,10 @@
 
 #include <xgate/store/store.hpp>
 
-#include "test_dir.hpp"
+#include "store_engines.hpp"
 
 namespace xs = xgate::store;
+using xs::testing::lmdb_of;
 using xs::testing::store_test;
 
 namespace {
@@ -46,10 +47,10 @@ void leave_a_stale_reader(const std::filesystem::path& dir) {
 // slots matter only while some process keeps it open: this test's process does.
 TEST_F(store_test, ClearsReaderSlotsOfAKilledProcess) {
   xs::store s(dir);
-  EXPECT_EQ(s.stale_readers_cleared_at_open(), 0);
+  EXPECT_EQ(lmdb_of(s).stale_readers_cleared_at_open(), 0);
   leave_a_stale_reader(dir);
-  EXPECT_EQ(s.clear_stale_readers(), 1);
-  EXPECT_EQ(s.clear_stale_readers(), 0);
+  EXPECT_EQ(lmdb_of(s).clear_stale_readers(), 1);
+  EXPECT_EQ(lmdb_of(s).clear_stale_readers(), 0);
 
   leave_a_stale_reader(dir);
   pid_t opener = ::fork();  // a second process opening the store clears it at open
@@ -57,7 +58,7 @@ TEST_F(store_test, ClearsReaderSlotsOfAKilledProcess) {
   if (opener == 0) {
     try {
       xs::store other(dir);
-      ::_exit(other.stale_readers_cleared_at_open() == 1 ? 0 : 3);
+      ::_exit(lmdb_of(other).stale_readers_cleared_at_open() == 1 ? 0 : 3);
     } catch (...) {
       ::_exit(1);
     }
@@ -69,15 +70,15 @@ TEST_F(store_test, ClearsReaderSlotsOfAKilledProcess) {
 }
 
 TEST_F(store_test, AdoptsAMapGrownByAnotherProcess) {
-  xs::store s(dir, {.initial_map_size = 256 * 1024});
+  xs::store s(std::make_unique<xs::lmdb_engine>(dir, xs::lmdb_options{.initial_map_size = 256 * 1024}));
   s.write("mine", "<m/>", "alice");
-  std::size_t before = s.map_size();
+  std::size_t before = lmdb_of(s).map_size();
   pid_t child = ::fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
     try {
       // Not the parent's store object: LMDB environments must not cross fork().
-      xs::store other(dir, {.initial_map_size = 256 * 1024});
+      xs::store other(std::make_unique<xs::lmdb_engine>(dir, xs::lmdb_options{.initial_map_size = 256 * 1024}));
       for (int i = 0; i < 100; ++i) other.write("big/" + std::to_string(i), "<b>" + std::string(16384, 'b') + "</b>", "alice");
     } catch (...) {
       ::_exit(1);
@@ -89,6 +90,6 @@ TEST_F(store_test, AdoptsAMapGrownByAnotherProcess) {
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   EXPECT_EQ(s.read("big/99", "alice").xml, "<b>" + std::string(16384, 'b') + "</b>");
   EXPECT_NO_THROW(s.write("mine", "<m>after</m>", "alice"));
-  EXPECT_GT(s.map_size(), before);
+  EXPECT_GT(lmdb_of(s).map_size(), before);
   EXPECT_EQ(s.list("big", "alice").size(), 100u);
 }

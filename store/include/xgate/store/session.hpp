@@ -4,6 +4,8 @@
 //
 // Errors are the store's own, whichever side: store_error with its store_errc, and
 // xgate::access_denied for a refusal by a document's rights or by a credential's grant.
+// Each function throws what the store function of the same name throws (store.hpp); a
+// remote session adds its transport's failures (see its own header).
 #pragma once
 
 #include <chrono>

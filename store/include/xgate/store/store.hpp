@@ -1,19 +1,7 @@
-// A persistent store of XML documents on LMDB: an environment in a directory, documents
-// under hierarchical names, a revision per change, and the rights each document carries
-// enforced for the calling principal on every operation.
-//
-// Layout: six named LMDB databases in one environment.
-//   docs    name -> the document's bytes, exactly as written
-//   meta    name -> its metadata (revision, times, size, rights, lease), a small record
-//   sys     "revision" -> the store's last revision
-//   changes revision (8 bytes, big-endian) -> kind, name and the document's readers: the
-//           change log that watches read; the newest store_options::kept_changes are kept
-//   leases  expiry (8 bytes, big-endian ns) + name -> nothing: the reaper's index, so it
-//           visits only expired leases, oldest first
-//   creds   credential id -> the token's hash and the grant (see credentials.hpp)
-// Metadata lives apart from the bytes so that listing and rights checks read a few dozen
-// bytes per document instead of paging in whole documents, and read() hands back the
-// bytes without a header to strip.
+// A persistent store of XML documents: documents under hierarchical names, a revision per
+// change, and the rights each document carries enforced for the calling principal on every
+// operation. The store holds the rules; an engine (engine.hpp) keeps the records: LMDB
+// (lmdb_engine.hpp) unless another engine is given.
 //
 // Rights: an xgate document's embedded <xg:rights> are its rights. Plain XML gets the
 // rights the writer supplies (default: xgate::rights::owned_by(principal)). A principal
@@ -21,12 +9,13 @@
 // queried), write to replace, delete to remove, read and delete to take, copy to copy.
 // Only the creator may change a document's rights; nobody may change its creator.
 //
-// Thread safety: one store object may be used from any number of threads at once.
-// Readers never block each other or the writer (except for the moment the map grows);
-// writes are serialized by LMDB. Several
-// processes may open the same directory, but a process must open it only once (LMDB's
-// rule: a second environment on the same files in one process breaks its locks), and a
-// store object must not be used in a child after fork().
+// Errors: every operation throws store_error (error.hpp) for what the store refuses or
+// fails at, and xgate::access_denied for a refusal by a document's rights or a credential's
+// grant; the lists below name the codes each one gives. Any operation may also throw
+// store_error(lmdb) when the engine fails, and bad_name for an invalid name or prefix.
+//
+// Thread safety: one store object may be used from any number of threads at once. See the
+// engine's header for its own rules (lmdb_engine.hpp: one open per process, no fork()).
 #pragma once
 
 #include <chrono>
@@ -120,10 +109,8 @@ class batch {
   std::vector<op> ops_;
 };
 
+// The store's own limits; an engine's knobs are in its own options (lmdb_options).
 struct store_options {
-  // The map starts at this size and doubles whenever a write transaction fills it.
-  std::size_t initial_map_size = std::size_t{64} << 20;
-  unsigned max_readers = 126;  // concurrent read transactions (LMDB reader slots)
   std::uint64_t kept_changes = 100000;  // change log entries kept for watches
   // Larger documents are refused with store_error(too_large).
   std::size_t max_document_size = std::size_t{64} << 20;
@@ -135,61 +122,81 @@ struct credential_key {
   caller who;
 };
 
+class engine;
+
 class store {
  public:
-  // Opens the store in dir, creating the directory and the databases if missing.
-  // Stale reader slots left by dead processes are cleared.
+  // Opens the store in dir on LMDB with lmdb_options' defaults: the same as
+  // store(std::make_unique<lmdb_engine>(dir), options). Throws store_error(lmdb).
   explicit store(const std::filesystem::path& dir, store_options options = {});
+  // The store on the given engine (not null), which it owns from here on. Throws only what
+  // the engine's detect_foreign_changes() throws.
+  store(std::unique_ptr<xgate::store::engine> e, store_options options = {});
   ~store();
   store(const store&) = delete;
   store& operator=(const store&) = delete;
 
-  // Creates or replaces. Throws store_error (bad_name, bad_document, conflict,
+  // Creates or replaces. Throws store_error (bad_name, bad_document, conflict, too_large,
   // creator_mismatch, rights_change) or xgate::access_denied (no write right on the
   // document being replaced; an anonymous principal creating one).
   document_info write(std::string_view name, std::string_view xml, const caller& who,
                       const write_options& options = {});
-  document read(std::string_view name, const caller& who) const;
-  document_info info(std::string_view name, const caller& who) const;  // metadata only, needs read
-  bool contains(std::string_view name) const;  // existence only, for any principal; no content
-  // Removes; with expected_revision, only if the document is at that revision
-  // (store_error(conflict) otherwise).
+  // The document and its bytes. Throws store_error (bad_name, not_found) or
+  // xgate::access_denied (no read right).
+  [[nodiscard]] document read(std::string_view name, const caller& who) const;
+  // Metadata only; the same rights and errors as read().
+  [[nodiscard]] document_info info(std::string_view name, const caller& who) const;
+  // Existence only, for any principal; no content. Throws store_error(bad_name).
+  [[nodiscard]] bool contains(std::string_view name) const;
+  // Removes; with expected_revision, only if the document is at that revision. Throws
+  // store_error (bad_name, conflict, not_found) or xgate::access_denied (no delete right).
   void remove(std::string_view name, const caller& who, std::optional<std::uint64_t> expected_revision = {});
   // Reads and removes in one write transaction: of concurrent takers exactly one gets it,
-  // the others get store_error(not_found).
+  // the others get store_error(not_found). Throws store_error (bad_name, not_found) or
+  // xgate::access_denied (no read or no delete right).
   document take(std::string_view name, const caller& who);
   // Copies the bytes and rights (creator included: they travel together) of from to to.
   // Needs the copy right on from; an existing to is replaced under write()'s rules (the
-  // write right on it, and the same creator).
+  // write right on it, and the same creator). Throws store_error (bad_name, not_found for
+  // from, and write()'s codes for to) or xgate::access_denied (no copy right on from, no
+  // write right on to).
   document_info copy(std::string_view from, std::string_view to, const caller& who);
   // Documents under prefix ("" = all, segment-wise: "a" lists "a" and "a/...", not "ab")
   // that principal may read, in name order; the first `limit` of them when limit > 0.
-  std::vector<document_info> list(std::string_view prefix, const caller& who, std::size_t limit = 0) const;
+  // Throws store_error(bad_name) for a bad prefix.
+  [[nodiscard]] std::vector<document_info> list(std::string_view prefix, const caller& who, std::size_t limit = 0) const;
   // Evaluates xpath on every readable document under prefix; documents without a match
   // are left out. Element names are matched as written, prefix included ("xg:rights").
-  std::vector<query_match> query(std::string_view prefix, std::string_view xpath, const caller& who) const;
+  // The documents are read in one transaction and evaluated after it. Throws store_error
+  // (bad_name for the prefix, bad_xpath).
+  [[nodiscard]] std::vector<query_match> query(std::string_view prefix, std::string_view xpath, const caller& who) const;
   // Applies every operation of b in one transaction; on any error nothing is applied.
-  // Returns the info of each written document, in order (removes give none).
+  // Returns the info of each written document, in order (removes give none). Throws what
+  // write() and remove() throw, for the first operation that fails ("batch write" or
+  // "batch remove" as the operation).
   std::vector<document_info> apply(const batch& b, const caller& who);
 
   // Leases. An expired document is gone for every operation even before reap() removes
   // it. Only the lease holder may renew (a new time to live from now) or cancel (the
   // document stays, without lease); others get xgate::access_denied for the "lease" right,
   // a document without lease gives store_error(no_lease). Neither changes the revision.
+  // Both throw store_error (bad_name, not_found, no_lease) or xgate::access_denied.
   document_info renew_lease(std::string_view name, const caller& who, clock::duration ttl);
   document_info cancel_lease(std::string_view name, const caller& who);
   // Removes every document whose lease expired at or before now, each removal taking a
-  // revision. Returns the names removed, oldest expiry first.
+  // revision. Returns the names removed, oldest expiry first. Throws only engine failures.
   std::vector<std::string> reap(clock::time_point now = clock::now());
 
   // Watches. The changes after revision `after` to documents under prefix, oldest first,
   // limited to documents principal could read when they changed. Throws
-  // store_error(history_lost) when some of those changes are no longer kept.
-  std::vector<change> changes(std::string_view prefix, std::uint64_t after, const caller& who) const;
+  // store_error(history_lost) when some of those changes are no longer kept, bad_name for
+  // a bad prefix.
+  [[nodiscard]] std::vector<change> changes(std::string_view prefix, std::uint64_t after, const caller& who) const;
   // Like changes(), but waits up to timeout for at least one; empty on timeout or when
-  // stop is requested. Wakes at once for writes through this store object and within a
-  // short poll interval for writes by other processes.
-  std::vector<change> watch(std::string_view prefix, std::uint64_t after, const caller& who,
+  // stop is requested. Wakes at once for writes through this store object; for writes by
+  // other processes, when the engine tells (LMDB: within a 50 ms poll). Throws what
+  // changes() throws.
+  [[nodiscard]] std::vector<change> watch(std::string_view prefix, std::uint64_t after, const caller& who,
                             std::chrono::milliseconds timeout, std::stop_token stop = {}) const;
 
   // Credentials (see credentials.hpp). The local API trusts its caller's principal; a
@@ -198,29 +205,32 @@ class store {
   // Issues a credential for who.principal(). Through a credential, the request must lie
   // within who's grant (xgate::access_denied "issue credential" otherwise) and the new
   // credential dies with that one. Returns the token; the store keeps only its hash.
-  std::string issue_credential(const caller& who, const credential_request& request);
+  // Throws store_error (bad_name for the scope; bad_credential for no rights, a ttl that is
+  // not positive, a parent revoked meanwhile, an id collision) or xgate::access_denied (an
+  // anonymous principal; a request outside who's grant).
+  [[nodiscard]] std::string issue_credential(const caller& who, const credential_request& request);
   // The caller a token stands for. store_error(bad_credential) for a token that is
   // unknown, expired, revoked, or issued through a credential that no longer holds.
-  caller authenticate(std::string_view token) const;
+  [[nodiscard]] caller authenticate(std::string_view token) const;
   // For challenge-response protocols (the channel hub), which never see the token: the
   // token's hash and the caller the credential with this id stands for, when it holds
   // (nullopt when it is unknown, expired or revoked). The hash is secret-equivalent for
-  // such a protocol: never log or send it.
-  std::optional<credential_key> credential_key_of(std::string_view id) const;
+  // such a protocol: never log or send it. Throws only engine failures.
+  [[nodiscard]] std::optional<credential_key> credential_key_of(std::string_view id) const;
   // The credentials issued for who.principal() (through who's own credential and its
-  // children only, when who has one), in id order.
-  std::vector<credential_info> credentials(const caller& who) const;
+  // children only, when who has one), in id order. Throws only engine failures.
+  [[nodiscard]] std::vector<credential_info> credentials(const caller& who) const;
   // Revokes a credential of who.principal() (and so every credential issued through it).
   // store_error(not_found) for an id that is not one of them.
   void revoke_credential(std::string_view id, const caller& who);
 
-  std::uint64_t revision() const;     // the last revision given out; 0 for a new store
-  std::size_t map_size() const;       // the current LMDB map size in bytes
-  // Reader slots left by dead processes pin old pages; open clears them, and a long-running
-  // process sharing the store with others may call clear_stale_readers() now and then.
-  int stale_readers_cleared_at_open() const noexcept;
-  int clear_stale_readers();  // returns how many slots it cleared
-  const std::filesystem::path& path() const noexcept;
+  // The last revision given out; 0 for a new store. Throws only engine failures.
+  [[nodiscard]] std::uint64_t revision() const;
+  // Where the store is (engine::address()): "file:/absolute/dir" for LMDB.
+  [[nodiscard]] std::string address() const;
+  // The engine keeping the records, for its own facts (lmdb_engine::map_size()).
+  xgate::store::engine& engine() noexcept;
+  const xgate::store::engine& engine() const noexcept;
 
  private:
   struct impl;
@@ -231,6 +241,7 @@ class store {
 // `after` that principal may see, oldest first, until destroyed (the destructor stops and
 // joins the thread). The store must outlive the watcher. If watching fails (e.g.
 // history_lost) or on_change throws, the watcher stops and error() holds the exception.
+// The constructor throws store_error(bad_name) for a bad prefix.
 class watcher {
  public:
   using callback = std::function<void(const std::vector<change>&)>;
