@@ -275,17 +275,35 @@ response query_route(exchange& x, const request& req, const std::string& prefix,
   if (!xpath) throw bad_request("missing query parameter \"xpath\"");
   std::uint64_t revision = x.store.revision();
   auto matches = x.store.query(prefix, *xpath, who);
-  std::string body = "<query prefix=\"" + escape(prefix) + "\" xpath=\"" + escape(*xpath) + "\">";
+  // An answer can be far larger than the documents (//* repeats every element inside each
+  // ancestor), hence the limit.
+  bounded_body body(x.options.max_response, "query answer");
+  body.append("<query prefix=\"" + escape(prefix) + "\" xpath=\"" + escape(*xpath) + "\">");
   for (auto& m : matches) {
-    body += "<match name=\"" + escape(m.name) + "\" revision=\"" + std::to_string(m.revision) + "\">";
+    body.append("<match name=\"" + escape(m.name) + "\" revision=\"" + std::to_string(m.revision) + "\">");
     for (auto& v : m.values) {
-      body += "<value>";
-      escape_into(body, v);
-      body += "</value>";
+      body.append("<value>");
+      body.append_escaped(v);
+      body.append("</value>");
+      std::string().swap(v);  // what is in the answer need not be held twice
     }
-    body += "</match>";
+    body.append("</match>");
   }
-  body += "</query>";
+  body.append("</query>");
+  return xml_response(req, http::status::ok, body.take(), revision);
+}
+
+// <changes last="R">...</changes>: "last" is where the next watch continues: the last change
+// returned, or when none came the revision read before waiting (nothing visible happened up
+// to it), or `after` if larger.
+response changes_response(const request& req, std::uint64_t after, std::uint64_t before, const std::vector<store::change>& changes,
+                          std::uint64_t revision) {
+  std::uint64_t last = changes.empty() ? std::max(after, before) : changes.back().revision;
+  std::string body = "<changes last=\"" + std::to_string(last) + "\">";
+  for (auto& c : changes)
+    body += "<change revision=\"" + std::to_string(c.revision) + "\" kind=\"" + store::to_string(c.kind) + "\" name=\"" +
+            escape(c.name) + "\"/>";
+  body += "</changes>";
   return xml_response(req, http::status::ok, std::move(body), revision);
 }
 
@@ -299,26 +317,27 @@ response watch_route(exchange& x, const request& req, const std::string& prefix,
   std::uint64_t timeout_ms =
       std::min(p.number("timeout", 0, UINT64_MAX, "a number of milliseconds").value_or(default_watch_ms), max_watch_ms);
   std::uint64_t before = x.store.revision();
-  // The wait runs in slices so that a client that hung up frees its thread within a
-  // second instead of holding it for the whole timeout; a stopping server cuts it at once.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  // Only a revision past `after` can hold a change after it; an `after` at or beyond the
+  // current revision (however large) waits like any other.
   std::vector<store::change> changes;
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    left = std::clamp(left, std::chrono::milliseconds(0), std::chrono::milliseconds(1000));
-    changes = x.store.watch(prefix, *after, who, left, x.stop);
-    if (!changes.empty() || x.stop.stop_requested() || std::chrono::steady_clock::now() >= deadline) break;
-    if (x.peer_gone && x.peer_gone()) break;
-  }
-  // "last" is where the next watch continues: the last change returned, or on a timeout
-  // the revision read before waiting (nothing visible happened up to it).
-  std::uint64_t last = changes.empty() ? std::max(*after, before) : changes.back().revision;
-  std::string body = "<changes last=\"" + std::to_string(last) + "\">";
-  for (auto& c : changes)
-    body += "<change revision=\"" + std::to_string(c.revision) + "\" kind=\"" + store::to_string(c.kind) + "\" name=\"" +
-            escape(c.name) + "\"/>";
-  body += "</changes>";
-  return xml_response(req, http::status::ok, std::move(body), x.store.revision());
+  if (before > *after) changes = x.store.changes(prefix, *after, who);
+  if (!changes.empty() || timeout_ms == 0) return changes_response(req, *after, before, changes, x.store.revision());
+  // The answer needs only the request's version and keep-alive, not its body.
+  request head;
+  head.version(req.version());
+  head.keep_alive(req.keep_alive());
+  store::store& s = x.store;
+  x.pending = pending_watch{who, prefix, *after, before, std::chrono::milliseconds(timeout_ms),
+                            [&s, head = std::move(head), after = *after, before](const std::vector<store::change>& found,
+                                                                                   std::exception_ptr error) {
+                              try {
+                                if (error) std::rethrow_exception(error);
+                                return changes_response(head, after, before, found, s.revision());
+                              } catch (...) {
+                                return error_answer(head);
+                              }
+                            }};
+  return make(req, http::status::ok);  // not sent: x.pending answers
 }
 
 response revision_route(exchange& x, const request& req, std::string_view query) {
@@ -612,14 +631,43 @@ response error_response(const request& req, http::status status, std::string_vie
   return r;
 }
 
+response error_answer(const request& req) {
+  http_error e = current_error();
+  response r = error_response(req, e.status, e.code, e.message);
+  for (auto& [k, v] : e.headers) r.set(k, v);
+  return r;
+}
+
 response handle(exchange& x, const request& req) {
   try {
     return dispatch(x, req);
   } catch (...) {
-    http_error e = current_error();
-    response r = error_response(req, e.status, e.code, e.message);
-    for (auto& [k, v] : e.headers) r.set(k, v);
-    return r;
+    x.pending.reset();
+    return error_answer(req);
+  }
+}
+
+void bounded_body::check(std::size_t more) {
+  if (more > limit_ || out_.size() > limit_ - more)
+    throw http_error{http::status::insufficient_storage, "too_large",
+                     std::string(what_) + " larger than the server's limit of " + std::to_string(limit_) +
+                         " bytes"};
+}
+
+void bounded_body::append(std::string_view s) {
+  check(s.size());
+  out_ += s;
+}
+
+void bounded_body::append_escaped(std::string_view s) {
+  // In slices, so that one huge value is refused before it is escaped whole.
+  constexpr std::size_t slice = 64 * 1024;
+  std::string piece;
+  while (!s.empty()) {
+    piece.clear();
+    escape_into(piece, s.substr(0, slice));
+    append(piece);
+    s.remove_prefix(std::min(slice, s.size()));
   }
 }
 

@@ -4,7 +4,6 @@
 // defence; SameSite=Strict keeps the cookie off cross-site requests anyway.
 #include <map>
 #include <set>
-#include <sstream>
 
 #include <pugixml.hpp>
 
@@ -151,14 +150,31 @@ response browse(exchange& x, const request& req, const store::caller& who, std::
   return page(req, http::status::ok, title, b);
 }
 
-// The document indented for reading; the bytes as stored if pugixml cannot parse them.
-std::string pretty(const std::string& xml) {
+// Hands pugixml's output to a bounded_body, escaped for HTML.
+class escaping_writer : public pugi::xml_writer {
+ public:
+  explicit escaping_writer(bounded_body& out) : out_(out) {}
+  void write(const void* data, std::size_t size) override {
+    out_.append_escaped(std::string_view(static_cast<const char*>(data), size));
+  }
+
+ private:
+  bounded_body& out_;
+};
+
+// The document indented for reading (the bytes as stored if pugixml cannot parse them),
+// escaped for HTML. Indenting a deeply nested document multiplies its size, hence the limit.
+std::string pretty_escaped(const std::string& xml, std::size_t limit) {
+  bounded_body out(limit, "document view");
   pugi::xml_document doc;
   unsigned flags = pugi::parse_default | pugi::parse_declaration | pugi::parse_comments | pugi::parse_pi;
-  if (!doc.load_buffer(xml.data(), xml.size(), flags, pugi::encoding_utf8)) return xml;
-  std::ostringstream out;
-  doc.save(out, "  ", pugi::format_indent | pugi::format_no_declaration, pugi::encoding_utf8);
-  return out.str();
+  if (!doc.load_buffer(xml.data(), xml.size(), flags, pugi::encoding_utf8)) {
+    out.append_escaped(xml);
+    return out.take();
+  }
+  escaping_writer w(out);
+  doc.save(w, "  ", pugi::format_indent | pugi::format_no_declaration, pugi::encoding_utf8);
+  return out.take();
 }
 
 response view(exchange& x, const request& req, const store::caller& who, const std::string& name) {
@@ -184,7 +200,7 @@ response view(exchange& x, const request& req, const store::caller& who, const s
   row("modified", iso_time(i.modified));
   row("lease expires", lease_text(i));
   b += "</table>\n<pre class=\"xml\">";
-  escape_into(b, pretty(d.xml));
+  b += pretty_escaped(d.xml, x.options.max_response);
   b += "</pre>";
   return page(req, http::status::ok, "xgated: " + i.name, b);
 }

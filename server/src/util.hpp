@@ -37,4 +37,10 @@ std::string iso_time(std::chrono::system_clock::time_point t);
 // Replaces bytes that would break a log line (controls, spaces, non-ASCII) with %XX.
 std::string log_safe(std::string_view s);
 
+// A request target as the access log may show it: percent-escapes of unreserved characters
+// decoded (so that an escape cannot hide a token), the value of every query parameter whose
+// name holds "token" and every token-shaped run (see util.cpp) replaced by REDACTED, then
+// log_safe. Whatever route, path or query carries a token, it does not reach the log.
+std::string redact_target(std::string_view target);
+
 }  // namespace xgate::server::detail
