@@ -120,6 +120,13 @@ std::string iso_time(std::chrono::system_clock::time_point t) {
   return out + frac;
 }
 
+std::string header_safe(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return out;
+}
+
 std::string log_safe(std::string_view s) {
   std::string out;
   for (char c : s) {

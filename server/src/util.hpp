@@ -34,6 +34,9 @@ std::optional<std::uint64_t> parse_uint(std::string_view s);
 // UTC ISO 8601 with milliseconds: 2026-11-22T01:40:06.123Z
 std::string iso_time(std::chrono::system_clock::time_point t);
 
+// For a header value: line breaks and other controls become '?' (no header injection).
+std::string header_safe(std::string_view s);
+
 // Replaces bytes that would break a log line (controls, spaces, non-ASCII) with %XX.
 std::string log_safe(std::string_view s);
 
