@@ -3,6 +3,9 @@
 //
 //   xgated --data DIR --listen ADDRESS:PORT [--hub ADDRESS:PORT] [--hub-http ADDRESS:PORT]
 //          [--max-document BYTES] [--reap-interval SECONDS] [--log-days N]
+//          [--max-response BYTES] [--threads N] [--store-threads N] [--max-connections N]
+//          [--max-connections-per-address N] [--idle-timeout S] [--header-timeout S] [--body-timeout S]
+//       (the HTTP server's limits, server/API.md "Limits")
 //       prints one line per service on stdout, the chosen port for port 0:
 //         store: http://ADDRESS:PORT
 //         hub: tcp://ADDRESS:PORT2            (with --hub)
@@ -16,6 +19,7 @@
 // Exit codes: 0 ok, 1 a runtime failure (the store cannot be opened, the address cannot be
 // bound), 2 bad flags. Failures print one line on stderr.
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -62,9 +66,17 @@ int adduser(const std::string& name, const std::string& data) {
   return 0;
 }
 
+// Room for every connection the limits allow: the soft limit on open files is often 1024.
+void raise_open_files() {
+  rlimit r{};
+  if (::getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+    r.rlim_cur = r.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &r);
+  }
+}
+
 int serve(const std::string& data, const std::string& listen, const std::string& hub_listen,
-          const std::string& hub_http_listen, std::size_t max_document, double reap_seconds, unsigned log_days) {
-  xgate::server::server_options o;
+          const std::string& hub_http_listen, xgate::server::server_options o, double reap_seconds, unsigned log_days) {
   if (!parse_listen(listen, o.address, o.port)) return usage("--listen: \"" + listen + "\" is not ADDRESS:PORT");
   xgate::channel::tcp_server_options ho;
   if (!hub_listen.empty() && !parse_listen(hub_listen, ho.address, ho.port))
@@ -72,8 +84,8 @@ int serve(const std::string& data, const std::string& listen, const std::string&
   xgate::channel::longpoll_server_options lo;
   if (!hub_http_listen.empty() && !parse_listen(hub_http_listen, lo.address, lo.port))
     return usage("--hub-http: \"" + hub_http_listen + "\" is not ADDRESS:PORT");
-  o.max_document = max_document;
   o.log = &std::cerr;
+  raise_open_files();
   // Signals are taken by sigwait() below; blocked before any thread starts so that every
   // thread inherits the mask and none of them gets SIGINT/SIGTERM delivered.
   sigset_t signals;
@@ -83,7 +95,7 @@ int serve(const std::string& data, const std::string& listen, const std::string&
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   xgate::store::store_options so;
-  so.max_document_size = std::max<std::size_t>(so.max_document_size, max_document);
+  so.max_document_size = std::max<std::size_t>(so.max_document_size, o.max_document);
   xgate::store::store s(data, so);
   auto interval = std::chrono::duration_cast<xgate::store::clock::duration>(std::chrono::duration<double>(reap_seconds));
   xgate::store::reaper reaper(s, interval);
@@ -123,8 +135,9 @@ int serve(const std::string& data, const std::string& listen, const std::string&
 int main(int argc, char** argv) {
   CLI::App app{"xgated: serves an xgate store over HTTP"};
   std::string data, listen, hub_listen, hub_http_listen;
-  std::size_t max_document = std::size_t{16} << 20;
+  xgate::server::server_options o;
   double reap_seconds = 1;
+  double idle_seconds = 60, header_seconds = 10, body_seconds = 60;
   app.add_option("--data", data, "the store directory (created if missing)")->type_name("DIR");
   app.add_option("--listen", listen, "where to listen, e.g. 127.0.0.1:8080 (port 0 picks a free port)")
       ->type_name("ADDRESS:PORT");
@@ -133,8 +146,39 @@ int main(int argc, char** argv) {
   app.add_option("--hub-http", hub_http_listen,
                  "also run the channel hub over HTTP long-poll at this address (port 0 picks a free port)")
       ->type_name("ADDRESS:PORT");
-  app.add_option("--max-document", max_document, "largest request body accepted, in bytes (default 16 MiB)")
+  app.add_option("--max-document", o.max_document, "largest request body accepted, in bytes (default 16 MiB)")
       ->type_name("BYTES")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--max-response", o.max_response,
+                 "largest query answer or document view sent, in bytes; larger ones get 507 (default 64 MiB)")
+      ->type_name("BYTES")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--threads", o.threads, "threads doing network I/O (default: max(2, hardware threads))")
+      ->type_name("N")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--store-threads", o.store_threads,
+                 "threads running store operations (default: max(2, hardware threads), at most 64)")
+      ->type_name("N")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--max-connections", o.max_connections,
+                 "open connections in total; one more is answered 503 and closed (default 4096)")
+      ->type_name("N")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--max-connections-per-address", o.max_connections_per_address,
+                 "open connections from one client address; one more is answered 503 and closed (default 256)")
+      ->type_name("N")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--idle-timeout", idle_seconds,
+                 "close a connection that starts no request, or takes no response, for this long (default 60)")
+      ->type_name("SECONDS")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--header-timeout", header_seconds,
+                 "close a connection whose request headers are not complete this long after their first byte (default 10)")
+      ->type_name("SECONDS")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--body-timeout", body_seconds,
+                 "close a connection whose request body is not complete this long after its headers (default 60)")
+      ->type_name("SECONDS")
       ->check(CLI::PositiveNumber);
   app.add_option("--reap-interval", reap_seconds, "how often expired leases are removed, in seconds (default 1)")
       ->type_name("SECONDS")
@@ -159,7 +203,13 @@ int main(int argc, char** argv) {
     if (add->parsed()) return adduser(name, add_data);
     if (data.empty()) return usage("--data is required");
     if (listen.empty()) return usage("--listen is required");
-    return serve(data, listen, hub_listen, hub_http_listen, max_document, reap_seconds, log_days);
+    auto ms = [](double seconds) {  // at least 1 ms, at most about 30 years
+      return std::chrono::milliseconds(static_cast<std::int64_t>(std::clamp(seconds * 1000, 1.0, 1e12)));
+    };
+    o.idle_timeout = ms(idle_seconds);
+    o.header_timeout = ms(header_seconds);
+    o.body_timeout = ms(body_seconds);
+    return serve(data, listen, hub_listen, hub_http_listen, o, reap_seconds, log_days);
   } catch (const std::exception& e) {
     std::cerr << "xgated: " << one_line(e.what()) << "\n";
     return exit_runtime;

@@ -5,7 +5,6 @@
 #include <chrono>
 #include <initializer_list>
 #include <iterator>
-#include <new>
 
 #include <pugixml.hpp>
 
@@ -46,28 +45,20 @@ response xml_response(const request& req, http::status status, std::string body,
 
 std::string join(const principal_list& list) { return xgate::join_principals(list); }
 
-// A header value must not carry line breaks or controls (header injection).
-std::string header_safe(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-  return out;
-}
-
 // The document's info as headers of GET, HEAD and take (API.md: X-Xgate-Creator and
 // X-Xgate-Modified; the rest so that a client can fill a whole document_info from one response).
 void set_info_headers(response& r, const store::document_info& i) {
   set_revision(r, i.revision);
   r.set("X-Xgate-Creator", header_safe(i.rights.creator));
-  r.set("X-Xgate-Created", iso_time(i.created));
-  r.set("X-Xgate-Modified", iso_time(i.modified));
+  r.set("X-Xgate-Created", format_utc(i.created));
+  r.set("X-Xgate-Modified", format_utc(i.modified));
   r.set("X-Xgate-Read", header_safe(join(i.rights.read)));
   r.set("X-Xgate-Write", header_safe(join(i.rights.write)));
   r.set("X-Xgate-Delete", header_safe(join(i.rights.del)));
   r.set("X-Xgate-Copy", header_safe(join(i.rights.copy)));
   r.set("X-Xgate-Embedded-Rights", i.embedded_rights ? "1" : "0");
   if (i.lease_expires) {
-    r.set("X-Xgate-Lease-Expires", iso_time(*i.lease_expires));
+    r.set("X-Xgate-Lease-Expires", format_utc(*i.lease_expires));
     r.set("X-Xgate-Lease-Holder", header_safe(i.lease_holder));
   }
 }
@@ -275,17 +266,35 @@ response query_route(exchange& x, const request& req, const std::string& prefix,
   if (!xpath) throw bad_request("missing query parameter \"xpath\"");
   std::uint64_t revision = x.store.revision();
   auto matches = x.store.query(prefix, *xpath, who);
-  std::string body = "<query prefix=\"" + escape(prefix) + "\" xpath=\"" + escape(*xpath) + "\">";
+  // An answer can be far larger than the documents (//* repeats every element inside each
+  // ancestor), hence the limit.
+  bounded_body body(x.options.max_response, "query answer");
+  body.append("<query prefix=\"" + escape(prefix) + "\" xpath=\"" + escape(*xpath) + "\">");
   for (auto& m : matches) {
-    body += "<match name=\"" + escape(m.name) + "\" revision=\"" + std::to_string(m.revision) + "\">";
+    body.append("<match name=\"" + escape(m.name) + "\" revision=\"" + std::to_string(m.revision) + "\">");
     for (auto& v : m.values) {
-      body += "<value>";
-      escape_into(body, v);
-      body += "</value>";
+      body.append("<value>");
+      body.append_escaped(v);
+      body.append("</value>");
+      std::string().swap(v);  // what is in the answer need not be held twice
     }
-    body += "</match>";
+    body.append("</match>");
   }
-  body += "</query>";
+  body.append("</query>");
+  return xml_response(req, http::status::ok, body.take(), revision);
+}
+
+// <changes last="R">...</changes>: "last" is where the next watch continues: the last change
+// returned, or when none came the revision read before waiting (nothing visible happened up
+// to it), or `after` if larger.
+response changes_response(const request& req, std::uint64_t after, std::uint64_t before, const std::vector<store::change>& changes,
+                          std::uint64_t revision) {
+  std::uint64_t last = changes.empty() ? std::max(after, before) : changes.back().revision;
+  std::string body = "<changes last=\"" + std::to_string(last) + "\">";
+  for (auto& c : changes)
+    body += "<change revision=\"" + std::to_string(c.revision) + "\" kind=\"" + store::to_string(c.kind) + "\" name=\"" +
+            escape(c.name) + "\"/>";
+  body += "</changes>";
   return xml_response(req, http::status::ok, std::move(body), revision);
 }
 
@@ -299,26 +308,27 @@ response watch_route(exchange& x, const request& req, const std::string& prefix,
   std::uint64_t timeout_ms =
       std::min(p.number("timeout", 0, UINT64_MAX, "a number of milliseconds").value_or(default_watch_ms), max_watch_ms);
   std::uint64_t before = x.store.revision();
-  // The wait runs in slices so that a client that hung up frees its thread within a
-  // second instead of holding it for the whole timeout; a stopping server cuts it at once.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  // Only a revision past `after` can hold a change after it; an `after` at or beyond the
+  // current revision (however large) waits like any other.
   std::vector<store::change> changes;
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    left = std::clamp(left, std::chrono::milliseconds(0), std::chrono::milliseconds(1000));
-    changes = x.store.watch(prefix, *after, who, left, x.stop);
-    if (!changes.empty() || x.stop.stop_requested() || std::chrono::steady_clock::now() >= deadline) break;
-    if (x.peer_gone && x.peer_gone()) break;
-  }
-  // "last" is where the next watch continues: the last change returned, or on a timeout
-  // the revision read before waiting (nothing visible happened up to it).
-  std::uint64_t last = changes.empty() ? std::max(*after, before) : changes.back().revision;
-  std::string body = "<changes last=\"" + std::to_string(last) + "\">";
-  for (auto& c : changes)
-    body += "<change revision=\"" + std::to_string(c.revision) + "\" kind=\"" + store::to_string(c.kind) + "\" name=\"" +
-            escape(c.name) + "\"/>";
-  body += "</changes>";
-  return xml_response(req, http::status::ok, std::move(body), x.store.revision());
+  if (before > *after) changes = x.store.changes(prefix, *after, who);
+  if (!changes.empty() || timeout_ms == 0) return changes_response(req, *after, before, changes, x.store.revision());
+  // The answer needs only the request's version and keep-alive, not its body.
+  request head;
+  head.version(req.version());
+  head.keep_alive(req.keep_alive());
+  store::store& s = x.store;
+  x.pending = pending_watch{who, prefix, *after, before, std::chrono::milliseconds(timeout_ms),
+                            [&s, head = std::move(head), after = *after, before](const std::vector<store::change>& found,
+                                                                                   std::exception_ptr error) {
+                              try {
+                                if (error) std::rethrow_exception(error);
+                                return changes_response(head, after, before, found, s.revision());
+                              } catch (...) {
+                                return error_answer(head);
+                              }
+                            }};
+  return make(req, http::status::ok);  // not sent: x.pending answers
 }
 
 response revision_route(exchange& x, const request& req, std::string_view query) {
@@ -366,7 +376,7 @@ response credential_route(exchange& x, const request& req, const std::string& sc
   std::string body = "<credential token=\"" + escape(token) + "\" id=\"" + escape(issued.credential_id()) + "\" principal=\"" +
                      escape(g.principal) + "\" scope=\"" + escape(g.scope) + "\" subtree=\"" + (g.subtree ? "1" : "0") +
                      "\" rights=\"" + g.rights.to_string() + "\"";
-  if (g.expires) body += " expires=\"" + iso_time(*g.expires) + "\"";
+  if (g.expires) body += " expires=\"" + format_utc(*g.expires) + "\"";
   body += "/>";
   response r = xml_response(req, http::status::created, std::move(body), x.store.revision());
   r.set(http::field::cache_control, "no-store");  // the body holds a secret
@@ -470,7 +480,7 @@ response whoami_route(exchange& x, const request& req, std::string_view query) {
   if (const store::grant* g = who.limits()) {
     body += " credential=\"" + escape(who.credential_id()) + "\" scope=\"" + escape(g->scope) + "\" subtree=\"" +
             (g->subtree ? "1" : "0") + "\" rights=\"" + g->rights.to_string() + "\"";
-    if (g->expires) body += " expires=\"" + iso_time(*g->expires) + "\"";
+    if (g->expires) body += " expires=\"" + format_utc(*g->expires) + "\"";
   }
   body += "/>";
   return xml_response(req, http::status::ok, std::move(body), x.store.revision());
@@ -509,117 +519,21 @@ target split_target(std::string_view t) {
 
 void put_document_info(std::string& out, const store::document_info& i) {
   out += "<document name=\"" + escape(i.name) + "\" revision=\"" + std::to_string(i.revision) + "\" size=\"" +
-         std::to_string(i.size) + "\" created=\"" + iso_time(i.created) + "\" modified=\"" + iso_time(i.modified) +
+         std::to_string(i.size) + "\" created=\"" + format_utc(i.created) + "\" modified=\"" + format_utc(i.modified) +
          "\" creator=\"" + escape(i.rights.creator) + "\" read=\"" + escape(join(i.rights.read)) + "\" write=\"" +
          escape(join(i.rights.write)) + "\" delete=\"" + escape(join(i.rights.del)) + "\" copy=\"" +
          escape(join(i.rights.copy)) + "\" embedded-rights=\"" + (i.embedded_rights ? "1" : "0") + "\"";
   if (i.lease_expires)
-    out += " lease-expires=\"" + iso_time(*i.lease_expires) + "\" lease-holder=\"" + escape(i.lease_holder) + "\"";
+    out += " lease-expires=\"" + format_utc(*i.lease_expires) + "\" lease-holder=\"" + escape(i.lease_holder) + "\"";
   out += "/>";
-}
-
-store::caller authenticate(exchange& x, const request& req, bool allow_cookie) {
-  std::string token;
-  auto auth = req.find(http::field::authorization);
-  if (auth != req.end()) {
-    std::string_view v = auth->value();
-    constexpr std::string_view scheme = "bearer ";
-    bool bearer = v.size() > scheme.size() && std::equal(scheme.begin(), scheme.end(), v.begin(), [](char a, char b) {
-                    return a == (b >= 'A' && b <= 'Z' ? static_cast<char>(b - 'A' + 'a') : b);
-                  });
-    if (!bearer)
-      throw http_error{http::status::unauthorized, "unauthorized",
-                       "unsupported authorization scheme: send Authorization: Bearer TOKEN",
-                       {{"WWW-Authenticate", "Bearer realm=\"xgated\""}}};
-    v.remove_prefix(scheme.size());
-    while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-    while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
-    token = v;
-  } else if (allow_cookie) {
-    for (auto it = req.find(http::field::cookie); it != req.end() && it->name() == http::field::cookie; ++it) {
-      std::string_view c = it->value();
-      while (!c.empty()) {
-        std::size_t semi = c.find(';');
-        std::string_view pair = c.substr(0, semi);
-        c = semi == std::string_view::npos ? std::string_view{} : c.substr(semi + 1);
-        while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
-        constexpr std::string_view key = "xgate_token=";
-        if (pair.starts_with(key)) token = pair.substr(key.size());
-      }
-    }
-  }
-  if (token.empty())
-    throw http_error{http::status::unauthorized, "unauthorized", "missing bearer token: send Authorization: Bearer TOKEN",
-                     {{"WWW-Authenticate", "Bearer realm=\"xgated\""}}};
-  try {
-    store::caller who = x.store.authenticate(token);
-    x.principal = who.principal();
-    return who;
-  } catch (const store::store_error& e) {
-    if (e.code() != store::store_errc::bad_credential) throw;
-    throw http_error{http::status::unauthorized, "unauthorized", e.what(), {{"WWW-Authenticate", "Bearer realm=\"xgated\""}}};
-  }
-}
-
-http_error current_error() {
-  try {
-    throw;
-  } catch (const http_error& e) {
-    return e;
-  } catch (const xgate::access_denied& e) {
-    return {http::status::forbidden,
-            "access_denied",
-            e.what(),
-            {{"X-Xgate-Principal", header_safe(e.principal())},
-             {"X-Xgate-Right", header_safe(e.right())},
-             {"X-Xgate-Document", header_safe(e.document())}}};
-  } catch (const store::store_error& e) {
-    http::status s = http::status::internal_server_error;
-    switch (e.reason()) {
-      case store::store_errc::not_found: s = http::status::not_found; break;
-      case store::store_errc::conflict: s = http::status::conflict; break;
-      case store::store_errc::bad_name:
-      case store::store_errc::bad_document:
-      case store::store_errc::bad_xpath:
-      case store::store_errc::bad_credential:  // a malformed credential request (authenticate() failures are 401)
-        s = http::status::bad_request;
-        break;
-      case store::store_errc::creator_mismatch:
-      case store::store_errc::rights_change: s = http::status::forbidden; break;
-      case store::store_errc::no_lease: s = http::status::conflict; break;
-      case store::store_errc::history_lost: s = http::status::gone; break;
-      case store::store_errc::too_large: s = http::status::payload_too_large; break;
-      case store::store_errc::lmdb: s = http::status::internal_server_error; break;
-    }
-    return {s, store::to_string(e.reason()), e.what()};
-  } catch (const std::bad_alloc&) {
-    return {http::status::internal_server_error, "internal", "out of memory"};
-  } catch (const std::exception& e) {
-    return {http::status::internal_server_error, "internal", e.what()};
-  } catch (...) {
-    return {http::status::internal_server_error, "internal", "unknown failure"};
-  }
-}
-
-response error_response(const request& req, http::status status, std::string_view code, std::string_view message) {
-  response r = make(req, status);
-  r.set(http::field::content_type, "text/plain; charset=utf-8");
-  r.set("X-Xgate-Error", std::string(code));
-  std::string line(message);
-  for (char& c : line)
-    if (c == '\n' || c == '\r') c = ' ';
-  r.body() = line + "\n";
-  return r;
 }
 
 response handle(exchange& x, const request& req) {
   try {
     return dispatch(x, req);
   } catch (...) {
-    http_error e = current_error();
-    response r = error_response(req, e.status, e.code, e.message);
-    for (auto& [k, v] : e.headers) r.set(k, v);
-    return r;
+    x.pending.reset();
+    return error_answer(req);
   }
 }
 

@@ -4,7 +4,6 @@
 // defence; SameSite=Strict keeps the cookie off cross-site requests anyway.
 #include <map>
 #include <set>
-#include <sstream>
 
 #include <pugixml.hpp>
 
@@ -95,7 +94,7 @@ response login_page(const request& req, http::status status, std::string_view me
 std::string td(std::string_view text) { return "<td>" + escape(text) + "</td>"; }
 
 std::string lease_text(const store::document_info& d) {
-  return d.lease_expires ? iso_time(*d.lease_expires) + " (" + d.lease_holder + ")" : std::string("-");
+  return d.lease_expires ? format_utc(*d.lease_expires) + " (" + d.lease_holder + ")" : std::string("-");
 }
 
 std::string nav(std::string_view user) {
@@ -122,14 +121,14 @@ response browse(exchange& x, const request& req, const store::caller& who, std::
   if (!prefix.empty()) {
     std::size_t cut = prefix.rfind('/');
     std::string parent = cut == std::string::npos ? "" : prefix.substr(0, cut);
-    b += "<p><a id=\"parent\" href=\"/browse/" + escape(percent_encode_path(parent.empty() ? "" : parent + "/")) +
+    b += "<p><a id=\"parent\" href=\"/browse/" + escape(encode_url_path(parent.empty() ? "" : parent + "/")) +
          "\">.. (parent)</a></p>\n";
   }
   if (!folders.empty()) {
     b += "<h2>Folders</h2>\n<ul class=\"folders\">\n";
     for (auto& [f, n] : folders) {
       std::string full = prefix.empty() ? f : prefix + "/" + f;
-      b += "<li><a href=\"/browse/" + escape(percent_encode_path(full + "/")) + "\">" + escape(f) + "/</a> (" +
+      b += "<li><a href=\"/browse/" + escape(encode_url_path(full + "/")) + "\">" + escape(f) + "/</a> (" +
            std::to_string(n) + (n == 1 ? " document" : " documents") + ")</li>\n";
     }
     b += "</ul>\n";
@@ -141,24 +140,41 @@ response browse(exchange& x, const request& req, const store::caller& who, std::
     b += "<table class=\"documents\">\n<tr><th>name</th><th>creator</th><th>read</th><th>write</th><th>delete</th>"
          "<th>copy</th><th>size</th><th>revision</th><th>modified</th><th>lease expires</th></tr>\n";
     for (const store::document_info* d : rows) {
-      b += "<tr class=\"document\"><td><a href=\"/view/" + escape(percent_encode_path(d->name)) + "\">" + escape(d->name) +
+      b += "<tr class=\"document\"><td><a href=\"/view/" + escape(encode_url_path(d->name)) + "\">" + escape(d->name) +
            "</a></td>" + td(d->rights.creator) + td(join_principals(d->rights.read)) + td(join_principals(d->rights.write)) +
            td(join_principals(d->rights.del)) + td(join_principals(d->rights.copy)) + td(std::to_string(d->size)) +
-           td(std::to_string(d->revision)) + td(iso_time(d->modified)) + td(lease_text(*d)) + "</tr>\n";
+           td(std::to_string(d->revision)) + td(format_utc(d->modified)) + td(lease_text(*d)) + "</tr>\n";
     }
     b += "</table>\n";
   }
   return page(req, http::status::ok, title, b);
 }
 
-// The document indented for reading; the bytes as stored if pugixml cannot parse them.
-std::string pretty(const std::string& xml) {
+// Hands pugixml's output to a bounded_body, escaped for HTML.
+class escaping_writer : public pugi::xml_writer {
+ public:
+  explicit escaping_writer(bounded_body& out) : out_(out) {}
+  void write(const void* data, std::size_t size) override {
+    out_.append_escaped(std::string_view(static_cast<const char*>(data), size));
+  }
+
+ private:
+  bounded_body& out_;
+};
+
+// The document indented for reading (the bytes as stored if pugixml cannot parse them),
+// escaped for HTML. Indenting a deeply nested document multiplies its size, hence the limit.
+std::string pretty_escaped(const std::string& xml, std::size_t limit) {
+  bounded_body out(limit, "document view");
   pugi::xml_document doc;
   unsigned flags = pugi::parse_default | pugi::parse_declaration | pugi::parse_comments | pugi::parse_pi;
-  if (!doc.load_buffer(xml.data(), xml.size(), flags, pugi::encoding_utf8)) return xml;
-  std::ostringstream out;
-  doc.save(out, "  ", pugi::format_indent | pugi::format_no_declaration, pugi::encoding_utf8);
-  return out.str();
+  if (!doc.load_buffer(xml.data(), xml.size(), flags, pugi::encoding_utf8)) {
+    out.append_escaped(xml);
+    return out.take();
+  }
+  escaping_writer w(out);
+  doc.save(w, "  ", pugi::format_indent | pugi::format_no_declaration, pugi::encoding_utf8);
+  return out.take();
 }
 
 response view(exchange& x, const request& req, const store::caller& who, const std::string& name) {
@@ -169,7 +185,7 @@ response view(exchange& x, const request& req, const store::caller& who, const s
   b += "</h1>\n" + nav(who.principal());
   std::size_t cut = i.name.rfind('/');
   std::string folder = cut == std::string::npos ? "" : i.name.substr(0, cut + 1);
-  b += "<p><a id=\"folder\" href=\"/browse/" + escape(percent_encode_path(folder)) + "\">folder " +
+  b += "<p><a id=\"folder\" href=\"/browse/" + escape(encode_url_path(folder)) + "\">folder " +
        escape(folder.empty() ? "/" : folder) + "</a></p>\n<table class=\"info\">\n";
   auto row = [&](std::string_view k, std::string_view v) { b += "<tr><th>" + escape(k) + "</th>" + td(v) + "</tr>\n"; };
   row("creator", i.rights.creator);
@@ -180,11 +196,11 @@ response view(exchange& x, const request& req, const store::caller& who, const s
   row("rights", i.embedded_rights ? "embedded in the document" : "kept by the store");
   row("size", std::to_string(i.size) + " bytes");
   row("revision", std::to_string(i.revision));
-  row("created", iso_time(i.created));
-  row("modified", iso_time(i.modified));
+  row("created", format_utc(i.created));
+  row("modified", format_utc(i.modified));
   row("lease expires", lease_text(i));
   b += "</table>\n<pre class=\"xml\">";
-  escape_into(b, pretty(d.xml));
+  b += pretty_escaped(d.xml, x.options.max_response);
   b += "</pre>";
   return page(req, http::status::ok, "xgated: " + i.name, b);
 }

@@ -2,8 +2,11 @@
 // server/API.md (api.cpp) and the browser view (browser.cpp).
 #pragma once
 
+#include <chrono>
+#include <cstdint>
+#include <exception>
 #include <functional>
-#include <stop_token>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -23,13 +26,25 @@ namespace http = boost::beast::http;
 using request = http::request<http::string_body>;
 using response = http::response<http::string_body>;
 
+// A long poll (GET /watch) that found no change yet. The transport waits for one without
+// holding a thread (watches.hpp) and sends answer(changes found or none, or the store's
+// error) when one comes or the timeout passes; answer calls the store, so it runs where a
+// store call may block.
+struct pending_watch {
+  store::caller who;
+  std::string prefix;
+  std::uint64_t after = 0;
+  std::uint64_t checked = 0;  // the revision up to which the route found nothing
+  std::chrono::milliseconds timeout{0};
+  std::function<response(const std::vector<store::change>&, std::exception_ptr)> answer;
+};
+
 // One request in flight.
 struct exchange {
   store::store& store;
   const server_options& options;
-  std::stop_token stop;                // the server is stopping: cut long polls short
-  std::function<bool()> peer_gone;     // the client hung up (checked during long polls)
-  std::string principal;               // set once authenticated, for the access log
+  std::string principal;                // set once authenticated, for the access log
+  std::optional<pending_watch> pending;  // set by a long poll instead of its response
 };
 
 // A refusal that is not a store or access error: status, X-Xgate-Error code, message.
@@ -47,8 +62,28 @@ struct target {
 };
 target split_target(std::string_view t);
 
-// The response for any request; never throws.
+// The response for any request; never throws. When x.pending is set afterwards, the
+// response returned is not to be sent: x.pending->answer gives it later.
 response handle(exchange& x, const request& req);
+// The error response for the exception in flight (what handle() answers when a route throws).
+response error_answer(const request& req);
+
+// Builds a response body that may not grow past a limit (server_options::max_response): the
+// size is checked as the body is produced, so the server never holds more than the limit.
+// Past it, append throws http_error 507 too_large.
+class bounded_body {
+ public:
+  bounded_body(std::size_t limit, std::string_view what) : limit_(limit), what_(what) {}
+  void append(std::string_view s);
+  void append_escaped(std::string_view s);  // as escape_into()
+  std::string take() { return std::move(out_); }
+
+ private:
+  void check(std::size_t more);
+  std::string out_;
+  std::size_t limit_;
+  std::string_view what_;
+};
 
 // A text/plain error response (one line) with X-Xgate-Error.
 response error_response(const request& req, http::status status, std::string_view code, std::string_view message);

@@ -60,22 +60,6 @@ std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space
   return out;
 }
 
-std::string percent_encode_path(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-        c == '~' || c == '/') {
-      out += c;
-    } else {
-      out += '%';
-      out += hex_digits[u >> 4];
-      out += hex_digits[u & 15];
-    }
-  }
-  return out;
-}
-
 std::optional<query_params> parse_query(std::string_view q, bool plus_is_space) {
   query_params out;
   while (!q.empty()) {
@@ -104,20 +88,11 @@ std::optional<std::uint64_t> parse_uint(std::string_view s) {
   return v;
 }
 
-std::string iso_time(std::chrono::system_clock::time_point t) {
-  using namespace std::chrono;
-  auto ms = floor<milliseconds>(t);
-  auto secs = floor<seconds>(ms);
-  auto milli = (ms - secs).count();
-  std::time_t tt = system_clock::to_time_t(secs);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[40];
-  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::string out(buf, n);
-  char frac[8];
-  std::snprintf(frac, sizeof frac, ".%03dZ", static_cast<int>(milli));
-  return out + frac;
+std::string header_safe(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  return out;
 }
 
 std::string log_safe(std::string_view s) {
@@ -133,6 +108,91 @@ std::string log_safe(std::string_view s) {
     }
   }
   return out;
+}
+
+namespace {
+
+constexpr std::string_view redacted = "REDACTED";
+
+bool unreserved(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+         c == '~';
+}
+// The alphabet of tokens: base64url (xgt1_ + 43 characters), which also covers hex.
+bool token_char(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'; }
+
+// A run this long of token characters is taken for a secret: a token's random part is 43,
+// hex keys and hashes are 32 or more. A document name segment that long is redacted too;
+// a log line that says less is the safe side.
+constexpr std::size_t token_run = 32;
+
+std::string decode_unreserved(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
+      char c = static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
+      if (unreserved(c)) {
+        out += c;
+        i += 2;
+        continue;
+      }
+    }
+    out += s[i];
+  }
+  return out;
+}
+
+bool names_a_token(std::string_view key) {
+  std::string lower;
+  for (char c : key) lower += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  return lower.find("token") != std::string::npos;
+}
+
+// Every run of token characters that is long or starts like a token ("xgt1_") -> REDACTED.
+std::string redact_runs(std::string_view s) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    if (!token_char(s[i])) {
+      out += s[i++];
+      continue;
+    }
+    std::size_t end = i;
+    while (end < s.size() && token_char(s[end])) ++end;
+    std::string_view run = s.substr(i, end - i);
+    bool secret = run.size() >= token_run || run.find("xgt1_") != std::string_view::npos;
+    out += secret ? redacted : run;
+    i = end;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string redact_target(std::string_view target) {
+  std::string t = decode_unreserved(target);
+  std::size_t q = t.find('?');
+  std::string out = t.substr(0, q);
+  if (q != std::string::npos) {
+    out += '?';
+    std::string_view query = std::string_view(t).substr(q + 1);
+    bool first = true;
+    while (true) {
+      std::size_t amp = query.find('&');
+      std::string_view part = query.substr(0, amp);
+      if (!first) out += '&';
+      first = false;
+      std::size_t eq = part.find('=');
+      if (eq != std::string_view::npos && names_a_token(percent_decode(part.substr(0, eq)).value_or(std::string(part.substr(0, eq)))))
+        out += std::string(part.substr(0, eq + 1)) + std::string(redacted);
+      else
+        out += part;
+      if (amp == std::string_view::npos) break;
+      query.remove_prefix(amp + 1);
+    }
+  }
+  return log_safe(redact_runs(out));
 }
 
 }  // namespace xgate::server::detail

@@ -1,6 +1,9 @@
 // Text helpers of the server: escaping, percent-coding, query strings, times.
 #pragma once
 
+#include <xgate/base/time.hpp>  // format_utc: every time the API shows
+#include <xgate/base/url.hpp>   // encode_url_path: names in links
+
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -20,8 +23,6 @@ void escape_into(std::string& out, std::string_view s);
 // RFC 3986 percent-decoding; plus_is_space for HTML form bodies only (in URLs '+' is a plus).
 // std::nullopt for a malformed escape.
 std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space = false);
-// Percent-encodes everything but unreserved characters and '/' (for names in links).
-std::string percent_encode_path(std::string_view s);
 
 // "a=1&b&c=x" -> {{"a","1"},{"b",""},{"c","x"}}, keys and values percent-decoded.
 // std::nullopt when malformed.
@@ -31,10 +32,17 @@ std::optional<query_params> parse_query(std::string_view q, bool plus_is_space =
 // Unsigned decimal without sign or spaces, std::nullopt otherwise (or on overflow).
 std::optional<std::uint64_t> parse_uint(std::string_view s);
 
-// UTC ISO 8601 with milliseconds: 2026-11-22T01:40:06.123Z
-std::string iso_time(std::chrono::system_clock::time_point t);
+
+// For a header value: line breaks and other controls become '?' (no header injection).
+std::string header_safe(std::string_view s);
 
 // Replaces bytes that would break a log line (controls, spaces, non-ASCII) with %XX.
 std::string log_safe(std::string_view s);
+
+// A request target as the access log may show it: percent-escapes of unreserved characters
+// decoded (so that an escape cannot hide a token), the value of every query parameter whose
+// name holds "token" and every token-shaped run (see util.cpp) replaced by REDACTED, then
+// log_safe. Whatever route, path or query carries a token, it does not reach the log.
+std::string redact_target(std::string_view target);
 
 }  // namespace xgate::server::detail

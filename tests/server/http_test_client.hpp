@@ -33,7 +33,13 @@ using headers = std::vector<std::pair<std::string, std::string>>;
 
 class http_client {
  public:
-  explicit http_client(unsigned short port) : socket_(ioc_) {
+  // from: the local address to connect from (another loopback address, e.g. 127.0.0.2, is
+  // another client address to the server); default: the system's choice.
+  explicit http_client(unsigned short port, const std::string& from = {}) : socket_(ioc_) {
+    if (!from.empty()) {
+      socket_.open(tcp::v4());
+      socket_.bind(tcp::endpoint(asio::ip::make_address(from), 0));
+    }
     socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
   }
   // Sends one request on this client's connection and reads the response.

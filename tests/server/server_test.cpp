@@ -198,6 +198,18 @@ TEST_F(server_test, QueryReturnsEscapedMatches) {
   EXPECT_NE(r.body().find("<value>3</value>"), std::string::npos) << r.body();
 }
 
+TEST_F(server_test, QueryAnswerOverMaxResponseIs507) {
+  xgate::server::server_options o;
+  o.max_response = 1000;
+  open({}, o);
+  call(http::verb::put, "/store/q/a", alice, "<r><v>" + std::string(600, 'x') + "</v></r>");
+  // <r> and <v> each hold the 600 bytes: over 1000
+  response r = call(http::verb::get, "/query/q?xpath=%2F%2F*", alice);
+  expect_error(r, 507, "too_large", "query answer larger than the server's limit of 1000 bytes");
+  r = call(http::verb::get, "/query/q?xpath=%2F%2Fv", alice);
+  EXPECT_EQ(r.result_int(), 200) << r.body();
+}
+
 TEST_F(server_test, WatchLongPollWakesWhenAnotherClientWrites) {
   auto waiter = std::async(std::launch::async, [&] {
     auto t0 = steady_clock::now();
@@ -227,6 +239,55 @@ TEST_F(server_test, WatchTimesOutWithEmptyChanges) {
   EXPECT_EQ(header(r, "X-Xgate-Revision"), "1");
   EXPECT_GE(elapsed, milliseconds(290));
   EXPECT_LT(elapsed, milliseconds(5000));
+}
+
+TEST_F(server_test, WatchAfterBeyondTheRevisionWaitsWhateverItsSize) {
+  call(http::verb::put, "/store/w/a", alice, plain);
+  for (std::string after : {"999999", "18446744073709551615"}) {
+    auto t0 = steady_clock::now();
+    response r = call(http::verb::get, "/watch/w?after=" + after + "&timeout=300", alice);
+    EXPECT_EQ(r.result_int(), 200) << after << ": " << r.body();
+    EXPECT_EQ(r.body(), "<changes last=\"" + after + "\"></changes>");
+    EXPECT_GE(steady_clock::now() - t0, milliseconds(290)) << after;
+  }
+  // timeout=0 answers at once, the same way
+  response r = call(http::verb::get, "/watch/w?after=18446744073709551615&timeout=0", alice);
+  EXPECT_EQ(r.body(), "<changes last=\"18446744073709551615\"></changes>");
+}
+
+TEST_F(server_test, ManyLongPollsAllWakeOnOneWrite) {
+  constexpr int polls = 50;
+  std::vector<std::unique_ptr<http_client>> clients;
+  for (int i = 0; i < polls; ++i) {
+    clients.push_back(std::make_unique<http_client>(server->port()));
+    clients.back()->write_raw("GET /watch/m?after=0&timeout=20000 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + alice + "\r\n\r\n");
+  }
+  std::this_thread::sleep_for(milliseconds(300));
+  auto t0 = steady_clock::now();
+  call(http::verb::put, "/store/m/x", alice, plain);
+  for (auto& c : clients) {
+    response r = c->read();
+    EXPECT_EQ(r.body(), "<changes last=\"1\"><change revision=\"1\" kind=\"written\" name=\"m/x\"/></changes>");
+  }
+  EXPECT_LT(steady_clock::now() - t0, std::chrono::seconds(5));
+}
+
+TEST_F(server_test, ALongPollWhoseClientHangsUpFreesItsSlot) {
+  xgate::server::server_options o;
+  o.max_connections = 1;
+  open({}, o);
+  {
+    http_client c = client();
+    c.write_raw("GET /watch?after=0&timeout=60000 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + alice + "\r\n\r\n");
+    std::this_thread::sleep_for(milliseconds(200));
+  }
+  auto deadline = steady_clock::now() + std::chrono::seconds(3);
+  unsigned status = 0;
+  while (status != 200 && steady_clock::now() < deadline) {
+    status = call(http::verb::get, "/revision", alice).result_int();
+    if (status != 200) std::this_thread::sleep_for(milliseconds(20));
+  }
+  EXPECT_EQ(status, 200u) << "the hung-up long poll still holds the only slot";
 }
 
 TEST_F(server_test, StopCutsALongPollShort) {
@@ -758,25 +819,33 @@ TEST_F(server_test, ConcurrentClientsAllSucceed) {
   EXPECT_EQ(watch.get().result_int(), 200);
 }
 
-TEST_F(server_test, ConnectionCapQueuesInsteadOfRefusing) {
+TEST_F(server_test, ConnectionCapRefusesWith503) {
   xgate::server::server_options o;
   o.max_connections = 2;
   open({}, o);
-  // two idle connections hold both slots; a third is served once one closes
+  // two idle connections hold both slots; a third is refused at once, and served once one closes
   auto c1 = std::make_unique<http_client>(server->port());
   http_client c2 = client();
   c1->request(http::verb::get, "/revision", alice);
   c2.request(http::verb::get, "/revision", alice);
-  auto third = std::async(std::launch::async, [&] { return call(http::verb::get, "/revision", alice).result_int(); });
-  EXPECT_EQ(third.wait_for(milliseconds(300)), std::future_status::timeout);
+  response r = call(http::verb::get, "/revision", alice);
+  expect_error(r, 503, "unavailable", "too many connections to this server (limit 2); try again later");
+  EXPECT_EQ(header(r, "Retry-After"), "1");
+  EXPECT_FALSE(r.keep_alive());
   c1.reset();
-  ASSERT_EQ(third.wait_for(std::chrono::seconds(10)), std::future_status::ready);
-  EXPECT_EQ(third.get(), 200u);
+  auto deadline = steady_clock::now() + std::chrono::seconds(10);
+  unsigned status = 0;
+  while (status != 200 && steady_clock::now() < deadline) {
+    status = call(http::verb::get, "/revision", alice).result_int();
+    if (status != 200) std::this_thread::sleep_for(milliseconds(20));
+  }
+  EXPECT_EQ(status, 200u);
 }
 
 TEST_F(server_test, IdleConnectionsAreClosed) {
   xgate::server::server_options o;
   o.idle_timeout = milliseconds(200);
+  o.header_timeout = milliseconds(200);
   open({}, o);
   http_client c = client();
   EXPECT_EQ(c.request(http::verb::get, "/revision", alice).result_int(), 200);

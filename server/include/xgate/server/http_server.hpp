@@ -13,19 +13,34 @@
 
 namespace xgate::server {
 
+// Every limit of the server; server/API.md lists them with xgated's flags.
 struct server_options {
   std::string address = "127.0.0.1";  // an IPv4 or IPv6 address to listen on
   unsigned short port = 0;            // 0: a free port, see http_server::port()
   // Request bodies over this many bytes get 413 before the body is read into memory.
   std::size_t max_document = std::size_t{16} << 20;
+  // Query answers and document views over this many bytes get 507 too_large; the size is
+  // checked as the answer is produced.
+  std::size_t max_response = std::size_t{64} << 20;
   // The access log: one line per request (never tokens, cookies or credential bodies).
   // May be null. Written under a lock; the stream must outlive the server.
   std::ostream* log = nullptr;
-  // Each connection has its own thread; past this many the server stops accepting until one
-  // closes (new connections wait in the kernel's backlog).
-  std::size_t max_connections = 256;
-  // A connection that sends nothing for this long (between or within requests) is closed.
+  // Threads doing network I/O (asynchronous: no thread per connection), and threads running
+  // store operations (which block). 0: max(2, hardware threads), store threads at most 64
+  // (each may hold one of the store's reader slots).
+  std::size_t threads = 0;
+  std::size_t store_threads = 0;
+  // Open connections in total and from one client address; one more is answered 503
+  // (Retry-After) and closed. Long polls count as the connections they are.
+  std::size_t max_connections = 4096;
+  std::size_t max_connections_per_address = 256;
+  // A connection that starts no request for this long is closed; a response the client does
+  // not take within this long too.
   std::chrono::milliseconds idle_timeout{60000};
+  // A request's headers must arrive within this long of its first byte, its body within
+  // this long of its headers; otherwise the connection is closed (slow senders hold nothing).
+  std::chrono::milliseconds header_timeout{10000};
+  std::chrono::milliseconds body_timeout{60000};
 };
 
 class http_server {
@@ -36,15 +51,16 @@ class http_server {
   http_server(const http_server&) = delete;
   http_server& operator=(const http_server&) = delete;
 
-  // Binds and listens, then serves on background threads. Throws std::system_error when the
-  // address cannot be bound, std::logic_error when called twice.
+  // Binds and listens, then serves on background threads (options.threads for I/O,
+  // options.store_threads for store operations, one for long polls). Throws std::system_error
+  // when the address cannot be bound, std::logic_error when called twice.
   void start();
   // The port listened on (the chosen one when options.port was 0); 0 before start().
   unsigned short port() const noexcept;
   // "http://ADDRESS:PORT"
   std::string url() const;
-  // Closes the listener and every connection, cuts long polls short and joins all threads.
-  // Idempotent; in-flight store operations finish first.
+  // Closes the listener and every connection (long polls are cut without an answer) and
+  // joins all threads. Idempotent; in-flight store operations finish first.
   void stop();
 
  private:

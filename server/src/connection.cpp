@@ -1,0 +1,335 @@
+#include "connection.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/string.hpp>
+
+namespace xgate::server::detail {
+
+using boost::system::error_code;
+using std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::size_t header_limit = 64 * 1024;
+constexpr std::size_t read_chunk = 4096;
+// After a refused body: how long and how much of the rest is read and discarded, so that the
+// client reads our answer instead of a connection reset.
+constexpr auto drain_time = std::chrono::seconds(5);
+constexpr std::size_t drain_bytes = std::size_t{256} << 20;
+// A refused connection gets this long to take its 503 and hang up.
+constexpr auto refusal_time = std::chrono::milliseconds(500);
+
+std::string peer_of(const tcp::socket& s) {
+  error_code ec;
+  auto ep = s.remote_endpoint(ec);
+  if (ec) return "-";
+  return ep.address().is_v6() ? "[" + ep.address().to_string() + "]:" + std::to_string(ep.port())
+                              : ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+// The client went away, stalled past a deadline, or the connection was closed: nothing to say.
+bool quiet_end(error_code ec) {
+  return ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::eof ||
+         ec == asio::error::connection_reset || ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor;
+}
+
+}  // namespace
+
+void core::log(const std::string& peer, const request& req, unsigned status, const std::string& principal, std::size_t bytes,
+               steady_clock::time_point t0) {
+  if (!options.log) return;
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(steady_clock::now() - t0).count();
+  std::string_view target = req.target();
+  // The login route takes its token in the body; its query is dropped whatever it holds.
+  if (split_target(target).path == "/login") target = split_target(target).path;
+  std::string line = format_utc(std::chrono::system_clock::now()) + " " + peer + " " + log_safe(req.method_string()) + " " +
+                     redact_target(target) + " " + std::to_string(status) + " " + (principal.empty() ? "-" : log_safe(principal)) +
+                     " " + std::to_string(bytes) + " " + std::to_string(us) + "us\n";
+  std::lock_guard lock(log_mutex_);
+  *options.log << line << std::flush;
+}
+
+// ---- connection ---------------------------------------------------------------------------
+
+connection::connection(core& c, tcp::socket socket, std::string address)
+    : core_(c), executor_(socket.get_executor()), stream_(std::move(socket)), address_(std::move(address)) {
+  peer_ = peer_of(stream_.socket());
+}
+
+connection::~connection() {
+  std::lock_guard lock(core_.mutex);
+  --core_.open;
+  auto it = core_.per_address.find(address_);
+  if (it != core_.per_address.end() && --it->second == 0) core_.per_address.erase(it);
+  core_.live.erase(this);
+  core_.all_closed.notify_all();
+}
+
+void connection::start() { read_request(); }
+
+void connection::close() {
+  if (closed_) return;
+  closed_ = true;
+  if (waiting_) {
+    waiting_->claim();  // the notifier drops it
+    waiting_.reset();
+  }
+  error_code ec;
+  stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+  stream_.close();
+}
+
+void connection::read_request() {
+  if (closed_) return;
+  parser_.emplace();
+  parser_->body_limit(core_.options.max_document);
+  parser_->header_limit(header_limit);
+  if (buffer_.size() > 0) return read_header();  // pipelined: the next request is here already
+  // Between requests the idle timeout applies; the header deadline starts with a first byte.
+  stream_.expires_after(core_.options.idle_timeout);
+  stream_.async_read_some(buffer_.prepare(read_chunk), beast::bind_front_handler(&connection::on_first_bytes, shared_from_this()));
+}
+
+void connection::on_first_bytes(error_code ec, std::size_t n) {
+  buffer_.commit(n);
+  if (ec) return close();
+  read_header();
+}
+
+void connection::read_header() {
+  stream_.expires_after(core_.options.header_timeout);
+  http::async_read_header(stream_, buffer_, *parser_, beast::bind_front_handler(&connection::on_header, shared_from_this()));
+}
+
+void connection::on_header(error_code ec, std::size_t) {
+  t0_ = steady_clock::now();
+  if (ec == http::error::body_limit) return refuse_body();
+  if (ec) return bad_request(ec);
+  auto& h = parser_->get();
+  auto expect = h.find(http::field::expect);
+  if (expect == h.end() || !beast::iequals(expect->value(), "100-continue")) return read_body();
+  continue_.emplace(http::status::continue_, h.version());
+  stream_.expires_after(core_.options.idle_timeout);
+  http::async_write(stream_, *continue_, [self = shared_from_this()](error_code e, std::size_t) {
+    if (e) return self->close();
+    self->read_body();
+  });
+}
+
+void connection::read_body() {
+  stream_.expires_after(core_.options.body_timeout);
+  http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&connection::on_body, shared_from_this()));
+}
+
+void connection::on_body(error_code ec, std::size_t) {
+  if (ec == http::error::body_limit) return refuse_body();
+  if (ec) return close();  // the client went away or missed the body deadline
+  req_ = parser_->release();
+  parser_.reset();
+  run();
+}
+
+// Garbage gets a 400 before the connection closes; a client that went away or stalled gets
+// nothing.
+void connection::bad_request(error_code why) {
+  if (quiet_end(why) || closed_ || buffer_.size() == 0 || core_.is_stopping()) return close();
+  request bad;
+  bad.version(11);
+  bad.keep_alive(false);
+  res_ = error_response(bad, http::status::bad_request, "bad_request", "malformed HTTP request: " + why.message());
+  res_.prepare_payload();
+  stream_.expires_after(core_.options.idle_timeout);
+  http::async_write(stream_, res_, [self = shared_from_this()](error_code, std::size_t) { self->close(); });
+}
+
+void connection::run() {
+  asio::post(*core_.store_pool, [self = shared_from_this()] {
+    core& c = self->core_;
+    exchange x{c.store, c.options, {}, {}};
+    response res = handle(x, self->req_);
+    http::verb method = self->req_.method();
+    if (method != http::verb::get && method != http::verb::head) c.waits->poke();
+    if (!x.pending) {
+      asio::post(self->executor_, [self, res = std::move(res), principal = std::move(x.principal)]() mutable {
+        self->principal_ = std::move(principal);
+        self->send(std::move(res));
+      });
+      return;
+    }
+    pending_watch& p = *x.pending;
+    std::weak_ptr<connection> weak = self;
+    auto done = [weak, answer = std::move(p.answer)](std::vector<store::change> found, std::exception_ptr error) {
+      std::shared_ptr<connection> conn = weak.lock();
+      if (!conn) return;
+      try {
+        response r = answer(found, error);
+        asio::post(conn->executor_, [conn, r = std::move(r)]() mutable { conn->finish_wait(std::move(r)); });
+      } catch (...) {
+        asio::post(conn->executor_, [conn] { conn->close(); });
+      }
+    };
+    auto e = std::make_shared<watches::entry>(p.who, p.prefix, p.after, p.checked, steady_clock::now() + p.timeout, std::move(done));
+    // Posted before the entry can complete, so the strand sees begin_wait before finish_wait.
+    asio::post(self->executor_, [self, e, principal = std::move(x.principal)]() mutable {
+      self->principal_ = std::move(principal);
+      self->begin_wait(std::move(e));
+    });
+    c.waits->add(std::move(e));
+  });
+}
+
+// While a long poll waits, a read watches the connection: a client that hangs up frees its
+// entry at once. Bytes of a pipelined next request are kept for later.
+void connection::begin_wait(std::shared_ptr<watches::entry> e) {
+  if (closed_) {
+    e->claim();
+    return;
+  }
+  waiting_ = std::move(e);
+  waiting_read_ = true;
+  stream_.expires_never();  // the long poll's own timeout bounds the wait
+  stream_.async_read_some(buffer_.prepare(read_chunk), beast::bind_front_handler(&connection::on_waiting_read, shared_from_this()));
+}
+
+void connection::on_waiting_read(error_code ec, std::size_t n) {
+  waiting_read_ = false;
+  buffer_.commit(n);
+  if (answer_) {
+    response r = std::move(*answer_);
+    answer_.reset();
+    return send(std::move(r));
+  }
+  if (ec) return close();
+  // Pipelined bytes: nothing more is read until the answer is sent.
+}
+
+void connection::finish_wait(response res) {
+  if (closed_) return;
+  waiting_.reset();
+  if (!waiting_read_) return send(std::move(res));
+  answer_ = std::move(res);
+  stream_.cancel();  // on_waiting_read sends it
+}
+
+void connection::send(response res) {
+  if (closed_) return;
+  bool keep = req_.keep_alive() && res.keep_alive() && !core_.is_stopping();
+  res.keep_alive(keep);
+  res_ = std::move(res);
+  status_ = res_.result_int();
+  stream_.expires_after(core_.options.idle_timeout);
+  auto self = shared_from_this();
+  if (req_.method() == http::verb::head) {
+    // Headers as GET would send them (Content-Length included), no body.
+    if (!res_.has_content_length()) res_.prepare_payload();
+    bytes_ = 0;
+    head_.emplace(std::move(res_.base()));
+    head_writer_.emplace(*head_);
+    http::async_write_header(stream_, *head_writer_, [self, keep](error_code ec, std::size_t) { self->on_sent(ec, keep); });
+    return;
+  }
+  res_.prepare_payload();
+  bytes_ = res_.body().size();
+  http::async_write(stream_, res_, [self, keep](error_code ec, std::size_t) { self->on_sent(ec, keep); });
+}
+
+void connection::on_sent(error_code ec, bool keep) {
+  core_.log(peer_, req_, status_, principal_, bytes_, t0_);
+  head_writer_.reset();
+  head_.reset();
+  res_ = {};
+  principal_.clear();
+  if (ec || !keep) return close();
+  read_request();
+}
+
+void connection::refuse_body() {
+  const auto& partial = parser_->get();
+  request req;
+  req.method_string(partial.method_string());
+  req.target(partial.target());
+  req.version(partial.version());
+  res_ = error_response(req, http::status::payload_too_large, "too_large",
+                        "request body larger than the server's limit of " + std::to_string(core_.options.max_document) +
+                            " bytes");
+  res_.keep_alive(false);
+  res_.prepare_payload();
+  req_ = std::move(req);
+  status_ = res_.result_int();
+  bytes_ = res_.body().size();
+  stream_.expires_after(core_.options.idle_timeout);
+  http::async_write(stream_, res_, [self = shared_from_this()](error_code ec, std::size_t) {
+    self->core_.log(self->peer_, self->req_, self->status_, "", self->bytes_, self->t0_);
+    if (ec) return self->close();
+    self->drain();
+  });
+}
+
+void connection::drain() {
+  if (closed_) return;
+  auto now = steady_clock::now();
+  if (!drain_buffer_) {
+    error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    drain_buffer_ = std::make_unique<char[]>(read_chunk * 16);
+    drain_until_ = now + drain_time;
+  }
+  if (drained_ >= drain_bytes || now >= drain_until_) return close();
+  stream_.expires_after(std::min<steady_clock::duration>(std::chrono::seconds(1), drain_until_ - now));
+  stream_.async_read_some(asio::buffer(drain_buffer_.get(), read_chunk * 16), [self = shared_from_this()](error_code ec, std::size_t n) {
+    self->drained_ += n;
+    if (ec) return self->close();
+    self->drain();
+  });
+}
+
+// ---- refusal ------------------------------------------------------------------------------
+
+refusal::refusal(core& c, tcp::socket socket, std::string message)
+    : core_(c), executor_(socket.get_executor()), stream_(std::move(socket)) {
+  request head;
+  head.version(11);
+  response r = error_response(head, http::status::service_unavailable, "unavailable", message);
+  r.set(http::field::retry_after, "1");
+  r.keep_alive(false);
+  r.prepare_payload();
+  std::ostringstream out;
+  out << r;
+  bytes_ = out.str();
+}
+
+refusal::~refusal() {
+  std::lock_guard lock(core_.mutex);
+  --core_.refusing;
+  core_.all_closed.notify_all();
+}
+
+void refusal::start() {
+  until_ = steady_clock::now() + refusal_time;
+  stream_.expires_after(refusal_time);
+  asio::async_write(stream_, asio::buffer(bytes_), [self = shared_from_this()](error_code ec, std::size_t) {
+    if (ec) return;
+    error_code ignored;
+    self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    self->drain();
+  });
+}
+
+// Reads until the client hangs up (or the time is up), so that it gets the 503 rather than a
+// reset for the request bytes it sent.
+void refusal::drain() {
+  auto now = steady_clock::now();
+  if (now >= until_ || core_.is_stopping()) return;
+  stream_.expires_after(until_ - now);
+  stream_.async_read_some(asio::buffer(sink_), [self = shared_from_this()](error_code ec, std::size_t) {
+    if (!ec) self->drain();
+  });
+}
+
+}  // namespace xgate::server::detail
