@@ -26,7 +26,7 @@
 #include <vector>
 
 #include <xgate/examples/jobs.hpp>
-#include <xgate/migrate/remote.hpp>
+#include <xgate/nodes/remote.hpp>
 #include <xgate/results/results.hpp>
 
 #include "cli.hpp"
@@ -34,8 +34,11 @@
 
 namespace fs = std::filesystem;
 namespace xm = xgate::migrate;
+namespace xn = xgate::nodes;
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
+using xgate::process::child_process;
+using xgate::process::run_capture;
 
 namespace xgate::migrate_cli {
 
@@ -212,7 +215,7 @@ int demo(const std::string& argv0, const demo_options& o, steady::time_point t0)
   for (auto& n : nodes)
     if (!(*n)->wait_line("ready", 20s)) throw std::runtime_error("a node did not start (see " + dir.string() + "/node-*.log)");
 
-  xm::remote r({.hub = *hub, .secret_file = (dir / "alice.secret").string(), .as = "alice"});
+  xn::remote r({.hub = *hub, .secret_file = (dir / "alice.secret").string(), .as = "alice"});
   if (!r.wait_online("A", 10s) || !r.wait_online("B", 10s)) throw std::runtime_error("nodes A and B are not both online");
   std::cout << "  nodes       A and B online (endpoints node/A, node/B)\n";
 
@@ -227,10 +230,10 @@ int demo(const std::string& argv0, const demo_options& o, steady::time_point t0)
   } join_ref{ref_thread};
 
   auto tj = steady::now();
-  xm::protocol::job_info j = r.run("A", "word-count", {{"input", input.string()}, {"output", output.string()}});
+  xn::protocol::job_info j = r.run("A", "word-count", {{"input", input.string()}, {"output", output.string()}});
   const std::string id = j.id;
   std::cout << "  run         word-count on A as alice: " << id << "\n";
-  std::vector<std::pair<std::string, xm::protocol::move_reply>> moves;
+  std::vector<std::pair<std::string, xn::protocol::move_reply>> moves;
   const double move_at[] = {0.30, 0.60};
   const char* move_to[] = {"B", "A"};
   int last_tenth = -1;
@@ -246,7 +249,7 @@ int demo(const std::string& argv0, const demo_options& o, steady::time_point t0)
     if (j.state != xm::job_state::running) break;
     if (moves.size() < 2 && j.progress >= move_at[moves.size()]) {
       const std::string from = j.node, to = move_to[moves.size()];
-      xm::protocol::move_reply m = r.move(id, to);
+      xn::protocol::move_reply m = r.move(id, to);
       if (tty) std::cout << "\n";
       std::printf("  move        %s -> %s at %d%%: downtime %.1f ms (epoch %llu)\n", from.c_str(), to.c_str(),
                   static_cast<int>(j.progress * 100), std::chrono::duration<double, std::milli>(m.downtime).count(),
@@ -312,7 +315,7 @@ int run_demo(const std::string& argv0, const demo_options& options) {
   int code = exit_unavailable;
   try {
     code = demo(argv0, options, t0);
-  } catch (const xm::remote_error& e) {
+  } catch (const xn::remote_error& e) {
     std::cerr << "error: migrate demo: " << e.what() << "\n";
     code = exit_for(e.code());
   } catch (const std::exception& e) {

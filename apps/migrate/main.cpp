@@ -37,17 +37,19 @@
 
 #include <CLI/CLI.hpp>
 
+#include <xgate/base/time.hpp>
 #include <xgate/channel/agent.hpp>
 #include <xgate/client/http_session.hpp>
 #include <xgate/examples/jobs.hpp>
 #include <xgate/migrate.hpp>
-#include <xgate/migrate/daemon.hpp>
-#include <xgate/migrate/remote.hpp>
+#include <xgate/nodes/daemon.hpp>
+#include <xgate/nodes/remote.hpp>
 
-#include "agent_commands.hpp"
+#include "relay_cli.hpp"
 #include "cli.hpp"
 
 namespace xm = xgate::migrate;
+namespace xn = xgate::nodes;
 using namespace xgate::migrate_cli;
 using namespace std::chrono_literals;
 
@@ -123,23 +125,23 @@ void add_connection_flags(CLI::App* c, connection_flags& f) {
 }
 
 // "NODE=AGENT,AGENT" into o.routes; a usage error names the bad one.
-void add_route(xm::remote_options& o, std::string_view text) {
+void add_route(xn::remote_options& o, std::string_view text) {
   std::size_t eq = text.find('=');
   std::vector<std::string> agents = eq == std::string_view::npos ? std::vector<std::string>{}
-                                                                  : xgate::apps::split_via(text.substr(eq + 1));
+                                                                  : xgate::relay_cli::split_via(text.substr(eq + 1));
   if (eq == 0 || agents.empty())
-    throw xm::remote_error("usage", "--route \"" + std::string(text) + "\" is not NODE=AGENT[,AGENT...]");
+    throw xn::remote_error("usage", "--route \"" + std::string(text) + "\" is not NODE=AGENT[,AGENT...]");
   o.routes[std::string(text.substr(0, eq))] = std::move(agents);
 }
 
-xm::remote_options remote_from(const connection_flags& f) {
-  xm::remote_options o;
+xn::remote_options remote_from(const connection_flags& f) {
+  xn::remote_options o;
   o.hub = f.hub.empty() ? env("XGATE_HUB") : f.hub;
   o.secret_file = f.secret_file.empty() ? env("XGATE_SECRET_FILE") : f.secret_file;
   o.as = f.as.empty() ? env("XGATE_AS") : f.as;
   std::string nodes = f.nodes.empty() ? env("XGATE_NODES") : f.nodes;
   if (!nodes.empty()) o.nodes = nodes;
-  if (o.secret_file.empty()) throw xm::remote_error("usage", "no secret: give --secret-file FILE or set XGATE_SECRET_FILE");
+  if (o.secret_file.empty()) throw xn::remote_error("usage", "no secret: give --secret-file FILE or set XGATE_SECRET_FILE");
   if (f.routes.empty()) {
     std::string text = env("XGATE_ROUTES");
     for (std::size_t start = 0; start < text.size();) {
@@ -168,17 +170,6 @@ std::string age(std::chrono::system_clock::time_point t) {
   if (s < 60) std::snprintf(b, sizeof b, "%.1fs ago", s);
   else if (s < 3600) std::snprintf(b, sizeof b, "%.0fm ago", s / 60);
   else std::snprintf(b, sizeof b, "%.1fh ago", s / 3600);
-  return b;
-}
-
-std::string utc(std::chrono::system_clock::time_point t) {
-  std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char b[80];  // room for any int the compiler imagines in tm
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
-  std::snprintf(b, sizeof b, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
   return b;
 }
 
@@ -211,7 +202,7 @@ struct node_flags {
 };
 
 int run_node(const node_flags& f) {
-  xm::daemon_options o;
+  xn::daemon_options o;
   o.name = f.name;
   o.hub = f.hub.empty() ? env("XGATE_HUB") : f.hub;
   o.secret_file = f.secret_file.empty() ? env("XGATE_SECRET_FILE") : f.secret_file;
@@ -243,7 +234,7 @@ int run_node(const node_flags& f) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::optional<xm::node_daemon> d;
+  std::optional<xn::node_daemon> d;
   try {
     d.emplace(o);
   } catch (const std::invalid_argument& e) {
@@ -289,7 +280,7 @@ std::map<std::string, std::string> parse_args(const std::vector<std::string>& ar
   std::map<std::string, std::string> out;
   for (const std::string& a : args) {
     std::size_t eq = a.find('=');
-    if (eq == std::string::npos || eq == 0) throw xm::remote_error("usage", "--arg \"" + a + "\" is not key=value");
+    if (eq == std::string::npos || eq == 0) throw xn::remote_error("usage", "--arg \"" + a + "\" is not key=value");
     out[a.substr(0, eq)] = a.substr(eq + 1);
   }
   return out;
@@ -300,11 +291,11 @@ std::string bar(double p, int width) {
   return "[" + std::string(static_cast<std::size_t>(full), '#') + std::string(static_cast<std::size_t>(width - full), '-') + "]";
 }
 
-int watch(xm::remote& r, const std::string& id, double interval) {
+int watch(xn::remote& r, const std::string& id, double interval) {
   const bool tty = ::isatty(1);
   std::string last;
   for (;;) {
-    xm::protocol::job_info j = r.status(id);
+    xn::protocol::job_info j = r.status(id);
     const bool ended = j.state == xm::job_state::done || j.state == xm::job_state::failed || j.state == xm::job_state::killed;
     if (tty) {
       std::cout << "\r" << bar(j.progress, 40) << " " << percent(j.progress) << "  " << xm::to_string(j.state) << " on "
@@ -325,9 +316,9 @@ int watch(xm::remote& r, const std::string& id, double interval) {
 }
 
 int client_command(const std::string& command, const client_flags& f) {
-  xm::remote r(remote_from(f.conn));
+  xn::remote r(remote_from(f.conn));
   if (command == "run") {
-    xm::protocol::job_info j = r.run(f.on, f.type, parse_args(f.args));
+    xn::protocol::job_info j = r.run(f.on, f.type, parse_args(f.args));
     std::cout << "started " << j.type << " on node " << j.node << ": " << j.id << std::endl;
   } else if (command == "ps") {
     auto jobs = r.list();
@@ -339,7 +330,7 @@ int client_command(const std::string& command, const client_flags& f) {
     std::fflush(stdout);
   } else if (command == "nodes") {
     auto show = [&](const std::string& n, const std::string& where) {
-      xm::protocol::hosts_reply h = r.hosts(n);
+      xn::protocol::hosts_reply h = r.hosts(n);
       std::string types;
       for (const auto& t : h.types) types += (types.empty() ? "" : ", ") + t.name + " " + std::to_string(t.version);
       std::cout << n << where << "  jobs running: " << h.running.size() << "  types: " << types << "\n";
@@ -354,12 +345,12 @@ int client_command(const std::string& command, const client_flags& f) {
       where += ")";
       try {
         show(n, where);
-      } catch (const xm::remote_error& e) {
+      } catch (const xn::remote_error& e) {
         std::cout << n << where << "  unreachable: " << one_line(e.what()) << "\n";
       }
     }
   } else if (command == "move") {
-    xm::protocol::move_reply m = r.move(f.id, f.to);
+    xn::protocol::move_reply m = r.move(f.id, f.to);
     std::cout << "moved " << f.id << " from " << m.from << " to " << m.to << " (epoch " << m.epoch
               << "), downtime " << ms(m.downtime) << std::endl;
   } else if (command == "suspend") {
@@ -385,7 +376,7 @@ int client_command(const std::string& command, const client_flags& f) {
   } else if (command == "log") {
     for (const xm::log_entry& e : r.log(f.id)) {
       std::printf("%4llu %s %-9s node %-6s epoch %-3llu step %-10llu %s\n", static_cast<unsigned long long>(e.seq),
-                  utc(e.time).c_str(), kind_name(e.kind), e.node.c_str(),
+                  xgate::format_utc(e.time).c_str(), kind_name(e.kind), e.node.c_str(),
                   static_cast<unsigned long long>(e.epoch), static_cast<unsigned long long>(e.steps), e.detail.c_str());
     }
     std::fflush(stdout);
@@ -394,23 +385,23 @@ int client_command(const std::string& command, const client_flags& f) {
 }
 
 // ---- relay agents (channel/agent.hpp): the same as `xgate agent` and `xgate hops` ----------
-int run_agent(const xgate::apps::agent_flags& f) {
+int run_agent(const xgate::relay_cli::agent_flags& f) {
   xgate::channel::agent_options o;
   try {
-    o = xgate::apps::agent_options_from(f);
+    o = xgate::relay_cli::agent_options_from(f);
   } catch (const std::invalid_argument& e) {
-    throw xm::remote_error("usage", e.what());
+    throw xn::remote_error("usage", e.what());
   }
-  xgate::apps::run_agent_until_signal(std::move(o));
+  xgate::relay_cli::run_agent_until_signal(std::move(o));
   return exit_ok;
 }
 
 int run_hops(const connection_flags& f, const std::string& via_text) {
-  xm::remote_options r = remote_from(f);
-  if (r.as.empty()) throw xm::remote_error("usage", "no principal: give --as PRINCIPAL or set XGATE_AS");
+  xn::remote_options r = remote_from(f);
+  if (r.as.empty()) throw xn::remote_error("usage", "no principal: give --as PRINCIPAL or set XGATE_AS");
   // Logs in like the other client commands, as AS/cli-RANDOM.
-  auto names = xgate::apps::list_hops(r.hub, r.as + "/cli-" + xgate::channel::new_stream(), r.secret_file,
-                                      xgate::apps::split_via(via_text), r.call_timeout);
+  auto names = xgate::relay_cli::list_hops(r.hub, r.as + "/cli-" + xgate::channel::new_stream(), r.secret_file,
+                                           xgate::relay_cli::split_via(via_text), r.call_timeout);
   for (auto& n : names) std::cout << n << "\n";
   std::cout.flush();
   return exit_ok;
@@ -482,7 +473,7 @@ int main(int argc, char** argv) {
   demo->add_option("--megabytes", dopt.megabytes, "Size of the generated text (default 100)")->check(CLI::Range(0.01, 10000.0));
   demo->add_flag("--keep", dopt.keep, "Keep the temporary directory");
 
-  xgate::apps::agent_flags af;
+  xgate::relay_cli::agent_flags af;
   CLI::App* agent_cmd = app.add_subcommand("agent", "Run a relay agent between an upstream hub and a downstream hub (until SIGINT/SIGTERM)");
   agent_cmd->add_option("--name", af.name, "The agent's endpoint name on both hubs")->required();
   agent_cmd->add_option("--upstream", af.upstream, "The upstream hub: tcp://HOST:PORT")->required()->type_name("URL");
@@ -517,7 +508,7 @@ int main(int argc, char** argv) {
     for (const auto& [name, c] : commands)
       if (c->parsed()) return client_command(name, cf);
     return fail(exit_usage, "no command (see migrate --help)");
-  } catch (const xm::remote_error& e) {
+  } catch (const xn::remote_error& e) {
     return fail(exit_for(e.code()), e.what());
   } catch (const xgate::access_denied& e) {
     return fail(exit_denied, e.what());

@@ -124,7 +124,7 @@ void move_downtime(benchmark::State& state) {
 // Steps per second of a busy job on a fresh node saving every `interval`.
 double throughput(std::chrono::milliseconds interval, std::chrono::milliseconds window) {
   cluster c(interval);
-  c.a->submit("payload", {{"bytes", std::to_string(1 << 20)}, {"work", "1"}}, "bench");
+  (void)c.a->submit("payload", {{"bytes", std::to_string(1 << 20)}, {"work", "1"}}, "bench");  // runs until c goes
   std::this_thread::sleep_for(window / 4);  // warm up: the first save, caches
   std::uint64_t before = steps_done.load();
   auto t0 = std::chrono::steady_clock::now();
@@ -152,11 +152,11 @@ void checkpoint_overhead(benchmark::State& state) {
 
 int main(int argc, char** argv) {
   const bool quick = smoke();
-  benchmark::RegisterBenchmark("move_downtime", move_downtime)->Arg(1 << 10)->Iterations(quick ? 2 : 60)->UseManualTime()->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark("move_downtime", move_downtime)->Arg(1 << 20)->Iterations(quick ? 2 : 30)->UseManualTime()->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark("move_downtime", move_downtime)->Arg(10 << 20)->Iterations(quick ? 2 : 10)->UseManualTime()->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("move_downtime", move_downtime)->ArgName("state_bytes")->Arg(1 << 10)->Iterations(quick ? 2 : 60)->UseManualTime()->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("move_downtime", move_downtime)->ArgName("state_bytes")->Arg(1 << 20)->Iterations(quick ? 2 : 30)->UseManualTime()->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("move_downtime", move_downtime)->ArgName("state_bytes")->Arg(10 << 20)->Iterations(quick ? 2 : 10)->UseManualTime()->Unit(benchmark::kMillisecond);
   for (int per_s : {1, 10, 100})
-    benchmark::RegisterBenchmark("checkpoint_overhead", checkpoint_overhead)->Arg(per_s)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("checkpoint_overhead", checkpoint_overhead)->ArgName("saves_per_s")->Arg(per_s)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

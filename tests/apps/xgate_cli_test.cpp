@@ -459,7 +459,6 @@ TEST_F(XgateStoreCli, CredentialTokensActWithinTheirGrant) {
 }
 
 // ---- store --server, against the real xgated ----------------------------------------------------
-#ifdef XGATED_PATH
 class XgateServerCli : public XgateStoreCli {
  protected:
   void SetUp() override {
@@ -567,6 +566,5 @@ TEST_F(XgateServerCli, PutGetLsQueryTakeRmOverHttp) {
   expect_failure(remote(token, {"put", "other", (dir / "doc.xml").string()}), 3);
   expect_success(run({"store", "get", "orders/2", "--data", data(), "--token", token}));
 }
-#endif
 
 }  // namespace

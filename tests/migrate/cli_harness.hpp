@@ -19,6 +19,8 @@
 
 namespace xgate::migrate_cli::testing {
 
+using process::child_process;
+
 // Sizes shrink under sanitizers (XGATE_TEST_SCALE=0.2, say) without changing what is tested.
 inline double scale() {
   const char* s = std::getenv("XGATE_TEST_SCALE");

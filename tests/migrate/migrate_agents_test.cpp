@@ -27,7 +27,7 @@
 #include <vector>
 
 #include <xgate/examples/jobs.hpp>
-#include <xgate/migrate/remote.hpp>
+#include <xgate/nodes/remote.hpp>
 #include <xgate/xmlcodec.hpp>
 
 #include "cli.hpp"
@@ -38,8 +38,9 @@
 namespace {
 namespace fs = std::filesystem;
 namespace xm = xgate::migrate;
+namespace xn = xgate::nodes;
 using xgate::channel::testing::fault_proxy;
-using xgate::migrate_cli::child_process;
+using xgate::process::child_process;
 using namespace xgate::migrate_cli::testing;
 using namespace std::chrono_literals;
 
@@ -61,7 +62,7 @@ struct scoped_env {
   }
 };
 
-class migrate_agents : public ::testing::Test {
+class MigrateAgents : public ::testing::Test {
  protected:
   fs::path dir = fs::temp_directory_path() / ("migrate-agents-test-" + std::to_string(::getpid()));
   std::string store, hub1;
@@ -74,12 +75,12 @@ class migrate_agents : public ::testing::Test {
   };
   std::map<std::string, agent> agents;
   std::map<std::string, std::unique_ptr<child_process>> nodes;
-  std::unique_ptr<xm::remote> alice;  // the test's own view, for polling; reaches B through the agents
+  std::unique_ptr<xn::remote> alice;  // the test's own view, for polling; reaches B through the agents
   int cli_count = 0;
 
   std::string adduser(const fs::path& data, const std::string& who, const std::string& file) {
     int st = 0;
-    std::string token = xgate::migrate_cli::run_capture({XGATED_PATH, "adduser", who, "--data", data.string()}, &st);
+    std::string token = xgate::process::run_capture({XGATED_PATH, "adduser", who, "--data", data.string()}, &st);
     EXPECT_EQ(st, 0) << "adduser " << who << " --data " << data;
     std::ofstream(dir / file) << token;
     return (dir / file).string();
@@ -119,13 +120,13 @@ class migrate_agents : public ::testing::Test {
     ::setenv("XGATE_SECRET_FILE", (dir / "alice.secret").c_str(), 1);
     ::setenv("XGATE_AS", "alice", 1);
     ::unsetenv("XGATE_ROUTES");
-    xm::remote_options o;
+    xn::remote_options o;
     o.hub = hub1;
     o.secret_file = (dir / "alice.secret").string();
     o.as = "alice";
     o.routes = {{"B", {"agent-a", "agent-b"}}};
     o.call_timeout = 30s;
-    alice = std::make_unique<xm::remote>(o);
+    alice = std::make_unique<xn::remote>(o);
     ASSERT_TRUE(alice->wait_online("A", 10s));
     // B is ready for routes once agent-b is on agent-a's hub and B on agent-b's.
     cli_result hops;
@@ -192,10 +193,10 @@ class migrate_agents : public ::testing::Test {
   }
 
   template <class Pred>
-  xm::protocol::job_info wait_for(const std::string& id, Pred pred, std::chrono::milliseconds timeout = 60s) {
+  xn::protocol::job_info wait_for(const std::string& id, Pred pred, std::chrono::milliseconds timeout = 60s) {
     return wait_for_status(*alice, id, pred, timeout, 20ms);
   }
-  static bool ended(const xm::protocol::job_info& j) {
+  static bool ended(const xn::protocol::job_info& j) {
     return j.state == xm::job_state::done || j.state == xm::job_state::failed || j.state == xm::job_state::killed;
   }
 
@@ -237,7 +238,7 @@ class migrate_agents : public ::testing::Test {
 };
 
 // ---- A -> B through both agents, then back -------------------------------------------------
-TEST_F(migrate_agents, word_count_moves_to_a_node_behind_two_agents_and_back_with_the_uninterrupted_result) {
+TEST_F(MigrateAgents, WordCountMovesToANodeBehindTwoAgentsAndBackWithTheUninterruptedResult) {
   std::map<std::string, std::uint64_t> counts;
   const std::string id = start_word_count(40, 250, counts);  // ~10 s: room for two moves on a loaded machine
   ASSERT_TRUE(id.starts_with("j-"));
@@ -289,7 +290,7 @@ TEST_F(migrate_agents, word_count_moves_to_a_node_behind_two_agents_and_back_wit
 }
 
 // ---- agent-b dies while B is inside its resume: A takes the job back --------------------------
-TEST_F(migrate_agents, a_hop_killed_in_the_middle_of_a_move_leaves_the_job_running_on_a_exactly_once) {
+TEST_F(MigrateAgents, AHopKilledInTheMiddleOfAMoveLeavesTheJobRunningOnAExactlyOnce) {
   std::map<std::string, std::uint64_t> counts;
   const std::string id = start_word_count(40, 250, counts);
   ASSERT_TRUE(id.starts_with("j-"));
@@ -354,7 +355,7 @@ TEST_F(migrate_agents, a_hop_killed_in_the_middle_of_a_move_leaves_the_job_runni
 }
 
 // ---- agent-b already dead: the move is refused naming it, the job keeps running on A -----------
-TEST_F(migrate_agents, a_move_through_a_dead_agent_fails_naming_it_and_the_job_keeps_running_on_a) {
+TEST_F(MigrateAgents, AMoveThroughADeadAgentFailsNamingItAndTheJobKeepsRunningOnA) {
   kill_agent("agent-b");
   // Until agent-a's hub has seen it go.
   cli_result hops;

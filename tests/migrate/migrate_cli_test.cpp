@@ -22,7 +22,7 @@
 #include <vector>
 
 #include <xgate/examples/jobs.hpp>
-#include <xgate/migrate/remote.hpp>
+#include <xgate/nodes/remote.hpp>
 #include <xgate/xmlcodec.hpp>
 
 #include "cli_harness.hpp"
@@ -31,24 +31,25 @@
 namespace {
 namespace fs = std::filesystem;
 namespace xm = xgate::migrate;
-using xgate::migrate_cli::child_process;
+namespace xn = xgate::nodes;
+using xgate::process::child_process;
 using namespace xgate::migrate_cli::testing;
 using namespace std::chrono_literals;
 
-class migrate_cli : public ::testing::Test {
+class MigrateCli : public ::testing::Test {
  protected:
   fs::path dir = fs::temp_directory_path() / ("migrate-cli-test-" + std::to_string(::getpid()));
   std::string store, hub;
   std::unique_ptr<child_process> server;
   std::map<std::string, std::unique_ptr<child_process>> nodes;
-  std::unique_ptr<xm::remote> alice;  // the test's own view, for polling
+  std::unique_ptr<xn::remote> alice;  // the test's own view, for polling
 
   void SetUp() override {
     fs::remove_all(dir);
     fs::create_directories(dir);
     for (const char* who : {"node", "alice", "mallory"}) {
       int st = 0;
-      std::string token = xgate::migrate_cli::run_capture({XGATED_PATH, "adduser", who, "--data", (dir / "data").string()}, &st);
+      std::string token = xgate::process::run_capture({XGATED_PATH, "adduser", who, "--data", (dir / "data").string()}, &st);
       ASSERT_EQ(st, 0);
       std::ofstream(dir / (std::string(who) + ".secret")) << token;
     }
@@ -65,7 +66,7 @@ class migrate_cli : public ::testing::Test {
     ::setenv("XGATE_HUB", hub.c_str(), 1);
     ::setenv("XGATE_SECRET_FILE", (dir / "alice.secret").c_str(), 1);
     ::setenv("XGATE_AS", "alice", 1);
-    alice = std::make_unique<xm::remote>(xm::remote_options{.hub = hub, .secret_file = (dir / "alice.secret").string(), .as = "alice"});
+    alice = std::make_unique<xn::remote>(xn::remote_options{.hub = hub, .secret_file = (dir / "alice.secret").string(), .as = "alice"});
     for (const char* n : {"A", "B", "C"}) ASSERT_TRUE(alice->wait_online(n, 10s));
   }
 
@@ -103,13 +104,13 @@ class migrate_cli : public ::testing::Test {
   }
 
   template <class Pred>
-  xm::protocol::job_info wait_for(const std::string& id, Pred pred, std::chrono::milliseconds timeout = 60s) {
+  xn::protocol::job_info wait_for(const std::string& id, Pred pred, std::chrono::milliseconds timeout = 60s) {
     return wait_for_status(*alice, id, pred, timeout, 20ms);
   }
 };
 
 // ---- run, move A→B, watch, result, log, ps ---------------------------------------------
-TEST_F(migrate_cli, word_count_moved_from_a_to_b_gives_the_uninterrupted_result) {
+TEST_F(MigrateCli, WordCountMovedFromAToBGivesTheUninterruptedResult) {
   const std::size_t words = static_cast<std::size_t>(200000 * scale());
   auto counts = make_text(dir / "in.txt", words);
   const std::size_t every = words / 10;
@@ -151,7 +152,7 @@ TEST_F(migrate_cli, word_count_moved_from_a_to_b_gives_the_uninterrupted_result)
 }
 
 // ---- SIGKILL the node; resume elsewhere from the last checkpoint ----------------------------
-TEST_F(migrate_cli, a_killed_nodes_job_resumes_on_another_node_with_once_effects_exactly_once) {
+TEST_F(MigrateCli, AKilledNodesJobResumesOnAnotherNodeWithOnceEffectsExactlyOnce) {
   const fs::path effects = dir / "effects.txt", hold = dir / "hold";
   std::ofstream(hold) << "";
   cli_result run = cli({"run", "test-once", "--on", "A", "--arg", "steps=60", "--arg", "pause_ms=2", "--arg",
@@ -191,7 +192,7 @@ TEST_F(migrate_cli, a_killed_nodes_job_resumes_on_another_node_with_once_effects
 }
 
 // ---- refusals: the job keeps running where it was --------------------------------------------
-TEST_F(migrate_cli, moves_to_a_node_lacking_the_type_or_to_an_unknown_node_fail_and_the_job_keeps_running) {
+TEST_F(MigrateCli, MovesToANodeLackingTheTypeOrToAnUnknownNodeFailAndTheJobKeepsRunning) {
   cli_result run = cli({"run", "test-once", "--on", "A", "--arg", "steps=1000000", "--arg", "pause_ms=1"});
   EXPECT_CLI(run, 0);
   const std::string id = last_word(run.out);
@@ -247,7 +248,7 @@ TEST_F(migrate_cli, moves_to_a_node_lacking_the_type_or_to_an_unknown_node_fail_
 }
 
 // ---- bad input: exit codes and one-line messages ---------------------------------------------
-TEST_F(migrate_cli, bad_input_gives_documented_exit_codes_and_one_line_messages) {
+TEST_F(MigrateCli, BadInputGivesDocumentedExitCodesAndOneLineMessages) {
   auto one_line = [](const cli_result& r) {
     return r.err.starts_with("error: ") && std::count(r.err.begin(), r.err.end(), '\n') == 1;
   };

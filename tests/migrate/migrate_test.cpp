@@ -63,13 +63,13 @@ void counter(xgate::job_context& ctx, CounterState& s) {
 XGATE_JOB("test-counter", 1, CounterState, counter)
 
 // ---- fixture ------------------------------------------------------------------------------
-class migrate_test : public ::testing::Test {
+class MigrateRuntime : public ::testing::Test {
  protected:
   std::filesystem::path dir = xgate::store::testing::fresh_dir();
   std::unique_ptr<xgate::store::store> st = std::make_unique<xgate::store::store>(dir / "store");
   std::unique_ptr<xm::job_store> js = xm::local_job_store(*st);
 
-  ~migrate_test() override {
+  ~MigrateRuntime() override {
     js.reset();
     st.reset();
     std::filesystem::remove_all(dir);
@@ -139,9 +139,9 @@ xm::migrate_error catch_migrate(F&& f) {
 }
 
 // ---- moving gives the same result -----------------------------------------------------------
-class moves : public migrate_test, public ::testing::WithParamInterface<int> {};
+class MigrateMoves : public MigrateRuntime, public ::testing::WithParamInterface<int> {};
 
-TEST_P(moves, word_count_result_is_the_same_however_often_it_moved) {
+TEST_P(MigrateMoves, WordCountResultIsTheSameHoweverOftenItMoved) {
   auto expected = make_text(dir / "in.txt", 30000);
   auto a = make_node("A"), b = make_node("B");
   std::string id = a->submit("word-count",
@@ -165,7 +165,7 @@ TEST_P(moves, word_count_result_is_the_same_however_often_it_moved) {
   EXPECT_EQ(std::count_if(log.begin(), log.end(), [](const auto& e) { return e.kind == xm::log_kind::moved; }), GetParam());
 }
 
-TEST_P(moves, heat_grid_is_bit_identical_however_often_it_moved) {
+TEST_P(MigrateMoves, HeatGridIsBitIdenticalHoweverOftenItMoved) {
   auto a = make_node("A"), b = make_node("B");
   auto run = [&](int moves_wanted, const std::string& out) {
     std::string id = a->submit("heat", {{"n", "24"}, {"steps", "60"}, {"throttle_ms", "2"}, {"output", (dir / out).string()}},
@@ -181,10 +181,10 @@ TEST_P(moves, heat_grid_is_bit_identical_however_often_it_moved) {
   EXPECT_EQ(slurp(dir / "moved.txt"), slurp(dir / "ref.txt"));
 }
 
-INSTANTIATE_TEST_SUITE_P(migrate, moves, ::testing::Values(0, 1, 10));
+INSTANTIATE_TEST_SUITE_P(Moved, MigrateMoves, ::testing::Values(0, 1, 10));
 
 // ---- the rule: the body is entered again from the top with the restored state -----------------
-TEST_F(migrate_test, body_reenters_from_the_top_with_the_state_and_locals_are_rebuilt) {
+TEST_F(MigrateRuntime, BodyReentersFromTheTopWithTheStateAndLocalsAreRebuilt) {
   counter_entries = 0;
   auto a = make_node("A"), b = make_node("B");
   std::string id = a->submit("test-counter", {{"steps", "150"}, {"pause_ms", "2"}}, "alice");
@@ -195,7 +195,7 @@ TEST_F(migrate_test, body_reenters_from_the_top_with_the_state_and_locals_are_re
 }
 
 // ---- a node dies; another resumes from the last checkpoint --------------------------------
-TEST_F(migrate_test, a_dead_nodes_job_resumes_elsewhere_with_once_effects_exactly_once) {
+TEST_F(MigrateRuntime, ADeadNodesJobResumesElsewhereWithOnceEffectsExactlyOnce) {
   const auto effects = dir / "effects.txt", hold = dir / "hold";
   std::ofstream(hold) << "x";
   auto a = make_node("A"), b = make_node("B");
@@ -228,7 +228,7 @@ TEST_F(migrate_test, a_dead_nodes_job_resumes_elsewhere_with_once_effects_exactl
   for (const auto& [token, n] : seen) EXPECT_EQ(n, 1) << token << " happened " << n << " times";
 }
 
-TEST_F(migrate_test, word_count_survives_its_node_dying_mid_run) {
+TEST_F(MigrateRuntime, WordCountSurvivesItsNodeDyingMidRun) {
   auto expected = make_text(dir / "in.txt", 20000);
   auto a = make_node("A"), b = make_node("B");
   std::string id = a->submit("word-count",
@@ -246,7 +246,7 @@ TEST_F(migrate_test, word_count_survives_its_node_dying_mid_run) {
 }
 
 // ---- refusals -------------------------------------------------------------------------------
-TEST_F(migrate_test, a_move_to_a_node_lacking_the_type_or_version_fails_and_the_job_keeps_running) {
+TEST_F(MigrateRuntime, AMoveToANodeLackingTheTypeOrVersionFailsAndTheJobKeepsRunning) {
   auto expected = make_text(dir / "in.txt", 5000);
   xm::job_registry none, other_version;
   other_version.add(xm::make_job_type<xe::WordCountState, xe::word_count>("word-count", 2));
@@ -270,7 +270,7 @@ TEST_F(migrate_test, a_move_to_a_node_lacking_the_type_or_version_fails_and_the_
   EXPECT_EQ(slurp(dir / "out.txt"), xe::word_count_text(expected));
 }
 
-TEST_F(migrate_test, a_tampered_checkpoint_is_refused) {
+TEST_F(MigrateRuntime, ATamperedCheckpointIsRefused) {
   make_text(dir / "in.txt", 5000);
   auto a = make_node("A"), b = make_node("B");
   std::string id = a->submit("word-count",
@@ -304,7 +304,7 @@ TEST_F(migrate_test, a_tampered_checkpoint_is_refused) {
   EXPECT_EQ(b->wait(id, "alice").state, xm::job_state::done);
 }
 
-TEST_F(migrate_test, a_checkpoint_from_an_older_epoch_is_refused) {
+TEST_F(MigrateRuntime, ACheckpointFromAnOlderEpochIsRefused) {
   make_text(dir / "in.txt", 5000);
   auto a = make_node("A"), b = make_node("B");
   std::string id = a->submit("word-count",
@@ -323,7 +323,7 @@ TEST_F(migrate_test, a_checkpoint_from_an_older_epoch_is_refused) {
 
 // A daemon's move that gave up after the handoff takes the job back; the target's resume,
 // arriving late, must not take it over (the resume a move asks for names the handed epoch).
-TEST_F(migrate_test, a_late_resume_of_a_handoff_taken_back_is_refused) {
+TEST_F(MigrateRuntime, ALateResumeOfAHandoffTakenBackIsRefused) {
   auto expected = make_text(dir / "in.txt", 5000);
   auto a = make_node("A"), b = make_node("B");
   std::string id = a->submit("word-count",
@@ -344,7 +344,7 @@ TEST_F(migrate_test, a_late_resume_of_a_handoff_taken_back_is_refused) {
   EXPECT_EQ((result_of<std::map<std::string, std::uint64_t>>(*a, id)), expected);
 }
 
-TEST_F(migrate_test, a_node_that_lost_the_job_is_refused_at_its_next_checkpoint_and_stops) {
+TEST_F(MigrateRuntime, ANodeThatLostTheJobIsRefusedAtItsNextCheckpointAndStops) {
   auto expected = make_text(dir / "in.txt", 8000);
   auto a = make_node("A"), b = make_node("B");
   std::string id = a->submit("word-count",
@@ -364,7 +364,7 @@ TEST_F(migrate_test, a_node_that_lost_the_job_is_refused_at_its_next_checkpoint_
   EXPECT_EQ((result_of<std::map<std::string, std::uint64_t>>(*b, id)), expected);
 }
 
-TEST_F(migrate_test, principals_without_rights_are_refused) {
+TEST_F(MigrateRuntime, PrincipalsWithoutRightsAreRefused) {
   make_text(dir / "in.txt", 5000);
   auto a = make_node("A"), b = make_node("B");
   xm::job_rights rights = xm::job_rights::owned_by("alice");
@@ -378,31 +378,31 @@ TEST_F(migrate_test, principals_without_rights_are_refused) {
   EXPECT_STREQ(e.what(), ("migrate: job \"" + id +
                           "\": principal \"mallory\" lacks the write right to move it (submitted by \"alice\")")
                              .c_str());
-  EXPECT_EQ(catch_migrate([&] { a->status(id, "mallory"); }).code(), xm::migrate_errc::access_denied);
-  EXPECT_EQ(catch_migrate([&] { a->log(id, "mallory"); }).code(), xm::migrate_errc::access_denied);
+  EXPECT_EQ(catch_migrate([&] { (void)a->status(id, "mallory"); }).code(), xm::migrate_errc::access_denied);
+  EXPECT_EQ(catch_migrate([&] { (void)a->log(id, "mallory"); }).code(), xm::migrate_errc::access_denied);
   EXPECT_EQ(catch_migrate([&] { a->suspend(id, "bob"); }).code(), xm::migrate_errc::access_denied);
   EXPECT_EQ(a->status(id, "bob").submitter, "alice");  // bob may read
   EXPECT_TRUE(a->list("mallory").empty());
   EXPECT_EQ(a->list("bob").size(), 1u);
   a->wait(id, "alice");
-  EXPECT_EQ(catch_migrate([&] { a->result(id, "mallory"); }).code(), xm::migrate_errc::access_denied);
+  EXPECT_EQ(catch_migrate([&] { (void)a->result(id, "mallory"); }).code(), xm::migrate_errc::access_denied);
   // The store enforces the same: mallory cannot read the result document either.
   EXPECT_THROW(st->read(xm::result_name(id), "mallory"), xgate::access_denied);
   EXPECT_NO_THROW(st->read(xm::result_name(id), "bob"));
 }
 
-TEST_F(migrate_test, kill_and_bad_arguments) {
+TEST_F(MigrateRuntime, KillAndBadArguments) {
   auto a = make_node("A");
   std::string id = a->submit("test-counter", {{"steps", "100000"}, {"pause_ms", "1"}}, "alice");
   std::this_thread::sleep_for(20ms);
   EXPECT_EQ(a->kill(id, "alice").state, xm::job_state::killed);
   EXPECT_EQ(catch_migrate([&] { a->resume(id, "alice"); }).code(), xm::migrate_errc::wrong_state);
-  EXPECT_EQ(catch_migrate([&] { a->submit("no-such-job", {}, "alice"); }).code(), xm::migrate_errc::unknown_job_type);
+  EXPECT_EQ(catch_migrate([&] { (void)a->submit("no-such-job", {}, "alice"); }).code(), xm::migrate_errc::unknown_job_type);
   std::string bad = a->submit("word-count", {{"output", "x"}}, "alice");
   xm::job_status st = a->wait(bad, "alice");
   EXPECT_EQ(st.state, xm::job_state::failed);
   EXPECT_NE(st.error.find("missing argument input="), std::string::npos) << st.error;
-  EXPECT_EQ(catch_migrate([&] { a->status("j-nope", "alice"); }).code(), xm::migrate_errc::unknown_job);
+  EXPECT_EQ(catch_migrate([&] { (void)a->status("j-nope", "alice"); }).code(), xm::migrate_errc::unknown_job);
 }
 
 }  // namespace

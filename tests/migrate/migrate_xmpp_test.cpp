@@ -1,4 +1,4 @@
-// The migrate CLI and node daemons with a real XMPP server as their channel (issue 7): a
+// The migrate CLI and node daemons with a real XMPP server as their channel: a
 // Prosody (tests/channel/prosody.hpp: TLS with a generated self-signed certificate, c2s on
 // 127.0.0.1) carries the calls; an xgated with only its store (--listen, no --hub) keeps
 // the jobs' records and checkpoints. Two `migrate node` processes a and b, the real
@@ -10,7 +10,7 @@
 //                          the xgated token of "node"
 //   alice\2fcli-1          the CLI's endpoint alice/cli-1 (one account per concurrent CLI;
 //                          each command a new process under it)
-//   alice\2fcli-t          the test's own view (an xm::remote), polling status
+//   alice\2fcli-t          the test's own view (an xn::remote), polling status
 // Not skipped without Prosody: ./x installs it, so its absence is a failure.
 #include <signal.h>
 #include <stdlib.h>
@@ -31,7 +31,7 @@
 
 #include <xgate/channel/xmpp.hpp>
 #include <xgate/examples/jobs.hpp>
-#include <xgate/migrate/remote.hpp>
+#include <xgate/nodes/remote.hpp>
 #include <xgate/xmlcodec.hpp>
 
 #include "cli_harness.hpp"
@@ -41,21 +41,22 @@
 namespace {
 namespace fs = std::filesystem;
 namespace xm = xgate::migrate;
+namespace xn = xgate::nodes;
 using xgate::channel::testing::prosody;
-using xgate::migrate_cli::child_process;
+using xgate::process::child_process;
 using namespace xgate::migrate_cli::testing;
 using namespace std::chrono_literals;
 
 std::string password_of(const std::string& account) { return "pw-" + std::to_string(std::hash<std::string>{}(account) % 100000) + "-Zq7"; }
 
-class migrate_xmpp : public ::testing::Test {
+class MigrateXmpp : public ::testing::Test {
  protected:
   fs::path dir = fs::temp_directory_path() / ("migrate-xmpp-test-" + std::to_string(::getpid()));
   std::unique_ptr<prosody> im;
   std::string store;
   std::unique_ptr<child_process> server;
   std::map<std::string, std::unique_ptr<child_process>> nodes;
-  std::unique_ptr<xm::remote> view;  // the test's own view, for polling
+  std::unique_ptr<xn::remote> view;  // the test's own view, for polling
 
   // The XMPP account of an endpoint name, and a file holding its password.
   static std::string account(const std::string& endpoint) { return xgate::channel::xmpp_localpart(endpoint); }
@@ -76,7 +77,7 @@ class migrate_xmpp : public ::testing::Test {
     im->start();
     for (const char* who : {"node", "alice"}) {
       int st = 0;
-      std::string token = xgate::migrate_cli::run_capture({XGATED_PATH, "adduser", who, "--data", (dir / "data").string()}, &st);
+      std::string token = xgate::process::run_capture({XGATED_PATH, "adduser", who, "--data", (dir / "data").string()}, &st);
       ASSERT_EQ(st, 0);
       std::ofstream(dir / (std::string(who) + ".token")) << token;
     }
@@ -88,7 +89,7 @@ class migrate_xmpp : public ::testing::Test {
     start_node("b", "node/a");
     for (auto& [name, n] : nodes) ASSERT_TRUE(n->wait_line("ready", 30s)) << slurp(dir / ("node-" + name + ".log"));
     ::setenv("XGATE_AS", "alice", 1);  // hub and secret: per call, cli()
-    view = std::make_unique<xm::remote>(xm::remote_options{.hub = url("alice/cli-t", "node/a,node/b"),
+    view = std::make_unique<xn::remote>(xn::remote_options{.hub = url("alice/cli-t", "node/a,node/b"),
                                                            .secret_file = password_file("alice/cli-t").string(),
                                                            .as = "alice"});
     EXPECT_EQ(view->endpoint_name(), "alice/cli-t");
@@ -131,12 +132,12 @@ class migrate_xmpp : public ::testing::Test {
   }
 
   template <class Pred>
-  xm::protocol::job_info wait_for(const std::string& id, Pred pred, std::chrono::milliseconds timeout = 60s) {
+  xn::protocol::job_info wait_for(const std::string& id, Pred pred, std::chrono::milliseconds timeout = 60s) {
     return wait_for_status(*view, id, pred, timeout, 50ms);
   }
 };
 
-TEST_F(migrate_xmpp, word_count_moved_from_a_to_b_through_prosody_gives_the_unmoved_result) {
+TEST_F(MigrateXmpp, WordCountMovedFromAToBThroughProsodyGivesTheUnmovedResult) {
   const std::size_t words = static_cast<std::size_t>(200000 * scale());
   auto counts = make_text(dir / "in.txt", words);
   const std::size_t every = std::max<std::size_t>(1, words / 10);
@@ -179,7 +180,7 @@ TEST_F(migrate_xmpp, word_count_moved_from_a_to_b_through_prosody_gives_the_unmo
 
 // The adaptations' refusals: a node on an xmpp:// hub without a store token; a client whose
 // account's principal is not --as.
-TEST_F(migrate_xmpp, a_node_without_a_store_token_and_a_client_of_another_principal_are_usage_errors) {
+TEST_F(MigrateXmpp, ANodeWithoutAStoreTokenAndAClientOfAnotherPrincipalAreUsageErrors) {
   child_process n({MIGRATE_PATH, "node", "--name", "c", "--hub", url("node/c", ""), "--secret-file",
                    password_file("node/c").string(), "--store", store},
                   dir / "node-c.log");

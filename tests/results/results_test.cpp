@@ -19,7 +19,6 @@ namespace xr = xgate::results;
 namespace xs = xgate::store;
 using xgate::right;
 using xs::testing::store_errc_of;
-using xs::testing::store_test;
 using xs::testing::denied;
 
 namespace payroll {
@@ -67,9 +66,12 @@ xr::result_ref run_payroll(xs::session& svc, const std::string& run) {
   return xr::publish(svc, run + "/summary", summary);
 }
 
+// The store fixture (a fresh directory per test) under this suite's own name.
+class Results : public xs::testing::store_test {};
+
 }  // namespace
 
-TEST_F(store_test, AGateFetchesLazilyOnceWithItsCredential) {
+TEST_F(Results, AGateFetchesLazilyOnceWithItsCredential) {
   xs::store s(dir);
   auto svc = xs::local_session(s, "payroll");
   xr::result_ref ref = xr::reference(*svc, "r/paycheck", grant({right::read}), "test.payroll.Paycheck");
@@ -86,7 +88,7 @@ TEST_F(store_test, AGateFetchesLazilyOnceWithItsCredential) {
   EXPECT_GT(gate.revision(), fetched_at);
 }
 
-TEST_F(store_test, AReferenceTravelsAsXml) {
+TEST_F(Results, AReferenceTravelsAsXml) {
   xs::store s(dir);
   auto svc = xs::local_session(s, "payroll");
   xr::result_ref ref = xr::publish(*svc, "r/p", payroll::Paycheck{"bo", 1});
@@ -101,7 +103,7 @@ TEST_F(store_test, AReferenceTravelsAsXml) {
   EXPECT_EQ(*gate, (payroll::Paycheck{"bo", 1}));
 }
 
-TEST_F(store_test, AGateRefusesAReferenceToAnotherType) {
+TEST_F(Results, AGateRefusesAReferenceToAnotherType) {
   xs::store s(dir);
   auto svc = xs::local_session(s, "payroll");
   xr::result_ref ref = xr::publish(*svc, "r/p", payroll::Paycheck{"bo", 1});
@@ -114,7 +116,7 @@ TEST_F(store_test, AGateRefusesAReferenceToAnotherType) {
   }
 }
 
-TEST_F(store_test, PayrollStartersAndPaycheckReadersHoldNarrowerChildReferences) {
+TEST_F(Results, PayrollStartersAndPaycheckReadersHoldNarrowerChildReferences) {
   xs::store s(dir);
   xr::session_opener open = xr::opener_for(s);
   auto svc = xs::local_session(s, "payroll");
@@ -129,7 +131,7 @@ TEST_F(store_test, PayrollStartersAndPaycheckReadersHoldNarrowerChildReferences)
   auto hr = open(start_ref);
   xr::put(*hr, start_ref.name, payroll::Request{"2026-11", {"ann", "bo", "cy"}});
   EXPECT_EQ(denied([&] { hr->read(start_ref.name); }), "payroll read payroll/2026-11/request");
-  EXPECT_EQ(denied([&] { xr::narrow(start_ref, grant({right::read}), {}, {}, open); }),
+  EXPECT_EQ(denied([&] { (void)xr::narrow(start_ref, grant({right::read}), {}, {}, open); }),
             "payroll issue credential payroll/2026-11/request");
 
   xr::result_ref summary_ref = run_payroll(*svc, run);
@@ -145,9 +147,9 @@ TEST_F(store_test, PayrollStartersAndPaycheckReadersHoldNarrowerChildReferences)
   EXPECT_EQ(denied([&] { accounting->read(run + "/summary"); }), "payroll read payroll/2026-11/summary");
   EXPECT_EQ(denied([&] { xr::put(*accounting, run + "/paychecks/bo", payroll::Paycheck{"bo", 1}); }),
             "payroll write payroll/2026-11/paychecks/bo");
-  EXPECT_EQ(denied([&] { xr::narrow(paychecks_ref, grant({right::read, right::del}), {}, {}, open); }),
+  EXPECT_EQ(denied([&] { (void)xr::narrow(paychecks_ref, grant({right::read, right::del}), {}, {}, open); }),
             "payroll issue credential payroll/2026-11/paychecks");
-  EXPECT_EQ(denied([&] { xr::narrow(paychecks_ref, grant({right::read}), run + "/summary", {}, open); }),
+  EXPECT_EQ(denied([&] { (void)xr::narrow(paychecks_ref, grant({right::read}), run + "/summary", {}, open); }),
             "payroll issue credential payroll/2026-11/summary");
   // HR cannot read what the run produced.
   EXPECT_EQ(denied([&] { hr->read(run + "/paychecks/bo"); }), "payroll read payroll/2026-11/paychecks/bo");
@@ -162,20 +164,20 @@ TEST_F(store_test, PayrollStartersAndPaycheckReadersHoldNarrowerChildReferences)
   // Revoking the run's credential revokes every reference issued through it.
   s.revoke_credential(s.authenticate(run_ref.credential).credential_id(), "payroll");
   xr::results_gate<payroll::Paycheck> bo_again(bo_ref, open);
-  EXPECT_EQ(store_errc_of([&] { bo_again.get(); }), xs::store_errc::bad_credential);
+  EXPECT_EQ(store_errc_of([&] { (void)bo_again.get(); }), xs::store_errc::bad_credential);
   EXPECT_FALSE(bo_again.fetched());
   EXPECT_EQ(cy->employee, "cy");  // issued through the service's own principal, not the run's credential
 }
 
-TEST_F(store_test, AFailedFetchLeavesTheGateEmptyAndIsRetried) {
+TEST_F(Results, AFailedFetchLeavesTheGateEmptyAndIsRetried) {
   xs::store s(dir);
   auto svc = xs::local_session(s, "payroll");
   xr::result_ref ref = xr::reference(*svc, "r/late", grant({right::read}), "test.payroll.Paycheck");
   xr::results_gate<payroll::Paycheck> gate(ref, xr::opener_for(s));
-  EXPECT_EQ(store_errc_of([&] { gate.get(); }), xs::store_errc::not_found);
+  EXPECT_EQ(store_errc_of([&] { (void)gate.get(); }), xs::store_errc::not_found);
   EXPECT_FALSE(gate.fetched());
   s.write("r/late", "<not-xgate/>", "payroll");
-  EXPECT_THROW(gate.get(), xgate::decode_error);
+  EXPECT_THROW((void)gate.get(), xgate::decode_error);
   EXPECT_FALSE(gate.fetched());
   xr::put(*svc, "r/late", payroll::Paycheck{"di", 7});
   EXPECT_EQ(gate->cents, 7);
@@ -183,7 +185,7 @@ TEST_F(store_test, AFailedFetchLeavesTheGateEmptyAndIsRetried) {
 
 // The same references across the network: the service publishes through xgated, the
 // holders fetch through the default opener, which reaches "http://" stores by HTTP.
-TEST_F(store_test, ReferencesWorkThroughXgated) {
+TEST_F(Results, ReferencesWorkThroughXgated) {
   xs::store s(dir);
   xgate::server::http_server server(s, {});
   server.start();
@@ -206,7 +208,7 @@ TEST_F(store_test, ReferencesWorkThroughXgated) {
   xr::results_gate<payroll::Paycheck> bo(xgate::from_xml<xr::result_ref>(xgate::to_xml(bo_ref)));
   EXPECT_FALSE(bo.fetched());
   EXPECT_EQ(bo->employee, "bo");
-  EXPECT_EQ(denied([&] { xr::narrow(paychecks_ref, grant({right::write}, true)); }),
+  EXPECT_EQ(denied([&] { (void)xr::narrow(paychecks_ref, grant({right::write}, true)); }),
             "payroll issue credential payroll/2026-12/paychecks");
 
   svc.reset();

@@ -15,6 +15,11 @@
 // nodes/NAME/key and every load verifies the signature with the writer's keys, then checks
 // that the checkpoint is the one the record names (job, epoch, sequence number, rights).
 //
+// Errors: refusals are migrate_error (error.hpp), with the codes each operation lists
+// below; every operation taking a job id also throws unknown_job (no such job) and
+// access_denied (the principal lacks the right). A failing store passes through as
+// store::store_error (or xgate::access_denied when it refuses the runtime's principal).
+//
 //   xgate::store::store st("data");
 //   auto js = xgate::migrate::local_job_store(st);
 //   xgate::migrate::node a(*js, {.name = "A"}), b(*js, {.name = "B"});
@@ -95,6 +100,7 @@ class node {
  public:
   // Publishes the node's public key under nodes/NAME/key and starts its workers. The
   // session (job_store.hpp) is shared by the node's threads and must outlive it.
+  // migrate_error(bad_argument) for a name that is not a principal name or holds a '/'.
   node(job_store& store, node_options options);
   // As if the node crashed: its jobs stop at their next safe point WITHOUT saving (their
   // records still name this node); another node resumes them with resume_options::force.
@@ -103,47 +109,59 @@ class node {
   node(const node&) = delete;
   node& operator=(const node&) = delete;
 
-  const std::string& name() const noexcept;
-  verify_key public_key() const;
-  const job_registry& jobs() const noexcept;
+  [[nodiscard]] const std::string& name() const noexcept;
+  [[nodiscard]] verify_key public_key() const;
+  [[nodiscard]] const job_registry& jobs() const noexcept;
 
   // Starts a job here: its record and an initial checkpoint (the default state) are written
-  // in one batch, then its body runs. Returns the id. migrate_error(unknown_job_type).
-  std::string submit(std::string_view type, std::map<std::string, std::string> args, std::string_view principal,
+  // in one batch, then its body runs. Returns the id. migrate_error: unknown_job_type,
+  // access_denied (an anonymous or invalid principal), wrong_state (options.id is taken).
+  [[nodiscard]] std::string submit(std::string_view type, std::map<std::string, std::string> args, std::string_view principal,
                      submit_options options = {});
-  // Stops the job at its next safe point and saves it; returns once saved.
+  // Stops the job at its next safe point and saves it; returns once saved. migrate_error:
+  // not_here, wrong_state (another suspend, move or kill is in progress), stale_epoch
+  // (another node took the job: this one stopped it unsaved).
   job_status suspend(std::string_view id, std::string_view principal);
   // Runs a suspended job here from its last checkpoint (or, with force, one whose node died).
+  // migrate_error: wrong_state (it runs here already, runs elsewhere without force, or has
+  // ended), stale_epoch (no longer handed here under options.handed_epoch, or another node
+  // took it meanwhile), unknown_job_type / incompatible_version (this node cannot run its
+  // checkpoint), bad_checkpoint (it does not verify or belong to the record), unknown_node
+  // (the store has no key of the checkpoint's writer).
   job_status resume(std::string_view id, std::string_view principal, resume_options options = {});
   // Moves a job running here to `to` (in-process): refused before the job is touched when
   // `to` lacks the type or version; otherwise suspend → handoff(to) → to.resume. Returns
-  // once the body runs on `to`.
+  // once the body runs on `to`. migrate_error: wrong_state (to is this node), not_here,
+  // unknown_job_type / incompatible_version (to cannot run it; the job keeps running here),
+  // and what suspend() and to.resume() throw.
   move_report move(std::string_view id, node& to, std::string_view principal);
   // The first half of a move, for a daemon: stops the job at its next safe point and writes
   // its checkpoint with the record handed to node `to` under a new epoch. Returns the
-  // record's state; `to` then calls resume(). migrate_error(unknown_node) when the store
-  // holds no key for `to`.
+  // record's state; `to` then calls resume(). migrate_error: unknown_node (the store holds
+  // no key for `to`), wrong_state (to is this node), and what suspend() throws.
   job_status handoff(std::string_view id, std::string_view to, std::string_view principal);
   // Suspends every job running here (the node's own clean stop: no principal asks).
   void suspend_all();
   // Stops the job (at its next safe point) and marks it killed; its checkpoint stays.
+  // migrate_error(wrong_state) when it neither runs here nor is suspended.
   job_status kill(std::string_view id, std::string_view principal);
 
-  job_status status(std::string_view id, std::string_view principal);
-  std::vector<job_status> list(std::string_view principal);  // the jobs principal may read
+  [[nodiscard]] job_status status(std::string_view id, std::string_view principal);
+  [[nodiscard]] std::vector<job_status> list(std::string_view principal);  // the jobs principal may read
   // Waits until the job no longer runs on this node (done, failed, suspended, moved,
   // killed), or timeout; returns its status. migrate_error(stale_epoch) when this node lost
   // the job to another (its checkpoint was refused).
   job_status wait(std::string_view id, std::string_view principal,
                   std::chrono::milliseconds timeout = std::chrono::minutes(10));
   // A reference to a done job's result (a credential reading jobs/ID/result).
-  results::result_ref result(std::string_view id, std::string_view principal, results::grant_options grant = {});
-  std::vector<log_entry> log(std::string_view id, std::string_view principal);
-  std::vector<std::string> hosted() const;  // ids of the jobs running here
+  // migrate_error(wrong_state) when the job is not done or left no result.
+  [[nodiscard]] results::result_ref result(std::string_view id, std::string_view principal, results::grant_options grant = {});
+  [[nodiscard]] std::vector<log_entry> log(std::string_view id, std::string_view principal);
+  [[nodiscard]] std::vector<std::string> hosted() const;  // ids of the jobs running here
 
   // For a daemon measuring a move across processes: when the job last stopped at a safe
   // point on this node for a suspend or handoff (nullopt when it never did here).
-  std::optional<std::chrono::steady_clock::time_point> stopped_at(std::string_view id) const;
+  [[nodiscard]] std::optional<std::chrono::steady_clock::time_point> stopped_at(std::string_view id) const;
   // Waits until the job's body runs on this node (after resume), or it ended, or timeout;
   // true when it runs (or ran) here.
   bool wait_started(std::string_view id, std::chrono::milliseconds timeout);

@@ -11,6 +11,10 @@
 //   // anyone holding ref, on any node
 //   xgate::results::results_gate<Summary> gate(ref);
 //   double total = gate->total;  // fetched here, once
+//
+// Errors: what the store throws passes through (store::store_error, xgate::access_denied,
+// client::client_error for an address it cannot reach), and what the codec throws when a
+// result does not decode (xgate::error). Each function names its own refusals.
 #pragma once
 
 #include <chrono>
@@ -45,10 +49,12 @@ XGATE_TYPE(result_ref, "xgate.ResultRef", 1, (), (store, name, credential, type)
 // opener (default_opener()) handles "file:" (one store per directory per process) and
 // "http://" (xgate::client::http_session).
 using session_opener = std::function<std::unique_ptr<store::session>(const result_ref&)>;
-session_opener default_opener();
+// The opener throws client::client_error for an address of neither kind, and what opening
+// the store or authenticating the credential throws (store::store_error(bad_credential)).
+[[nodiscard]] session_opener default_opener();
 // For a process that opened a store itself (a process must not open a directory twice):
 // references to s open sessions on it; any other goes through default_opener().
-session_opener opener_for(store::store& s);
+[[nodiscard]] session_opener opener_for(store::store& s);
 
 // What a reference's credential allows.
 struct grant_options {
@@ -60,8 +66,9 @@ struct grant_options {
 
 // A reference to name on s's store, for s's principal, with a new credential issued through
 // s (so within s's own grant when s runs on a credential). name need not exist yet: a
-// service hands out references to results it will produce.
-result_ref reference(store::session& s, std::string_view name, const grant_options& grant = {}, std::string type = {});
+// service hands out references to results it will produce. xgate::access_denied ("issue
+// credential") when the grant exceeds what s may pass on.
+[[nodiscard]] result_ref reference(store::session& s, std::string_view name, const grant_options& grant = {}, std::string type = {});
 
 namespace detail {
 template <class T>
@@ -77,7 +84,8 @@ struct publish_options {
 };
 
 // Stores value under name (create or replace) as an xgate document with o.rights embedded.
-// What a holder of a write-only reference uses to deliver a value.
+// What a holder of a write-only reference uses to deliver a value. Throws what
+// store::session::write throws (store.hpp: store::write).
 template <class T>
 store::document_info put(store::session& s, std::string_view name, const T& value, const publish_options& o = {}) {
   encode_options eo;
@@ -88,17 +96,17 @@ store::document_info put(store::session& s, std::string_view name, const T& valu
   return s.write(name, to_xml(value, eo), wo);
 }
 
-// put(), then a reference to the stored value granting o.grant.
+// put(), then a reference to the stored value granting o.grant; throws what both throw.
 template <class T>
-result_ref publish(store::session& s, std::string_view name, const T& value, const publish_options& o = {}) {
+[[nodiscard]] result_ref publish(store::session& s, std::string_view name, const T& value, const publish_options& o = {}) {
   put(s, name, value, o);
   return reference(s, name, o.grant, detail::type_of<T>());
 }
 
 // A child of ref: a reference to name (ref's own name, or a name under it when ref covers
 // a subtree) with a credential issued through ref's, so it can only be narrower.
-// xgate::access_denied ("issue credential") when it would not be.
-result_ref narrow(const result_ref& ref, const grant_options& grant, std::optional<std::string> name = {},
+// xgate::access_denied ("issue credential") when it would not be, and what open throws.
+[[nodiscard]] result_ref narrow(const result_ref& ref, const grant_options& grant, std::optional<std::string> name = {},
                   std::string type = {}, const session_opener& open = default_opener());
 
 namespace detail {
@@ -123,6 +131,7 @@ struct fetch_options {
 template <class T>
 class results_gate {
  public:
+  // xgate::error(wrong_root_type) when ref names a result of another type than T.
   explicit results_gate(result_ref ref, session_opener open = default_opener(), fetch_options options = {})
       : ref_(std::move(ref)), open_(std::move(open)), options_(options) {
     detail::check_type(ref_, detail::type_of<T>());
@@ -131,20 +140,20 @@ class results_gate {
   // The result, fetched and decoded on first use with the reference's credential. Thread
   // safe; a failed fetch throws (the store's or the codec's error) and is retried on the
   // next call.
-  const T& get() {
+  [[nodiscard]] const T& get() {
     std::lock_guard lock(mutex_);
     if (!value_) fetch_locked();
     return *value_;
   }
-  const T& operator*() { return get(); }
+  [[nodiscard]] const T& operator*() { return get(); }
   const T* operator->() { return &get(); }
 
-  bool fetched() const {
+  [[nodiscard]] bool fetched() const {
     std::lock_guard lock(mutex_);
     return value_.has_value();
   }
   // The revision of the document fetched; 0 before the first fetch.
-  std::uint64_t revision() const {
+  [[nodiscard]] std::uint64_t revision() const {
     std::lock_guard lock(mutex_);
     return revision_;
   }
@@ -155,10 +164,10 @@ class results_gate {
   }
 
   // The reference itself, to pass on as is.
-  const result_ref& ref() const noexcept { return ref_; }
+  [[nodiscard]] const result_ref& ref() const noexcept { return ref_; }
   // A child reference with narrower rights (and, for a subtree reference, possibly a name
   // under it). Throws xgate::access_denied when it would not be narrower.
-  result_ref share(const grant_options& grant, std::optional<std::string> name = {}) const {
+  [[nodiscard]] result_ref share(const grant_options& grant, std::optional<std::string> name = {}) const {
     return narrow(ref_, grant, std::move(name), {}, open_);
   }
 

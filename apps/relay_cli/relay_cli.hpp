@@ -10,7 +10,7 @@
 
 #include <xgate/channel/agent.hpp>
 
-namespace xgate::apps {
+namespace xgate::relay_cli {
 
 struct agent_flags {
   std::string name, upstream, secret_file, downstream, data, downstream_secret_file;
@@ -36,4 +36,4 @@ std::vector<std::string> split_via(std::string_view text);
 std::vector<std::string> list_hops(const std::string& hub, const std::string& name, const std::string& secret_file,
                                    const std::vector<std::string>& via, std::chrono::milliseconds wait);
 
-}  // namespace xgate::apps
+}  // namespace xgate::relay_cli

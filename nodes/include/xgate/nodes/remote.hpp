@@ -1,6 +1,6 @@
 // A client of node daemons through the channel: what the migrate CLI and its demo use.
 //
-//   xgate::migrate::remote r({.hub = "tcp://127.0.0.1:4711", .secret_file = "alice.secret", .as = "alice"});
+//   xgate::nodes::remote r({.hub = "tcp://127.0.0.1:4711", .secret_file = "alice.secret", .as = "alice"});
 //   std::string id = r.run("A", "word-count", {{"input", "in.txt"}, {"output", "out.txt"}}).id;
 //   auto m = r.move(id, "B");          // m.downtime
 //   auto st = r.status(id);            // from any node; live progress from the owner
@@ -33,9 +33,9 @@
 #include <string>
 #include <vector>
 
-#include <xgate/migrate/protocol.hpp>
+#include <xgate/nodes/protocol.hpp>
 
-namespace xgate::migrate {
+namespace xgate::nodes {
 
 class remote_error : public std::runtime_error {
  public:
@@ -83,7 +83,7 @@ class remote {
   protocol::job_info kill(const std::string& id);
   protocol::move_reply move(const std::string& id, const std::string& to);
   results::result_ref result(const std::string& id);
-  std::vector<log_entry> log(const std::string& id);
+  std::vector<migrate::log_entry> log(const std::string& id);
 
   const std::string& endpoint_name() const noexcept;
 
@@ -92,4 +92,4 @@ class remote {
   std::unique_ptr<impl> impl_;
 };
 
-}  // namespace xgate::migrate
+}  // namespace xgate::nodes

@@ -1,4 +1,4 @@
-#include "agent_commands.hpp"
+#include "relay_cli.hpp"
 
 #include <pthread.h>
 #include <signal.h>
@@ -10,7 +10,7 @@
 
 #include <xgate/channel/endpoint.hpp>
 
-namespace xgate::apps {
+namespace xgate::relay_cli {
 
 channel::agent_options agent_options_from(const agent_flags& f) {
   channel::agent_options o;
@@ -84,4 +84,4 @@ std::vector<std::string> list_hops(const std::string& hub, const std::string& na
   return routes.hops(via, std::max(left, std::chrono::milliseconds(1)));
 }
 
-}  // namespace xgate::apps
+}  // namespace xgate::relay_cli

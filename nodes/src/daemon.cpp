@@ -1,4 +1,4 @@
-#include <xgate/migrate/daemon.hpp>
+#include <xgate/nodes/daemon.hpp>
 
 #include <atomic>
 #include <cstdio>
@@ -14,12 +14,14 @@
 #include <xgate/channel/endpoint.hpp>
 #include <xgate/channel/method.hpp>
 #include <xgate/client/http_session.hpp>
-#include <xgate/migrate/protocol.hpp>
+#include <xgate/nodes/protocol.hpp>
 #include <xgate/store/store.hpp>
 
 #include "wire.hpp"
 
-namespace xgate::migrate {
+namespace xgate::nodes {
+
+using namespace xgate::migrate;  // the runtime these files put on the channel
 
 namespace ch = xgate::channel;
 using steady = std::chrono::steady_clock;
@@ -331,4 +333,4 @@ const std::string& node_daemon::endpoint_name() const noexcept { return impl_->e
 const std::string& node_daemon::principal() const noexcept { return impl_->principal; }
 node& node_daemon::runtime() noexcept { return *impl_->runtime; }
 
-}  // namespace xgate::migrate
+}  // namespace xgate::nodes

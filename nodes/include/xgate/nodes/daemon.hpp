@@ -2,7 +2,7 @@
 // HTTP and serves the methods of protocol.hpp on the hub as endpoint "PRINCIPAL/NAME",
 // PRINCIPAL being its credential's (one token: the hub's login and the HTTP bearer token).
 //
-//   xgate::migrate::node_daemon d({.name = "A", .hub = "tcp://127.0.0.1:4711",
+//   xgate::nodes::node_daemon d({.name = "A", .hub = "tcp://127.0.0.1:4711",
 //                                  .secret_file = "node.secret", .store = "http://127.0.0.1:8080"});
 //   d.wait_connected(5s);
 //   ...                       // serves until destroyed
@@ -26,7 +26,7 @@
 #include <xgate/migrate/job.hpp>
 #include <xgate/migrate/node.hpp>
 
-namespace xgate::migrate {
+namespace xgate::nodes {
 
 struct daemon_options {
   std::string name;         // the node's name: its endpoint is PRINCIPAL/name
@@ -40,7 +40,7 @@ struct daemon_options {
   std::string store_token_file;  // ... or a file holding it on its first line
   unsigned workers = 2;     // threads running job bodies
   std::chrono::milliseconds checkpoint_interval{1000};
-  const job_registry* jobs = nullptr;  // nullptr: job_registry::global()
+  const migrate::job_registry* jobs = nullptr;  // nullptr: migrate::job_registry::global()
   std::ostream* log = nullptr;         // one line per call served and its outcome
   // How long a node waits for another node (hosts, resume during a move).
   std::chrono::milliseconds call_timeout{30000};
@@ -64,11 +64,11 @@ class node_daemon {
 
   const std::string& endpoint_name() const noexcept;
   const std::string& principal() const noexcept;
-  node& runtime() noexcept;
+  migrate::node& runtime() noexcept;
 
  private:
   struct impl;
   std::unique_ptr<impl> impl_;
 };
 
-}  // namespace xgate::migrate
+}  // namespace xgate::nodes

@@ -1,4 +1,4 @@
-#include <xgate/migrate/remote.hpp>
+#include <xgate/nodes/remote.hpp>
 
 #include <algorithm>
 #include <functional>
@@ -16,7 +16,9 @@
 
 #include "wire.hpp"
 
-namespace xgate::migrate {
+namespace xgate::nodes {
+
+using namespace xgate::migrate;  // the runtime these files put on the channel
 
 namespace protocol {
 job_info info_of(const job_status& s) {
@@ -327,4 +329,4 @@ std::vector<log_entry> remote::log(const std::string& id) {
 
 const std::string& remote::endpoint_name() const noexcept { return impl_->name; }
 
-}  // namespace xgate::migrate
+}  // namespace xgate::nodes

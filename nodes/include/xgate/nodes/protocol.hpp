@@ -41,7 +41,10 @@
 #include <xgate/results/results.hpp>
 #include <xgate/xmlcodec.hpp>
 
-namespace xgate::migrate::protocol {
+namespace xgate::nodes::protocol {
+
+// The types keep their wire names, xgate.migrate.*: this is the migrate runtime's protocol,
+// served by the node daemons of this module.
 
 // The default principal of node daemons, and so the first segment of their endpoints.
 inline constexpr const char* default_nodes = "node";
@@ -55,7 +58,7 @@ XGATE_TYPE(reply, "xgate.migrate.Reply", 1, (), (code, error))
 struct job_info {
   std::string id, type;
   unsigned version = 1;
-  job_state state = job_state::running;
+  migrate::job_state state = migrate::job_state::running;
   std::string node;
   std::uint64_t epoch = 0, steps = 0;
   double progress = 0;
@@ -66,7 +69,7 @@ struct job_info {
 };
 XGATE_TYPE(job_info, "xgate.migrate.JobInfo", 1, (),
            (id, type, version, state, node, epoch, steps, progress, submitter, submitted, last_checkpoint, has_result, error))
-job_info info_of(const job_status& s);
+job_info info_of(const migrate::job_status& s);
 
 struct job_type_info {
   std::string name;
@@ -149,8 +152,8 @@ struct result_reply : reply {
 XGATE_TYPE(result_reply, "xgate.migrate.ResultReply", 1, (reply), (ref))
 
 struct log_reply : reply {
-  std::vector<log_entry> entries;
+  std::vector<migrate::log_entry> entries;
 };
 XGATE_TYPE(log_reply, "xgate.migrate.LogReply", 1, (reply), (entries))
 
-}  // namespace xgate::migrate::protocol
+}  // namespace xgate::nodes::protocol

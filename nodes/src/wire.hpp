@@ -13,10 +13,12 @@
 
 #include <xgate/channel/error.hpp>
 #include <xgate/migrate/error.hpp>
-#include <xgate/migrate/protocol.hpp>
+#include <xgate/nodes/protocol.hpp>
 #include <xgate/store/store.hpp>
 
-namespace xgate::migrate::detail {
+namespace xgate::nodes::detail {
+
+using migrate::migrate_error;
 
 // The token on the first line of a secret file.
 inline std::string read_secret_file(const std::string& path) {
@@ -97,4 +99,4 @@ struct follow_peer_streams {
   }
 };
 
-}  // namespace xgate::migrate::detail
+}  // namespace xgate::nodes::detail

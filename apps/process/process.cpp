@@ -12,7 +12,7 @@
 #include <stdexcept>
 #include <thread>
 
-namespace xgate::migrate_cli {
+namespace xgate::process {
 
 namespace {
 [[noreturn]] void exec_child(const std::vector<std::string>& argv) {
@@ -119,4 +119,4 @@ std::string run_capture(const std::vector<std::string>& argv, int* status) {
   return c.output();
 }
 
-}  // namespace xgate::migrate_cli
+}  // namespace xgate::process

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-namespace xgate::migrate_cli {
+namespace xgate::process {
 
 class child_process {
  public:
@@ -44,4 +44,4 @@ class child_process {
 // Runs argv to its end and returns its stdout (stderr inherited); the exit status in *status.
 std::string run_capture(const std::vector<std::string>& argv, int* status = nullptr);
 
-}  // namespace xgate::migrate_cli
+}  // namespace xgate::process
