@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reads xgate_bench's Google Benchmark JSON (and the peak-memory lines of `--rss`), prints
 one table per workload with each contender's time, MB/s, size and ratio to xgate, checks
-the targets of issue 3, writes the same as Markdown, and draws bar charts with gnuplot.
+the speed and memory targets set for the codec, writes the same as Markdown, and draws bar charts with gnuplot.
 
   report.py RESULTS.json [--rss RSS.jsonl] [--out DIR]
   report.py RESULTS.json --workloads      the workloads present, largest xgate document first
@@ -22,7 +22,7 @@ COLORS = {"xgate": "#7b2fbf", "boost_xml": "#2ca25f", "boost_binary": "#74c0e8",
           "pugixml_parse": "#e8d44d", "memcpy": "#808080"}
 MB = 1e6  # decimal megabytes throughout
 
-# Targets of issue 3: xgate at least this many times faster than the contender.
+# The codec's targets: xgate at least this many times faster than the contender.
 SPEEDUP_TARGETS = [("Encode", "boost_xml", 8.0), ("Encode", "cereal_xml", 8.0),
                    ("Decode", "boost_xml", 4.0), ("Decode", "cereal_xml", 3.0)]
 PUGIXML_DECODE_LIMIT = 1.5  # xgate decode time at most this many times pugixml_parse
@@ -162,7 +162,7 @@ def render_text(context, results, order, rss):
 
 
 def target_rows(results, order, rss):
-    """(workload, what, measured text, target text, status) for every target of issue 3."""
+    """(workload, what, measured text, target text, status) for every target."""
     rows = []
     for w in order:
         for phase, c, want in SPEEDUP_TARGETS:
@@ -192,7 +192,7 @@ def target_rows(results, order, rss):
 
 def render_targets_text(results, order, rss):
     rows = target_rows(results, order, rss)
-    out = ["targets (issue 3):"]
+    out = ["targets:"]
     for w, what, got, want, status in rows:
         out.append(f"  {w:<15} {what:<26} {got:>24}  target {want:<7} {status}")
     met = sum(1 for r in rows if r[4] == "MET")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the benchmark suite of issue 3 and reports it (this is what `./x bench` calls).
+# Runs the codec benchmark suite and reports it (this is what `./x bench` calls).
 #
 #   bench/run.sh [--smoke] [Google Benchmark flags, e.g. --benchmark_filter=records]
 #

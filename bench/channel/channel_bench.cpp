@@ -1,4 +1,4 @@
-// Channel throughput and latency through the hub on loopback (issue 5): 1 KB bodies, TCP and
+// Channel throughput and latency through the hub on loopback: 1 KB bodies, TCP and
 // HTTP long-poll, 1 and 16 endpoint pairs (sender i -> receiver i, each its own connection).
 //
 //   BM_Burst/{tcp,long_poll}/pairs:N   every sender sends as fast as its window allows;

@@ -1,4 +1,4 @@
-// Store throughput (issue 4): the local LMDB store, and xgated on loopback.
+// Store throughput: the local LMDB store, and xgated on loopback.
 //
 //   BM_Store{Write,Read,Take}/bytes:N           one operation per transaction, N-byte documents
 //   BM_StoreWriteBatched/bytes:N/batch:B        B writes committed together

@@ -1,4 +1,4 @@
-// A fault-injecting TCP proxy for the channel's delivery tests (issue 5).
+// A fault-injecting TCP proxy for the channel's delivery tests.
 //
 // It listens on 127.0.0.1 (a free port), forwards every connection to a target, and at
 // random, from a seed, does what real networks do to a byte stream:

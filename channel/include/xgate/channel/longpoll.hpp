@@ -1,4 +1,4 @@
-// The HTTP long-poll transport, for networks that only let HTTP requests out (issue 5).
+// The HTTP long-poll transport, for networks that only let HTTP requests out.
 //
 // A long-poll session stands in for a TCP connection: an in-order, exactly-once stream of
 // frames each way, made of HTTP/1.1 POST requests and their responses, which may go

@@ -1,5 +1,5 @@
 // The XMPP transport: endpoints use an existing XMPP (Jabber) server as their channel, each
-// endpoint an IM buddy (issue 7). Built on libstrophe.
+// endpoint an IM buddy. Built on libstrophe.
 //
 //   xgate chat --hub "xmpp://node-a@im.example.org?ca=/etc/ssl/im-ca.pem" --as node-a --secret-file a.password
 //   ch::endpoint a({.hub = "xmpp://node-a@im.example.org:5222", .name = "node-a", .secret_file = "a.password"});

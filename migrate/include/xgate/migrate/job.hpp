@@ -235,7 +235,7 @@ struct auto_job {
 }  // namespace xgate::migrate
 
 namespace xgate {
-using migrate::job_context;  // the name DESIGN.md uses in job bodies
+using migrate::job_context;  // the name the job examples and migrate/README.md use
 }
 
 // XGATE_JOB("name", version, State, body): registers a job type in job_registry::global().
