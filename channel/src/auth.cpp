@@ -23,25 +23,6 @@ void put_counted(std::string& out, std::string_view s) {
 }
 }  // namespace
 
-std::string token_hash(std::string_view token) {
-  init_sodium();
-  std::string h(token_hash_bytes, '\0');
-  crypto_generichash(reinterpret_cast<unsigned char*>(h.data()), h.size(), reinterpret_cast<const unsigned char*>(token.data()),
-                     token.size(), nullptr, 0);
-  return h;
-}
-
-std::string credential_id_of_hash(std::string_view hash) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string id;
-  for (std::size_t i = 0; i < 8 && i < hash.size(); ++i) {
-    auto b = static_cast<unsigned char>(hash[i]);
-    id += digits[b >> 4];
-    id += digits[b & 15];
-  }
-  return id;
-}
-
 std::array<unsigned char, 32> auth_mac(std::string_view hash, const frames::challenge& c, std::string_view endpoint,
                                        std::string_view credential_id) {
   init_sodium();

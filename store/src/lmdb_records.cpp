@@ -62,8 +62,6 @@ std::uint64_t from_be64(std::string_view key) {
   return n;
 }
 
-constexpr std::size_t token_hash_bytes = 32;
-
 }  // namespace
 
 std::string encode_info(const document_info& d) {

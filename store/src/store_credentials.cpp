@@ -69,8 +69,8 @@ std::string store::issue_credential(const caller& who, const credential_request&
     c.info.parent = who.credential_id();
   }
   std::string token = tokens::make();
-  c.hash = tokens::hash(token);
-  c.info.id = tokens::id_of(c.hash);
+  c.hash = token_hash(token);
+  c.info.id = credential_id_of_hash(c.hash);
   impl_->write(op, scope, [&](write_transaction& t) {
     if (!c.info.parent.empty() && !t.credential(c.info.parent))
       throw store_error(store_errc::bad_credential, op, scope, "the credential it would be issued through was revoked");
@@ -84,8 +84,8 @@ caller store::authenticate(std::string_view token) const {
   constexpr std::string_view op = "authenticate";
   // Messages never quote the token: they end up in logs.
   if (!token.starts_with(tokens::prefix)) throw store_error(store_errc::bad_credential, op, "", "not an xgate token");
-  std::string hash = tokens::hash(token);
-  std::string id = tokens::id_of(hash);
+  std::string hash = token_hash(token);
+  std::string id = credential_id_of_hash(hash);
   return impl_->read(op, "", [&](const read_transaction& t) {
     holding h = check_holding(t, id);
     if (h.record && !tokens::same(h.record->hash, hash)) h = {std::nullopt, "unknown or revoked token"};

@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include <xgate/base/text.hpp>
+#include <xgate/store/credentials.hpp>
 #include <xgate/store/error.hpp>
 
 namespace xgate::store::tokens {
@@ -16,26 +18,22 @@ std::string make() {
   return std::string(prefix) + text;
 }
 
-std::string hash(std::string_view token) {
-  std::string h(hash_bytes, '\0');
-  crypto_generichash(reinterpret_cast<unsigned char*>(h.data()), h.size(), reinterpret_cast<const unsigned char*>(token.data()),
-                     token.size(), nullptr, 0);
-  return h;
-}
-
-std::string id_of(std::string_view hash) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string id;
-  for (std::size_t i = 0; i < 8; ++i) {
-    auto b = static_cast<unsigned char>(hash[i]);
-    id += digits[b >> 4];
-    id += digits[b & 15];
-  }
-  return id;
-}
-
 bool same(std::string_view a, std::string_view b) noexcept {
   return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 }  // namespace xgate::store::tokens
+
+namespace xgate::store {
+
+std::string token_hash(std::string_view token) {
+  if (sodium_init() < 0) throw store_error(store_errc::bad_credential, "hash token", "", "libsodium failed to initialize");
+  std::string h(token_hash_bytes, '\0');
+  crypto_generichash(reinterpret_cast<unsigned char*>(h.data()), h.size(), reinterpret_cast<const unsigned char*>(token.data()),
+                     token.size(), nullptr, 0);
+  return h;
+}
+
+std::string credential_id_of_hash(std::string_view hash) { return to_hex(hash.substr(0, 8)); }
+
+}  // namespace xgate::store

@@ -9,14 +9,10 @@
 namespace xgate::store::tokens {
 
 inline constexpr std::string_view prefix = "xgt1_";
-inline constexpr std::size_t hash_bytes = 32;
 
 // A fresh token. Throws store_error(bad_credential) when libsodium cannot initialize.
 std::string make();
-// BLAKE2b-256 of the token: hash_bytes raw bytes.
-std::string hash(std::string_view token);
-// The credential id of a hash: 16 hex digits.
-std::string id_of(std::string_view hash);
+// (token_hash and credential_id_of_hash are public: credentials.hpp.)
 // Compares two hashes in constant time.
 bool same(std::string_view a, std::string_view b) noexcept;
 

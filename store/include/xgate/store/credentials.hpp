@@ -9,6 +9,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
@@ -105,5 +106,13 @@ struct credential_info {
   std::chrono::system_clock::time_point issued;
   friend bool operator==(const credential_info&, const credential_info&) = default;
 };
+
+// The hash the store keeps of a token (BLAKE2b-256: token_hash_bytes raw bytes), and the id
+// of the credential it belongs to (the hash's first 8 bytes as 16 lower-case hex digits).
+// A challenge-response protocol (the channel hub) computes both where the token is held.
+// token_hash throws store_error(bad_credential) when libsodium cannot be initialized.
+inline constexpr std::size_t token_hash_bytes = 32;
+[[nodiscard]] std::string token_hash(std::string_view token);
+[[nodiscard]] std::string credential_id_of_hash(std::string_view hash);
 
 }  // namespace xgate::store

@@ -33,12 +33,10 @@ class store;
 
 namespace xgate::channel {
 
-inline constexpr std::size_t token_hash_bytes = 32;
-
-// BLAKE2b-256 of the token: what the store keeps (the same as the store's own hash).
-std::string token_hash(std::string_view token);
-// The credential id of a hash: 16 hex digits of its first 8 bytes (store::caller::credential_id()).
-std::string credential_id_of_hash(std::string_view hash);
+// What the store keeps of a token, and its credential id (store/credentials.hpp).
+using store::credential_id_of_hash;
+using store::token_hash;
+using store::token_hash_bytes;
 
 // What the hub learns about a credential id. hash is secret-equivalent (see above).
 struct credential_secret {
