@@ -2,7 +2,7 @@
 // and optionally the channel hub (channel/hub.hpp) on the same store.
 //
 //   xgated --data DIR --listen ADDRESS:PORT [--hub ADDRESS:PORT] [--hub-http ADDRESS:PORT]
-//          [--max-document BYTES] [--reap-interval SECONDS] [--log-days N]
+//          [--max-document BYTES] [--reap-interval SECONDS] [--log-days N] [--hub-admin NAME]...
 //          [--max-response BYTES] [--threads N] [--store-threads N] [--max-connections N]
 //          [--max-connections-per-address N] [--idle-timeout S] [--header-timeout S] [--body-timeout S]
 //       (the HTTP server's limits, server/API.md "Limits")
@@ -11,7 +11,9 @@
 //         hub: tcp://ADDRESS:PORT2            (with --hub)
 //         hub-http: http://ADDRESS:PORT3      (with --hub-http: the hub over HTTP long-poll)
 //       then logs each request (and the hub's logins and refusals) on stderr, and stops
-//       cleanly on SIGINT or SIGTERM (exit 0).
+//       cleanly on SIGINT or SIGTERM (exit 0). --hub-admin names a principal whose
+//       documents under channel/endpoints/ say who may take endpoint names outside their
+//       own (channel/hub.hpp); without it every principal takes only its own names.
 //   xgated adduser NAME --data DIR
 //       issues a login token for principal NAME (every right on every name) and prints it
 //       once on stdout; the store keeps only its hash.
@@ -27,6 +29,7 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -76,7 +79,8 @@ void raise_open_files() {
 }
 
 int serve(const std::string& data, const std::string& listen, const std::string& hub_listen,
-          const std::string& hub_http_listen, xgate::server::server_options o, double reap_seconds, unsigned log_days) {
+          const std::string& hub_http_listen, xgate::server::server_options o, double reap_seconds, unsigned log_days,
+          const std::vector<std::string>& hub_admins) {
   if (!parse_listen(listen, o.address, o.port)) return usage("--listen: \"" + listen + "\" is not ADDRESS:PORT");
   xgate::channel::tcp_server_options ho;
   if (!hub_listen.empty() && !parse_listen(hub_listen, ho.address, ho.port))
@@ -84,6 +88,9 @@ int serve(const std::string& data, const std::string& listen, const std::string&
   xgate::channel::longpoll_server_options lo;
   if (!hub_http_listen.empty() && !parse_listen(hub_http_listen, lo.address, lo.port))
     return usage("--hub-http: \"" + hub_http_listen + "\" is not ADDRESS:PORT");
+  for (const std::string& a : hub_admins)
+    if (!xgate::is_valid_principal(a) || a == "*" || a == "creator")
+      return usage("--hub-admin: \"" + a + "\" is not a principal name");
   o.log = &std::cerr;
   raise_open_files();
   // Signals are taken by sigwait() below; blocked before any thread starts so that every
@@ -108,6 +115,7 @@ int serve(const std::string& data, const std::string& listen, const std::string&
   std::optional<xgate::channel::longpoll_hub_server> hub_http;
   if (!hub_listen.empty() || !hub_http_listen.empty()) {
     hub.emplace(s, xgate::channel::hub_options{.context = "xgated hub@" + (hub_listen.empty() ? hub_http_listen : hub_listen),
+                                               .administrators = hub_admins,
                                                .log = &std::cerr,
                                                .log_days = log_days});
   }
@@ -187,6 +195,11 @@ int main(int argc, char** argv) {
   app.add_option("--log-days", log_days,
                  "keep the hub's message log for this many days (UTC, today included); 0 = forever (default)")
       ->type_name("N");
+  std::vector<std::string> hub_admins;
+  app.add_option("--hub-admin", hub_admins,
+                 "a principal whose documents under channel/endpoints/ say who may take other endpoint names "
+                 "(repeatable; default: none, each principal takes only its own names)")
+      ->type_name("NAME");
   CLI::App* add = app.add_subcommand("adduser", "issue a login token for principal NAME and print it once");
   std::string name, add_data;
   add->add_option("name", name, "the principal")->required();
@@ -209,7 +222,7 @@ int main(int argc, char** argv) {
     o.idle_timeout = ms(idle_seconds);
     o.header_timeout = ms(header_seconds);
     o.body_timeout = ms(body_seconds);
-    return serve(data, listen, hub_listen, hub_http_listen, o, reap_seconds, log_days);
+    return serve(data, listen, hub_listen, hub_http_listen, o, reap_seconds, log_days, hub_admins);
   } catch (const std::exception& e) {
     std::cerr << "xgated: " << one_line(e.what()) << "\n";
     return exit_runtime;

@@ -142,7 +142,7 @@ struct endpoint::impl {
         std::lock_guard lock(mu);
         conn = nullptr;
         state = endpoint_state::refused;
-        last_err = "the hub refused the login: " + r.reason;
+        last_err = (was_connected ? "the hub ended the session: " : "the hub refused the login: ") + r.reason;
         cv.notify_all();
         if (opt.on_connection) opt.on_connection(false);
         return;

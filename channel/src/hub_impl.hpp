@@ -61,7 +61,8 @@ std::string body_digest(std::string_view body);
 // "log/2024-05-01/120000.123456-INSTANCE-N": sorts by time within a day, unique per hub run.
 std::string log_name(std::chrono::system_clock::time_point t, const std::string& instance, std::uint64_t n);
 // Whether an authenticated credential may take the endpoint name (the rule in hub.hpp).
-bool may_take(const store::store& documents, const store::caller& who, std::string_view name);
+bool may_take(const store::store& documents, const std::vector<std::string>& administrators, const store::caller& who,
+              std::string_view name);
 
 }  // namespace xgate::channel::hub_detail
 
@@ -170,7 +171,10 @@ struct hub::impl : std::enable_shared_from_this<hub::impl> {
   void close_conn(conn& c);
   void detach(conn& c);
   void broadcast_presence(const std::string& name, bool online);
-  void refuse(conn& c, channel_errc code, const std::string& detail, const std::string& event);
+  // Logs detail, sends refused(code, reason) and closes: the peer learns the detail only
+  // where it is its own business (a name it may not take), not why authentication failed.
+  void refuse(conn& c, channel_errc code, const std::string& detail, const std::string& event,
+              const std::string& reason = "refused");
   void protocol_failure(conn& c, const channel_error& e);
   void on_bad_input(conn& c, const channel_error& e);
   void on_closed(conn& c);

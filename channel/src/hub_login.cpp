@@ -11,28 +11,39 @@
 namespace xgate::channel::hub_detail {
 
 // Whether an authenticated credential may take the endpoint name (the rule in hub.hpp).
-// Beyond its own names, a credential narrowed to channel names must cover
-// channel/endpoints/NAME, and its principal must hold the write right on the nearest
-// existing document among channel/endpoints/NAME and its parents: a grant alone is not
-// enough, since anyone can issue themselves a credential for any scope.
-bool may_take(const store::store& documents, const store::caller& who, std::string_view name) {
+// Who created a document decides whether it counts, not its existence: anyone may create
+// channel/endpoints/NAME and issue themselves a credential for it.
+bool may_take(const store::store& documents, const std::vector<std::string>& administrators, const store::caller& who,
+              std::string_view name) {
   const std::string& p = who.principal();
   if (name == p || (name.size() > p.size() && name.starts_with(p) && name[p.size()] == '/')) return true;
   const store::grant* g = who.limits();
   std::string doc = "channel/endpoints/" + std::string(name);
   if (!g || g->scope.empty() || !g->allows(doc, xgate::right::write)) return false;
-  for (;;) {
-    try {
-      return documents.info(doc, p).rights.allows(p, xgate::right::write);
-    } catch (const store::store_error& e) {
-      if (e.code() != store::store_errc::not_found) throw;
-    } catch (const xgate::access_denied&) {
-      return false;  // may not even read it
+  auto is_administrator = [&](const std::string& q) {
+    return std::find(administrators.begin(), administrators.end(), q) != administrators.end();
+  };
+  const std::size_t top = std::string_view("channel/endpoints").size();
+  // Who may read a document, to learn who created it: the taker, or an administrator.
+  std::vector<std::string> readers{p};
+  readers.insert(readers.end(), administrators.begin(), administrators.end());
+  for (; doc.size() > top; doc.resize(doc.rfind('/'))) {
+    if (!documents.contains(doc)) continue;
+    for (const std::string& reader : readers) {
+      std::optional<store::document_info> info;
+      try {
+        info = documents.info(doc, reader);
+      } catch (const store::store_error& e) {
+        if (e.code() != store::store_errc::not_found) throw;
+        break;  // removed meanwhile
+      } catch (const xgate::access_denied&) {
+        continue;
+      }
+      if (is_administrator(info->rights.creator)) return info->rights.allows(p, xgate::right::write);
+      break;  // someone else's: ignored
     }
-    std::size_t slash = doc.rfind('/');
-    if (slash <= std::string_view("channel/endpoints").size()) return false;
-    doc.resize(slash);
   }
+  return false;
 }
 
 }  // namespace xgate::channel::hub_detail
@@ -76,7 +87,8 @@ void hub::impl::broadcast_presence(const std::string& name, bool online) {
     if (s->connection && n != name) send_to(*s->connection, {p});
 }
 
-void hub::impl::refuse(conn& c, channel_errc code, const std::string& detail, const std::string& event) {
+void hub::impl::refuse(conn& c, channel_errc code, const std::string& detail, const std::string& event,
+                       const std::string& reason) {
   note("refused " + c.peer + ": " + detail);
   ++stats.messages_refused;
   log_record r;
@@ -85,7 +97,7 @@ void hub::impl::refuse(conn& c, channel_errc code, const std::string& detail, co
   r.detail = xgate::printable(detail);
   r.from = c.state ? c.name : std::string();
   log_event(std::move(r), c.state ? c.state->principal : std::string());
-  send_to(c, {frames::refused{code, "refused"}});
+  send_to(c, {frames::refused{code, reason}});
   close_conn(c);
 }
 
@@ -140,11 +152,11 @@ void hub::impl::handshake(conn& c, frame f) {
     } catch (const channel_error& e) {
       return refuse(c, channel_errc::bad_auth, e.detail(), "auth_failed");
     }
-    if (!may_take(store_, who->who, who->endpoint))
-      return refuse(c, channel_errc::bad_auth,
-                    "principal \"" + who->who.principal() + "\" (credential " + who->credential_id +
-                        ") may not take the endpoint name \"" + xgate::printable(who->endpoint) + "\"",
-                    "auth_failed");
+    if (!may_take(store_, options.administrators, who->who, who->endpoint)) {
+      std::string denied = "access denied: principal \"" + who->who.principal() + "\" may not take the endpoint name \"" +
+                           xgate::printable(who->endpoint) + "\"";
+      return refuse(c, channel_errc::bad_auth, denied + " (credential " + who->credential_id + ")", "auth_failed", denied);
+    }
     return login(c, std::move(*who));
   }
   throw channel_error(channel_errc::protocol, std::string("a ") + kind_name(f) + " frame before login");
@@ -161,10 +173,14 @@ void hub::impl::login(conn& c, authenticated who) {
   bool was_online = s.connection != nullptr;
   if (s.connection) {
     // A new connection for the name wins: the old one is likely half-dead (a reconnect).
+    // If it is alive, it is another session of the name: told so, it stops instead of
+    // reconnecting and knocking this one off in turn.
     auto old = s.connection;
     s.connection.reset();
     --stats.online;
     note("replacing the connection of " + s.name + " (" + old->peer + ") by " + c.peer);
+    send_to(*old, {frames::refused{channel_errc::protocol,
+                                   "endpoint " + s.name + ": replaced by a newer session (" + c.peer + ")"}});
     old->closed = true;
     try {
       old->close();
@@ -176,12 +192,17 @@ void hub::impl::login(conn& c, authenticated who) {
   s.principal = who.who.principal();
   s.connection = self;
   ++stats.online;
-  // hub -> endpoint: resume where the endpoint stands.
-  try {
-    s.out.resume(who.link);
-  } catch (const channel_error&) {
-    // The endpoint claims more than this hub sent on the stream: start a fresh stream.
+  // hub -> endpoint: resume where the endpoint stands. An endpoint that does not stand
+  // within the stream (another session of the name, a restarted process) gets what is
+  // unacknowledged on a fresh stream rather than renumbered on this one: a (stream, seq)
+  // pair then always names one message, and a session that comes back with an old
+  // position cannot acknowledge messages renumbered for another.
+  const link_state& peer = who.link;
+  if (peer.received_stream == s.out.stream() && peer.received_seq >= s.out.acked() && peer.received_seq <= s.out.last()) {
+    s.out.resume(peer);
+  } else {
     link_sender fresh(new_link_stream(), sender_options());
+    s.out.rewind();  // take() then gives everything unacknowledged, also what the old connection had
     for (auto& m : s.out.take()) fresh.push(std::move(m.env));
     s.out = std::move(fresh);
   }

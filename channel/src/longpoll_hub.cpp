@@ -279,7 +279,8 @@ struct longpoll_hub_server::impl : std::enable_shared_from_this<impl> {
 
     std::vector<frame> frames;
     try {
-      frames = decode_bundle(req.body(), h.options().max_frame);
+      const hub_options& o = h.options();
+      frames = decode_bundle(req.body(), s->conn->endpoint().empty() ? o.max_frame_before_login : o.max_frame);
     } catch (const channel_error& e) {
       s->conn->on_bad_input(e);  // logs, sends error and closes: the endpoint sees that
       end_session(s);

@@ -5,6 +5,7 @@
 #include <set>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/io_context.hpp>
@@ -20,20 +21,25 @@ using asio::ip::tcp;
 
 namespace {
 
+// Read buffer sizes: a connection that has not logged in gets a small one (with the hub's
+// small frame limit before login), so that many idle or hostile ones cost little memory.
+constexpr std::size_t read_buffer_before_login = 4096, read_buffer = 65536;
+
 // One accepted socket. Reads run on the socket's strand; writes are started from any
 // thread (the hub calls send under its lock) by posting to the strand.
 struct session : std::enable_shared_from_this<session> {
   tcp::socket sock;
   frame_reader reader;
   std::size_t max_frame;
-  std::array<char, 65536> rbuf{};
+  bool logged_in = false;  // on the strand
+  std::vector<char> rbuf = std::vector<char>(read_buffer_before_login);
   std::shared_ptr<hub_connection> hc;
   std::mutex wmu;
   std::string out, writing;  // out: queued; writing: in the kernel's hands
   bool write_active = false, close_after = false, closed = false;
   std::function<void(session*)> on_gone;
 
-  session(tcp::socket s, std::size_t max) : sock(std::move(s)), reader(max), max_frame(max) {}
+  session(tcp::socket s, const hub_options& o) : sock(std::move(s)), reader(o.max_frame_before_login), max_frame(o.max_frame) {}
 
   void start() { read(); }
 
@@ -43,7 +49,14 @@ struct session : std::enable_shared_from_this<session> {
       if (ec) return self->gone();
       try {
         self->reader.feed(std::string_view(self->rbuf.data(), n));
-        while (auto f = self->reader.next()) self->hc->on_frame(std::move(*f));
+        while (auto f = self->reader.next()) {
+          self->hc->on_frame(std::move(*f));
+          if (!self->logged_in && !self->hc->endpoint().empty()) {
+            self->logged_in = true;
+            self->reader.set_max_frame(self->max_frame);
+            self->rbuf.resize(read_buffer);
+          }
+        }
       } catch (const channel_error& e) {
         // Not frames: the hub logs it, sends error and closes (through close()).
         self->hc->on_bad_input(e);
@@ -157,7 +170,7 @@ struct tcp_hub_server::impl {
       sock.close(ec);
       return;
     }
-    auto s = std::make_shared<session>(std::move(sock), h.options().max_frame);
+    auto s = std::make_shared<session>(std::move(sock), h.options());
     std::weak_ptr<session> w = s;
     s->hc = h.open(
         std::move(peer), [w](std::vector<frame> fs) {

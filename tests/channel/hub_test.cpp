@@ -34,6 +34,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using store::testing::fresh_dir;
+using testing::raw_client;
 
 // Waits (bounded) until pred holds.
 template <class P>
@@ -264,50 +265,6 @@ TEST_F(Hub, SurvivesAHubRestartWithoutLossOrDuplicates) {
 
 // ---- bad input ---------------------------------------------------------------------
 
-// A raw TCP client for sending bytes the endpoint would never send.
-class raw_client {
- public:
-  explicit raw_client(unsigned short port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) ADD_FAILURE() << "connect";
-    timeval tv{5, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  }
-  ~raw_client() { ::close(fd_); }
-  void write(const std::string& bytes) { (void)!::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL); }
-  void send(const frame& f) { write(framed(f)); }
-  // Frames until the hub closes (or 5 s pass).
-  std::vector<frame> read_until_closed() {
-    frame_reader r;
-    std::vector<frame> out;
-    char buf[4096];
-    for (;;) {
-      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) break;
-      r.feed(std::string_view(buf, static_cast<std::size_t>(n)));
-      while (auto f = r.next()) out.push_back(std::move(*f));
-    }
-    return out;
-  }
-  std::optional<frame> read_one() {
-    char buf[4096];
-    for (;;) {
-      if (auto f = reader_.next()) return f;
-      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) return std::nullopt;
-      reader_.feed(std::string_view(buf, static_cast<std::size_t>(n)));
-    }
-  }
-
- private:
-  int fd_ = -1;
-  frame_reader reader_;
-};
-
 // The log entries of an event, as the hub's principal sees them.
 std::size_t log_count(store::store& s, const std::string& predicate) {
   return s.query("log", "//channel.log[" + predicate + "]", "xgate-hub").size();
@@ -438,13 +395,19 @@ TEST_F(Hub, BadInputIsRefusedLoggedAndOthersAreServed) {
 }
 
 TEST_F(Hub, AChannelCredentialMayTakeNamesItsGrantCovers) {
+  stop_hub();
+  start_hub({.administrators = {"admin"}});
   store::credential_request r;
   r.scope = "channel/endpoints/job";
   // Without the administrator's document a self-issued grant is not enough: else bob could
   // issue himself channel/endpoints/alice/x and be alice/x.
   endpoint early(options("job/16", token("scheduler", r)));
   early.start();
-  EXPECT_THROW((void)early.wait_connected(5s), channel_error);
+  auto denied = testing::catch_channel_error([&] { (void)early.wait_connected(5s); });
+  EXPECT_EQ(denied.code(), channel_errc::bad_auth);
+  EXPECT_NE(denied.detail().find("access denied: principal \"scheduler\" may not take the endpoint name \"job/16\""),
+            std::string::npos)
+      << denied.detail();
   st->write("channel/endpoints/job", "<endpoints/>", "admin",
             {.rights = xgate::rights::owned_by("admin").readers({"scheduler"}).writers({"scheduler"})});
   std::string t = token("scheduler", r);
@@ -456,10 +419,33 @@ TEST_F(Hub, AChannelCredentialMayTakeNamesItsGrantCovers) {
   endpoint b(options("job/19", token("bob", bobs)));  // bob may not write the admin's document
   b.start();
   EXPECT_THROW((void)b.wait_connected(5s), channel_error);
+  // A document bob made himself, nearer the name, neither lets him in nor keeps the
+  // scheduler out: only the administrator's documents count.
+  st->write("channel/endpoints/job/20", "<endpoints/>", "bob",
+            {.rights = xgate::rights::owned_by("bob").readers({"*"}).writers({"bob"})});
+  endpoint b20(options("job/20", token("bob", bobs)));
+  b20.start();
+  EXPECT_THROW((void)b20.wait_connected(5s), channel_error);
+  endpoint j20(options("job/20", t));
+  j20.start();
+  EXPECT_TRUE(j20.wait_connected(5s)) << j20.last_error();
   // A login token (scope "") does not: it would let anyone be anyone.
   endpoint k(options("job/18", token("scheduler")));
   k.start();
   EXPECT_THROW((void)k.wait_connected(5s), channel_error);
+}
+
+TEST_F(Hub, WithoutAdministratorsEachPrincipalTakesOnlyItsOwnNames) {
+  st->write("channel/endpoints/job", "<endpoints/>", "admin",
+            {.rights = xgate::rights::owned_by("admin").readers({"scheduler"}).writers({"scheduler"})});
+  store::credential_request r;
+  r.scope = "channel/endpoints/job";
+  endpoint j(options("job/17", token("scheduler", r)));
+  j.start();
+  EXPECT_THROW((void)j.wait_connected(5s), channel_error);
+  endpoint own(options("scheduler/1", token("scheduler", r)));
+  own.start();
+  EXPECT_TRUE(own.wait_connected(5s)) << own.last_error();
 }
 
 TEST_F(Hub, QueueLimitRefusesWithBufferFullAndTheNextStreamGoesThrough) {

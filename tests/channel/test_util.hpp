@@ -11,6 +11,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -83,6 +84,55 @@ inline bool wait_child_listening(pid_t pid, unsigned short port, std::chrono::mi
   }
   return false;
 }
+
+// A raw TCP client of a hub on 127.0.0.1, for bytes and frame sequences an endpoint
+// would never send. Reads and writes give up after 5 s.
+class raw_client {
+ public:
+  explicit raw_client(unsigned short port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) ADD_FAILURE() << "connect";
+    timeval tv{5, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  }
+  ~raw_client() { ::close(fd_); }
+  raw_client(const raw_client&) = delete;
+  raw_client& operator=(const raw_client&) = delete;
+  // Whatever part of bytes the hub takes before it closes (or 5 s pass).
+  void write(const std::string& bytes) { (void)!::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL); }
+  void send(const frame& f) { write(framed(f)); }
+  // Frames until the hub closes (or 5 s pass).
+  std::vector<frame> read_until_closed() {
+    frame_reader r;
+    std::vector<frame> out;
+    char buf[4096];
+    for (;;) {
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      r.feed(std::string_view(buf, static_cast<std::size_t>(n)));
+      while (auto f = r.next()) out.push_back(std::move(*f));
+    }
+    return out;
+  }
+  std::optional<frame> read_one() {
+    char buf[4096];
+    for (;;) {
+      if (auto f = reader_.next()) return f;
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) return std::nullopt;
+      reader_.feed(std::string_view(buf, static_cast<std::size_t>(n)));
+    }
+  }
+
+ private:
+  int fd_ = -1;
+  frame_reader reader_;
+};
 
 // What one endpoint received, in order (an on_message callback appends).
 struct collector {

@@ -24,7 +24,9 @@
 // not wait at R behind the refused one.
 //
 // Refusal of the login itself (wrong secret, a name the credential may not take) stops the
-// endpoint: state() becomes refused, last_error() says why, and send() throws.
+// endpoint: state() becomes refused, last_error() says why, and send() throws. So does
+// the hub ending the session because a newer session took the name (hub.hpp): the two do
+// not take the name from each other in turn.
 //
 // Thread safety: every member may be called from any thread. Callbacks run on the
 // endpoint's I/O thread, one at a time; they may call send() (when the buffer is not full)

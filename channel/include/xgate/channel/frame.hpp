@@ -16,7 +16,8 @@
 //   H -> E  challenge 32 fresh random bytes and the hub's context string
 //   E -> H  auth      crypto_auth MAC over the challenge (see detail/auth.hpp)
 //   H -> E  welcome   H's link_state (or refused: code and reason, then H closes)
-// then message / ack / presence / ping / pong / error in both directions.
+// then message / ack / presence / ping / pong / error in both directions, and refused from
+// H when a newer session takes E's name (then H closes).
 #pragma once
 
 #include <array>
@@ -137,6 +138,8 @@ class frame_reader {
   // The next complete frame; nullopt until more bytes arrive. Throws what decode_payload throws.
   [[nodiscard]] std::optional<frame> next();
   std::size_t buffered() const noexcept { return buf_.size() - pos_; }  // bytes not yet consumed
+  // The limit for the frames still to come (the hub's is small until a connection logs in).
+  void set_max_frame(std::size_t max_frame) noexcept { max_frame_ = max_frame; }
 
  private:
   std::size_t max_frame_;

@@ -6,15 +6,31 @@
 //
 // Endpoint names a credential may take: the credential's principal itself, or any name
 // under "PRINCIPAL/" (principal node-a may be "node-a" or "node-a/worker-1"). Any other
-// name needs a credential whose grant is narrowed to channel names (scope not "", so not a
-// login token) and covers "channel/endpoints/NAME" with the write right, AND a document
-// the administrator put at channel/endpoints/NAME or a parent of it (the nearest that
-// exists counts) whose rights give the credential's principal write: e.g. a document
-// channel/endpoints/job writable by "scheduler", and a credential of scheduler's issued
-// with scope "channel/endpoints/job", let its holder be "job/17". (The grant alone is not
-// enough: anyone may issue themselves a credential for any scope.)
+// name needs what a user cannot make for themselves: a document an administrator
+// (hub_options::administrators, xgated --hub-admin) created at channel/endpoints/NAME or a
+// parent of it, whose rights give the credential's principal write. Documents others
+// created there are ignored (anyone may create a document under any free name, and issue
+// themselves a credential for any scope): the nearest document that an administrator
+// created, and the taker or an administrator may read, decides. The credential must also be narrowed to channel names
+// (scope not "", so not a login token) and cover "channel/endpoints/NAME" with the write
+// right. E.g. with administrator "admin", a document channel/endpoints/job that admin
+// created writable by "scheduler", and a credential of scheduler's issued with scope
+// "channel/endpoints/job", let its holder be "job/17". Without administrators every
+// principal takes only its own names. (The store's copy keeps a document's creator: an
+// administrator who gives others both write and copy on one of its documents lets them
+// put a copy under channel/endpoints/.) Any other name is refused: refused(bad_auth,
+// "access denied: principal "P" may not take the endpoint name "NAME""), and the
+// connection closes.
 // One connection per endpoint name: a new authenticated connection for a name replaces
-// (closes) the old one.
+// the old one, which is sent refused(protocol, "endpoint NAME: replaced by a newer
+// session (PEER)") and closed; an endpoint that is told so stops instead of reconnecting,
+// so two live sessions of one name do not knock each other off in turn. The new session
+// gets, exactly once and in order, every message the old one had not acknowledged: the
+// hub's stream to the name starts afresh (a new link stream id) whenever the new session
+// does not stand where the old one left it.
+// Before login a connection may send frames of at most hub_options::max_frame_before_login
+// bytes (a larger one: error(frame_too_large), and the connection closes), so connections
+// that never log in hold little memory.
 //
 // Delivery: a message is checked (sender = the authenticated endpoint, spoofed: an error
 // frame and a "refused" log entry, nothing forwarded), then its queue document
@@ -71,6 +87,11 @@ struct hub_options {
   // The principal the hub acts as in the store (its queue and log documents).
   std::string principal = "xgate-hub";
   std::size_t max_frame = default_max_frame;
+  // The frame limit before login (hello and auth are a few hundred bytes).
+  std::size_t max_frame_before_login = std::size_t{16} << 10;
+  // Principals whose documents under channel/endpoints/ say who may take names outside
+  // their own (the rule above). Empty: every principal takes only its own names.
+  std::vector<std::string> administrators;
   // Per receiving endpoint: queued messages not yet acknowledged by it.
   std::size_t max_queue_messages = 100000;
   std::size_t max_queue_bytes = std::size_t{256} << 20;
@@ -117,7 +138,8 @@ class hub_connection {
   // closes the connection.
   virtual void on_bad_input(const channel_error& e) = 0;
   virtual void on_closed() = 0;
-  // The endpoint name once authenticated; "" before.
+  // The endpoint name once authenticated; "" before (while "", a transport decodes frames
+  // with hub_options::max_frame_before_login).
   virtual std::string endpoint() const = 0;
 };
 

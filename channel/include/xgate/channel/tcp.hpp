@@ -1,7 +1,9 @@
 // The hub's TCP transport: length-prefixed frames (frame.hpp) on plain TCP (Boost.Asio).
 // Each accepted socket is one hub_connection. A connection whose bytes are not frames (a
 // bad kind or field, a length prefix beyond the maximum frame) gets error(code, reason),
-// a log entry, and is closed; the server keeps serving the others.
+// a log entry, and is closed; the server keeps serving the others. Until a connection logs
+// in, its frames may be at most hub_options::max_frame_before_login bytes and it reads
+// through a small buffer, so connections that never log in cost little memory.
 //
 //   xgate::channel::hub h(store, {.context = "xgated hub@127.0.0.1:4711"});
 //   xgate::channel::tcp_hub_server server(h, {.address = "127.0.0.1", .port = 0});
