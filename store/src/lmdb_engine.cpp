@@ -82,7 +82,7 @@ class txn {
 
 // One write() waiting for its group's commit.
 struct write_request {
-  const std::function<void(write_transaction&)>* run;
+  const std::function<void(write_transaction&)>* run = nullptr;
   std::string_view operation, document;
   std::exception_ptr error;
   bool done = false;
@@ -286,7 +286,10 @@ void lmdb_engine::read(std::string_view operation, std::string_view document,
 
 void lmdb_engine::write(std::string_view operation, std::string_view document,
                         const std::function<void(write_transaction&)>& fn) {
-  write_request r{&fn, operation, document};
+  write_request r;
+  r.run = &fn;
+  r.operation = operation;
+  r.document = document;
   impl_->submit(r);
   if (r.error) std::rethrow_exception(r.error);
 }
