@@ -426,7 +426,7 @@ TEST_F(OpenSession, FileAddressesShareOneStorePerDirectory) {
   std::string token = s.issue_credential("bob", {.rights = {xgate::right::read}});
   auto c = open_session("file://" + dir.string(), token, cache);
   EXPECT_EQ(c->principal(), "bob");
-  EXPECT_THROW(c->read("x"), xgate::access_denied);  // bob is not a reader of alice's document
+  EXPECT_THROW((void)c->read("x"), xgate::access_denied);  // bob is not a reader of alice's document
   EXPECT_EQ(store_errc_of([&] { open_session("file:" + dir.string(), "bogus", cache); }), store_errc::bad_credential);
   EXPECT_THROW(open_session("ftp://x", "t", cache), client_error);
   EXPECT_EQ(open_session("http://127.0.0.1:1", "t", cache)->address(), "http://127.0.0.1:1");
