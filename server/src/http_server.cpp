@@ -172,7 +172,8 @@ void http_server::stop() {
   });
   for (auto& weak : open)
     if (auto c = weak.lock()) asio::post(c->executor(), [c] { c->close(); });
-  m.core.waits->stop();
+  // start() may have failed part way (an address in use): stop what was set up.
+  if (m.core.waits) m.core.waits->stop();
   {
     std::unique_lock lock(m.core.mutex);
     m.core.all_closed.wait(lock, [&m] { return m.core.open == 0 && m.core.refusing == 0; });
@@ -180,7 +181,7 @@ void http_server::stop() {
   m.work.reset();
   m.core.ioc.stop();
   for (auto& t : m.io_threads) t.join();
-  m.core.store_pool->join();
+  if (m.core.store_pool) m.core.store_pool->join();
 }
 
 }  // namespace xgate::server
