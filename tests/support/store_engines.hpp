@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,8 @@ struct store_engine_factory {
   std::function<std::unique_ptr<engine>(const std::filesystem::path& place)> open;
   // Removes the data kept for place.
   std::function<void(const std::filesystem::path& place)> remove;
+  // gtest prints a test's parameter: the engine's name, not its bytes.
+  friend void PrintTo(const store_engine_factory& f, std::ostream* os) { *os << f.name; }
 };
 
 inline const std::vector<store_engine_factory>& store_engines() {
