@@ -349,7 +349,7 @@ TEST_F(MigrateRuntime, ANodeThatLostTheJobIsRefusedAtItsNextCheckpointAndStops) 
   auto a = make_node("A"), b = make_node("B");
   std::string id = a->submit("word-count",
                              {{"input", (dir / "in.txt").string()}, {"output", (dir / "out.txt").string()},
-                              {"every", "400"}, {"throttle_ms", "10"}},
+                              {"every", "400"}, {"throttle_ms", "50"}},
                              "alice");
   std::this_thread::sleep_for(30ms);
   // B takes the job as if A were dead; A is not, and learns at its next checkpoint.
