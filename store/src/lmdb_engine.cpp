@@ -279,6 +279,13 @@ void lmdb_engine::read(std::string_view operation, std::string_view document,
       continue;
     }
     check(rc, operation, document);
+    // LMDB registers a reader at the newest transaction id and copies that id's meta page
+    // afterwards; if two commits land in between, the copy is of a newer snapshot than the
+    // id, and the next read may then go back in time. Such a snapshot is retried: once the
+    // newest meta is at most one ahead, the copied one was never overwritten.
+    MDB_envinfo info;
+    check(mdb_env_info(impl_->env, &info), operation, document);
+    if (info.me_last_txnid > mdb_txn_id(t.get()) + 1) continue;
     fn(lmdb::transaction(t.get(), impl_->dbs, operation));
     return;
   }
