@@ -172,11 +172,15 @@ int run_store(const std::string& command, const store_args& a) {
       case st::store_errc::bad_name:
       case st::store_errc::bad_xpath: code = exit_usage; break;
       case st::store_errc::bad_document:
-      case st::store_errc::too_large: code = exit_invalid; break;
+      case st::store_errc::too_large:
+      case st::store_errc::query_too_expensive: code = exit_invalid; break;
       case st::store_errc::creator_mismatch:
       case st::store_errc::rights_change:
-      case st::store_errc::bad_credential: code = exit_denied; break;
-      case st::store_errc::lmdb: code = exit_unavailable; break;
+      case st::store_errc::bad_credential:
+      case st::store_errc::insecure_permissions: code = exit_denied; break;
+      case st::store_errc::lmdb:
+      case st::store_errc::cancelled:
+      case st::store_errc::no_space: code = exit_unavailable; break;
     }
     throw command_failure{code, std::string(e.what()) + " (at " + where + ")"};
   } catch (const xgate::access_denied& e) {

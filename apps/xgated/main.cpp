@@ -5,15 +5,18 @@
 //          [--max-document BYTES] [--reap-interval SECONDS] [--log-days N] [--hub-admin NAME]...
 //          [--max-response BYTES] [--threads N] [--store-threads N] [--max-connections N]
 //          [--max-connections-per-address N] [--idle-timeout S] [--header-timeout S] [--body-timeout S]
+//          [--query-time S] [--query-memory BYTES]
 //       (the HTTP server's limits, server/API.md "Limits")
 //       prints one line per service on stdout, the chosen port for port 0:
 //         store: http://ADDRESS:PORT
 //         hub: tcp://ADDRESS:PORT2            (with --hub)
 //         hub-http: http://ADDRESS:PORT3      (with --hub-http: the hub over HTTP long-poll)
 //       then logs each request (and the hub's logins and refusals) on stderr, and stops
-//       cleanly on SIGINT or SIGTERM (exit 0). --hub-admin names a principal whose
-//       documents under channel/endpoints/ say who may take endpoint names outside their
-//       own (channel/hub.hpp); without it every principal takes only its own names.
+//       cleanly on SIGINT or SIGTERM (exit 0), cancelling running queries; whatever still
+//       runs after 4 seconds is cut short (exit 1, the store is safe: LMDB commits are atomic).
+//       --hub-admin names a principal whose documents under channel/endpoints/ say who may
+//       take endpoint names outside their own (channel/hub.hpp); without it every principal
+//       takes only its own names.
 //   xgated adduser NAME --data DIR
 //       issues a login token for principal NAME (every right on every name) and prints it
 //       once on stdout; the store keeps only its hash.
@@ -25,10 +28,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstdint>
 #include <iostream>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -131,6 +136,13 @@ int serve(const std::string& data, const std::string& listen, const std::string&
   }
   int sig = 0;
   sigwait(&signals, &sig);
+  // Stopping waits for in-flight store calls; none should take long once queries are
+  // cancelled, but a stop must be bounded whatever runs.
+  std::thread([] {
+    std::this_thread::sleep_for(std::chrono::seconds(4));
+    std::cerr << "xgated: still stopping after 4 s; exiting now" << std::endl;
+    std::_Exit(exit_runtime);
+  }).detach();
   if (hub_http) hub_http->stop();
   if (hub_server) hub_server->stop();
   if (hub) hub->stop();
@@ -159,6 +171,15 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--max-response", o.max_response,
                  "largest query answer or document view sent, in bytes; larger ones get 507 (default 64 MiB)")
+      ->type_name("BYTES")
+      ->check(CLI::PositiveNumber);
+  double query_seconds = 5;
+  app.add_option("--query-time", query_seconds,
+                 "a query running longer is stopped and answered 422 query_too_expensive (default 5)")
+      ->type_name("SECONDS")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--query-memory", o.query_memory,
+                 "a query needing more memory is stopped and answered 422 query_too_expensive (default 512 MiB)")
       ->type_name("BYTES")
       ->check(CLI::PositiveNumber);
   app.add_option("--threads", o.threads, "threads doing network I/O (default: max(2, hardware threads))")
@@ -222,6 +243,7 @@ int main(int argc, char** argv) {
     o.idle_timeout = ms(idle_seconds);
     o.header_timeout = ms(header_seconds);
     o.body_timeout = ms(body_seconds);
+    o.query_time = ms(query_seconds);
     return serve(data, listen, hub_listen, hub_http_listen, o, reap_seconds, log_days, hub_admins);
   } catch (const std::exception& e) {
     std::cerr << "xgated: " << one_line(e.what()) << "\n";

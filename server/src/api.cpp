@@ -265,21 +265,27 @@ response query_route(exchange& x, const request& req, const std::string& prefix,
   const std::string* xpath = p.get("xpath");
   if (!xpath) throw bad_request("missing query parameter \"xpath\"");
   std::uint64_t revision = x.store.revision();
-  auto matches = x.store.query(prefix, *xpath, who);
   // An answer can be far larger than the documents (//* repeats every element inside each
-  // ancestor), hence the limit.
+  // ancestor), hence the limit; values go into the answer as the store produces them, so
+  // the answer's limit (507) stops the query before its result budget, which is the same.
   bounded_body body(x.options.max_response, "query answer");
   body.append("<query prefix=\"" + escape(prefix) + "\" xpath=\"" + escape(*xpath) + "\">");
-  for (auto& m : matches) {
-    body.append("<match name=\"" + escape(m.name) + "\" revision=\"" + std::to_string(m.revision) + "\">");
-    for (auto& v : m.values) {
-      body.append("<value>");
-      body.append_escaped(v);
-      body.append("</value>");
-      std::string().swap(v);  // what is in the answer need not be held twice
+  std::string open;  // the document whose <match> is open
+  store::query_options o{.time_budget = x.options.query_time,
+                         .memory_budget = x.options.query_memory,
+                         .result_budget = x.options.max_response,
+                         .stop = x.stop};
+  x.store.query(prefix, *xpath, who, o, [&](const std::string& name, std::uint64_t rev, std::string&& value) {
+    if (open != name) {
+      if (!open.empty()) body.append("</match>");
+      open = name;
+      body.append("<match name=\"" + escape(name) + "\" revision=\"" + std::to_string(rev) + "\">");
     }
-    body.append("</match>");
-  }
+    body.append("<value>");
+    body.append_escaped(value);
+    body.append("</value>");
+  });
+  if (!open.empty()) body.append("</match>");
   body.append("</query>");
   return xml_response(req, http::status::ok, body.take(), revision);
 }

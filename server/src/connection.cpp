@@ -149,16 +149,19 @@ void connection::bad_request(error_code why) {
 }
 
 void connection::run() {
-  asio::post(*core_.store_pool, [self = shared_from_this()] {
+  call_stop_ = std::stop_source();
+  hung_up_ = false;
+  asio::post(*core_.store_pool, [self = shared_from_this(), stop = call_stop_] {
     core& c = self->core_;
-    exchange x{c.store, c.options, {}, {}};
+    std::stop_callback on_shutdown(c.shutdown.get_token(), [stop]() mutable { stop.request_stop(); });
+    exchange x{c.store, c.options, {}, {}, stop.get_token()};
     response res = handle(x, self->req_);
     http::verb method = self->req_.method();
     if (method != http::verb::get && method != http::verb::head) c.waits->poke();
     if (!x.pending) {
       asio::post(self->executor_, [self, res = std::move(res), principal = std::move(x.principal)]() mutable {
         self->principal_ = std::move(principal);
-        self->send(std::move(res));
+        self->finish_call(std::move(res));
       });
       return;
     }
@@ -182,19 +185,30 @@ void connection::run() {
     });
     c.waits->add(std::move(e));
   });
+  watch_hangup();
 }
 
-// While a long poll waits, a read watches the connection: a client that hangs up frees its
-// entry at once. Bytes of a pipelined next request are kept for later.
+void connection::watch_hangup() {
+  waiting_read_ = true;
+  stream_.expires_never();  // the call's own budgets and the long poll's timeout bound the wait
+  stream_.async_read_some(buffer_.prepare(read_chunk), beast::bind_front_handler(&connection::on_waiting_read, shared_from_this()));
+}
+
+void connection::finish_call(response res) {
+  if (closed_) return;
+  if (!waiting_read_) return send(std::move(res));
+  answer_ = std::move(res);
+  stream_.cancel();  // on_waiting_read sends it
+}
+
+// A long poll goes on watching the connection as its store call did: a client that hangs up
+// frees its entry at once. Bytes of a pipelined next request are kept for later.
 void connection::begin_wait(std::shared_ptr<watches::entry> e) {
-  if (closed_) {
+  if (closed_ || hung_up_) {
     e->claim();
-    return;
+    return close();
   }
   waiting_ = std::move(e);
-  waiting_read_ = true;
-  stream_.expires_never();  // the long poll's own timeout bounds the wait
-  stream_.async_read_some(buffer_.prepare(read_chunk), beast::bind_front_handler(&connection::on_waiting_read, shared_from_this()));
 }
 
 void connection::on_waiting_read(error_code ec, std::size_t n) {
@@ -205,8 +219,12 @@ void connection::on_waiting_read(error_code ec, std::size_t n) {
     answer_.reset();
     return send(std::move(r));
   }
-  if (ec) return close();
-  // Pipelined bytes: nothing more is read until the answer is sent.
+  if (!ec) return;  // pipelined bytes: nothing more is read until the answer is sent
+  if (waiting_) return close();
+  // The client hung up (or only stopped sending) during the store call: the call is
+  // cancelled, and its answer is still sent, for the client that only stopped sending.
+  hung_up_ = true;
+  call_stop_.request_stop();
 }
 
 void connection::finish_wait(response res) {

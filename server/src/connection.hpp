@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <unordered_map>
 
@@ -44,6 +45,7 @@ struct core {
   asio::io_context ioc;
   std::optional<asio::thread_pool> store_pool;  // store calls block: they run here
   std::optional<watches> waits;
+  std::stop_source shutdown;  // requested by stop(): running queries end
 
   std::mutex mutex;  // guards what follows
   std::condition_variable all_closed;
@@ -86,6 +88,8 @@ class connection : public std::enable_shared_from_this<connection> {
   void read_body();
   void on_body(beast::error_code ec, std::size_t);
   void run();  // on the store pool
+  void watch_hangup();
+  void finish_call(response res);
   void begin_wait(std::shared_ptr<watches::entry> e);
   void on_waiting_read(beast::error_code ec, std::size_t n);
   void finish_wait(response res);
@@ -111,8 +115,11 @@ class connection : public std::enable_shared_from_this<connection> {
   std::optional<http::response<http::empty_body>> head_;  // HEAD: headers only
   std::optional<http::response_serializer<http::empty_body>> head_writer_;
   std::optional<http::response<http::empty_body>> continue_;
-  // A long poll in progress: its entry, whether a read watches for the client hanging up,
-  // and the answer when it came while that read was still pending.
+  // While a store call or a long poll is in progress, a read watches for the client hanging
+  // up: a hang-up cancels the call (call_stop_) and ends the long poll. answer_ holds the
+  // answer when it came while that read was still pending.
+  std::stop_source call_stop_;
+  bool hung_up_ = false;
   std::shared_ptr<watches::entry> waiting_;
   bool waiting_read_ = false;
   std::optional<response> answer_;

@@ -165,6 +165,7 @@ void http_server::stop() {
     for (auto& [key, c] : m.core.live) open.push_back(c);
   }
   if (!m.started) return;
+  m.core.shutdown.request_stop();
   asio::post(m.acceptor.get_executor(), [&m] {
     error_code ec;
     m.acceptor.close(ec);

@@ -81,7 +81,12 @@ http_error current_error() {
       case store::store_errc::no_lease: s = http::status::conflict; break;
       case store::store_errc::history_lost: s = http::status::gone; break;
       case store::store_errc::too_large: s = http::status::payload_too_large; break;
-      case store::store_errc::lmdb: s = http::status::internal_server_error; break;
+      case store::store_errc::lmdb:
+      case store::store_errc::insecure_permissions: s = http::status::internal_server_error; break;
+      case store::store_errc::query_too_expensive: s = http::status::unprocessable_entity; break;
+      case store::store_errc::no_space: s = http::status::insufficient_storage; break;
+      case store::store_errc::cancelled:
+        return {http::status::service_unavailable, "cancelled", e.what(), {{"Retry-After", "1"}}};
     }
     return {s, store::to_string(e.reason()), e.what()};
   } catch (const std::bad_alloc&) {

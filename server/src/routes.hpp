@@ -7,6 +7,7 @@
 #include <exception>
 #include <functional>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -45,6 +46,7 @@ struct exchange {
   const server_options& options;
   std::string principal;                // set once authenticated, for the access log
   std::optional<pending_watch> pending;  // set by a long poll instead of its response
+  std::stop_token stop;                  // requested when the client hangs up or the server stops
 };
 
 // A refusal that is not a store or access error: status, X-Xgate-Error code, message.

@@ -17,6 +17,10 @@ const xgate::code_category& store_category() noexcept {
       {E(bad_credential), "bad_credential", condition::access_denied, "a token that is unknown, expired or revoked, or a malformed credential request"},
       {E(too_large), "too_large", condition::too_large, "a document larger than store_options::max_document_size"},
       {E(lmdb), "lmdb", condition::internal, "any other LMDB failure; lmdb_code() holds the MDB_* code"},
+      {E(query_too_expensive), "query_too_expensive", condition::too_large, "a query past its time, memory or result budget (query_options)"},
+      {E(cancelled), "cancelled", condition::unavailable, "an operation stopped by its caller's stop request"},
+      {E(no_space), "no_space", condition::internal, "the store's file system is full; lmdb_code() holds ENOSPC"},
+      {E(insecure_permissions), "insecure_permissions", condition::failed_precondition, "a store directory or file that users other than its owner may write"},
   });
 #undef E
   return category;

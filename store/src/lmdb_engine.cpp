@@ -1,6 +1,11 @@
 #include <xgate/store/lmdb_engine.hpp>
 
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -88,6 +93,28 @@ struct write_request {
   bool done = false;
   bool lead = false;  // handed the leadership by the previous leader
 };
+
+// The store holds documents and credential hashes: its directory is created 0700 and its
+// files 0600 (only the owner reads them, as PostgreSQL keeps its data directory), and a
+// store that users other than its owner may write is refused, since they could change
+// documents, rights and credentials behind the store's back.
+void refuse_if_others_may_write(const std::filesystem::path& p, const std::string& where) {
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0) return;  // not there yet: created private below
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) == 0) return;
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  throw store_error(store_errc::insecure_permissions, "open", where,
+                    p.string() + " has mode " + mode + ": users other than its owner may write it (chmod go-w " +
+                        p.string() + ")");
+}
+
+void make_private_dir(const std::filesystem::path& dir, const std::string& where) {
+  std::error_code ec;
+  if (dir.has_parent_path()) std::filesystem::create_directories(dir.parent_path(), ec);
+  if (ec) throw store_error(store_errc::lmdb, "open", where, ec.message());
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) throw store_error(store_errc::lmdb, "open", where, std::strerror(errno));
+}
 
 }  // namespace
 
@@ -216,9 +243,19 @@ struct lmdb_engine::impl {
     }
   }
 
-  static void fail_all(const std::vector<write_request*>& group, int rc) {
-    for (write_request* r : group)
-      r->error = std::make_exception_ptr(store_error(store_errc::lmdb, r->operation, r->document, mdb_strerror(rc), rc));
+  void fail_all(const std::vector<write_request*>& group, int rc) const {
+    for (write_request* r : group) r->error = std::make_exception_ptr(failure(rc, r->operation, r->document));
+  }
+
+  // A failed commit as the store reports it. LMDB reports a full disk as EIO when a write
+  // comes up short; with the file system all but full, that is what happened.
+  store_error failure(int rc, std::string_view operation, std::string_view document) const {
+    struct statvfs fs {};
+    bool full = rc == ENOSPC || (rc == EIO && ::statvfs(path.c_str(), &fs) == 0 &&
+                                 static_cast<unsigned long long>(fs.f_bavail) * fs.f_frsize < (1u << 20));
+    if (!full) return store_error(store_errc::lmdb, operation, document, mdb_strerror(rc), rc);
+    return store_error(store_errc::no_space, operation, document,
+                       "no space left on device (the file system of " + path.string() + " is full)", ENOSPC);
   }
 
   // A write transaction of its own: for opening the databases (mdb_dbi_open must not run
@@ -253,16 +290,15 @@ struct lmdb_engine::impl {
 lmdb_engine::lmdb_engine(const std::filesystem::path& dir, lmdb_options options) : impl_(std::make_unique<impl>()) {
   impl_->path = dir;
   std::string where = dir.string();
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) throw store_error(store_errc::lmdb, "open", where, ec.message());
+  make_private_dir(dir, where);
+  for (const char* file : {"", "data.mdb", "lock.mdb"}) refuse_if_others_may_write(*file ? dir / file : dir, where);
   check(mdb_env_create(&impl_->env), "open", where);
   check(mdb_env_set_maxdbs(impl_->env, 6), "open", where);
   check(mdb_env_set_maxreaders(impl_->env, options.max_readers), "open", where);
   check(mdb_env_set_mapsize(impl_->env, options.initial_map_size), "open", where);
   // MDB_NOTLS: a reader slot belongs to a transaction, not to a thread, so threads may
   // come and go without pinning slots.
-  check(mdb_env_open(impl_->env, where.c_str(), MDB_NOTLS, 0664), "open", where);
+  check(mdb_env_open(impl_->env, where.c_str(), MDB_NOTLS, 0600), "open", where);
   check(mdb_reader_check(impl_->env, &impl_->stale_readers), "open", where);
   impl_->open_databases(where);
 }

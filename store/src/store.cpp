@@ -40,6 +40,38 @@ document_info found(std::optional<document_info> d, std::string_view operation, 
   return std::move(*d);
 }
 
+// XML requires its declared encoding, and the store's documents are UTF-8: anything else
+// would be served later under a UTF-8 label. Throws store_error(bad_document) naming the
+// offset of the first byte that is not part of a valid UTF-8 sequence.
+void check_utf8(std::string_view xml, std::string_view operation, std::string_view name) {
+  auto refuse = [&](std::size_t at) {
+    throw store_error(store_errc::bad_document, operation, name,
+                      "not valid UTF-8 at byte offset " + std::to_string(at) + " (byte 0x" +
+                          "0123456789abcdef"[static_cast<unsigned char>(xml[at]) >> 4] +
+                          "0123456789abcdef"[static_cast<unsigned char>(xml[at]) & 15] + ")");
+  };
+  const auto* b = reinterpret_cast<const unsigned char*>(xml.data());
+  std::size_t n = xml.size(), i = 0;
+  while (i < n) {
+    unsigned c = b[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    if (len == 0) refuse(i);
+    // The second byte's range excludes overlong forms, surrogates and code points past U+10FFFF.
+    unsigned lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+    unsigned hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+    for (std::size_t k = 1; k < len; ++k) {
+      if (i + k >= n) refuse(i);
+      unsigned t = b[i + k];
+      if (k == 1 ? (t < lo || t > hi) : (t < 0x80 || t > 0xbf)) refuse(i);
+    }
+    i += len;
+  }
+}
+
 // The rights a write of xml under name would give the document.
 std::pair<xgate::rights, bool> rights_for(std::string_view xml, std::string_view name, const caller& who,
                                           const write_options& o, const std::optional<document_info>& current,
@@ -90,6 +122,7 @@ document_info store::impl::put(write_transaction& t, std::string_view operation,
                           std::to_string(max_document_size));
   if (current ? !allowed(who, current->rights, name, right::write) : !who.may(name, right::write))
     throw xgate::access_denied(who.principal(), "write", std::string(name));
+  if (!forced) check_utf8(xml, operation, name);
   auto [rights, embedded] = forced ? *forced : rights_for(xml, name, who, o, current, operation);
   if (current) {
     if (rights.creator != current->rights.creator)

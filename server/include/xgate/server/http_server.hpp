@@ -22,6 +22,11 @@ struct server_options {
   // Query answers and document views over this many bytes get 507 too_large; the size is
   // checked as the answer is produced.
   std::size_t max_response = std::size_t{64} << 20;
+  // A query's budgets (store::query_options): past its time or memory budget it is answered
+  // 422 query_too_expensive. Its result budget is max_response. A query is cancelled when
+  // its client hangs up, and when the server stops.
+  std::chrono::milliseconds query_time{5000};
+  std::size_t query_memory = std::size_t{512} << 20;
   // The access log: one line per request (never tokens, cookies or credential bodies).
   // May be null. Written under a lock; the stream must outlive the server.
   std::ostream* log = nullptr;
@@ -60,7 +65,8 @@ class http_server {
   // "http://ADDRESS:PORT"
   std::string url() const;
   // Closes the listener and every connection (long polls are cut without an answer) and
-  // joins all threads. Idempotent; in-flight store operations finish first.
+  // joins all threads. Idempotent; running queries are cancelled, other in-flight store
+  // operations finish first.
   void stop();
 
  private:

@@ -27,6 +27,10 @@ enum class store_errc {
   bad_credential,    // a token that is unknown, expired or revoked, or a malformed credential request
   too_large,         // a document larger than store_options::max_document_size
   lmdb,              // any other LMDB failure; lmdb_code() holds the MDB_* code
+  query_too_expensive,   // a query past its time, memory or result budget (query_options)
+  cancelled,             // an operation stopped by its caller's stop request
+  no_space,              // the store's file system is full; lmdb_code() holds ENOSPC
+  insecure_permissions,  // a store directory or file that users other than its owner may write
 };
 }  // namespace xgate::store
 

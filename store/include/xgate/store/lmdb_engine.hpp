@@ -37,9 +37,12 @@ struct lmdb_options {
 
 class lmdb_engine final : public engine {
  public:
-  // Opens the environment in dir, creating the directory and the databases if missing, and
-  // clears reader slots left by dead processes. Throws store_error(lmdb) with operation
-  // "open" and dir as the document.
+  // Opens the environment in dir, creating the directory (mode 0700, its files 0600) and the
+  // databases if missing, and clears reader slots left by dead processes. Throws store_error
+  // with operation "open" and dir as the document: insecure_permissions when users other than
+  // the owner may write dir or its files (the message names the path and its mode), lmdb
+  // for any other failure.
+  // A write that fails because the file system is full throws store_error(no_space).
   explicit lmdb_engine(const std::filesystem::path& dir, lmdb_options options = {});
   ~lmdb_engine() override;
   lmdb_engine(const lmdb_engine&) = delete;

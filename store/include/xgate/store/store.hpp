@@ -12,7 +12,8 @@
 // Errors: every operation throws store_error (error.hpp) for what the store refuses or
 // fails at, and xgate::access_denied for a refusal by a document's rights or a credential's
 // grant; the lists below name the codes each one gives. Any operation may also throw
-// store_error(lmdb) when the engine fails, and bad_name for an invalid name or prefix.
+// store_error(lmdb) when the engine fails (no_space when its file system is full), and
+// bad_name for an invalid name or prefix.
 //
 // Thread safety: one store object may be used from any number of threads at once. See the
 // engine's header for its own rules (lmdb_engine.hpp: one open per process, no fork()).
@@ -91,6 +92,24 @@ struct query_match {
   std::vector<std::string> values;
 };
 
+// The limits of one query (store::query). Past a budget the query stops with
+// store_error(query_too_expensive) naming the budget; on a stop request, with
+// store_error(cancelled). The evaluation checks its time, memory and stop request whenever
+// XPath allocates (when it builds a node set or a string: every step that finds nodes), and
+// between documents and values; an expression that scans a document without finding
+// anything can run one such scan past the budget, not more.
+struct query_options {
+  // Copying the documents out and evaluating them, all together.
+  std::chrono::milliseconds time_budget{5000};
+  // Bytes held at once: the copied documents, a parsed document and XPath's working memory
+  // (a parsed document takes about 20 times its size, less for text-heavy documents).
+  std::size_t memory_budget = std::size_t{512} << 20;
+  // Bytes of the values produced, in all matches. The value that takes the total past it is
+  // the last one produced: a caller taking values as they come holds at most one more.
+  std::size_t result_budget = std::size_t{64} << 20;
+  std::stop_token stop;
+};
+
 // Writes and removes that commit together or not at all.
 class batch {
  public:
@@ -136,7 +155,9 @@ class store {
   store(const store&) = delete;
   store& operator=(const store&) = delete;
 
-  // Creates or replaces. Throws store_error (bad_name, bad_document, conflict, too_large,
+  // Creates or replaces. The document must be well-formed XML in UTF-8 (bad_document names
+  // the offset of the first byte that is not valid UTF-8). Throws store_error (bad_name,
+  // bad_document, conflict, too_large,
   // creator_mismatch, rights_change) or xgate::access_denied (no write right on the
   // document being replaced; an anonymous principal creating one).
   document_info write(std::string_view name, std::string_view xml, const caller& who,
@@ -167,9 +188,17 @@ class store {
   [[nodiscard]] std::vector<document_info> list(std::string_view prefix, const caller& who, std::size_t limit = 0) const;
   // Evaluates xpath on every readable document under prefix; documents without a match
   // are left out. Element names are matched as written, prefix included ("xg:rights").
-  // The documents are read in one transaction and evaluated after it. Throws store_error
-  // (bad_name for the prefix, bad_xpath).
-  [[nodiscard]] std::vector<query_match> query(std::string_view prefix, std::string_view xpath, const caller& who) const;
+  // The documents are copied out in one read transaction and evaluated after it: a query
+  // never holds a transaction while it evaluates. Throws store_error (bad_name for the
+  // prefix, bad_xpath, query_too_expensive, cancelled).
+  [[nodiscard]] std::vector<query_match> query(std::string_view prefix, std::string_view xpath, const caller& who,
+                                               const query_options& options = {}) const;
+  // The same query, its values handed to each as they are produced (document by document in
+  // name order, each document's values in document order) instead of collected: each(name,
+  // revision, value). Whatever each throws stops the query and passes through.
+  using query_sink = std::function<void(const std::string& name, std::uint64_t revision, std::string&& value)>;
+  void query(std::string_view prefix, std::string_view xpath, const caller& who, const query_options& options,
+             const query_sink& each) const;
   // Applies every operation of b in one transaction; on any error nothing is applied.
   // Returns the info of each written document, in order (removes give none). Throws what
   // write() and remove() throw, for the first operation that fails ("batch write" or
