@@ -182,6 +182,11 @@ int main(int argc, char** argv) {
                  "a query needing more memory is stopped and answered 422 query_too_expensive (default 512 MiB)")
       ->type_name("BYTES")
       ->check(CLI::PositiveNumber);
+  app.add_option("--max-queries", o.max_queries,
+                 "queries evaluating at once; one more is answered 503 unavailable (default: half the store threads, "
+                 "at least 1)")
+      ->type_name("N")
+      ->check(CLI::PositiveNumber);
   app.add_option("--threads", o.threads, "threads doing network I/O (default: max(2, hardware threads))")
       ->type_name("N")
       ->check(CLI::PositiveNumber);

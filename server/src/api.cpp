@@ -264,6 +264,14 @@ response query_route(exchange& x, const request& req, const std::string& prefix,
   params p(query, "query", {"xpath"});
   const std::string* xpath = p.get("xpath");
   if (!xpath) throw bad_request("missing query parameter \"xpath\"");
+  std::optional<query_slots::slot> slot;
+  if (x.queries) {
+    slot.emplace(*x.queries);
+    if (!slot->engaged())
+      throw http_error{http::status::service_unavailable, "unavailable",
+                       "query: " + std::to_string(x.queries->max()) + " queries are running (the most this server evaluates at once); try again later",
+                       {{"Retry-After", "1"}}};
+  }
   std::uint64_t revision = x.store.revision();
   // An answer can be far larger than the documents (//* repeats every element inside each
   // ancestor), hence the limit; values go into the answer as the store produces them, so

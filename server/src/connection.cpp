@@ -154,7 +154,7 @@ void connection::run() {
   asio::post(*core_.store_pool, [self = shared_from_this(), stop = call_stop_] {
     core& c = self->core_;
     std::stop_callback on_shutdown(c.shutdown.get_token(), [stop]() mutable { stop.request_stop(); });
-    exchange x{c.store, c.options, {}, {}, stop.get_token()};
+    exchange x{c.store, c.options, {}, {}, stop.get_token(), c.queries ? &*c.queries : nullptr};
     response res = handle(x, self->req_);
     http::verb method = self->req_.method();
     if (method != http::verb::get && method != http::verb::head) c.waits->poke();

@@ -46,6 +46,7 @@ struct core {
   std::optional<asio::thread_pool> store_pool;  // store calls block: they run here
   std::optional<watches> waits;
   std::stop_source shutdown;  // requested by stop(): running queries end
+  std::optional<query_slots> queries;
 
   std::mutex mutex;  // guards what follows
   std::condition_variable all_closed;

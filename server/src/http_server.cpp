@@ -130,7 +130,9 @@ void http_server::start() {
   if (ec) throw std::system_error(ec.value(), std::generic_category(), "cannot listen on " + o.address + ":" + std::to_string(o.port));
   m.acceptor.listen(asio::socket_base::max_listen_connections);
   m.bound_port = m.acceptor.local_endpoint().port();
-  m.core.store_pool.emplace(o.store_threads ? o.store_threads : std::min<std::size_t>(default_threads(), 64));
+  std::size_t store_threads = o.store_threads ? o.store_threads : std::min<std::size_t>(default_threads(), 64);
+  m.core.store_pool.emplace(store_threads);
+  m.core.queries.emplace(o.max_queries ? o.max_queries : std::max<std::size_t>(1, store_threads / 2));
   m.core.waits.emplace(m.core.store);
   m.work.emplace(m.core.ioc.get_executor());
   m.accept();

@@ -2,6 +2,7 @@
 // server/API.md (api.cpp) and the browser view (browser.cpp).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -40,6 +41,30 @@ struct pending_watch {
   std::function<response(const std::vector<store::change>&, std::exception_ptr)> answer;
 };
 
+// The queries a server evaluates at once (server_options::max_queries).
+class query_slots {
+ public:
+  explicit query_slots(std::size_t max) : max_(max) {}
+  // One slot while it lives; engaged() is false when all were taken.
+  class slot {
+   public:
+    explicit slot(query_slots& s) : s_(s), engaged_(s.running_.fetch_add(1) < s.max_) {}
+    ~slot() { s_.running_.fetch_sub(1); }
+    slot(const slot&) = delete;
+    slot& operator=(const slot&) = delete;
+    bool engaged() const noexcept { return engaged_; }
+
+   private:
+    query_slots& s_;
+    bool engaged_;
+  };
+  std::size_t max() const noexcept { return max_; }
+
+ private:
+  std::atomic<std::size_t> running_{0};
+  std::size_t max_;
+};
+
 // One request in flight.
 struct exchange {
   store::store& store;
@@ -47,6 +72,7 @@ struct exchange {
   std::string principal;                // set once authenticated, for the access log
   std::optional<pending_watch> pending;  // set by a long poll instead of its response
   std::stop_token stop;                  // requested when the client hangs up or the server stops
+  query_slots* queries = nullptr;        // null: no limit
 };
 
 // A refusal that is not a store or access error: status, X-Xgate-Error code, message.

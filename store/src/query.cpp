@@ -8,14 +8,30 @@
 // its allocation functions are ours to set: they check the budgets of the evaluation running
 // on their thread and throw when one is spent, which unwinds pugixml (its documentation
 // allows an allocation function to throw) and frees what it held.
+//
+// An expression that scans without allocating (//*[count(//none)>0]) never reaches those
+// checks. For it, a timer (and the stop request) sends the querying thread a signal, and the
+// handler jumps out of the evaluation, the way PostgreSQL cancels a statement; never from
+// inside malloc (the allocation functions mark where they are), and the memory pugixml held
+// is freed after the jump, since every block of it came through the allocation functions.
 #include <xgate/store/store.hpp>
 
 #include <malloc.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdlib>
 #include <pugixml.hpp>
+#include <optional>
 #include <sstream>
+#include <stop_token>
+#include <unordered_set>
 
 #include "store_impl.hpp"
 
@@ -37,33 +53,145 @@ struct evaluation {
   std::size_t memory_left = 0;  // bytes pugixml may hold
   std::size_t held = 0;         // bytes pugixml holds, allocated during this evaluation
 
+  // Shared with the signal handler (on this thread).
+  sigjmp_buf jump;
+  volatile std::sig_atomic_t armed = 0;        // inside an XPath evaluation: the handler may jump
+  volatile std::sig_atomic_t in_memory = 0;    // inside malloc or free: it may not
+  volatile std::sig_atomic_t interrupted = 0;  // the signal came while it could not jump
+  std::unordered_set<void*> blocks;            // allocated while armed and not yet freed
+
+  spent overdue() const { return stop.stop_requested() ? spent::stop : spent::time; }
   void check() const {
     if (stop.stop_requested()) throw spent::stop;
     if (steady::now() >= deadline) throw spent::time;
   }
 };
 
-thread_local evaluation* current = nullptr;
+// initial-exec: reading it in the signal handler is one load, never an allocation.
+thread_local evaluation* current __attribute__((tls_model("initial-exec"))) = nullptr;
+
+// Marks e as inside malloc or free while it lives.
+class in_memory {
+ public:
+  explicit in_memory(evaluation& e) : e_(e) { e_.in_memory = 1; }
+  ~in_memory() { e_.in_memory = 0; }
+  in_memory(const in_memory&) = delete;
+  in_memory& operator=(const in_memory&) = delete;
+
+ private:
+  evaluation& e_;
+};
 
 void* allocate(std::size_t size) {
   evaluation* e = current;
   if (!e) return std::malloc(size);
-  e->check();
-  if (e->held > e->memory_left || size > e->memory_left - e->held) throw spent::memory;
-  void* p = std::malloc(size);
-  if (p) e->held += malloc_usable_size(p);
+  void* p = nullptr;
+  {
+    in_memory mark(*e);
+    e->check();
+    if (e->held > e->memory_left || size > e->memory_left - e->held) throw spent::memory;
+    p = std::malloc(size);
+    if (p && e->armed) e->blocks.insert(p);
+    if (p) e->held += malloc_usable_size(p);
+    if (p && e->interrupted) {
+      e->blocks.erase(p);
+      e->held -= std::min(e->held, malloc_usable_size(p));
+      std::free(p);
+      throw e->overdue();
+    }
+  }
   return p;
 }
 
 void deallocate(void* p) {
   evaluation* e = current;
-  if (e && p) e->held -= std::min(e->held, malloc_usable_size(p));
+  if (!e || !p) return std::free(p);
+  in_memory mark(*e);
+  e->blocks.erase(p);
+  e->held -= std::min(e->held, malloc_usable_size(p));
   std::free(p);
 }
 
 // Set before main, before any thread can use pugixml; compatible with pugixml's own
 // malloc/free, so memory allocated before or on other threads is freed alike.
 [[maybe_unused]] const bool hooks_installed = (pugi::set_memory_management_functions(allocate, deallocate), true);
+
+// The signal that cuts an evaluation short. A program that has its own use for it keeps it:
+// then evaluations stop only where XPath allocates.
+const int interrupt_signal = SIGRTMIN + 5;
+
+void on_interrupt(int) {
+  evaluation* e = current;
+  if (!e || !e->armed) return;  // late: the evaluation is over
+  if (e->in_memory) {
+    e->interrupted = 1;  // the allocation function throws once malloc is done
+    return;
+  }
+  e->armed = 0;
+  siglongjmp(e->jump, 1);
+}
+
+bool install_interrupt() {
+  struct sigaction old {};
+  if (::sigaction(interrupt_signal, nullptr, &old) != 0 || old.sa_handler != SIG_DFL) return false;
+  struct sigaction sa {};
+  sa.sa_handler = on_interrupt;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  return ::sigaction(interrupt_signal, &sa, nullptr) == 0;
+}
+
+bool interrupt_installed() {
+  static const bool installed = install_interrupt();
+  return installed;
+}
+
+// While it lives: the calling thread gets interrupt_signal when its deadline passes (plus a
+// moment for the allocation checks to come first) and when stop is requested.
+class interrupter {
+ public:
+  interrupter(steady::time_point deadline, const std::stop_token& stop) {
+    if (!interrupt_installed()) return;
+    sigevent ev{};
+    ev.sigev_notify = SIGEV_THREAD_ID;
+    ev.sigev_signo = interrupt_signal;
+    ev._sigev_un._tid = static_cast<pid_t>(::syscall(SYS_gettid));
+    if (::timer_create(CLOCK_MONOTONIC, &ev, &timer_) == 0) {
+      timer_armed_ = true;
+      auto after = std::max(deadline - steady::now(), steady::duration::zero()) + std::chrono::milliseconds(50);
+      auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(after).count();
+      itimerspec t{};
+      t.it_value.tv_sec = static_cast<time_t>(ns / 1000000000);
+      t.it_value.tv_nsec = static_cast<long>(ns % 1000000000);
+      t.it_interval.tv_nsec = 100000000;  // again every 100 ms, should one land outside XPath
+      ::timer_settime(timer_, 0, &t, nullptr);
+    }
+    if (stop.stop_possible()) on_stop_.emplace(stop, signal_thread{::pthread_self()});
+    // A thread that blocks every signal (as some thread pools do) still gets this one.
+    sigset_t just;
+    sigemptyset(&just);
+    sigaddset(&just, interrupt_signal);
+    mask_changed_ = ::pthread_sigmask(SIG_UNBLOCK, &just, &old_mask_) == 0;
+  }
+  ~interrupter() {
+    on_stop_.reset();  // waits for a callback running elsewhere
+    if (timer_armed_) ::timer_delete(timer_);
+    if (mask_changed_) ::pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+  }
+  interrupter(const interrupter&) = delete;
+  interrupter& operator=(const interrupter&) = delete;
+
+ private:
+  struct signal_thread {
+    pthread_t thread;
+    void operator()() const noexcept { ::pthread_kill(thread, interrupt_signal); }
+  };
+  timer_t timer_{};
+  bool timer_armed_ = false;
+  sigset_t old_mask_{};
+  bool mask_changed_ = false;
+  std::optional<std::stop_callback<signal_thread>> on_stop_;
+};
 
 // Makes e the evaluation of this thread while it lives.
 class scope {
@@ -73,6 +201,44 @@ class scope {
   scope(const scope&) = delete;
   scope& operator=(const scope&) = delete;
 };
+
+// The evaluations the signal may cut short. Each arms e, evaluates, disarms, and only then
+// moves its result out; noinline so that nothing of it is kept in the caller's registers
+// across the jump.
+[[gnu::noinline]] void evaluate_nodes(const pugi::xpath_query& q, const pugi::xml_document& doc, evaluation& e,
+                                      pugi::xpath_node_set& out) {
+  e.armed = 1;
+  pugi::xpath_node_set found = q.evaluate_node_set(doc);
+  e.armed = 0;
+  out = std::move(found);
+}
+
+// Into a buffer of ours: a std::string result would be allocated by operator new, which
+// the allocation functions do not see. Returns the size needed, terminator included.
+[[gnu::noinline]] std::size_t evaluate_text(const pugi::xpath_query& q, const pugi::xml_document& doc, evaluation& e,
+                                            char* buffer, std::size_t capacity) {
+  e.armed = 1;
+  std::size_t needed = q.evaluate_string(buffer, capacity, doc);
+  e.armed = 0;
+  return needed;
+}
+
+// Runs f (one of the above) so that the signal can cut it short: true when it was.
+template <class F>
+bool cut_short(evaluation& e, F f) {
+  e.interrupted = 0;
+  if (sigsetjmp(e.jump, 1) != 0) {
+    // pugixml's frames are gone without their destructors: free what they held.
+    in_memory mark(e);
+    for (void* p : e.blocks) std::free(p);
+    e.blocks.clear();
+    e.held = 0;
+    return true;
+  }
+  f();
+  e.blocks.clear();  // what the result holds is freed by its owner
+  return false;
+}
 
 struct readable {
   std::string name;
@@ -109,6 +275,12 @@ class run {
     check_between();
   }
 
+  // Evaluates each document in turn (see evaluate(readable&)).
+  void evaluate(std::vector<readable>& docs) {
+    interrupter alarm(e_.deadline, e_.stop);
+    for (readable& d : docs) evaluate(d);
+  }
+
   // Evaluates d and hands its values on; d's bytes are released afterwards.
   void evaluate(readable& d) {
     check_between();
@@ -128,8 +300,20 @@ class run {
 
  private:
   void values(const readable& d, const pugi::xml_document& doc) {
-    if (q_.return_type() != pugi::xpath_type_node_set) return produce(d, q_.evaluate_string(doc));
-    pugi::xpath_node_set found = q_.evaluate_node_set(doc);
+    if (q_.return_type() != pugi::xpath_type_node_set) {
+      std::string text(255, '\0');
+      for (;;) {
+        std::size_t needed = 0;
+        if (cut_short(e_, [&] { needed = evaluate_text(q_, doc, e_, text.data(), text.size() + 1); })) throw e_.overdue();
+        if (needed <= text.size() + 1) {
+          text.resize(needed - 1);
+          return produce(d, std::move(text));
+        }
+        text.assign(needed - 1, '\0');  // evaluated again, into room enough
+      }
+    }
+    pugi::xpath_node_set found;
+    if (cut_short(e_, [&] { evaluate_nodes(q_, doc, e_, found); })) throw e_.overdue();
     for (const pugi::xpath_node& n : found) {
       e_.check();
       if (n.attribute()) {
@@ -213,7 +397,7 @@ void store::query(std::string_view prefix, std::string_view xpath, const caller&
     });
     return out;
   });
-  for (readable& d : docs) r.evaluate(d);
+  r.evaluate(docs);
 }
 
 std::vector<query_match> store::query(std::string_view prefix, std::string_view xpath, const caller& who,

@@ -141,6 +141,32 @@ TEST_F(xgated_query_test, AClientHangingUpCancelsItsQuery) {
   stop();
 }
 
+TEST_F(xgated_query_test, QueriesPastMaxQueriesAreRefusedAndOtherRequestsAreServed) {
+  start({"--query-time", "600", "--store-threads", "2", "--max-queries", "1"});
+  put_many(300000);
+  raw_request q(port, request(quadratic_query));
+  std::this_thread::sleep_for(milliseconds(500));
+  http_client c(port);
+  response r = c.request(http::verb::get, "/query/many?xpath=count(%2Fr)", token);
+  EXPECT_EQ(r.result_int(), 503) << r.body();
+  EXPECT_EQ(header(r, "X-Xgate-Error"), "unavailable");
+  EXPECT_EQ(header(r, "Retry-After"), "1");
+  EXPECT_NE(r.body().find("query: 1 queries are running (the most this server evaluates at once); try again later"),
+            std::string::npos)
+      << r.body();
+  auto t0 = steady_clock::now();
+  EXPECT_EQ(c.request(http::verb::get, "/revision", token).result_int(), 200);
+  EXPECT_LT(steady_clock::now() - t0, seconds(1));
+  q.hang_up();  // the query is cancelled and its slot freed
+  for (int i = 0; i < 50; ++i) {
+    r = c.request(http::verb::get, "/query/many?xpath=count(%2Fr)", token);
+    if (r.result_int() != 503) break;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  EXPECT_EQ(r.result_int(), 200) << r.body();
+  stop();
+}
+
 TEST_F(xgated_query_test, SigtermStopsTheServerWithinFiveSecondsDuringAQuery) {
   start({"--query-time", "600"});
   put_many(300000);

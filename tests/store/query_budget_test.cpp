@@ -107,6 +107,42 @@ TEST_P(store_conformance, AStopRequestCancelsARunningQuery) {
   EXPECT_TRUE(has(e.what(), "cancelled by its caller")) << e.what();
 }
 
+// For every element, a scan that finds nothing: XPath allocates nothing on the way, so only
+// the interrupting signal can stop it (hours on a few hundred thousand elements).
+TEST_P(store_conformance, AScanThatAllocatesNothingStopsAtItsTimeBudget) {
+  xs::store s = open();
+  s.write("m/many", many_elements(200000), "alice");
+  for (const char* xpath : {"count(//*[count(//none)>0])", "//*[count(//none)>0]", "string(//*[count(//none)>0])"}) {
+    auto t0 = steady_clock::now();
+    xs::store_error e = catch_store_error([&] { (void)s.query("m", xpath, "alice", {.time_budget = milliseconds(300)}); });
+    EXPECT_LT(steady_clock::now() - t0, std::chrono::seconds(3)) << xpath;
+    EXPECT_EQ(e.reason(), xs::store_errc::query_too_expensive) << e.what();
+    EXPECT_TRUE(has(e.what(), "on \"m/many\": ran past the query's time budget of 300 ms")) << e.what();
+  }
+  // and the thread goes on querying, its memory whole
+  auto r = s.query("m", "count(//e)", "alice");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].values, std::vector<std::string>{"200000"});
+}
+
+TEST_P(store_conformance, AStopRequestCancelsAScanThatAllocatesNothing) {
+  xs::store s = open();
+  s.write("m/many", many_elements(200000), "alice");
+  std::stop_source stop;
+  auto t0 = steady_clock::now();
+  auto running = std::async(std::launch::async, [&] {
+    return catch_store_error([&] {
+      (void)s.query("m", "count(//*[count(//none)>0])", "alice",
+                    {.time_budget = std::chrono::minutes(10), .stop = stop.get_token()});
+    });
+  });
+  std::this_thread::sleep_for(milliseconds(200));
+  stop.request_stop();
+  xs::store_error e = running.get();
+  EXPECT_LT(steady_clock::now() - t0, std::chrono::seconds(3));
+  EXPECT_EQ(e.reason(), xs::store_errc::cancelled) << e.what();
+}
+
 TEST_P(store_conformance, WritesGoOnWhileAnExpensiveQueryEvaluates) {
   xs::store s = open();
   s.write("m/many", many_elements(200000), "alice");

@@ -27,6 +27,10 @@ struct server_options {
   // its client hangs up, and when the server stops.
   std::chrono::milliseconds query_time{5000};
   std::size_t query_memory = std::size_t{512} << 20;
+  // Queries evaluating at once; one more is answered 503 unavailable (Retry-After), so that
+  // queries (each up to query_time) never take every store thread. 0: half the store
+  // threads, at least 1.
+  std::size_t max_queries = 0;
   // The access log: one line per request (never tokens, cookies or credential bodies).
   // May be null. Written under a lock; the stream must outlive the server.
   std::ostream* log = nullptr;

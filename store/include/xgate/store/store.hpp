@@ -95,9 +95,11 @@ struct query_match {
 // The limits of one query (store::query). Past a budget the query stops with
 // store_error(query_too_expensive) naming the budget; on a stop request, with
 // store_error(cancelled). The evaluation checks its time, memory and stop request whenever
-// XPath allocates (when it builds a node set or a string: every step that finds nodes), and
-// between documents and values; an expression that scans a document without finding
-// anything can run one such scan past the budget, not more.
+// XPath allocates (when it builds a node set or a string), and between documents and values;
+// an expression that scans without allocating is cut short by a signal: the querying thread
+// gets SIGRTMIN+5 within about 50 ms after the time budget (at once on a stop request), and
+// its handler leaves the evaluation. The store installs that handler at the first query
+// unless the program handles SIGRTMIN+5 itself (then such a scan runs to its end).
 struct query_options {
   // Copying the documents out and evaluating them, all together.
   std::chrono::milliseconds time_budget{5000};
