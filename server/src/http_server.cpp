@@ -93,6 +93,8 @@ struct http_server::impl {
         --core.refusing;
         throw;
       }
+      // Unlocked first: should r be done before this returns, its destructor takes the lock.
+      lock.unlock();
       asio::post(r->executor(), [r] { r->start(); });
       return;
     }
@@ -107,6 +109,9 @@ struct http_server::impl {
       throw;
     }
     core.live.emplace(c.get(), c);
+    // Unlocked first: a connection served and closed before this returns is destroyed with
+    // c here, and its destructor takes the lock.
+    lock.unlock();
     asio::post(c->executor(), [c] { c->start(); });
   }
 };
