@@ -317,7 +317,7 @@ int run_demo(const std::string& argv0, const demo_options& options) {
     code = demo(argv0, options, t0);
   } catch (const xn::remote_error& e) {
     std::cerr << "error: migrate demo: " << e.what() << "\n";
-    code = exit_for(e.code());
+    code = exit_for(e.name());
   } catch (const std::exception& e) {
     std::cerr << "error: migrate demo: " << e.what() << "\n";
     code = exit_unavailable;

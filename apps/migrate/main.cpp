@@ -130,7 +130,7 @@ void add_route(xn::remote_options& o, std::string_view text) {
   std::vector<std::string> agents = eq == std::string_view::npos ? std::vector<std::string>{}
                                                                   : xgate::relay_cli::split_via(text.substr(eq + 1));
   if (eq == 0 || agents.empty())
-    throw xn::remote_error("usage", "--route \"" + std::string(text) + "\" is not NODE=AGENT[,AGENT...]");
+    throw xn::remote_error(xgate::nodes::remote_errc::usage, "--route \"" + std::string(text) + "\" is not NODE=AGENT[,AGENT...]");
   o.routes[std::string(text.substr(0, eq))] = std::move(agents);
 }
 
@@ -141,7 +141,7 @@ xn::remote_options remote_from(const connection_flags& f) {
   o.as = f.as.empty() ? env("XGATE_AS") : f.as;
   std::string nodes = f.nodes.empty() ? env("XGATE_NODES") : f.nodes;
   if (!nodes.empty()) o.nodes = nodes;
-  if (o.secret_file.empty()) throw xn::remote_error("usage", "no secret: give --secret-file FILE or set XGATE_SECRET_FILE");
+  if (o.secret_file.empty()) throw xn::remote_error(xgate::nodes::remote_errc::usage, "no secret: give --secret-file FILE or set XGATE_SECRET_FILE");
   if (f.routes.empty()) {
     std::string text = env("XGATE_ROUTES");
     for (std::size_t start = 0; start < text.size();) {
@@ -280,7 +280,7 @@ std::map<std::string, std::string> parse_args(const std::vector<std::string>& ar
   std::map<std::string, std::string> out;
   for (const std::string& a : args) {
     std::size_t eq = a.find('=');
-    if (eq == std::string::npos || eq == 0) throw xn::remote_error("usage", "--arg \"" + a + "\" is not key=value");
+    if (eq == std::string::npos || eq == 0) throw xn::remote_error(xgate::nodes::remote_errc::usage, "--arg \"" + a + "\" is not key=value");
     out[a.substr(0, eq)] = a.substr(eq + 1);
   }
   return out;
@@ -390,7 +390,7 @@ int run_agent(const xgate::relay_cli::agent_flags& f) {
   try {
     o = xgate::relay_cli::agent_options_from(f);
   } catch (const std::invalid_argument& e) {
-    throw xn::remote_error("usage", e.what());
+    throw xn::remote_error(xgate::nodes::remote_errc::usage, e.what());
   }
   xgate::relay_cli::run_agent_until_signal(std::move(o));
   return exit_ok;
@@ -398,7 +398,7 @@ int run_agent(const xgate::relay_cli::agent_flags& f) {
 
 int run_hops(const connection_flags& f, const std::string& via_text) {
   xn::remote_options r = remote_from(f);
-  if (r.as.empty()) throw xn::remote_error("usage", "no principal: give --as PRINCIPAL or set XGATE_AS");
+  if (r.as.empty()) throw xn::remote_error(xgate::nodes::remote_errc::usage, "no principal: give --as PRINCIPAL or set XGATE_AS");
   // Logs in like the other client commands, as AS/cli-RANDOM.
   auto names = xgate::relay_cli::list_hops(r.hub, r.as + "/cli-" + xgate::channel::new_stream(), r.secret_file,
                                            xgate::relay_cli::split_via(via_text), r.call_timeout);
@@ -509,7 +509,7 @@ int main(int argc, char** argv) {
       if (c->parsed()) return client_command(name, cf);
     return fail(exit_usage, "no command (see migrate --help)");
   } catch (const xn::remote_error& e) {
-    return fail(exit_for(e.code()), e.what());
+    return fail(exit_for(e.name()), e.what());
   } catch (const xgate::access_denied& e) {
     return fail(exit_denied, e.what());
   } catch (const xgate::store::store_error& e) {

@@ -55,13 +55,13 @@ struct remote::impl {
   std::map<std::string, std::shared_ptr<ch::route>> open_routes;  // by node, reused while open
 
   explicit impl(remote_options o) : opt(std::move(o)) {
-    if (opt.hub.empty()) throw remote_error("usage", "no hub: give --hub URL or set XGATE_HUB");
-    if (opt.as.empty() && !xmpp()) throw remote_error("usage", "who are you: give --as PRINCIPAL or set XGATE_AS (the principal of the secret's credential)");
+    if (opt.hub.empty()) throw remote_error(remote_errc::usage, "no hub: give --hub URL or set XGATE_HUB");
+    if (opt.as.empty() && !xmpp()) throw remote_error(remote_errc::usage, "who are you: give --as PRINCIPAL or set XGATE_AS (the principal of the secret's credential)");
     std::string token;
     try {
       token = opt.secret.empty() ? detail::read_secret_file(opt.secret_file) : opt.secret;
     } catch (const std::exception& e) {
-      throw remote_error("usage", e.what());
+      throw remote_error(remote_errc::usage, e.what());
     }
     if (xmpp()) {
       // An XMPP server authenticates accounts, not xgate names: the client is the endpoint
@@ -71,7 +71,7 @@ struct remote::impl {
       name = ch::xmpp_endpoint_name(xmpp_user(opt.hub));
       if (opt.as.empty()) opt.as = detail::principal_of(name);
       if (detail::principal_of(name) != opt.as)
-        throw remote_error("usage", "the XMPP account of " + opt.hub + " is endpoint \"" + name + "\", whose principal is \"" +
+        throw remote_error(remote_errc::usage, "the XMPP account of " + opt.hub + " is endpoint \"" + name + "\", whose principal is \"" +
                                         detail::principal_of(name) + "\", not --as \"" + opt.as + "\" (use an account AS\\2fNAME)");
     } else {
       // A fresh name per client: the hub keeps one connection per name.
@@ -93,10 +93,10 @@ struct remote::impl {
       router.bind(*ep);
       ep->start();
       if (!ep->wait_connected(opt.connect_timeout))
-        throw remote_error("unavailable", "cannot reach the hub " + opt.hub + ": " +
+        throw remote_error(remote_errc::unavailable, "cannot reach the hub " + opt.hub + ": " +
                                               (ep->last_error().empty() ? "no answer" : ep->last_error()));
     } catch (const ch::channel_error& e) {
-      throw remote_error(e.code() == ch::channel_errc::bad_auth ? "login" : "unavailable",
+      throw remote_error(e.code() == ch::channel_errc::bad_auth ? remote_errc::login : remote_errc::unavailable,
                          "the hub " + opt.hub + " refused " + name + ": " + e.what());
     }
     // The presence snapshot follows the login; it holds this endpoint itself.
@@ -160,7 +160,8 @@ struct remote::impl {
       r = router.open(path, opt.call_timeout);
     } catch (const ch::channel_error& e) {
       open_routes.erase(node);
-      throw remote_error(e.code() == ch::channel_errc::timeout ? "unavailable" : "unknown_node",
+      throw remote_error(e.code() == ch::channel_errc::timeout ? std::error_code(remote_errc::unavailable)
+                                                               : std::error_code(migrate::migrate_errc::unknown_node),
                          "node \"" + node + "\" cannot be reached through " + joined(agents) + ": " + e.what());
     }
     return r;
@@ -183,7 +184,7 @@ struct remote::impl {
   static std::string xmpp_user(const std::string& url) {  // xmpp://USER@DOMAIN...: USER
     std::string rest = url.substr(7, url.find('?') == std::string::npos ? std::string::npos : url.find('?') - 7);
     std::size_t at = rest.rfind('@');
-    if (at == std::string::npos || at == 0) throw remote_error("usage", "the hub " + url + " names no XMPP account (xmpp://USER@DOMAIN)");
+    if (at == std::string::npos || at == 0) throw remote_error(remote_errc::usage, "the hub " + url + " names no XMPP account (xmpp://USER@DOMAIN)");
     return rest.substr(0, at);
   }
   // A hub's presence snapshot at login is complete; an XMPP server's presences of the
@@ -213,7 +214,7 @@ struct remote::impl {
     if (!online(node) && !opt.routes.contains(node)) await_presence([&] { return online(node); });
     std::vector<std::string> agents = agents_to(node);
     if (agents.empty() && !online(node))
-      throw remote_error("unknown_node", "node \"" + node + "\" is not online (no endpoint " + endpoint_of(node) + " on the hub " + opt.hub + ")");
+      throw remote_error(migrate::migrate_errc::unknown_node, "node \"" + node + "\" is not online (no endpoint " + endpoint_of(node) + " on the hub " + opt.hub + ")");
     Reply r;
     try {
       if (agents.empty()) {
@@ -222,7 +223,7 @@ struct remote::impl {
         r = methods.call<Reply>(route_to(node, agents), method, args, opt.call_timeout);
       }
     } catch (const ch::channel_error& e) {
-      throw remote_error("unavailable", "node \"" + node + "\" (" + method + "): " + e.what());
+      throw remote_error(remote_errc::unavailable, "node \"" + node + "\" (" + method + "): " + e.what());
     }
     if (!r.code.empty()) throw remote_error(r.code, r.error);
     return r;
@@ -237,7 +238,7 @@ struct remote::impl {
     }
     // None here: one reached through agents reads the same records.
     if (n.empty() && !opt.routes.empty()) return opt.routes.begin()->first;
-    if (n.empty()) throw remote_error("unavailable", "no node is online on the hub " + opt.hub + " (no endpoint " + opt.nodes + "/NAME)");
+    if (n.empty()) throw remote_error(remote_errc::unavailable, "no node is online on the hub " + opt.hub + " (no endpoint " + opt.nodes + "/NAME)");
     return n.front();
   }
 
@@ -314,7 +315,7 @@ job_info remote::kill(const std::string& id) {
 move_reply remote::move(const std::string& id, const std::string& to) {
   job_info j = impl_->status(id);
   if (j.state != job_state::running)
-    throw remote_error("wrong_state", "migrate: job \"" + id + "\": it is " + to_string(j.state) + " on node \"" + j.node +
+    throw remote_error(migrate::migrate_errc::wrong_state, "migrate: job \"" + id + "\": it is " + to_string(j.state) + " on node \"" + j.node +
                                           "\"; only a running job moves (resume it with --on " + to + ")");
   return impl_->call<move_reply>(j.node, "move", move_args{id, to, impl_->agents_between(j.node, to)});
 }

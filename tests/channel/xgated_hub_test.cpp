@@ -19,12 +19,15 @@
 
 #include <xgate/channel.hpp>
 
+#include "files.hpp"
 #include "http_test_client.hpp"
 #include "test_dir.hpp"
 #include "test_util.hpp"
 
 namespace xgate::channel {
 namespace {
+
+using xgate::testing::read_file;
 
 using namespace std::chrono_literals;
 using server::testing::child_process;
@@ -62,13 +65,6 @@ std::string adduser(const std::filesystem::path& data, const std::string& name) 
   std::string out = p.read_all(20s);
   EXPECT_EQ(p.wait(20s), 0);
   return out.substr(0, out.find('\n'));
-}
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
 }
 
 // Waits (bounded) until pred holds.

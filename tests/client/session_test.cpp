@@ -81,7 +81,7 @@ struct backend_names {
 };
 
 template <class Backend>
-class Session : public xgate::store::testing::store_test {
+class Session : public xgate::store::testing::StoreTest {
  protected:
   Backend backend{dir};
   // A session for principal, through a login-like credential with all its rights.
@@ -410,7 +410,7 @@ TYPED_TEST(Session, UnknownTokensAreBadCredentials) {
 }
 
 // ---- open_session and store_cache -----------------------------------------------------------
-class OpenSession : public xgate::store::testing::store_test {};
+class OpenSession : public xgate::store::testing::StoreTest {};
 
 TEST_F(OpenSession, FileAddressesShareOneStorePerDirectory) {
   store_cache cache;
@@ -465,7 +465,7 @@ std::pair<std::string, std::string> failure(F&& f) {
   return {"none", ""};
 }
 
-class HttpAndLocal : public xgate::store::testing::store_test {};
+class HttpAndLocal : public xgate::store::testing::StoreTest {};
 
 std::string rights_text(const xgate::rights& r) {
   std::string out = r.creator;

@@ -15,9 +15,12 @@
 #include <thread>
 #include <vector>
 
+#include "files.hpp"
 #include "process.hpp"
 
 namespace xgate::migrate_cli::testing {
+
+using xgate::testing::read_file;
 
 using process::child_process;
 
@@ -25,11 +28,6 @@ using process::child_process;
 inline double scale() {
   const char* s = std::getenv("XGATE_TEST_SCALE");
   return s ? std::max(0.01, std::atof(s)) : 1.0;
-}
-
-inline std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 // The last word of a command's output (migrate run prints the job id there).
@@ -53,7 +51,7 @@ inline cli_result run_to_end(const std::vector<std::string>& args, const std::fi
     r.code = c.wait(30s).value_or(-1);
     r.out = c.output();
   }
-  r.err = slurp(err_file);
+  r.err = read_file(err_file);
   return r;
 }
 

@@ -102,19 +102,19 @@ class MigrateAgents : public ::testing::Test {
         dir / "xgated.log");
     store = server->wait_line("store: ", 10s).value_or("");
     hub1 = server->wait_line("hub: ", 10s).value_or("");
-    ASSERT_TRUE(store.starts_with("http://127.0.0.1:") && !hub1.empty()) << slurp(dir / "xgated.log");
+    ASSERT_TRUE(store.starts_with("http://127.0.0.1:") && !hub1.empty()) << read_file(dir / "xgated.log");
     proxy = std::make_unique<fault_proxy>("127.0.0.1", static_cast<unsigned short>(std::stoi(store.substr(store.rfind(':') + 1))),
                                           xgate::channel::testing::fault_options{});  // every probability 0
 
     start_agent("agent-a", hub1, "agent-a.secret", da);
-    ASSERT_TRUE(agents["agent-a"].hub.starts_with("tcp://127.0.0.1:")) << slurp(dir / "agent-agent-a.log");
+    ASSERT_TRUE(agents["agent-a"].hub.starts_with("tcp://127.0.0.1:")) << read_file(dir / "agent-agent-a.log");
     start_agent("agent-b", agents["agent-a"].hub, "agent-b.secret", db);
-    ASSERT_TRUE(agents["agent-b"].hub.starts_with("tcp://127.0.0.1:")) << slurp(dir / "agent-agent-b.log");
+    ASSERT_TRUE(agents["agent-b"].hub.starts_with("tcp://127.0.0.1:")) << read_file(dir / "agent-agent-b.log");
 
     start_node("A", {"--hub", hub1, "--secret-file", (dir / "node.secret").string(), "--store", store});
     start_node("B", {"--hub", agents["agent-b"].hub, "--secret-file", (dir / "node-hub3.secret").string(), "--store",
                      "http://" + proxy->address(), "--store-token-file", (dir / "node.secret").string()});
-    for (auto& [name, n] : nodes) ASSERT_TRUE(n->wait_line("ready", 30s)) << slurp(dir / ("node-" + name + ".log"));
+    for (auto& [name, n] : nodes) ASSERT_TRUE(n->wait_line("ready", 30s)) << read_file(dir / ("node-" + name + ".log"));
 
     ::setenv("XGATE_HUB", hub1.c_str(), 1);
     ::setenv("XGATE_SECRET_FILE", (dir / "alice.secret").c_str(), 1);
@@ -142,18 +142,18 @@ class MigrateAgents : public ::testing::Test {
     alice.reset();
     // SIGTERM: each node suspends its jobs and exits 0 (a sanitizer report would make it 1).
     for (auto& [name, n] : nodes) n->signal(SIGTERM);
-    for (auto& [name, n] : nodes) EXPECT_EQ(n->wait(60s), 0) << "node " << name << ":\n" << slurp(dir / ("node-" + name + ".log"));
+    for (auto& [name, n] : nodes) EXPECT_EQ(n->wait(60s), 0) << "node " << name << ":\n" << read_file(dir / ("node-" + name + ".log"));
     nodes.clear();
     for (const char* name : {"agent-b", "agent-a"}) {  // downstream first
       auto it = agents.find(name);
       if (it == agents.end() || it->second.killed) continue;
       it->second.p->signal(SIGTERM);
-      EXPECT_EQ(it->second.p->wait(20s), 0) << name << ":\n" << slurp(dir / ("agent-" + std::string(name) + ".log"));
+      EXPECT_EQ(it->second.p->wait(20s), 0) << name << ":\n" << read_file(dir / ("agent-" + std::string(name) + ".log"));
     }
     agents.clear();
     if (server) {
       server->signal(SIGTERM);
-      EXPECT_EQ(server->wait(30s), 0) << slurp(dir / "xgated.log");
+      EXPECT_EQ(server->wait(30s), 0) << read_file(dir / "xgated.log");
       server.reset();
     }
     proxy.reset();
@@ -224,7 +224,7 @@ class MigrateAgents : public ::testing::Test {
       auto got = xgate::from_xml<std::map<std::string, std::uint64_t>>(result.out, {.principal = "alice"});
       EXPECT_TRUE(got == counts) << got.size() << " distinct words counted, " << counts.size() << " expected";
     }
-    EXPECT_EQ(slurp(dir / "out.txt"), xgate::examples::word_count_text(counts));
+    EXPECT_EQ(read_file(dir / "out.txt"), xgate::examples::word_count_text(counts));
   }
 
   // The ps line of a job ("" when it is not listed).
@@ -305,14 +305,14 @@ TEST_F(MigrateAgents, AHopKilledInTheMiddleOfAMoveLeavesTheJobRunningOnAExactlyO
   if (proxy->held() == 0) {
     proxy->hold(false);
     FAIL() << "B never asked the store for the job: the move did not reach its resume\nmove: " << move->output()
-           << slurp(move_err);
+           << read_file(move_err);
   }
   kill_agent("agent-b");
   const auto killed = std::chrono::steady_clock::now();
   (void)move->wait_line("\x01", 60s);  // reads its stdout to the end
   const std::optional<int> code = move->wait(10s);
   const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
-  const std::string out = move->output(), err = slurp(move_err);
+  const std::string out = move->output(), err = read_file(move_err);
   move.reset();
   // Let A checkpoint the job under its new epoch first: B's late resume then finds a record
   // and a checkpoint that agree, and only the record's node and epoch can stop it.
@@ -348,7 +348,7 @@ TEST_F(MigrateAgents, AHopKilledInTheMiddleOfAMoveLeavesTheJobRunningOnAExactlyO
   // B's late resume was refused: the job was no longer handed to it under the move's epoch.
   std::string b_log;
   for (auto deadline = std::chrono::steady_clock::now() + 20s;
-       !contains(b_log = slurp(dir / "node-B.log"), "is no longer handed to node \"B\"") && std::chrono::steady_clock::now() < deadline;)
+       !contains(b_log = read_file(dir / "node-B.log"), "is no longer handed to node \"B\"") && std::chrono::steady_clock::now() < deadline;)
     std::this_thread::sleep_for(50ms);
   EXPECT_TRUE(contains(b_log, "resume " + id + " for node/A: stale_epoch")) << b_log;
   EXPECT_TRUE(contains(b_log, "is no longer handed to node \"B\" under epoch")) << b_log;

@@ -58,11 +58,11 @@ class MigrateCli : public ::testing::Test {
                                              dir / "xgated.log");
     store = server->wait_line("store: ", 10s).value_or("");
     hub = server->wait_line("hub: ", 10s).value_or("");
-    ASSERT_FALSE(store.empty() || hub.empty()) << slurp(dir / "xgated.log");
+    ASSERT_FALSE(store.empty() || hub.empty()) << read_file(dir / "xgated.log");
     start_node("A");
     start_node("B");
     start_node("C", {"--types", "heat"});
-    for (auto& [name, n] : nodes) ASSERT_TRUE(n->wait_line("ready", 30s)) << slurp(dir / ("node-" + name + ".log"));
+    for (auto& [name, n] : nodes) ASSERT_TRUE(n->wait_line("ready", 30s)) << read_file(dir / ("node-" + name + ".log"));
     ::setenv("XGATE_HUB", hub.c_str(), 1);
     ::setenv("XGATE_SECRET_FILE", (dir / "alice.secret").c_str(), 1);
     ::setenv("XGATE_AS", "alice", 1);
@@ -77,12 +77,12 @@ class MigrateCli : public ::testing::Test {
     for (auto& [name, n] : nodes) {
       auto st = n->wait(60s);
       if (st != 128 + SIGKILL) {
-        EXPECT_EQ(st, 0) << "node " << name << ":\n" << slurp(dir / ("node-" + name + ".log"));
+        EXPECT_EQ(st, 0) << "node " << name << ":\n" << read_file(dir / ("node-" + name + ".log"));
       }
     }
     nodes.clear();
     server->signal(SIGTERM);
-    EXPECT_EQ(server->wait(30s), 0) << slurp(dir / "xgated.log");
+    EXPECT_EQ(server->wait(30s), 0) << read_file(dir / "xgated.log");
     server.reset();
     if (!HasFailure()) fs::remove_all(dir);
     else std::cerr << "logs kept in " << dir << "\n";
@@ -138,7 +138,7 @@ TEST_F(MigrateCli, WordCountMovedFromAToBGivesTheUninterruptedResult) {
   EXPECT_CLI(result, 0);
   auto got = xgate::from_xml<std::map<std::string, std::uint64_t>>(result.out, {.principal = "alice"});
   EXPECT_EQ(got, counts);
-  EXPECT_EQ(slurp(dir / "out.txt"), xgate::examples::word_count_text(counts));
+  EXPECT_EQ(read_file(dir / "out.txt"), xgate::examples::word_count_text(counts));
 
   cli_result log = cli({"log", id});
   EXPECT_CLI(log, 0);
@@ -181,7 +181,7 @@ TEST_F(MigrateCli, AKilledNodesJobResumesOnAnotherNodeWithOnceEffectsExactlyOnce
   EXPECT_CLI(result, 0);
   EXPECT_EQ(xgate::from_xml<std::uint64_t>(result.out, {.principal = "alice"}), 0u + 10 + 20 + 30 + 40 + 50);
   // Each effect once: 0..30 ran on A (recorded with the checkpoint), 40 and 50 on B.
-  std::istringstream lines(slurp(effects));
+  std::istringstream lines(read_file(effects));
   std::vector<std::string> seen;
   for (std::string l; std::getline(lines, l);) seen.push_back(l);
   std::vector<std::string> expected;
@@ -308,3 +308,20 @@ TEST_F(MigrateCli, BadInputGivesDocumentedExitCodesAndOneLineMessages) {
 }
 
 }  // namespace
+
+// A code's name from the wire becomes the migrate_errc of that name, else the client's own
+// remote_errc; the name comes back unchanged (the CLI's exit codes go by it).
+TEST(RemoteError, NamesFromTheWireBecomeTypedCodes) {
+  xn::remote_error refused("wrong_state", "migrate: job \"j\": it is suspended");
+  EXPECT_EQ(refused.code(), xm::migrate_errc::wrong_state);
+  EXPECT_EQ(refused.code(), xgate::condition::failed_precondition);
+  EXPECT_EQ(refused.name(), "wrong_state");
+  xn::remote_error down("unavailable", "cannot reach the hub tcp://127.0.0.1:1: no answer");
+  EXPECT_EQ(down.code(), xn::remote_errc::unavailable);
+  EXPECT_TRUE(down.retryable());
+  EXPECT_EQ(xn::remote_error("login", "x").code(), xgate::condition::access_denied);
+  xn::remote_error odd("no_such_code", "from a newer node");
+  EXPECT_EQ(odd.code(), xn::remote_errc::failed);
+  EXPECT_EQ(odd.name(), "failed");
+  EXPECT_STREQ(odd.what(), "from a newer node");
+}

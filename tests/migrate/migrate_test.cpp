@@ -14,6 +14,7 @@
 #include <xgate/migrate.hpp>
 #include <xgate/results/results.hpp>
 
+#include "files.hpp"
 #include "test_dir.hpp"
 
 namespace xm = xgate::migrate;
@@ -103,13 +104,6 @@ class MigrateRuntime : public ::testing::Test {
     return gate.get();
   }
 
-  static std::string slurp(const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
-
   // Moves the job between a and b `moves` times while it runs, then waits for the end.
   std::vector<xm::move_report> bounce(xm::node& a, xm::node& b, const std::string& id, int moves) {
     std::vector<xm::move_report> reports;
@@ -154,7 +148,7 @@ TEST_P(MigrateMoves, WordCountResultIsTheSameHoweverOftenItMoved) {
     EXPECT_GT(r.checkpoint_bytes, 0u);
     EXPECT_LT(r.downtime, 2s);
   }
-  EXPECT_EQ(slurp(dir / "out.txt"), xe::word_count_text(expected));
+  EXPECT_EQ(xgate::testing::read_file(dir / "out.txt"), xe::word_count_text(expected));
   auto counts = result_of<std::map<std::string, std::uint64_t>>(GetParam() % 2 ? *b : *a, id);
   EXPECT_EQ(counts, expected);
   // The log tells the story: submitted, checkpoints, one "moved" per move, done.
@@ -178,7 +172,7 @@ TEST_P(MigrateMoves, HeatGridIsBitIdenticalHoweverOftenItMoved) {
   ASSERT_EQ(moved.step, 60u);
   ASSERT_EQ(moved.grid.size(), reference.grid.size());
   EXPECT_EQ(std::memcmp(moved.grid.data(), reference.grid.data(), moved.grid.size() * sizeof(double)), 0);
-  EXPECT_EQ(slurp(dir / "moved.txt"), slurp(dir / "ref.txt"));
+  EXPECT_EQ(xgate::testing::read_file(dir / "moved.txt"), xgate::testing::read_file(dir / "ref.txt"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Moved, MigrateMoves, ::testing::Values(0, 1, 10));
@@ -221,7 +215,7 @@ TEST_F(MigrateRuntime, ADeadNodesJobResumesElsewhereWithOnceEffectsExactlyOnce) 
   ASSERT_EQ(st.state, xm::job_state::done) << st.error;
   // 0+2+...+118 = 2*(0+10+...+50)
   EXPECT_EQ(result_of<std::uint64_t>(*b, id), 300u);
-  std::istringstream lines(slurp(effects));
+  std::istringstream lines(xgate::testing::read_file(effects));
   std::map<std::string, int> seen;
   for (std::string l; std::getline(lines, l);) ++seen[l];
   EXPECT_EQ(seen.size(), 6u);
@@ -241,7 +235,7 @@ TEST_F(MigrateRuntime, WordCountSurvivesItsNodeDyingMidRun) {
   EXPECT_GT(st.steps, 0u);  // from a checkpoint after the start
   st = b->wait(id, "alice");
   ASSERT_EQ(st.state, xm::job_state::done) << st.error;
-  EXPECT_EQ(slurp(dir / "out.txt"), xe::word_count_text(expected));
+  EXPECT_EQ(xgate::testing::read_file(dir / "out.txt"), xe::word_count_text(expected));
   EXPECT_EQ((result_of<std::map<std::string, std::uint64_t>>(*b, id)), expected);
 }
 
@@ -267,7 +261,7 @@ TEST_F(MigrateRuntime, AMoveToANodeLackingTheTypeOrVersionFailsAndTheJobKeepsRun
   xm::job_status st = a->wait(id, "alice");
   EXPECT_EQ(st.state, xm::job_state::done);
   EXPECT_EQ(st.node, "A");
-  EXPECT_EQ(slurp(dir / "out.txt"), xe::word_count_text(expected));
+  EXPECT_EQ(xgate::testing::read_file(dir / "out.txt"), xe::word_count_text(expected));
 }
 
 TEST_F(MigrateRuntime, ATamperedCheckpointIsRefused) {

@@ -84,10 +84,10 @@ class MigrateXmpp : public ::testing::Test {
     server = std::make_unique<child_process>(
         std::vector<std::string>{XGATED_PATH, "--data", (dir / "data").string(), "--listen", "127.0.0.1:0"}, dir / "xgated.log");
     store = server->wait_line("store: ", 10s).value_or("");
-    ASSERT_FALSE(store.empty()) << slurp(dir / "xgated.log");
+    ASSERT_FALSE(store.empty()) << read_file(dir / "xgated.log");
     start_node("a", "node/b");
     start_node("b", "node/a");
-    for (auto& [name, n] : nodes) ASSERT_TRUE(n->wait_line("ready", 30s)) << slurp(dir / ("node-" + name + ".log"));
+    for (auto& [name, n] : nodes) ASSERT_TRUE(n->wait_line("ready", 30s)) << read_file(dir / ("node-" + name + ".log"));
     ::setenv("XGATE_AS", "alice", 1);  // hub and secret: per call, cli()
     view = std::make_unique<xn::remote>(xn::remote_options{.hub = url("alice/cli-t", "node/a,node/b"),
                                                            .secret_file = password_file("alice/cli-t").string(),
@@ -100,11 +100,11 @@ class MigrateXmpp : public ::testing::Test {
     view.reset();
     // SIGTERM: each node suspends its jobs and exits 0 (a sanitizer report would make it 1).
     for (auto& [name, n] : nodes) n->signal(SIGTERM);
-    for (auto& [name, n] : nodes) EXPECT_EQ(n->wait(60s), 0) << "node " << name << ":\n" << slurp(dir / ("node-" + name + ".log"));
+    for (auto& [name, n] : nodes) EXPECT_EQ(n->wait(60s), 0) << "node " << name << ":\n" << read_file(dir / ("node-" + name + ".log"));
     nodes.clear();
     if (server) {
       server->signal(SIGTERM);
-      EXPECT_EQ(server->wait(30s), 0) << slurp(dir / "xgated.log");
+      EXPECT_EQ(server->wait(30s), 0) << read_file(dir / "xgated.log");
       server.reset();
     }
     im.reset();
@@ -170,7 +170,7 @@ TEST_F(MigrateXmpp, WordCountMovedFromAToBThroughProsodyGivesTheUnmovedResult) {
   EXPECT_CLI(result, 0);
   auto got = xgate::from_xml<std::map<std::string, std::uint64_t>>(result.out, {.principal = "alice"});
   EXPECT_EQ(got, counts);
-  EXPECT_EQ(slurp(dir / "out.txt"), xgate::examples::word_count_text(counts));
+  EXPECT_EQ(read_file(dir / "out.txt"), xgate::examples::word_count_text(counts));
 
   cli_result log = cli({"log", id});
   EXPECT_CLI(log, 0);
@@ -184,8 +184,8 @@ TEST_F(MigrateXmpp, ANodeWithoutAStoreTokenAndAClientOfAnotherPrincipalAreUsageE
   child_process n({MIGRATE_PATH, "node", "--name", "c", "--hub", url("node/c", ""), "--secret-file",
                    password_file("node/c").string(), "--store", store},
                   dir / "node-c.log");
-  EXPECT_EQ(n.wait(30s), 1) << slurp(dir / "node-c.log");
-  EXPECT_NE(slurp(dir / "node-c.log").find("--store-token-file"), std::string::npos) << slurp(dir / "node-c.log");
+  EXPECT_EQ(n.wait(30s), 1) << read_file(dir / "node-c.log");
+  EXPECT_NE(read_file(dir / "node-c.log").find("--store-token-file"), std::string::npos) << read_file(dir / "node-c.log");
 
   cli_result ps = cli({"ps", "--as", "mallory"});
   EXPECT_CLI(ps, 1);

@@ -67,7 +67,7 @@ xr::result_ref run_payroll(xs::session& svc, const std::string& run) {
 }
 
 // The store fixture (a fresh directory per test) under this suite's own name.
-class Results : public xs::testing::store_test {};
+class Results : public xs::testing::StoreTest {};
 
 }  // namespace
 

@@ -16,10 +16,10 @@ namespace {
 using namespace xgate::server::testing;
 using std::chrono::seconds;
 
-class browser_test : public ::testing::Test {
+class BrowserTest : public ::testing::Test {
  protected:
   std::filesystem::path dir = xgate::store::testing::fresh_dir();
-  ~browser_test() override { std::filesystem::remove_all(dir); }
+  ~BrowserTest() override { std::filesystem::remove_all(dir); }
 
   // The DOM Chromium holds after loading url (and following its scripts); killed after 60 s.
   std::string dump_dom(const std::string& url, const std::string& profile) {
@@ -43,7 +43,7 @@ void expect_has(const std::string& dom, const std::string& what) {
   EXPECT_NE(dom.find(what), std::string::npos) << "missing: " << what << "\nin:\n" << dom;
 }
 
-TEST_F(browser_test, ChromiumLogsInFromTheFragmentAndSeesTheListingAndADocument) {
+TEST_F(BrowserTest, ChromiumLogsInFromTheFragmentAndSeesTheListingAndADocument) {
   if (!std::filesystem::exists(CHROMIUM_BINARY)) GTEST_SKIP() << CHROMIUM_BINARY << " is not installed (apt-get install chromium)";
   std::filesystem::create_directories(dir);
   std::string data = (dir / "data").string();

@@ -26,7 +26,7 @@ namespace store = xgate::store;
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
-class server_test : public ::testing::Test {
+class ServerTest : public ::testing::Test {
  protected:
   std::filesystem::path dir = fresh_dir();
   std::ostringstream log;
@@ -50,7 +50,7 @@ class server_test : public ::testing::Test {
     r.label = "login";
     return s->issue_credential(store::caller(who), r);
   }
-  ~server_test() override {
+  ~ServerTest() override {
     server.reset();
     s.reset();
     std::filesystem::remove_all(dir);
@@ -83,7 +83,7 @@ const std::string plain = "<result><v>1</v><v>2</v></result>";
 
 // ---- round trips -------------------------------------------------------------------------
 
-TEST_F(server_test, PutCreatesThenReplacesAndGetReturnsTheBytesWithInfoHeaders) {
+TEST_F(ServerTest, PutCreatesThenReplacesAndGetReturnsTheBytesWithInfoHeaders) {
   response r = call(http::verb::put, "/store/results/job-17/final", alice, plain);
   EXPECT_EQ(r.result_int(), 201) << r.body();
   EXPECT_EQ(header(r, "Content-Type"), "application/xml; charset=utf-8");
@@ -115,7 +115,7 @@ TEST_F(server_test, PutCreatesThenReplacesAndGetReturnsTheBytesWithInfoHeaders) 
   EXPECT_EQ(info.revision, 2u);
 }
 
-TEST_F(server_test, HeadSendsGetsHeadersWithoutBody) {
+TEST_F(ServerTest, HeadSendsGetsHeadersWithoutBody) {
   call(http::verb::put, "/store/a", alice, plain);
   http_client c = client();
   response r = c.request(http::verb::head, "/store/a", alice);
@@ -133,7 +133,7 @@ TEST_F(server_test, HeadSendsGetsHeadersWithoutBody) {
   EXPECT_EQ(c.request(http::verb::get, "/revision", alice).body(), "<revision>1</revision>");
 }
 
-TEST_F(server_test, DeleteRemovesWith204) {
+TEST_F(ServerTest, DeleteRemovesWith204) {
   call(http::verb::put, "/store/a", alice, plain);
   response r = call(http::verb::delete_, "/store/a?if-revision=1", alice);
   EXPECT_EQ(r.result_int(), 204);
@@ -144,7 +144,7 @@ TEST_F(server_test, DeleteRemovesWith204) {
   expect_error(call(http::verb::delete_, "/store/a", alice), 404, "not_found", "store: remove \"a\": no such document");
 }
 
-TEST_F(server_test, TakeReturnsTheDocumentOnceThen404) {
+TEST_F(ServerTest, TakeReturnsTheDocumentOnceThen404) {
   call(http::verb::put, "/store/queue/next", alice, plain);
   response r = call(http::verb::post, "/take/queue/next", alice);
   EXPECT_EQ(r.result_int(), 200);
@@ -155,7 +155,7 @@ TEST_F(server_test, TakeReturnsTheDocumentOnceThen404) {
                "store: take \"queue/next\": no such document");
 }
 
-TEST_F(server_test, InfoListsMetadata) {
+TEST_F(ServerTest, InfoListsMetadata) {
   call(http::verb::put, "/store/a", alice, plain);
   response r = call(http::verb::get, "/info/a", alice);
   EXPECT_EQ(r.result_int(), 200);
@@ -163,7 +163,7 @@ TEST_F(server_test, InfoListsMetadata) {
   EXPECT_EQ(header(r, "X-Xgate-Revision"), "1");
 }
 
-TEST_F(server_test, ListShowsReadableDocumentsUnderThePrefix) {
+TEST_F(ServerTest, ListShowsReadableDocumentsUnderThePrefix) {
   call(http::verb::put, "/store/r/a", alice, plain);
   call(http::verb::put, "/store/r/b", alice, xgate_doc("creator=\"alice\" read=\"*\""));
   call(http::verb::put, "/store/rx", alice, plain);
@@ -186,7 +186,7 @@ TEST_F(server_test, ListShowsReadableDocumentsUnderThePrefix) {
   EXPECT_NE(r.body().find("other/c"), std::string::npos);
 }
 
-TEST_F(server_test, QueryReturnsEscapedMatches) {
+TEST_F(ServerTest, QueryReturnsEscapedMatches) {
   call(http::verb::put, "/store/q/a", alice, "<r><v>1 &amp; 2</v><v>3</v></r>");
   call(http::verb::put, "/store/q/b", alice, "<r><w/></r>");
   response r = call(http::verb::get, "/query/q?xpath=%2F%2Fv%2Ftext()", alice);
@@ -198,7 +198,7 @@ TEST_F(server_test, QueryReturnsEscapedMatches) {
   EXPECT_NE(r.body().find("<value>3</value>"), std::string::npos) << r.body();
 }
 
-TEST_F(server_test, QueryAnswerOverMaxResponseIs507) {
+TEST_F(ServerTest, QueryAnswerOverMaxResponseIs507) {
   xgate::server::server_options o;
   o.max_response = 1000;
   open({}, o);
@@ -210,7 +210,7 @@ TEST_F(server_test, QueryAnswerOverMaxResponseIs507) {
   EXPECT_EQ(r.result_int(), 200) << r.body();
 }
 
-TEST_F(server_test, WatchLongPollWakesWhenAnotherClientWrites) {
+TEST_F(ServerTest, WatchLongPollWakesWhenAnotherClientWrites) {
   auto waiter = std::async(std::launch::async, [&] {
     auto t0 = steady_clock::now();
     response r = call(http::verb::get, "/watch/w?after=0&timeout=20000", alice);
@@ -229,7 +229,7 @@ TEST_F(server_test, WatchLongPollWakesWhenAnotherClientWrites) {
   EXPECT_EQ(r.body(), "<changes last=\"3\"><change revision=\"3\" kind=\"removed\" name=\"w/x\"/></changes>");
 }
 
-TEST_F(server_test, WatchTimesOutWithEmptyChanges) {
+TEST_F(ServerTest, WatchTimesOutWithEmptyChanges) {
   call(http::verb::put, "/store/a", alice, plain);
   auto t0 = steady_clock::now();
   response r = call(http::verb::get, "/watch/w?after=0&timeout=300", alice);
@@ -241,7 +241,7 @@ TEST_F(server_test, WatchTimesOutWithEmptyChanges) {
   EXPECT_LT(elapsed, milliseconds(5000));
 }
 
-TEST_F(server_test, WatchAfterBeyondTheRevisionWaitsWhateverItsSize) {
+TEST_F(ServerTest, WatchAfterBeyondTheRevisionWaitsWhateverItsSize) {
   call(http::verb::put, "/store/w/a", alice, plain);
   for (std::string after : {"999999", "18446744073709551615"}) {
     auto t0 = steady_clock::now();
@@ -255,7 +255,7 @@ TEST_F(server_test, WatchAfterBeyondTheRevisionWaitsWhateverItsSize) {
   EXPECT_EQ(r.body(), "<changes last=\"18446744073709551615\"></changes>");
 }
 
-TEST_F(server_test, ManyLongPollsAllWakeOnOneWrite) {
+TEST_F(ServerTest, ManyLongPollsAllWakeOnOneWrite) {
   constexpr int polls = 50;
   std::vector<std::unique_ptr<http_client>> clients;
   for (int i = 0; i < polls; ++i) {
@@ -272,7 +272,7 @@ TEST_F(server_test, ManyLongPollsAllWakeOnOneWrite) {
   EXPECT_LT(steady_clock::now() - t0, std::chrono::seconds(5));
 }
 
-TEST_F(server_test, ALongPollWhoseClientHangsUpFreesItsSlot) {
+TEST_F(ServerTest, ALongPollWhoseClientHangsUpFreesItsSlot) {
   xgate::server::server_options o;
   o.max_connections = 1;
   open({}, o);
@@ -290,7 +290,7 @@ TEST_F(server_test, ALongPollWhoseClientHangsUpFreesItsSlot) {
   EXPECT_EQ(status, 200u) << "the hung-up long poll still holds the only slot";
 }
 
-TEST_F(server_test, StopCutsALongPollShort) {
+TEST_F(ServerTest, StopCutsALongPollShort) {
   auto waiter = std::async(std::launch::async, [&] {
     try {
       return call(http::verb::get, "/watch?after=0&timeout=60000", alice).result_int();
@@ -305,7 +305,7 @@ TEST_F(server_test, StopCutsALongPollShort) {
   EXPECT_EQ(waiter.wait_for(std::chrono::seconds(5)), std::future_status::ready);
 }
 
-TEST_F(server_test, RevisionIsTheStoresLast) {
+TEST_F(ServerTest, RevisionIsTheStoresLast) {
   call(http::verb::put, "/store/a", alice, plain);
   call(http::verb::put, "/store/b", alice, plain);
   response r = call(http::verb::get, "/revision", alice);
@@ -314,7 +314,7 @@ TEST_F(server_test, RevisionIsTheStoresLast) {
   EXPECT_EQ(header(r, "X-Xgate-Revision"), "2");
 }
 
-TEST_F(server_test, LeaseIsSetRenewedAndCancelled) {
+TEST_F(ServerTest, LeaseIsSetRenewedAndCancelled) {
   response r = call(http::verb::put, "/store/l?lease=60", alice, plain);
   EXPECT_EQ(r.result_int(), 201);
   EXPECT_NE(r.body().find(" lease-expires=\""), std::string::npos) << r.body();
@@ -332,13 +332,13 @@ TEST_F(server_test, LeaseIsSetRenewedAndCancelled) {
   EXPECT_FALSE(s->info("l", "alice").lease_expires);
 }
 
-TEST_F(server_test, LeasedDocumentExpires) {
+TEST_F(ServerTest, LeasedDocumentExpires) {
   call(http::verb::put, "/store/l?lease=1", alice, plain);
   s->reap(store::clock::now() + std::chrono::seconds(2));
   expect_error(call(http::verb::get, "/store/l", alice), 404, "not_found");
 }
 
-TEST_F(server_test, CredentialIsIssuedAndUsed) {
+TEST_F(ServerTest, CredentialIsIssuedAndUsed) {
   call(http::verb::put, "/store/docs/a", alice, plain);
   call(http::verb::put, "/store/private/b", alice, plain);
   response r = call(http::verb::post, "/credential/docs?rights=read&ttl=600&label=readers", alice);
@@ -367,14 +367,14 @@ TEST_F(server_test, CredentialIsIssuedAndUsed) {
   EXPECT_NE(r.body().find("scope=\"docs/a\" subtree=\"0\" rights=\"read,write\"/>"), std::string::npos) << r.body();
 }
 
-TEST_F(server_test, WhoamiForALoginToken) {
+TEST_F(ServerTest, WhoamiForALoginToken) {
   response r = call(http::verb::get, "/whoami", bob);
   EXPECT_EQ(r.result_int(), 200);
   EXPECT_TRUE(r.body().starts_with("<whoami principal=\"bob\"")) << r.body();
   EXPECT_NE(r.body().find(" scope=\"\" subtree=\"1\" rights=\"read,write,delete,copy\"/>"), std::string::npos) << r.body();
 }
 
-TEST_F(server_test, PercentEncodedNames) {
+TEST_F(ServerTest, PercentEncodedNames) {
   response r = call(http::verb::put, "/store/a%2Fb%3Fc%41", alice, plain);
   EXPECT_EQ(r.result_int(), 201) << r.body();
   EXPECT_TRUE(s->contains("a/b?cA"));
@@ -384,20 +384,20 @@ TEST_F(server_test, PercentEncodedNames) {
 
 // ---- errors -------------------------------------------------------------------------------
 
-TEST_F(server_test, BadXmlIs400BadDocumentAndNothingIsWritten) {
+TEST_F(ServerTest, BadXmlIs400BadDocumentAndNothingIsWritten) {
   response r = call(http::verb::put, "/store/bad", alice, "<a><b></a>");
   expect_error(r, 400, "bad_document");
   EXPECT_TRUE(r.body().starts_with("store: write \"bad\": ")) << r.body();
   expect_unwritten(0, "bad");
 }
 
-TEST_F(server_test, BadEmbeddedRightsAre400) {
+TEST_F(ServerTest, BadEmbeddedRightsAre400) {
   response r = call(http::verb::put, "/store/bad", alice, xgate_doc("creator=\"alice\" read=\"a&lt;b\""));
   expect_error(r, 400, "bad_document");
   expect_unwritten(0, "bad");
 }
 
-TEST_F(server_test, BadXPathIs400) {
+TEST_F(ServerTest, BadXPathIs400) {
   call(http::verb::put, "/store/a", alice, plain);
   response r = call(http::verb::get, "/query/a?xpath=%2F%2F%5B", alice);
   expect_error(r, 400, "bad_xpath");
@@ -405,7 +405,7 @@ TEST_F(server_test, BadXPathIs400) {
   expect_error(call(http::verb::get, "/query/a", alice), 400, "bad_request", "missing query parameter \"xpath\"");
 }
 
-TEST_F(server_test, BadNameIs400AndNothingIsWritten) {
+TEST_F(ServerTest, BadNameIs400AndNothingIsWritten) {
   response r = call(http::verb::put, "/store/a//b", alice, plain);
   expect_error(r, 400, "bad_name");
   EXPECT_TRUE(r.body().starts_with("store: write \"a//b\": ")) << r.body();
@@ -416,7 +416,7 @@ TEST_F(server_test, BadNameIs400AndNothingIsWritten) {
   EXPECT_EQ(s->revision(), 0u);
 }
 
-TEST_F(server_test, BadQueryParameterIs400AndNothingIsWritten) {
+TEST_F(ServerTest, BadQueryParameterIs400AndNothingIsWritten) {
   expect_error(call(http::verb::put, "/store/a?lease=abc", alice, plain), 400, "bad_request",
                "bad query parameter \"lease\": \"abc\" is not a whole number of seconds from 1 to 1000000000");
   expect_error(call(http::verb::put, "/store/a?lease=0", alice, plain), 400, "bad_request");
@@ -442,7 +442,7 @@ TEST_F(server_test, BadQueryParameterIs400AndNothingIsWritten) {
   EXPECT_TRUE(s->credentials("alice").size() == 1);  // only the login
 }
 
-TEST_F(server_test, NoTokenIs401) {
+TEST_F(ServerTest, NoTokenIs401) {
   response r = call(http::verb::put, "/store/a", "", plain);
   expect_error(r, 401, "unauthorized", "missing bearer token: send Authorization: Bearer TOKEN");
   EXPECT_EQ(header(r, "WWW-Authenticate"), "Bearer realm=\"xgated\"");
@@ -451,7 +451,7 @@ TEST_F(server_test, NoTokenIs401) {
                "unsupported authorization scheme: send Authorization: Bearer TOKEN");
 }
 
-TEST_F(server_test, WrongTokenIs401) {
+TEST_F(ServerTest, WrongTokenIs401) {
   response r = call(http::verb::put, "/store/a", "xgt1_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", plain);
   expect_error(r, 401, "unauthorized", "store: authenticate: unknown or revoked token");
   EXPECT_EQ(header(r, "WWW-Authenticate"), "Bearer realm=\"xgated\"");
@@ -459,7 +459,7 @@ TEST_F(server_test, WrongTokenIs401) {
   expect_unwritten(0, "a");
 }
 
-TEST_F(server_test, RevokedCredentialIs401) {
+TEST_F(ServerTest, RevokedCredentialIs401) {
   response r = call(http::verb::post, "/credential", alice);
   ASSERT_EQ(r.result_int(), 201);
   std::string token = r.body().substr(19, r.body().find('"', 19) - 19);
@@ -471,7 +471,7 @@ TEST_F(server_test, RevokedCredentialIs401) {
   expect_unwritten(0, "a");  // credentials take no revision
 }
 
-TEST_F(server_test, RightsRefusalIs403WithPrincipalRightAndDocument) {
+TEST_F(ServerTest, RightsRefusalIs403WithPrincipalRightAndDocument) {
   call(http::verb::put, "/store/a", alice, plain);
   response r = call(http::verb::get, "/store/a", bob);
   expect_error(r, 403, "access_denied", "access denied: principal \"bob\" lacks the read right on \"a\"");
@@ -485,7 +485,7 @@ TEST_F(server_test, RightsRefusalIs403WithPrincipalRightAndDocument) {
   EXPECT_EQ(s->revision(), 1u);
 }
 
-TEST_F(server_test, CredentialGrantRefusalIs403) {
+TEST_F(ServerTest, CredentialGrantRefusalIs403) {
   call(http::verb::put, "/store/docs/a", alice, plain);
   response r = call(http::verb::post, "/credential/docs?rights=read", alice);
   std::string token = r.body().substr(19, r.body().find('"', 19) - 19);
@@ -503,7 +503,7 @@ TEST_F(server_test, CredentialGrantRefusalIs403) {
   EXPECT_EQ(s->revision(), 1u);
 }
 
-TEST_F(server_test, CreatorMismatchAndRightsChangeAre403) {
+TEST_F(ServerTest, CreatorMismatchAndRightsChangeAre403) {
   response r = call(http::verb::put, "/store/c", alice, xgate_doc("creator=\"mallory\""));
   expect_error(r, 403, "creator_mismatch");
   expect_unwritten(0, "c");
@@ -523,7 +523,7 @@ std::string rights_attrs(const std::string& body) {
   return body.substr(from + 1, to - from - 1);
 }
 
-TEST_F(server_test, PutWithRightsParametersGivesPlainXmlThoseRights) {
+TEST_F(ServerTest, PutWithRightsParametersGivesPlainXmlThoseRights) {
   std::string carol = login("carol");
   // percent-decoded: %2A is *, %2C a comma; delete= is the empty list
   response r = call(http::verb::put, "/store/r/a?read=creator,bob&write=%2A&delete=&lease=60", alice, plain);
@@ -563,7 +563,7 @@ TEST_F(server_test, PutWithRightsParametersGivesPlainXmlThoseRights) {
   EXPECT_EQ(s->revision(), 4u);
 }
 
-TEST_F(server_test, RightsParametersFollowTheStoresRules) {
+TEST_F(ServerTest, RightsParametersFollowTheStoresRules) {
   call(http::verb::put, "/store/c?write=creator,bob", alice, plain);
   // bob may write but not change the rights; his own name as creator is a creator mismatch
   expect_error(call(http::verb::put, "/store/c?write=*", bob, plain), 403, "creator_mismatch",
@@ -591,7 +591,7 @@ TEST_F(server_test, RightsParametersFollowTheStoresRules) {
   EXPECT_EQ(s->revision(), 4u);
 }
 
-TEST_F(server_test, BadRightsParametersAre400AndNothingIsWritten) {
+TEST_F(ServerTest, BadRightsParametersAre400AndNothingIsWritten) {
   auto bad = [&](const std::string& query, const std::string& message) {
     SCOPED_TRACE(query);
     expect_error(call(http::verb::put, "/store/a?" + query, alice, plain), 400, "bad_request", message);
@@ -621,7 +621,7 @@ TEST_F(server_test, BadRightsParametersAre400AndNothingIsWritten) {
   EXPECT_EQ(s->revision(), 1u);
 }
 
-TEST_F(server_test, BatchWritesTakeRightsAttributes) {
+TEST_F(ServerTest, BatchWritesTakeRightsAttributes) {
   response r = call(http::verb::post, "/batch", alice,
                     "<batch><write name=\"b/1\" read=\"creator,bob\" write=\"*\" delete=\"\">&lt;one/&gt;</write>"
                     "<write name=\"b/2\">&lt;two/&gt;</write>"
@@ -674,14 +674,14 @@ TEST_F(server_test, BatchWritesTakeRightsAttributes) {
   EXPECT_EQ(s->revision(), 3u);
 }
 
-TEST_F(server_test, UnknownRouteAndMissingDocumentAre404) {
+TEST_F(ServerTest, UnknownRouteAndMissingDocumentAre404) {
   expect_error(call(http::verb::get, "/store/nothing", alice), 404, "not_found", "store: read \"nothing\": no such document");
   expect_error(call(http::verb::get, "/info/nothing", alice), 404, "not_found", "store: info \"nothing\": no such document");
   expect_error(call(http::verb::get, "/nowhere", alice), 404, "not_found", "no such route: /nowhere");
   expect_error(call(http::verb::get, "/revision/x", alice), 404, "not_found");
 }
 
-TEST_F(server_test, WrongMethodIs405) {
+TEST_F(ServerTest, WrongMethodIs405) {
   response r = call(http::verb::post, "/revision", alice);
   expect_error(r, 405, "bad_request", "method POST not allowed here (allowed: GET)");
   EXPECT_EQ(header(r, "Allow"), "GET");
@@ -691,7 +691,7 @@ TEST_F(server_test, WrongMethodIs405) {
   expect_unwritten(0, "a");
 }
 
-TEST_F(server_test, IfRevisionMismatchIs409) {
+TEST_F(ServerTest, IfRevisionMismatchIs409) {
   call(http::verb::put, "/store/a", alice, plain);
   response r = call(http::verb::put, "/store/a?if-revision=5", alice, "<x/>");
   expect_error(r, 409, "conflict", "store: write \"a\": revision conflict (expected 5, current 1)");
@@ -704,14 +704,14 @@ TEST_F(server_test, IfRevisionMismatchIs409) {
   EXPECT_EQ(call(http::verb::put, "/store/b?if-revision=0", alice, "<x/>").result_int(), 201);
 }
 
-TEST_F(server_test, LeaseWithoutLeaseIs409NoLease) {
+TEST_F(ServerTest, LeaseWithoutLeaseIs409NoLease) {
   call(http::verb::put, "/store/a", alice, plain);
   expect_error(call(http::verb::post, "/lease/a?renew=10", alice), 409, "no_lease",
                "store: renew lease \"a\": the document holds no lease");
   expect_error(call(http::verb::post, "/lease/a?cancel", alice), 409, "no_lease");
 }
 
-TEST_F(server_test, WatchAfterLostHistoryIs410) {
+TEST_F(ServerTest, WatchAfterLostHistoryIs410) {
   store::store_options so;
   so.kept_changes = 2;
   open(so);
@@ -723,7 +723,7 @@ TEST_F(server_test, WatchAfterLostHistoryIs410) {
   EXPECT_EQ(r.result_int(), 200) << r.body();
 }
 
-TEST_F(server_test, OversizedBodyIs413AndNothingIsWritten) {
+TEST_F(ServerTest, OversizedBodyIs413AndNothingIsWritten) {
   xgate::server::server_options o;
   o.max_document = 1024;
   open({}, o);
@@ -757,7 +757,7 @@ TEST_F(server_test, OversizedBodyIs413AndNothingIsWritten) {
   EXPECT_EQ(call(http::verb::put, "/store/fits", alice, fits).result_int(), 201);
 }
 
-TEST_F(server_test, MalformedRequestIs400) {
+TEST_F(ServerTest, MalformedRequestIs400) {
   http_client c = client();
   c.write_raw("GARBAGE\r\n\r\n");
   response r = c.read();
@@ -767,7 +767,7 @@ TEST_F(server_test, MalformedRequestIs400) {
 
 // ---- transport ----------------------------------------------------------------------------
 
-TEST_F(server_test, KeepAliveServesManyRequestsOnOneConnection) {
+TEST_F(ServerTest, KeepAliveServesManyRequestsOnOneConnection) {
   http_client c = client();
   for (int i = 0; i < 20; ++i) {
     std::string name = "/store/k/" + std::to_string(i);
@@ -786,7 +786,7 @@ TEST_F(server_test, KeepAliveServesManyRequestsOnOneConnection) {
   EXPECT_TRUE(c.closed_by_server());
 }
 
-TEST_F(server_test, ConcurrentClientsAllSucceed) {
+TEST_F(ServerTest, ConcurrentClientsAllSucceed) {
   constexpr int clients = 8, requests = 50;
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
@@ -819,7 +819,7 @@ TEST_F(server_test, ConcurrentClientsAllSucceed) {
   EXPECT_EQ(watch.get().result_int(), 200);
 }
 
-TEST_F(server_test, ConnectionCapRefusesWith503) {
+TEST_F(ServerTest, ConnectionCapRefusesWith503) {
   xgate::server::server_options o;
   o.max_connections = 2;
   open({}, o);
@@ -842,7 +842,7 @@ TEST_F(server_test, ConnectionCapRefusesWith503) {
   EXPECT_EQ(status, 200u);
 }
 
-TEST_F(server_test, IdleConnectionsAreClosed) {
+TEST_F(ServerTest, IdleConnectionsAreClosed) {
   xgate::server::server_options o;
   o.idle_timeout = milliseconds(200);
   o.header_timeout = milliseconds(200);
@@ -858,7 +858,7 @@ TEST_F(server_test, IdleConnectionsAreClosed) {
   EXPECT_TRUE(half.closed_by_server(milliseconds(5000)));
 }
 
-TEST_F(server_test, AccessLogHasOneLinePerRequestAndNoTokens) {
+TEST_F(ServerTest, AccessLogHasOneLinePerRequestAndNoTokens) {
   call(http::verb::put, "/store/a", alice, plain);
   response r = call(http::verb::post, "/credential", alice);
   std::string token = r.body().substr(19, r.body().find('"', 19) - 19);
@@ -898,7 +898,7 @@ TEST_F(server_test, AccessLogHasOneLinePerRequestAndNoTokens) {
 
 }  // namespace
 
-TEST_F(server_test, BatchAppliesAllOrNothingAndRefusesBadBodies) {
+TEST_F(ServerTest, BatchAppliesAllOrNothingAndRefusesBadBodies) {
   response ok = call(http::verb::post, "/batch", alice,
                      "<batch><write name=\"b/1\">&lt;one/&gt;</write><write name=\"b/2\" lease=\"60\">&lt;two/&gt;</write></batch>");
   ASSERT_EQ(ok.result_int(), 200) << ok.body();

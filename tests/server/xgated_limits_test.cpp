@@ -21,22 +21,18 @@
 #include <thread>
 #include <vector>
 
+#include "files.hpp"
 #include "http_test_client.hpp"
 #include "test_dir.hpp"
 
 namespace {
 
+using xgate::testing::read_file;
+
 using namespace xgate::server::testing;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using std::chrono::steady_clock;
-
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // A plain socket to 127.0.0.1, for crowds (an http_client each would cost an io_context).
 class raw_connection {
@@ -130,7 +126,7 @@ void raise_open_files(rlim_t want) {
   }
 }
 
-class xgated_limits_test : public ::testing::Test {
+class XgatedLimitsTest : public ::testing::Test {
  protected:
   std::filesystem::path dir = xgate::store::testing::fresh_dir();
   std::filesystem::path err = dir / "stderr.log";
@@ -138,7 +134,7 @@ class xgated_limits_test : public ::testing::Test {
   std::string token;
   unsigned short port = 0;
 
-  ~xgated_limits_test() override {
+  ~XgatedLimitsTest() override {
     server.reset();
     std::filesystem::remove_all(dir);
   }
@@ -156,14 +152,14 @@ class xgated_limits_test : public ::testing::Test {
     argv.insert(argv.end(), flags.begin(), flags.end());
     server.emplace(argv, err.string());
     auto line = server->read_line(seconds(20));
-    ASSERT_TRUE(line) << slurp(err);
+    ASSERT_TRUE(line) << read_file(err);
     port = static_cast<unsigned short>(std::stoi(line->substr(line->rfind(':') + 1)));
   }
   // SIGTERM, exit 0; returns the access log.
   std::string stop() {
     server->signal(SIGTERM);
     EXPECT_EQ(server->wait(seconds(20)), 0);
-    return slurp(err);
+    return read_file(err);
   }
   std::string request(const std::string& method, const std::string& target) {
     return method + " " + target + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token + "\r\n\r\n";
@@ -177,7 +173,7 @@ class xgated_limits_test : public ::testing::Test {
   }
 };
 
-TEST_F(xgated_limits_test, AThousandSlowAndLongPollingConnectionsDoNotDelayAGetNorCostThreads) {
+TEST_F(XgatedLimitsTest, AThousandSlowAndLongPollingConnectionsDoNotDelayAGetNorCostThreads) {
   raise_open_files(4096);
   start({"--threads", "2", "--store-threads", "2", "--max-connections-per-address", "2000", "--header-timeout", "60"});
   long threads_idle = proc_status(server->pid(), "Threads");
@@ -224,7 +220,7 @@ TEST_F(xgated_limits_test, AThousandSlowAndLongPollingConnectionsDoNotDelayAGetN
   stop();
 }
 
-TEST_F(xgated_limits_test, ConnectionsOverTheLimitsGet503AndOtherAddressesAreServed) {
+TEST_F(XgatedLimitsTest, ConnectionsOverTheLimitsGet503AndOtherAddressesAreServed) {
   start({"--max-connections-per-address", "10", "--max-connections", "20"});
   std::vector<raw_connection> held;
   for (int i = 0; i < 10; ++i) held.emplace_back(port);
@@ -261,7 +257,7 @@ TEST_F(xgated_limits_test, ConnectionsOverTheLimitsGet503AndOtherAddressesAreSer
   stop();
 }
 
-TEST_F(xgated_limits_test, SlowHeadersAndBodiesAreCutAtTheirDeadlines) {
+TEST_F(XgatedLimitsTest, SlowHeadersAndBodiesAreCutAtTheirDeadlines) {
   start({"--header-timeout", "1", "--body-timeout", "1"});
   // a byte every 200 ms keeps an idle timeout from firing, not the header deadline
   raw_connection headers(port);
@@ -285,7 +281,7 @@ TEST_F(xgated_limits_test, SlowHeadersAndBodiesAreCutAtTheirDeadlines) {
   stop();
 }
 
-TEST_F(xgated_limits_test, AQueryAnswerOverMaxResponseIs507) {
+TEST_F(XgatedLimitsTest, AQueryAnswerOverMaxResponseIs507) {
   start({"--max-response", "1000000"});
   // 60 nested elements around 40 KB of text: //* repeats the text once per element (2.4 MB)
   std::string doc;
@@ -317,7 +313,7 @@ TEST_F(xgated_limits_test, AQueryAnswerOverMaxResponseIs507) {
   EXPECT_NE(log.find(" GET /query/deep?xpath=%2F%2F* 507 alice "), std::string::npos) << log;
 }
 
-TEST_F(xgated_limits_test, TokensInAnyTargetNeverReachTheAccessLog) {
+TEST_F(XgatedLimitsTest, TokensInAnyTargetNeverReachTheAccessLog) {
   start();
   std::string secret = token.substr(5);  // the random part, without xgt1_
   std::string encoded;                    // every character percent-encoded

@@ -17,22 +17,18 @@
 #include <string>
 #include <thread>
 
+#include "files.hpp"
 #include "http_test_client.hpp"
 #include "test_dir.hpp"
 
 namespace {
 
+using xgate::testing::read_file;
+
 using namespace xgate::server::testing;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using std::chrono::steady_clock;
-
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 std::string many_elements(int n) {
   std::string xml = "<r>";
@@ -65,7 +61,7 @@ class raw_request {
   int fd_ = -1;
 };
 
-class xgated_query_test : public ::testing::Test {
+class XgatedQueryTest : public ::testing::Test {
  protected:
   std::filesystem::path dir = xgate::store::testing::fresh_dir();
   std::filesystem::path data = dir / "data";
@@ -75,7 +71,7 @@ class xgated_query_test : public ::testing::Test {
   unsigned short port = 0;
   bool mounted = false;
 
-  ~xgated_query_test() override {
+  ~XgatedQueryTest() override {
     server.reset();
     if (mounted) ::umount2(data.c_str(), MNT_DETACH);
     std::filesystem::remove_all(dir);
@@ -94,13 +90,13 @@ class xgated_query_test : public ::testing::Test {
     argv.insert(argv.end(), flags.begin(), flags.end());
     server.emplace(argv, err.string());
     auto line = server->read_line(seconds(20));
-    ASSERT_TRUE(line) << slurp(err);
+    ASSERT_TRUE(line) << read_file(err);
     port = static_cast<unsigned short>(std::stoi(line->substr(line->rfind(':') + 1)));
   }
   std::string stop() {
     server->signal(SIGTERM);
     EXPECT_EQ(server->wait(seconds(20)), 0);
-    return slurp(err);
+    return read_file(err);
   }
   std::string request(const std::string& target) {
     return "GET " + target + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token + "\r\n\r\n";
@@ -111,7 +107,7 @@ class xgated_query_test : public ::testing::Test {
   }
 };
 
-TEST_F(xgated_query_test, AQuadraticQueryOnThreeMillionElementsIsRefusedWithinItsBudget) {
+TEST_F(XgatedQueryTest, AQuadraticQueryOnThreeMillionElementsIsRefusedWithinItsBudget) {
   start({"--query-time", "2"});
   put_many(3000000);
   auto t0 = steady_clock::now();
@@ -126,7 +122,7 @@ TEST_F(xgated_query_test, AQuadraticQueryOnThreeMillionElementsIsRefusedWithinIt
   stop();
 }
 
-TEST_F(xgated_query_test, AClientHangingUpCancelsItsQuery) {
+TEST_F(XgatedQueryTest, AClientHangingUpCancelsItsQuery) {
   // One store thread: the next request is served only once the query has let go of it.
   start({"--query-time", "600", "--store-threads", "1"});
   put_many(300000);
@@ -141,7 +137,7 @@ TEST_F(xgated_query_test, AClientHangingUpCancelsItsQuery) {
   stop();
 }
 
-TEST_F(xgated_query_test, QueriesPastMaxQueriesAreRefusedAndOtherRequestsAreServed) {
+TEST_F(XgatedQueryTest, QueriesPastMaxQueriesAreRefusedAndOtherRequestsAreServed) {
   start({"--query-time", "600", "--store-threads", "2", "--max-queries", "1"});
   put_many(300000);
   raw_request q(port, request(quadratic_query));
@@ -167,18 +163,18 @@ TEST_F(xgated_query_test, QueriesPastMaxQueriesAreRefusedAndOtherRequestsAreServ
   stop();
 }
 
-TEST_F(xgated_query_test, SigtermStopsTheServerWithinFiveSecondsDuringAQuery) {
+TEST_F(XgatedQueryTest, SigtermStopsTheServerWithinFiveSecondsDuringAQuery) {
   start({"--query-time", "600"});
   put_many(300000);
   raw_request q(port, request(quadratic_query));
   std::this_thread::sleep_for(milliseconds(500));
   auto t0 = steady_clock::now();
   server->signal(SIGTERM);
-  EXPECT_EQ(server->wait(seconds(5)), 0) << slurp(err);
+  EXPECT_EQ(server->wait(seconds(5)), 0) << read_file(err);
   EXPECT_LT(steady_clock::now() - t0, seconds(5));
 }
 
-TEST_F(xgated_query_test, WritesAndMapGrowthGoOnDuringAnExpensiveQuery) {
+TEST_F(XgatedQueryTest, WritesAndMapGrowthGoOnDuringAnExpensiveQuery) {
   start({"--query-time", "60"});
   put_many(300000);
   raw_request q(port, request(quadratic_query));
@@ -194,7 +190,7 @@ TEST_F(xgated_query_test, WritesAndMapGrowthGoOnDuringAnExpensiveQuery) {
   stop();
 }
 
-TEST_F(xgated_query_test, InvalidUtf8IsRefusedAtWrite) {
+TEST_F(XgatedQueryTest, InvalidUtf8IsRefusedAtWrite) {
   start();
   http_client c(port);
   response r = c.request(http::verb::put, "/store/u", token, "<\xff>x</\xff>");
@@ -205,7 +201,7 @@ TEST_F(xgated_query_test, InvalidUtf8IsRefusedAtWrite) {
   stop();
 }
 
-TEST_F(xgated_query_test, AFullDiskIs507NoSpace) {
+TEST_F(XgatedQueryTest, AFullDiskIs507NoSpace) {
   std::filesystem::create_directories(data);
   if (::mount("tmpfs", data.c_str(), "tmpfs", 0, "size=8m,mode=0700") != 0)
     GTEST_SKIP() << "cannot mount a tmpfs: " << std::strerror(errno);
@@ -224,14 +220,14 @@ TEST_F(xgated_query_test, AFullDiskIs507NoSpace) {
   stop();
 }
 
-TEST_F(xgated_query_test, AStoreOthersMayWriteIsRefusedAtStart) {
+TEST_F(XgatedQueryTest, AStoreOthersMayWriteIsRefusedAtStart) {
   start();
   stop();
   std::filesystem::permissions(data, std::filesystem::perms::others_write, std::filesystem::perm_options::add);
   child_process refused({XGATED_BINARY, "--data", data.string(), "--listen", "127.0.0.1:0"}, err.string());
   EXPECT_EQ(refused.wait(seconds(20)), 1);
-  EXPECT_NE(slurp(err).find(data.string() + " has mode 0702: users other than its owner may write it"), std::string::npos)
-      << slurp(err);
+  EXPECT_NE(read_file(err).find(data.string() + " has mode 0702: users other than its owner may write it"), std::string::npos)
+      << read_file(err);
 }
 
 }  // namespace

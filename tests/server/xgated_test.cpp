@@ -6,26 +6,22 @@
 #include <sstream>
 #include <string>
 
+#include "files.hpp"
 #include "http_test_client.hpp"
 #include "test_dir.hpp"
 
 namespace {
 
+using xgate::testing::read_file;
+
 using namespace xgate::server::testing;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-class xgated_test : public ::testing::Test {
+class XgatedTest : public ::testing::Test {
  protected:
   std::filesystem::path dir = xgate::store::testing::fresh_dir();
-  ~xgated_test() override { std::filesystem::remove_all(dir); }
+  ~XgatedTest() override { std::filesystem::remove_all(dir); }
 
   std::string adduser(const std::string& name) {
     child_process p({XGATED_BINARY, "adduser", name, "--data", (dir / "data").string()});
@@ -36,7 +32,7 @@ class xgated_test : public ::testing::Test {
   }
 };
 
-TEST_F(xgated_test, ServesWithAnAddedUserLogsWithoutTokensAndStopsOnSigterm) {
+TEST_F(XgatedTest, ServesWithAnAddedUserLogsWithoutTokensAndStopsOnSigterm) {
   std::filesystem::create_directories(dir);
   std::string token = adduser("alice");
   EXPECT_TRUE(token.starts_with("xgt1_")) << token;
@@ -45,7 +41,7 @@ TEST_F(xgated_test, ServesWithAnAddedUserLogsWithoutTokensAndStopsOnSigterm) {
   std::filesystem::path err = dir / "stderr.log";
   child_process server({XGATED_BINARY, "--data", (dir / "data").string(), "--listen", "127.0.0.1:0"}, err.string());
   auto line = server.read_line(seconds(20));
-  ASSERT_TRUE(line) << slurp(err);
+  ASSERT_TRUE(line) << read_file(err);
   const std::string prefix = "store: http://127.0.0.1:";
   ASSERT_TRUE(line->starts_with(prefix)) << *line;
   int port = std::stoi(line->substr(prefix.size()));
@@ -72,7 +68,7 @@ TEST_F(xgated_test, ServesWithAnAddedUserLogsWithoutTokensAndStopsOnSigterm) {
 
   server.signal(SIGTERM);
   EXPECT_EQ(server.wait(seconds(20)), 0);
-  std::string log = slurp(err);
+  std::string log = read_file(err);
   EXPECT_EQ(log.find(token), std::string::npos) << log;
   EXPECT_EQ(log.find("xgt1_"), std::string::npos) << log;
   EXPECT_NE(log.find(" PUT /store/jobs/1 201 alice "), std::string::npos) << log;
@@ -80,7 +76,7 @@ TEST_F(xgated_test, ServesWithAnAddedUserLogsWithoutTokensAndStopsOnSigterm) {
   EXPECT_EQ(server.read_all(seconds(2)), "") << "exactly one line on stdout";
 }
 
-TEST_F(xgated_test, SigintStopsItToo) {
+TEST_F(XgatedTest, SigintStopsItToo) {
   child_process server({XGATED_BINARY, "--data", (dir / "data").string(), "--listen", "127.0.0.1:0", "--reap-interval", "0.5",
                         "--max-document", "1000"},
                        (dir.string() + "-err"));
@@ -90,7 +86,7 @@ TEST_F(xgated_test, SigintStopsItToo) {
   std::filesystem::remove(dir.string() + "-err");
 }
 
-TEST_F(xgated_test, BadFlagsExit2WithOneLine) {
+TEST_F(XgatedTest, BadFlagsExit2WithOneLine) {
   std::filesystem::create_directories(dir);
   for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
            {"--bogus"},
@@ -106,20 +102,20 @@ TEST_F(xgated_test, BadFlagsExit2WithOneLine) {
     std::string out = p.read_all(seconds(20));
     EXPECT_EQ(p.wait(seconds(20)), 2) << args[1];
     EXPECT_EQ(out, "");
-    std::string e = slurp(err);
+    std::string e = read_file(err);
     EXPECT_TRUE(e.starts_with("xgated: ")) << e;
     EXPECT_EQ(e.find('\n'), e.size() - 1) << e;
   }
 }
 
-TEST_F(xgated_test, AnAddressInUseExits1) {
+TEST_F(XgatedTest, AnAddressInUseExits1) {
   child_process first({XGATED_BINARY, "--data", (dir / "a").string(), "--listen", "127.0.0.1:0"}, dir.string() + "-err1");
   auto line = first.read_line(seconds(20));
   ASSERT_TRUE(line);
   std::string port = line->substr(line->rfind(':') + 1);
   child_process second({XGATED_BINARY, "--data", (dir / "b").string(), "--listen", "127.0.0.1:" + port}, dir.string() + "-err2");
   EXPECT_EQ(second.wait(seconds(20)), 1);
-  std::string e = slurp(dir.string() + "-err2");
+  std::string e = read_file(dir.string() + "-err2");
   EXPECT_NE(e.find("cannot listen on 127.0.0.1:" + port), std::string::npos) << e;
   first.signal(SIGTERM);
   EXPECT_EQ(first.wait(seconds(20)), 0);

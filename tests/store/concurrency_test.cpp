@@ -14,10 +14,10 @@
 
 namespace xs = xgate::store;
 using xs::testing::lmdb_of;
-using xs::testing::store_conformance;
-using xs::testing::store_test;
+using xs::testing::StoreConformance;
+using xs::testing::StoreTest;
 
-TEST_P(store_conformance, BatchAppliesEverythingInOneTransaction) {
+TEST_P(StoreConformance, BatchAppliesEverythingInOneTransaction) {
   xs::store s = open();
   s.write("b/old", "<old/>", "alice");
   xs::batch b;
@@ -31,7 +31,7 @@ TEST_P(store_conformance, BatchAppliesEverythingInOneTransaction) {
   EXPECT_FALSE(s.contains("b/old"));
 }
 
-TEST_P(store_conformance, AFailingBatchLeavesNothingBehind) {
+TEST_P(StoreConformance, AFailingBatchLeavesNothingBehind) {
   xs::store s = open();
   s.write("b/1", "<one/>", "alice");
   s.write("b/bobs", "<bob/>", "bob");
@@ -49,7 +49,7 @@ TEST_P(store_conformance, AFailingBatchLeavesNothingBehind) {
   attempt(xs::batch().write("b/new", "<n/>").write("b//bad-name", "<x/>"));
 }
 
-TEST_P(store_conformance, ConcurrentTakersNeverBothGetADocument) {
+TEST_P(StoreConformance, ConcurrentTakersNeverBothGetADocument) {
   xs::store s = open();
   constexpr int documents = 200, takers = 6;
   xs::batch b;
@@ -163,12 +163,12 @@ void concurrent_writers_fail_alone(xs::store& s) {
 
 }  // namespace
 
-TEST_P(store_conformance, ReadersSeeWholeDocumentsWhileAWriterWrites) {
+TEST_P(StoreConformance, ReadersSeeWholeDocumentsWhileAWriterWrites) {
   xs::store s = open();
   readers_see_whole_documents(s);
 }
 
-TEST_F(store_test, ReadersSeeWholeDocumentsWhileAWriterWritesAndTheMapGrows) {
+TEST_F(StoreTest, ReadersSeeWholeDocumentsWhileAWriterWritesAndTheMapGrows) {
   // A small map so that the writer grows it while the readers are running.
   xs::store s(std::make_unique<xs::lmdb_engine>(dir, xs::lmdb_options{.initial_map_size = 128 * 1024}));
   std::size_t initial = lmdb_of(s).map_size();
@@ -176,12 +176,12 @@ TEST_F(store_test, ReadersSeeWholeDocumentsWhileAWriterWritesAndTheMapGrows) {
   EXPECT_GT(lmdb_of(s).map_size(), initial);
 }
 
-TEST_P(store_conformance, ConcurrentWritersFailAlone) {
+TEST_P(StoreConformance, ConcurrentWritersFailAlone) {
   xs::store s = open();
   concurrent_writers_fail_alone(s);
 }
 
-TEST_F(store_test, ConcurrentWritersShareCommitsButFailAlone) {
+TEST_F(StoreTest, ConcurrentWritersShareCommitsButFailAlone) {
   xs::lmdb_options o;
   o.initial_map_size = std::size_t{1} << 20;  // small: the map must grow while groups run
   xs::store s(std::make_unique<xs::lmdb_engine>(dir, o));

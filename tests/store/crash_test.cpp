@@ -13,7 +13,7 @@
 #include "store_engines.hpp"
 
 namespace xs = xgate::store;
-using xs::testing::store_test;
+using xs::testing::StoreTest;
 
 namespace {
 
@@ -57,7 +57,7 @@ bool read_ack(int in, ack& a) {
 
 }  // namespace
 
-TEST_F(store_test, EveryAcknowledgedWriteSurvivesSigkill) {
+TEST_F(StoreTest, EveryAcknowledgedWriteSurvivesSigkill) {
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);
   pid_t child = ::fork();

@@ -15,8 +15,8 @@ namespace xs = xgate::store;
 using xgate::right;
 using xs::testing::catch_store_error;
 using xs::testing::store_errc_of;
-using xs::testing::store_conformance;
-using xs::testing::store_test;
+using xs::testing::StoreConformance;
+using xs::testing::StoreTest;
 using xs::testing::denied;
 
 namespace {
@@ -36,7 +36,7 @@ std::string file_bytes(const std::filesystem::path& p) {
 
 }  // namespace
 
-TEST(right_set, ParsesAndPrints) {
+TEST(RightSet, ParsesAndPrints) {
   EXPECT_EQ(xs::right_set::all().to_string(), "read,write,delete,copy");
   EXPECT_EQ(xs::right_set::parse("all"), xs::right_set::all());
   EXPECT_EQ(xs::right_set::parse("copy,read"), (xs::right_set{right::read, right::copy}));
@@ -47,7 +47,7 @@ TEST(right_set, ParsesAndPrints) {
   EXPECT_FALSE((xs::right_set{right::del}).within(xs::right_set{right::read, right::write}));
 }
 
-TEST(grant, CoversItsScopeSegmentWise) {
+TEST(Grant, CoversItsScopeSegmentWise) {
   xs::grant g{"alice", "pay/2026", true, xs::right_set{right::read}, std::nullopt};
   EXPECT_TRUE(g.covers("pay/2026"));
   EXPECT_TRUE(g.covers("pay/2026/slip-1"));
@@ -64,7 +64,7 @@ TEST(grant, CoversItsScopeSegmentWise) {
   EXPECT_FALSE(other_principal.within(everything));
 }
 
-TEST_P(store_conformance, ATokenActsForItsPrincipalWithinItsGrant) {
+TEST_P(StoreConformance, ATokenActsForItsPrincipalWithinItsGrant) {
   xs::store s = open();
   s.write("pay/2026/slip-1", "<slip>1</slip>", "alice");
   s.write("pay/2026/slip-2", "<slip>2</slip>", "alice");
@@ -92,7 +92,7 @@ TEST_P(store_conformance, ATokenActsForItsPrincipalWithinItsGrant) {
   EXPECT_EQ(s.read("pay/2026/slip-1", "alice").xml, "<slip>1</slip>");  // nothing changed
 }
 
-TEST_P(store_conformance, ACredentialNeverGrantsMoreThanItsPrincipalHas) {
+TEST_P(StoreConformance, ACredentialNeverGrantsMoreThanItsPrincipalHas) {
   xs::store s = open();
   s.write("secret", "<s/>", "carol");  // carol's alone
   std::string token = s.issue_credential("alice", request("", xs::right_set::all()));
@@ -101,7 +101,7 @@ TEST_P(store_conformance, ACredentialNeverGrantsMoreThanItsPrincipalHas) {
   EXPECT_TRUE(s.list("", c).empty());
 }
 
-TEST_P(store_conformance, ChildCredentialsLieWithinTheirParentAndDieWithIt) {
+TEST_P(StoreConformance, ChildCredentialsLieWithinTheirParentAndDieWithIt) {
   xs::store s = open();
   s.write("payroll/run-7/paychecks/ann", "<pay>10</pay>", "payroll");
   std::string parent = s.issue_credential("payroll", request("payroll/run-7", xs::right_set{right::read, right::write}));
@@ -131,7 +131,7 @@ TEST_P(store_conformance, ChildCredentialsLieWithinTheirParentAndDieWithIt) {
   EXPECT_TRUE(s.credentials("payroll").empty());
 }
 
-TEST_P(store_conformance, ExpiredAndForeignTokensAreRefused) {
+TEST_P(StoreConformance, ExpiredAndForeignTokensAreRefused) {
   xs::store s = open();
   xs::credential_request r = request("", xs::right_set{right::read});
   r.ttl = std::chrono::milliseconds(30);
@@ -149,7 +149,7 @@ TEST_P(store_conformance, ExpiredAndForeignTokensAreRefused) {
             std::string("store: authenticate: unknown or revoked token"));
 }
 
-TEST_F(store_test, OnlyTheTokensHashIsStored) {
+TEST_F(StoreTest, OnlyTheTokensHashIsStored) {
   std::string token;
   {
     xs::store s(dir);
@@ -162,7 +162,7 @@ TEST_F(store_test, OnlyTheTokensHashIsStored) {
   EXPECT_EQ(reopened.authenticate(token).principal(), "alice");  // and it survives a reopen
 }
 
-TEST_P(store_conformance, BadCredentialRequestsAreRefused) {
+TEST_P(StoreConformance, BadCredentialRequestsAreRefused) {
   xs::store s = open();
   EXPECT_EQ(catch_store_error([&] { (void)s.issue_credential("alice", request("a", xs::right_set{})); }).what(),
             std::string("store: issue credential \"a\": a credential needs at least one right"));
@@ -181,7 +181,7 @@ TEST_P(store_conformance, BadCredentialRequestsAreRefused) {
   EXPECT_NO_THROW((void)s.authenticate(token));
 }
 
-TEST_P(store_conformance, DocumentsOverTheSizeLimitAreRefused) {
+TEST_P(StoreConformance, DocumentsOverTheSizeLimitAreRefused) {
   xs::store_options o;
   o.max_document_size = 16;
   xs::store s = open(o);
@@ -191,7 +191,7 @@ TEST_P(store_conformance, DocumentsOverTheSizeLimitAreRefused) {
   EXPECT_NO_THROW(s.write("small", "<a>012345678</a>", "alice"));
 }
 
-TEST_P(store_conformance, ALocalSessionIsTheStoreAsOneCallerSeesIt) {
+TEST_P(StoreConformance, ALocalSessionIsTheStoreAsOneCallerSeesIt) {
   xs::store s = open();
   std::unique_ptr<xs::session> alice = xs::local_session(s, "alice");
   EXPECT_EQ(alice->address(), "file:" + std::filesystem::absolute(dir).lexically_normal().string());
@@ -211,7 +211,7 @@ TEST_P(store_conformance, ALocalSessionIsTheStoreAsOneCallerSeesIt) {
   EXPECT_EQ(store_errc_of([&] { reader->read("r/1"); }), xs::store_errc::not_found);
 }
 
-TEST_P(store_conformance, ACredentialKeyIsTheTokensHashWhileTheCredentialHolds) {
+TEST_P(StoreConformance, ACredentialKeyIsTheTokensHashWhileTheCredentialHolds) {
   xs::store s = open();
   std::string token = s.issue_credential("alice", request("jobs", xs::right_set{right::read}));
   xs::caller c = s.authenticate(token);

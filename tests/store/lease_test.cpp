@@ -9,7 +9,7 @@
 
 namespace xs = xgate::store;
 using xs::testing::store_errc_of;
-using xs::testing::store_conformance;
+using xs::testing::StoreConformance;
 using namespace std::chrono_literals;
 
 namespace {
@@ -18,7 +18,7 @@ const xgate::rights shared = xgate::rights::owned_by("alice").readers({"*"}).wri
 
 }  // namespace
 
-TEST_P(store_conformance, ALeasedDocumentExpiresAndIsReaped) {
+TEST_P(StoreConformance, ALeasedDocumentExpiresAndIsReaped) {
   xs::store s = open();
   xs::document_info w = s.write("ads/node-1", "<ad/>", "alice", {.rights = shared, .lease = 1h});
   ASSERT_TRUE(w.lease_expires);
@@ -37,7 +37,7 @@ TEST_P(store_conformance, ALeasedDocumentExpiresAndIsReaped) {
   EXPECT_TRUE(s.reap(w.modified + 3h).empty());
 }
 
-TEST_P(store_conformance, AnExpiredDocumentIsGoneBeforeTheReaperRuns) {
+TEST_P(StoreConformance, AnExpiredDocumentIsGoneBeforeTheReaperRuns) {
   xs::store s = open();
   s.write("tmp/x", "<x/>", "alice", {.rights = shared, .lease = 1ms});
   std::this_thread::sleep_for(5ms);
@@ -54,7 +54,7 @@ TEST_P(store_conformance, AnExpiredDocumentIsGoneBeforeTheReaperRuns) {
   EXPECT_EQ(s.read("tmp/x", "bob").xml, "<mine/>");
 }
 
-TEST_P(store_conformance, OnlyTheHolderRenewsOrCancels) {
+TEST_P(StoreConformance, OnlyTheHolderRenewsOrCancels) {
   xs::store s = open();
   xs::document_info w = s.write("ads/a", "<ad/>", "alice", {.rights = shared, .lease = 1min});
   EXPECT_THROW(s.renew_lease("ads/a", "bob", 1h), xgate::access_denied);
@@ -78,7 +78,7 @@ TEST_P(store_conformance, OnlyTheHolderRenewsOrCancels) {
   EXPECT_EQ(store_errc_of([&] { s.cancel_lease("ads/none", "alice"); }), xs::store_errc::not_found);
 }
 
-TEST_P(store_conformance, RemovingALeasedDocumentDropsItsLease) {
+TEST_P(StoreConformance, RemovingALeasedDocumentDropsItsLease) {
   xs::store s = open();
   s.write("l/a", "<a/>", "alice", {.lease = 1h});
   s.remove("l/a", "alice");
@@ -92,7 +92,7 @@ TEST_P(store_conformance, RemovingALeasedDocumentDropsItsLease) {
   EXPECT_TRUE(s.reap(xs::clock::now() + 2h).empty());
 }
 
-TEST_P(store_conformance, AReaperRemovesExpiredDocumentsInTheBackground) {
+TEST_P(StoreConformance, AReaperRemovesExpiredDocumentsInTheBackground) {
   xs::store s = open();
   s.write("r/short", "<s/>", "alice", {.lease = 20ms});
   s.write("r/long", "<l/>", "alice", {.lease = 1h});

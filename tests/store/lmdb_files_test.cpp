@@ -15,7 +15,7 @@
 namespace xs = xgate::store;
 namespace fs = std::filesystem;
 using xs::testing::catch_store_error;
-using xs::testing::store_test;
+using xs::testing::StoreTest;
 
 namespace {
 
@@ -27,14 +27,14 @@ unsigned mode_of(const fs::path& p) {
 
 }  // namespace
 
-TEST_F(store_test, TheStoreIsCreatedReadableByItsOwnerOnly) {
+TEST_F(StoreTest, TheStoreIsCreatedReadableByItsOwnerOnly) {
   { xs::store s(dir); }
   EXPECT_EQ(mode_of(dir), 0700u);
   EXPECT_EQ(mode_of(dir / "data.mdb"), 0600u);
   EXPECT_EQ(mode_of(dir / "lock.mdb"), 0600u);
 }
 
-TEST_F(store_test, AStoreOthersMayWriteIsRefusedNamingThePathAndMode) {
+TEST_F(StoreTest, AStoreOthersMayWriteIsRefusedNamingThePathAndMode) {
   { xs::store s(dir); }
   fs::permissions(dir, fs::perms::group_write | fs::perms::others_write, fs::perm_options::add);
   xs::store_error e = catch_store_error([&] { xs::store s(dir); });
@@ -55,7 +55,7 @@ TEST_F(store_test, AStoreOthersMayWriteIsRefusedNamingThePathAndMode) {
 }
 
 // A small tmpfs holds the store (mounting needs root: skipped otherwise).
-TEST_F(store_test, AFullDiskIsNoSpaceNotAnIoError) {
+TEST_F(StoreTest, AFullDiskIsNoSpaceNotAnIoError) {
   fs::create_directories(dir);
   if (::mount("tmpfs", dir.c_str(), "tmpfs", 0, "size=8m,mode=0700") != 0)
     GTEST_SKIP() << "cannot mount a tmpfs: " << std::strerror(errno);

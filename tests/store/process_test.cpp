@@ -12,7 +12,7 @@
 
 namespace xs = xgate::store;
 using xs::testing::lmdb_of;
-using xs::testing::store_test;
+using xs::testing::StoreTest;
 
 namespace {
 
@@ -45,7 +45,7 @@ void leave_a_stale_reader(const std::filesystem::path& dir) {
 
 // LMDB resets the reader table when the first process opens the environment, so stale
 // slots matter only while some process keeps it open: this test's process does.
-TEST_F(store_test, ClearsReaderSlotsOfAKilledProcess) {
+TEST_F(StoreTest, ClearsReaderSlotsOfAKilledProcess) {
   xs::store s(dir);
   EXPECT_EQ(lmdb_of(s).stale_readers_cleared_at_open(), 0);
   leave_a_stale_reader(dir);
@@ -69,7 +69,7 @@ TEST_F(store_test, ClearsReaderSlotsOfAKilledProcess) {
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
-TEST_F(store_test, AdoptsAMapGrownByAnotherProcess) {
+TEST_F(StoreTest, AdoptsAMapGrownByAnotherProcess) {
   xs::store s(std::make_unique<xs::lmdb_engine>(dir, xs::lmdb_options{.initial_map_size = 256 * 1024}));
   s.write("mine", "<m/>", "alice");
   std::size_t before = lmdb_of(s).map_size();

@@ -14,7 +14,7 @@
 
 namespace xs = xgate::store;
 using xs::testing::catch_store_error;
-using xs::testing::store_conformance;
+using xs::testing::StoreConformance;
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
@@ -34,7 +34,7 @@ bool has(const std::string& text, const std::string& part) { return text.find(pa
 
 }  // namespace
 
-TEST_P(store_conformance, AQueryPastItsTimeBudgetStopsNamingTheBudget) {
+TEST_P(StoreConformance, AQueryPastItsTimeBudgetStopsNamingTheBudget) {
   xs::store s = open();
   s.write("m/many", many_elements(200000), "alice");
   auto t0 = steady_clock::now();
@@ -51,7 +51,7 @@ TEST_P(store_conformance, AQueryPastItsTimeBudgetStopsNamingTheBudget) {
   EXPECT_EQ(r[0].values, std::vector<std::string>{"200000"});
 }
 
-TEST_P(store_conformance, AQueryPastItsMemoryBudgetStopsNamingTheBudget) {
+TEST_P(StoreConformance, AQueryPastItsMemoryBudgetStopsNamingTheBudget) {
   xs::store s = open();
   s.write("m/many", many_elements(100000), "alice");  // 400 KB, a parsed tree of several MB
   xs::store_error e = catch_store_error([&] { (void)s.query("m", "count(//e)", "alice", {.memory_budget = 1 << 20}); });
@@ -64,7 +64,7 @@ TEST_P(store_conformance, AQueryPastItsMemoryBudgetStopsNamingTheBudget) {
       << e.what();
 }
 
-TEST_P(store_conformance, AQueryStopsProducingValuesPastItsResultBudget) {
+TEST_P(StoreConformance, AQueryStopsProducingValuesPastItsResultBudget) {
   xs::store s = open();
   // 60 nested elements around 40 KB of text: //* repeats the text once per element (2.4 MB)
   std::string doc;
@@ -88,7 +88,7 @@ TEST_P(store_conformance, AQueryStopsProducingValuesPastItsResultBudget) {
   EXPECT_EQ(s.query("deep", "//*", "alice", {.result_budget = 3000000}).at(0).values.size(), 60u);
 }
 
-TEST_P(store_conformance, AStopRequestCancelsARunningQuery) {
+TEST_P(StoreConformance, AStopRequestCancelsARunningQuery) {
   xs::store s = open();
   s.write("m/many", many_elements(200000), "alice");
   std::stop_source stop;
@@ -109,7 +109,7 @@ TEST_P(store_conformance, AStopRequestCancelsARunningQuery) {
 
 // For every element, a scan that finds nothing: XPath allocates nothing on the way, so only
 // the interrupting signal can stop it (hours on a few hundred thousand elements).
-TEST_P(store_conformance, AScanThatAllocatesNothingStopsAtItsTimeBudget) {
+TEST_P(StoreConformance, AScanThatAllocatesNothingStopsAtItsTimeBudget) {
   xs::store s = open();
   s.write("m/many", many_elements(200000), "alice");
   for (const char* xpath : {"count(//*[count(//none)>0])", "//*[count(//none)>0]", "string(//*[count(//none)>0])"}) {
@@ -125,7 +125,7 @@ TEST_P(store_conformance, AScanThatAllocatesNothingStopsAtItsTimeBudget) {
   EXPECT_EQ(r[0].values, std::vector<std::string>{"200000"});
 }
 
-TEST_P(store_conformance, AStopRequestCancelsAScanThatAllocatesNothing) {
+TEST_P(StoreConformance, AStopRequestCancelsAScanThatAllocatesNothing) {
   xs::store s = open();
   s.write("m/many", many_elements(200000), "alice");
   std::stop_source stop;
@@ -143,7 +143,7 @@ TEST_P(store_conformance, AStopRequestCancelsAScanThatAllocatesNothing) {
   EXPECT_EQ(e.reason(), xs::store_errc::cancelled) << e.what();
 }
 
-TEST_P(store_conformance, WritesGoOnWhileAnExpensiveQueryEvaluates) {
+TEST_P(StoreConformance, WritesGoOnWhileAnExpensiveQueryEvaluates) {
   xs::store s = open();
   s.write("m/many", many_elements(200000), "alice");
   auto running = std::async(std::launch::async, [&] {
@@ -159,7 +159,7 @@ TEST_P(store_conformance, WritesGoOnWhileAnExpensiveQueryEvaluates) {
   EXPECT_EQ(running.get().reason(), xs::store_errc::query_too_expensive);
 }
 
-TEST_P(store_conformance, ValuesAreHandedOnAsTheyAreProduced) {
+TEST_P(StoreConformance, ValuesAreHandedOnAsTheyAreProduced) {
   xs::store s = open();
   s.write("q/a", "<r><v>1</v><v>2</v></r>", "alice");
   s.write("q/b", "<r><v>3</v></r>", "alice");
@@ -179,7 +179,7 @@ TEST_P(store_conformance, ValuesAreHandedOnAsTheyAreProduced) {
   EXPECT_EQ(calls, 1);
 }
 
-TEST_P(store_conformance, InvalidUtf8IsRefusedAtWriteNamingTheOffset) {
+TEST_P(StoreConformance, InvalidUtf8IsRefusedAtWriteNamingTheOffset) {
   xs::store s = open();
   xs::store_error e = catch_store_error([&] { s.write("u", "<\xff>x</\xff>", "alice"); });
   EXPECT_EQ(e.reason(), xs::store_errc::bad_document) << e.what();

@@ -6,14 +6,14 @@
 #include "store_engines.hpp"
 
 namespace xs = xgate::store;
-using xs::testing::store_conformance;
+using xs::testing::StoreConformance;
 using xs::testing::xgate_doc;
 
 namespace {
 const char* rights = R"(creator="alice" read="*" write="creator" delete="creator" copy="creator")";
 }
 
-TEST_P(store_conformance, QueriesByXPathUnderAPrefix) {
+TEST_P(StoreConformance, QueriesByXPathUnderAPrefix) {
   xs::store s = open();
   s.write("orders/1", xgate_doc(rights, R"(<shop.Order xg:v="2"><number>1</number><status>paid</status></shop.Order>)"), "alice");
   s.write("orders/2", xgate_doc(rights, R"(<shop.Order xg:v="2"><number>2</number><status>open</status></shop.Order>)"), "alice");
@@ -42,7 +42,7 @@ TEST_P(store_conformance, QueriesByXPathUnderAPrefix) {
   EXPECT_TRUE(s.query("orders", "//nothing", "bob").empty());
 }
 
-TEST_P(store_conformance, BadXPathIsATypedErrorNamingTheExpression) {
+TEST_P(StoreConformance, BadXPathIsATypedErrorNamingTheExpression) {
   xs::store s = open();
   s.write("orders/1", "<o/>", "alice");
   try {

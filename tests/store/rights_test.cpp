@@ -8,7 +8,7 @@
 
 namespace xs = xgate::store;
 using xs::testing::store_errc_of;
-using xs::testing::store_conformance;
+using xs::testing::StoreConformance;
 using xs::testing::denied;
 using xs::testing::xgate_doc;
 
@@ -20,7 +20,7 @@ struct Payslip {
 XGATE_TYPE(Payslip, "test.Payslip", 1, (), (employee, amount))
 }  // namespace store_rights_test
 
-TEST_P(store_conformance, EmbeddedRightsAreEnforcedOnEveryOperation) {
+TEST_P(StoreConformance, EmbeddedRightsAreEnforcedOnEveryOperation) {
   xs::store s = open();
   std::string doc = xgate_doc(R"(creator="alice" read="*" write="creator carol" delete="creator" copy="creator dave")");
   xs::document_info w = s.write("pay/1", doc, "alice");
@@ -41,7 +41,7 @@ TEST_P(store_conformance, EmbeddedRightsAreEnforcedOnEveryOperation) {
   EXPECT_NO_THROW((void)s.take("pay/1", "alice"));
 }
 
-TEST_P(store_conformance, PlainXmlIsOwnedByItsWriterUnlessRightsAreSupplied) {
+TEST_P(StoreConformance, PlainXmlIsOwnedByItsWriterUnlessRightsAreSupplied) {
   xs::store s = open();
   xs::document_info w = s.write("notes/a", "<note>private</note>", "alice");
   EXPECT_EQ(w.rights, xgate::rights::owned_by("alice"));
@@ -57,7 +57,7 @@ TEST_P(store_conformance, PlainXmlIsOwnedByItsWriterUnlessRightsAreSupplied) {
   EXPECT_EQ(s.read("notes/b", "bob").xml, "<note>shared, edited</note>");
 }
 
-TEST_P(store_conformance, ListAndQueryShowOnlyReadableDocuments) {
+TEST_P(StoreConformance, ListAndQueryShowOnlyReadableDocuments) {
   xs::store s = open();
   s.write("d/mine", "<x>1</x>", "alice");
   s.write("d/open", "<x>2</x>", "alice", {.rights = xgate::rights::owned_by("alice").readers({"*"})});
@@ -75,7 +75,7 @@ TEST_P(store_conformance, ListAndQueryShowOnlyReadableDocuments) {
   EXPECT_EQ(q[0].name, "d/open");
 }
 
-TEST_P(store_conformance, ANewDocumentsCreatorMustBeTheWriter) {
+TEST_P(StoreConformance, ANewDocumentsCreatorMustBeTheWriter) {
   xs::store s = open();
   std::string alices = xgate_doc(R"(creator="alice" read="*" write="*" delete="creator" copy="creator")");
   EXPECT_EQ(store_errc_of([&] { s.write("x", alices, "bob"); }), xs::store_errc::creator_mismatch);
@@ -99,7 +99,7 @@ TEST_P(store_conformance, ANewDocumentsCreatorMustBeTheWriter) {
   EXPECT_EQ(s.info("x", "alice").rights.del, (xgate::principal_list{"*"}));
 }
 
-TEST_P(store_conformance, SuppliedRightsMustAgreeWithEmbeddedOnes) {
+TEST_P(StoreConformance, SuppliedRightsMustAgreeWithEmbeddedOnes) {
   xs::store s = open();
   std::string doc = xgate_doc(R"(creator="alice" read="*" write="creator" delete="creator" copy="creator")");
   EXPECT_EQ(store_errc_of([&] { s.write("x", doc, "alice", {.rights = xgate::rights::owned_by("alice")}); }),
@@ -109,7 +109,7 @@ TEST_P(store_conformance, SuppliedRightsMustAgreeWithEmbeddedOnes) {
             xs::store_errc::bad_document);
 }
 
-TEST_P(store_conformance, CopyNeedsTheCopyRightAndKeepsTheRights) {
+TEST_P(StoreConformance, CopyNeedsTheCopyRightAndKeepsTheRights) {
   xs::store s = open();
   std::string doc = xgate_doc(R"(creator="alice" read="*" write="creator" delete="creator" copy="creator dave")");
   s.write("src", doc, "alice");
@@ -139,7 +139,7 @@ TEST_P(store_conformance, CopyNeedsTheCopyRightAndKeepsTheRights) {
   EXPECT_FALSE(p.embedded_rights);
 }
 
-TEST_P(store_conformance, StoresAndReadsBackCodecDocuments) {
+TEST_P(StoreConformance, StoresAndReadsBackCodecDocuments) {
   xs::store s = open();
   store_rights_test::Payslip slip{"bob", 4200.5};
   std::string xml =

@@ -11,20 +11,20 @@
 
 namespace xs = xgate::store;
 using xs::testing::catch_store_error;
-using xs::testing::store_conformance;
+using xs::testing::StoreConformance;
 using xs::testing::lmdb_of;
-using xs::testing::store_test;
+using xs::testing::StoreTest;
 
-INSTANTIATE_TEST_SUITE_P(engines, store_conformance, ::testing::ValuesIn(xs::testing::store_engines()),
+INSTANTIATE_TEST_SUITE_P(engines, StoreConformance, ::testing::ValuesIn(xs::testing::store_engines()),
                          [](const ::testing::TestParamInfo<xs::testing::store_engine_factory>& e) { return e.param.name; });
 
-TEST_F(store_test, OpensCreatingTheDirectory) {
+TEST_F(StoreTest, OpensCreatingTheDirectory) {
   xs::store s(dir);
   EXPECT_TRUE(std::filesystem::is_directory(dir));
   EXPECT_EQ(s.address(), "file:" + std::filesystem::absolute(dir).lexically_normal().string());
 }
 
-TEST_P(store_conformance, KeepsDocumentsAcrossReopen) {
+TEST_P(StoreConformance, KeepsDocumentsAcrossReopen) {
   std::uint64_t rev = 0;
   {
     xs::store s = open();
@@ -37,7 +37,7 @@ TEST_P(store_conformance, KeepsDocumentsAcrossReopen) {
   EXPECT_EQ(s.write("other", "<o/>", "alice").revision, rev + 1);
 }
 
-TEST_F(store_test, LmdbFailuresBecomeTypedErrorsNamingTheOperation) {
+TEST_F(StoreTest, LmdbFailuresBecomeTypedErrorsNamingTheOperation) {
   std::filesystem::create_directories(dir.parent_path());
   std::ofstream(dir) << "not a directory";
   xs::store_error e = catch_store_error([&] { xs::store s(dir); });
@@ -47,7 +47,7 @@ TEST_F(store_test, LmdbFailuresBecomeTypedErrorsNamingTheOperation) {
   std::filesystem::remove(dir);
 }
 
-TEST_P(store_conformance, RefusesInvalidNames) {
+TEST_P(StoreConformance, RefusesInvalidNames) {
   xs::store s = open();
   for (std::string bad : {std::string(), std::string("/a"), std::string("a/"), std::string("a//b"), std::string("a b"),
                           std::string("a/./b"), std::string("../x"), std::string("tab\there"), std::string("\xc3\xa9"),
@@ -63,7 +63,7 @@ TEST_P(store_conformance, RefusesInvalidNames) {
   EXPECT_NO_THROW(s.write("a-b_c.d/E~9/x:y", "<x/>", "alice"));
 }
 
-TEST_P(store_conformance, WritesAndReadsWithMetadata) {
+TEST_P(StoreConformance, WritesAndReadsWithMetadata) {
   xs::store s = open();
   auto before = xs::clock::now();
   xs::document_info w = s.write("docs/a", "<a>hello</a>", "alice");
@@ -90,7 +90,7 @@ TEST_P(store_conformance, WritesAndReadsWithMetadata) {
   EXPECT_EQ(s.write("docs/b", "<b/>", "alice").revision, 3u);  // one counter for the whole store
 }
 
-TEST_P(store_conformance, MissingDocumentsAreNotFound) {
+TEST_P(StoreConformance, MissingDocumentsAreNotFound) {
   xs::store s = open();
   xs::store_error e = catch_store_error([&] { (void)s.read("no/such", "alice"); });
   EXPECT_EQ(e.code(), xs::store_errc::not_found);
@@ -110,7 +110,7 @@ TEST_P(store_conformance, MissingDocumentsAreNotFound) {
   }
 }
 
-TEST_P(store_conformance, RefusesMalformedXmlWithoutWriting) {
+TEST_P(StoreConformance, RefusesMalformedXmlWithoutWriting) {
   xs::store s = open();
   xs::store_error e = catch_store_error([&] { s.write("bad", "<a><b></a>", "alice"); });
   EXPECT_EQ(e.code(), xs::store_errc::bad_document);
@@ -120,7 +120,7 @@ TEST_P(store_conformance, RefusesMalformedXmlWithoutWriting) {
   EXPECT_EQ(s.revision(), 0u);
 }
 
-TEST_P(store_conformance, CompareAndSetOnRevision) {
+TEST_P(StoreConformance, CompareAndSetOnRevision) {
   xs::store s = open();
   EXPECT_EQ(s.write("results/job-17/final", "<r>1</r>", "alice", {.expected_revision = 0}).revision, 1u);
   xs::store_error e =
@@ -137,7 +137,7 @@ TEST_P(store_conformance, CompareAndSetOnRevision) {
   EXPECT_FALSE(s.contains("new"));
 }
 
-TEST_P(store_conformance, RemoveAndTake) {
+TEST_P(StoreConformance, RemoveAndTake) {
   xs::store s = open();
   s.write("q/1", "<job>1</job>", "alice");
   s.write("q/2", "<job>2</job>", "alice");
@@ -155,7 +155,7 @@ TEST_P(store_conformance, RemoveAndTake) {
   EXPECT_EQ(catch_store_error([&] { s.take("q/2", "alice"); }).code(), xs::store_errc::not_found);
 }
 
-TEST_P(store_conformance, ListsByPrefixSegmentWiseInNameOrder) {
+TEST_P(StoreConformance, ListsByPrefixSegmentWiseInNameOrder) {
   xs::store s = open();
   for (const char* n : {"results/job-17/final", "results/job-17/log", "results/job-1/final", "results/job-170",
                         "results", "resultsX/a", "other/x"})
@@ -183,7 +183,7 @@ TEST_P(store_conformance, ListsByPrefixSegmentWiseInNameOrder) {
   EXPECT_EQ(s.list("results", "alice", 100).size(), 5u);
 }
 
-TEST_F(store_test, MapGrowsInsteadOfFailing) {
+TEST_F(StoreTest, MapGrowsInsteadOfFailing) {
   std::string big(16 * 1024, 'x');
   std::string doc = "<d>" + big + "</d>";
   std::size_t initial = 0;
@@ -202,7 +202,7 @@ TEST_F(store_test, MapGrowsInsteadOfFailing) {
   EXPECT_EQ(s.read("big/199", "alice").xml, doc);
 }
 
-TEST(store_names, PrefixesAndPrintable) {
+TEST(StoreNames, PrefixesAndPrintable) {
   EXPECT_TRUE(xs::is_under("a/b", "a"));
   EXPECT_TRUE(xs::is_under("a", "a"));
   EXPECT_FALSE(xs::is_under("ab", "a"));

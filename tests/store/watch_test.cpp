@@ -13,10 +13,10 @@
 #include "store_engines.hpp"
 
 namespace xs = xgate::store;
-using xs::testing::store_conformance;
+using xs::testing::StoreConformance;
 using namespace std::chrono_literals;
 
-TEST_P(store_conformance, ChangesListEveryChangeUnderAPrefixThatThePrincipalMaySee) {
+TEST_P(StoreConformance, ChangesListEveryChangeUnderAPrefixThatThePrincipalMaySee) {
   xs::store s = open();
   const auto open = xgate::rights::owned_by("alice").readers({"*"});
   s.write("jobs/1", "<j/>", "alice", {.rights = open});            // 1
@@ -40,7 +40,7 @@ TEST_P(store_conformance, ChangesListEveryChangeUnderAPrefixThatThePrincipalMayS
   EXPECT_EQ(s.changes("", 2, "bob").size(), 5u);
 }
 
-TEST_P(store_conformance, WatchWaitsForTheNextChange) {
+TEST_P(StoreConformance, WatchWaitsForTheNextChange) {
   xs::store s = open();
   s.write("w/a", "<a/>", "alice");
   std::uint64_t after = s.revision();
@@ -61,7 +61,7 @@ TEST_P(store_conformance, WatchWaitsForTheNextChange) {
   EXPECT_EQ(seen[0].revision, after + 2);
 }
 
-TEST_P(store_conformance, WatchSeesChangesMadeByAnotherProcess) {
+TEST_P(StoreConformance, WatchSeesChangesMadeByAnotherProcess) {
   xs::store s = open();
   // LMDB forbids opening one environment twice in a process, so the other writer is a child.
   pid_t child = ::fork();
@@ -84,7 +84,7 @@ TEST_P(store_conformance, WatchSeesChangesMadeByAnotherProcess) {
   EXPECT_EQ(seen[0].name, "w/x");
 }
 
-TEST_P(store_conformance, AWatchTooFarBehindIsTold) {
+TEST_P(StoreConformance, AWatchTooFarBehindIsTold) {
   xs::store s = open({.kept_changes = 3});
   for (int i = 0; i < 6; ++i) s.write("h/" + std::to_string(i), "<x/>", "alice");
   EXPECT_EQ(s.changes("h", 3, "alice").size(), 3u);
@@ -97,7 +97,7 @@ TEST_P(store_conformance, AWatchTooFarBehindIsTold) {
   }
 }
 
-TEST_P(store_conformance, AWatcherCallsBackWithEveryChange) {
+TEST_P(StoreConformance, AWatcherCallsBackWithEveryChange) {
   xs::store s = open();
   s.write("cb/before", "<x/>", "alice");
   std::mutex m;
@@ -122,7 +122,7 @@ TEST_P(store_conformance, AWatcherCallsBackWithEveryChange) {
   EXPECT_EQ(seen[1].kind, xs::change_kind::removed);
 }
 
-TEST_P(store_conformance, AWatcherStopsOnErrorsAndKeepsThem) {
+TEST_P(StoreConformance, AWatcherStopsOnErrorsAndKeepsThem) {
   xs::store s = open({.kept_changes = 2});
   for (int i = 0; i < 5; ++i) s.write("e/" + std::to_string(i), "<x/>", "alice");
   xs::watcher w(s, "e", 0, "alice", [](const std::vector<xs::change>&) {});
@@ -136,7 +136,7 @@ TEST_P(store_conformance, AWatcherStopsOnErrorsAndKeepsThem) {
   }
 }
 
-TEST_P(store_conformance, AnExpiredDocumentReplacedBeforeReapingIsSeenToExpire) {
+TEST_P(StoreConformance, AnExpiredDocumentReplacedBeforeReapingIsSeenToExpire) {
   xs::store s = open();
   s.write("x/a", "<a/>", "alice", {.lease = 1ms});  // 1
   std::this_thread::sleep_for(5ms);
@@ -147,7 +147,7 @@ TEST_P(store_conformance, AnExpiredDocumentReplacedBeforeReapingIsSeenToExpire) 
   EXPECT_EQ(s.info("x/a", "alice").revision, 3u);
 }
 
-TEST_P(store_conformance, ASmallerChangeWindowAfterReopenLeavesNoHiddenGap) {
+TEST_P(StoreConformance, ASmallerChangeWindowAfterReopenLeavesNoHiddenGap) {
   {
     xs::store s = open();
     for (int i = 0; i < 10; ++i) s.write("g/" + std::to_string(i), "<x/>", "alice");

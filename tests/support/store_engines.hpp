@@ -1,4 +1,4 @@
-// The engines the store's conformance suite runs on. The suite (TEST_P on store_conformance
+// The engines the store's conformance suite runs on. The suite (TEST_P on StoreConformance
 // in tests/store) tests what the store means; a new engine joins by adding its factory to
 // store_engines() and must pass the suite unchanged.
 #pragma once
@@ -40,10 +40,10 @@ inline const std::vector<store_engine_factory>& store_engines() {
 }
 
 // A fresh place per test on each engine in turn, removed afterwards.
-class store_conformance : public ::testing::TestWithParam<store_engine_factory> {
+class StoreConformance : public ::testing::TestWithParam<store_engine_factory> {
  protected:
   std::filesystem::path dir = fresh_dir();
-  ~store_conformance() override { GetParam().remove(dir); }
+  ~StoreConformance() override { GetParam().remove(dir); }
   // The store on this test's engine and place; called again, the same data reopened.
   store open(store_options options = {}) const { return store(GetParam().open(dir), options); }
 };

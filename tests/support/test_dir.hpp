@@ -24,10 +24,10 @@ inline std::filesystem::path fresh_dir() {
   return dir;
 }
 
-class store_test : public ::testing::Test {
+class StoreTest : public ::testing::Test {
  protected:
   std::filesystem::path dir = fresh_dir();
-  ~store_test() override { std::filesystem::remove_all(dir); }
+  ~StoreTest() override { std::filesystem::remove_all(dir); }
 };
 
 // An xgate document frame around body, with the given rights attributes.

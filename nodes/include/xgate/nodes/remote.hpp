@@ -7,10 +7,10 @@
 //
 // The client is endpoint "AS/cli-RANDOM" (AS: the principal of its credential, which the
 // hub checks). Job commands find the job's owner from its record (any online node reads
-// it) and call that node. Failures throw remote_error: code() is a migrate_errc name
-// ("unknown_job", "access_denied", ...) or "unavailable" (the hub or a node cannot be
-// reached or did not answer), "login" (the hub refused the credential or name), "store"
-// or "failed"; what() is one line naming what and where.
+// it) and call that node. Failures throw remote_error (error.hpp): code() is a migrate_errc
+// (unknown_job, access_denied, ...) or a remote_errc (unavailable: the hub or a node cannot
+// be reached or did not answer; login: the hub refused the credential or name; usage, store,
+// failed); what() is one line naming what and where.
 //
 // Behind relay agents (channel/agent.hpp): a node not on the client's hub is reached over a
 // route through the agents routes[node] names (--route NODE=AGENT,AGENT in the CLI). A move
@@ -33,18 +33,10 @@
 #include <string>
 #include <vector>
 
+#include <xgate/nodes/error.hpp>
 #include <xgate/nodes/protocol.hpp>
 
 namespace xgate::nodes {
-
-class remote_error : public std::runtime_error {
- public:
-  remote_error(std::string code, const std::string& message) : std::runtime_error(message), code_(std::move(code)) {}
-  const std::string& code() const noexcept { return code_; }
-
- private:
-  std::string code_;
-};
 
 struct remote_options {
   std::string hub;          // tcp://HOST:PORT or http://HOST:PORT (or xmpp://USER@DOMAIN..., above)
