@@ -4,6 +4,7 @@
 //   store_commands   store put|get|take|rm|ls|query|watch|info|credential
 //   chat_command     chat
 //   relay_commands   agent, hops (apps/relay_cli/relay_cli.hpp does the work)
+//   certs_commands   certs init|issue|show (tls/certs.hpp does the work)
 #pragma once
 
 #include <stdexcept>

@@ -17,13 +17,18 @@
 //         runs (prints "hub: tcp://ADDRESS:PORT") or joins; runs until SIGINT/SIGTERM
 //   xgate hops [--via A,B] --hub URL --as NAME --secret-file F
 //         who is online on the hub, or on the far side of the last agent of --via, one per line
+//   xgate certs init [--dir DIR] [--name CN] [--days N]     DIR/ca.crt and DIR/ca.key
+//   xgate certs issue NAME [--dir DIR] [--host H ...] [--client] [--days N]
+//         DIR/NAME.crt and DIR/NAME.key signed by the CA in DIR: a node certificate for the
+//         hosts (server and client), or with --client one whose common name is the principal
+//   xgate certs show FILE                     subject, issuer, use, hosts, validity, serial
 //
 // Exit codes: 0 ok, 1 usage (bad flags, unknown type, unreadable key or file, bad document
 // name or XPath), 2 malformed or invalid document (also one too large for the store), 3
 // access denied (also a bad token, a claimed creator or a rights change the store refuses),
 // 4 signature invalid or missing, 5 no such document, 6 conflict with the store's state
-// (revision conflict, no lease, watch history lost), 7 the store or server failed or cannot
-// be reached. A failure prints exactly one line, "error: MESSAGE", to stderr.
+// (revision conflict, no lease, watch history lost; a certificate or key file that exists),
+// 7 the store or server failed or cannot be reached. A failure prints exactly one line, "error: MESSAGE", to stderr.
 #include <iostream>
 #include <string>
 
@@ -31,6 +36,7 @@
 
 #include <xgate/xmlcodec.hpp>
 
+#include "certs_commands.hpp"
 #include "chat_command.hpp"
 #include "cli.hpp"
 #include "codec_commands.hpp"
@@ -168,6 +174,25 @@ int main(int argc, char** argv) {
   hops_cmd->add_option("--via", hops_a.via, "Agents to ask, comma-separated, nearest first (A,B: ask A to ask B)");
   hops_cmd->add_option("--wait", hops_a.wait, "Seconds to wait for the login and the answer")->capture_default_str();
 
+  certs_args certs_a;
+  CLI::App* certs_cmd = app.add_subcommand("certs", "A certificate authority for a cluster's TLS: init, issue, show");
+  certs_cmd->require_subcommand(1);
+  CLI::App* certs_init = certs_cmd->add_subcommand("init", "Create the CA: DIR/ca.crt and DIR/ca.key (key mode 0600)");
+  certs_init->add_option("--dir", certs_a.dir, "Directory of the CA and its certificates (created 0700)")->capture_default_str();
+  certs_init->add_option("--name", certs_a.name, "The CA's common name (default \"xgate CA\")");
+  certs_init->add_option("--days", certs_a.days, "Validity in days (default 3650)")->check(CLI::Range(1, 36500));
+  CLI::App* certs_issue = certs_cmd->add_subcommand(
+      "issue", "Issue DIR/NAME.crt and DIR/NAME.key signed by the CA in DIR; never overwrites");
+  certs_issue->add_option("name", certs_a.name, "The certificate's common name (a node, or with --client the principal)")
+      ->required();
+  certs_issue->add_option("--dir", certs_a.dir, "Directory of the CA")->capture_default_str();
+  certs_issue->add_option("--host", certs_a.hosts,
+                          "A host name or IP address the node serves (repeatable; a node certificate needs one)");
+  certs_issue->add_flag("--client", certs_a.client, "A client certificate: its common name is the principal");
+  certs_issue->add_option("--days", certs_a.days, "Validity in days (default 365)")->check(CLI::Range(1, 36500));
+  CLI::App* certs_show = certs_cmd->add_subcommand("show", "Print a certificate's subject, issuer, use, hosts and validity");
+  certs_show->add_option("file", certs_a.file, "A PEM certificate file")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
@@ -180,6 +205,10 @@ int main(int argc, char** argv) {
     // CLI11 reports "xgate frobnicate" as a missing subcommand; name the word instead.
     if (store_cmd->parsed() && store_cmd->get_subcommands().empty() && argc > 2 && argv[2][0] != '-')
       return fail(exit_usage, "unknown store subcommand \"" + std::string(argv[2]) + "\" (see xgate store --help)");
+    if (certs_cmd->parsed() && certs_cmd->get_subcommands().empty())
+      return fail(exit_usage, argc > 2 && argv[2][0] != '-'
+                                  ? "unknown certs subcommand \"" + std::string(argv[2]) + "\" (see xgate certs --help)"
+                                  : std::string("xgate certs needs a subcommand: init, issue or show (see xgate certs --help)"));
     if (argc > 1 && argv[1][0] != '-' && app.get_subcommands().empty())
       return fail(exit_usage, "unknown subcommand \"" + std::string(argv[1]) + "\" (see xgate --help)");
     return fail(exit_usage, std::string(e.what()) + " (see xgate --help)");
@@ -194,6 +223,8 @@ int main(int argc, char** argv) {
     if (app.got_subcommand(chat)) return run_chat(chat_a);
     if (app.got_subcommand(agent_cmd)) return run_agent(agent_a);
     if (app.got_subcommand(hops_cmd)) return run_hops(hops_a);
+    if (app.got_subcommand(certs_cmd))
+      for (CLI::App* sub : certs_cmd->get_subcommands()) return run_certs(sub->get_name(), certs_a);
     if (app.got_subcommand(store_cmd))
       for (CLI::App* sub : store_cmd->get_subcommands()) return run_store(sub->get_name(), st_args);
     return fail(exit_usage, "no subcommand (see xgate --help)");

@@ -120,6 +120,43 @@ class XgateCli : public ::testing::Test {
 };
 
 // ---- usage --------------------------------------------------------------------------------
+// xgate certs: a CA, a node and a client certificate, checked by the openssl program itself;
+// every refusal exits with its code and one line.
+TEST_F(XgateCli, CertsInitIssueShowAndOpensslVerifiesThem) {
+  std::string certs = (dir / "certs").string();
+  expect_success(run({"certs", "init", "--dir", certs, "--name", "test cluster"}));
+  expect_success(run({"certs", "issue", "node-a", "--dir", certs, "--host", "localhost", "--host", "127.0.0.1"}));
+  expect_success(run({"certs", "issue", "alice", "--dir", certs, "--client", "--days", "30"}));
+  auto openssl_verify = [&](const std::string& args) {
+    std::string cmd = "openssl verify -CAfile " + certs + "/ca.crt " + args + " > " + (dir / "verify.txt").string() + " 2>&1";
+    return std::system(cmd.c_str());
+  };
+  EXPECT_EQ(openssl_verify("-purpose sslserver -verify_hostname localhost " + certs + "/node-a.crt"), 0)
+      << read_file(dir / "verify.txt");
+  EXPECT_EQ(openssl_verify("-purpose sslserver -verify_ip 127.0.0.1 " + certs + "/node-a.crt"), 0) << read_file(dir / "verify.txt");
+  EXPECT_NE(openssl_verify("-purpose sslserver -verify_hostname other.example " + certs + "/node-a.crt"), 0);
+  EXPECT_EQ(openssl_verify("-purpose sslclient " + certs + "/alice.crt"), 0) << read_file(dir / "verify.txt");
+  EXPECT_NE(openssl_verify("-purpose sslserver " + certs + "/alice.crt"), 0);
+
+  result shown = run({"certs", "show", certs + "/node-a.crt"});
+  expect_success(shown);
+  EXPECT_TRUE(shown.out.starts_with("subject:    CN=node-a,O=xgate\nissuer:     CN=test cluster,O=xgate\n"
+                                    "use:        node (server and client)\nhosts:      localhost, 127.0.0.1\nnot before: "))
+      << shown.out;
+  EXPECT_NE(run({"certs", "show", certs + "/alice.crt"}).out.find("use:        client\n"), std::string::npos);
+
+  expect_failure(run({"certs", "issue", "node-a", "--dir", certs, "--host", "localhost"}), 6,
+                 "tls: issue \"node-a\": " + certs + "/node-a.crt exists (nothing is overwritten)");
+  expect_failure(run({"certs", "init", "--dir", certs}), 6, "ca.crt exists");
+  expect_failure(run({"certs", "issue", "node-b", "--dir", certs}), 1, "a node certificate needs --host");
+  expect_failure(run({"certs", "issue", "node-b", "--dir", (dir / "nowhere").string(), "--host", "localhost"}), 1,
+                 "run xgate certs init first");
+  write_file(dir / "junk.crt", "not a certificate");
+  expect_failure(run({"certs", "show", (dir / "junk.crt").string()}), 2, "holds no PEM certificate");
+  expect_failure(run({"certs", "frobnicate"}), 1, "unknown certs subcommand \"frobnicate\" (see xgate certs --help)");
+  expect_failure(run({"certs"}), 1, "xgate certs needs a subcommand: init, issue or show");
+}
+
 TEST_F(XgateCli, HelpSucceeds) {
   result r = run({"--help"});
   expect_success(r);
