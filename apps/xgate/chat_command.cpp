@@ -4,6 +4,7 @@
 #include <iostream>
 #include <mutex>
 
+#include <xgate/base/secret.hpp>
 #include <xgate/channel/endpoint.hpp>
 #include <xgate/channel/longpoll.hpp>
 #include <xgate/xmlcodec.hpp>
@@ -32,7 +33,10 @@ int run_chat(const chat_args& a) {
   ch::endpoint_options o;
   o.hub = a.hub;
   o.name = a.name;
-  o.secret_file = a.secret_file;
+  // An unreadable or exposed secret file is the caller's to fix (exit 1), not a refused login.
+  xgate::secret_read_result secret = xgate::read_secret_file(a.secret_file);
+  if (!secret.problem.empty()) throw usage_error(secret.problem);
+  o.secret = std::move(secret.value);
   if (a.hub.starts_with("http://")) {
     ch::longpoll_options lp;
     lp.http_proxy = a.http_proxy;  // "" = the http_proxy environment variable

@@ -13,6 +13,7 @@
 #include <xgate/channel/detail/auth.hpp>
 #include <xgate/channel/detail/link.hpp>
 #include <xgate/channel/xmpp.hpp>
+#include <xgate/base/secret.hpp>
 #include <xgate/base/text.hpp>
 
 namespace xgate::channel {
@@ -31,13 +32,9 @@ namespace {
 using steady = std::chrono::steady_clock;
 
 std::string read_secret_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw channel_error(channel_errc::bad_auth, "secret file \"" + path + "\" cannot be read");
-  std::string line;
-  std::getline(in, line);
-  while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
-  if (line.empty()) throw channel_error(channel_errc::bad_auth, "secret file \"" + path + "\": the first line is empty");
-  return line;
+  xgate::secret_read_result r = xgate::read_secret_file(path);
+  if (!r.problem.empty()) throw channel_error(channel_errc::bad_auth, r.problem);
+  return std::move(r.value);
 }
 
 // The hub refused the login: not worth retrying.

@@ -7,6 +7,8 @@
 #include <map>
 #include <mutex>
 #include <stdexcept>
+
+#include <xgate/base/secret.hpp>
 #include <string>
 
 #include <xgate/channel/endpoint.hpp>
@@ -20,15 +22,12 @@ namespace xgate::nodes::detail {
 
 using migrate::migrate_error;
 
-// The token on the first line of a secret file.
+// The token on the first line of a secret file only its owner may read.
 inline std::string read_secret_file(const std::string& path) {
   if (path.empty()) throw std::invalid_argument("no secret: give a token or a secret file");
-  std::ifstream in(path);
-  std::string line;
-  if (!in || !std::getline(in, line)) throw std::invalid_argument("cannot read the secret file \"" + path + "\"");
-  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-  if (line.empty()) throw std::invalid_argument("the secret file \"" + path + "\" is empty");
-  return line;
+  xgate::secret_read_result r = xgate::read_secret_file(path);
+  if (!r.problem.empty()) throw std::invalid_argument(r.problem);
+  return std::move(r.value);
 }
 
 // The principal of an endpoint name: its first segment (hub.hpp's rule for login names).

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "files.hpp"
+
 namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
@@ -126,7 +128,7 @@ TEST(XgateChat, TwoChatsTalkThroughXgatedOverTcpAndLongPoll) {
   for (const char* who : {"alice", "bob"}) {
     std::string token = run_capture(std::string(XGATED_PATH) + " adduser " + who + " --data " + (dir / "data").string());
     ASSERT_FALSE(token.empty());
-    std::ofstream(dir / (std::string(who) + ".secret")) << token << "\n";
+    xgate::testing::write_secret_file(dir / (std::string(who) + ".secret"), token + "\n");
   }
   child hub({XGATED_PATH, "--data", (dir / "data").string(), "--listen", "127.0.0.1:0", "--hub", "127.0.0.1:0", "--hub-http",
              "127.0.0.1:0"},
@@ -181,7 +183,7 @@ TEST(XgateChat, AWrongSecretIsRefused) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   ASSERT_FALSE(run_capture(std::string(XGATED_PATH) + " adduser alice --data " + (dir / "data").string()).empty());
-  std::ofstream(dir / "wrong.secret") << "not-the-token\n";
+  xgate::testing::write_secret_file(dir / "wrong.secret", "not-the-token\n");
   child hub({XGATED_PATH, "--data", (dir / "data").string(), "--listen", "127.0.0.1:0", "--hub", "127.0.0.1:0"},
             dir / "xgated.err");
   std::string tcp;
@@ -194,6 +196,17 @@ TEST(XgateChat, AWrongSecretIsRefused) {
                "--wait", "5"},
               dir / "alice.err");
   EXPECT_EQ(alice.wait(15s), 3);  // access denied
+  // a secret file others may read is refused before anything is sent
+  std::ofstream(dir / "exposed.secret") << "not-the-token\n";
+  fs::permissions(dir / "exposed.secret", fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+  child exposed({XGATE_CLI_PATH, "chat", "--hub", tcp, "--as", "alice", "--secret-file", (dir / "exposed.secret").string(),
+                 "--wait", "5"},
+                dir / "exposed.err");
+  EXPECT_EQ(exposed.wait(15s), 1);  // usage: the caller's to fix
+  EXPECT_NE(xgate::testing::read_file(dir / "exposed.err")
+                .find("may be read by others (mode 0640): chmod 600 " + (dir / "exposed.secret").string()),
+            std::string::npos)
+      << xgate::testing::read_file(dir / "exposed.err");
   ::kill(hub.pid(), SIGTERM);
   EXPECT_EQ(hub.wait(15s), 0);
   fs::remove_all(dir);

@@ -17,6 +17,7 @@
 #include <xgate/channel/endpoint.hpp>
 #include <xgate/channel/method.hpp>
 
+#include "files.hpp"
 #include "http_test_client.hpp"
 #include "test_dir.hpp"
 #include "test_util.hpp"
@@ -37,7 +38,7 @@ std::string adduser(const std::filesystem::path& data, const std::string& name) 
 
 std::filesystem::path secret_file(const std::filesystem::path& dir, const std::string& name, const std::string& token) {
   auto path = dir / (name + ".secret");
-  std::ofstream(path) << token << "\n";
+  xgate::testing::write_secret_file(path, token + "\n");
   return path;
 }
 

@@ -199,7 +199,7 @@ TEST(XgatedHub, AUserCannotTakeAnotherUsersEndpointName) {
   auto issued = api.request(http::verb::post, "/credential/channel/endpoints/bob?rights=read,write", ta);
   ASSERT_EQ(issued.result_int(), 201) << issued.body();
   const auto stolen = dir / "stolen.secret";
-  std::ofstream(stolen) << attribute(issued.body(), "token") << "\n";
+  xgate::testing::write_secret_file(stolen, attribute(issued.body(), "token") + "\n");
   {
     child_process chat({XGATE_BINARY, "chat", "--hub", server.hub_url, "--as", "bob", "--secret-file", stolen.string()},
                        (dir / "chat.err").string());

@@ -82,7 +82,7 @@ class MigrateAgents : public ::testing::Test {
     int st = 0;
     std::string token = xgate::process::run_capture({XGATED_PATH, "adduser", who, "--data", data.string()}, &st);
     EXPECT_EQ(st, 0) << "adduser " << who << " --data " << data;
-    std::ofstream(dir / file) << token;
+    xgate::testing::write_secret_file(dir / file, token);
     return (dir / file).string();
   }
 

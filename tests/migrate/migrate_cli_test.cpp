@@ -51,7 +51,7 @@ class MigrateCli : public ::testing::Test {
       int st = 0;
       std::string token = xgate::process::run_capture({XGATED_PATH, "adduser", who, "--data", (dir / "data").string()}, &st);
       ASSERT_EQ(st, 0);
-      std::ofstream(dir / (std::string(who) + ".secret")) << token;
+      xgate::testing::write_secret_file(dir / (std::string(who) + ".secret"), token);
     }
     server = std::make_unique<child_process>(std::vector<std::string>{XGATED_PATH, "--data", (dir / "data").string(), "--listen",
                                                                       "127.0.0.1:0", "--hub", "127.0.0.1:0"},
@@ -280,7 +280,15 @@ TEST_F(MigrateCli, BadInputGivesDocumentedExitCodesAndOneLineMessages) {
   r = cli({"ps", "--secret-file", (dir / "missing.secret").string()});
   EXPECT_CLI(r, 1);
   EXPECT_NE(r.err.find("missing.secret"), std::string::npos) << r.err;
-  std::ofstream(dir / "wrong.secret") << "xgt1_not-a-real-token";
+  // a secret file others may read is refused before it is used, naming it and its mode
+  std::ofstream(dir / "exposed.secret") << "xgt1_not-a-real-token";
+  fs::permissions(dir / "exposed.secret", fs::perms::owner_read | fs::perms::owner_write | fs::perms::others_read);
+  r = cli({"ps", "--secret-file", (dir / "exposed.secret").string()});
+  EXPECT_CLI(r, 1);
+  EXPECT_NE(r.err.find("secret file \"" + (dir / "exposed.secret").string() + "\" may be read by others (mode 0604): chmod 600"),
+            std::string::npos)
+      << r.err;
+  xgate::testing::write_secret_file(dir / "wrong.secret", "xgt1_not-a-real-token");
   r = cli({"ps", "--secret-file", (dir / "wrong.secret").string()});
   EXPECT_CLI(r, 2);
   EXPECT_TRUE(one_line(r)) << r.err;

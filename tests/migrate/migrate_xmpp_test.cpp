@@ -62,7 +62,7 @@ class MigrateXmpp : public ::testing::Test {
   static std::string account(const std::string& endpoint) { return xgate::channel::xmpp_localpart(endpoint); }
   fs::path password_file(const std::string& endpoint) {
     fs::path p = dir / (account(endpoint) + ".password");
-    if (!fs::exists(p)) std::ofstream(p) << password_of(account(endpoint)) << "\n";
+    if (!fs::exists(p)) xgate::testing::write_secret_file(p, password_of(account(endpoint)) + "\n");
     return p;
   }
   std::string url(const std::string& endpoint, const std::string& buddies) {
@@ -79,7 +79,7 @@ class MigrateXmpp : public ::testing::Test {
       int st = 0;
       std::string token = xgate::process::run_capture({XGATED_PATH, "adduser", who, "--data", (dir / "data").string()}, &st);
       ASSERT_EQ(st, 0);
-      std::ofstream(dir / (std::string(who) + ".token")) << token;
+      xgate::testing::write_secret_file(dir / (std::string(who) + ".token"), token);
     }
     server = std::make_unique<child_process>(
         std::vector<std::string>{XGATED_PATH, "--data", (dir / "data").string(), "--listen", "127.0.0.1:0"}, dir / "xgated.log");

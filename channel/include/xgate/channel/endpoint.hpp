@@ -54,7 +54,7 @@ struct endpoint_options {
   std::string hub;          // "tcp://HOST:PORT" (ignored when custom_transport is set)
   std::string name;         // the endpoint name (store name rules), e.g. "node-a/worker-1"
   std::string secret;       // the credential token (xgated adduser prints one) ...
-  std::string secret_file;  // ... or a file holding it on its first line (used when secret is "")
+  std::string secret_file;  // ... or a file holding it on its first line, mode 0600 (used when secret is "")
   std::shared_ptr<xgate::channel::transport> custom_transport;  // set: used instead of make_transport(hub)
   xgate::channel::transport_options transport_settings;
 
