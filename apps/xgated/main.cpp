@@ -187,6 +187,15 @@ int main(int argc, char** argv) {
                  "at least 1)")
       ->type_name("N")
       ->check(CLI::PositiveNumber);
+  app.add_option("--max-failed-logins", o.max_failed_logins,
+                 "failed logins from one address within --failed-login-window after which its requests with a token "
+                 "are answered 429 until the window ends; 0 = no limit (default 20)")
+      ->type_name("N");
+  double failed_login_seconds = 60;
+  app.add_option("--failed-login-window", failed_login_seconds,
+                 "the window of --max-failed-logins, from an address's first failure (default 60)")
+      ->type_name("SECONDS")
+      ->check(CLI::Range(1.0, 86400.0));
   app.add_option("--threads", o.threads, "threads doing network I/O (default: max(2, hardware threads))")
       ->type_name("N")
       ->check(CLI::PositiveNumber);
@@ -249,6 +258,7 @@ int main(int argc, char** argv) {
     o.header_timeout = ms(header_seconds);
     o.body_timeout = ms(body_seconds);
     o.query_time = ms(query_seconds);
+    o.failed_login_window = std::chrono::seconds(static_cast<std::int64_t>(failed_login_seconds));
     return serve(data, listen, hub_listen, hub_http_listen, o, reap_seconds, log_days, hub_admins);
   } catch (const std::exception& e) {
     std::cerr << "xgated: " << one_line(e.what()) << "\n";

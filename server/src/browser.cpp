@@ -217,10 +217,9 @@ response login_post(exchange& x, const request& req) {
   std::string token = login_token(req);
   if (token.empty()) return login_page(req, http::status::bad_request, "Enter a token.");
   try {
-    store::caller who = x.store.authenticate(token);
-    x.principal = who.principal();
-  } catch (const store::store_error& e) {
-    if (e.code() != store::store_errc::bad_credential) throw;
+    check_token(x, token);  // sets x.principal
+  } catch (const http_error& e) {
+    if (e.status != http::status::unauthorized) throw;
     return login_page(req, http::status::unauthorized, "That token was not accepted.");
   }
   response r = redirect(req, "/browse/");

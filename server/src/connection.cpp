@@ -55,6 +55,13 @@ void core::log(const std::string& peer, const request& req, unsigned status, con
   *options.log << line << std::flush;
 }
 
+void core::note(const std::string& line) {
+  if (!options.log) return;
+  std::string text = format_utc(std::chrono::system_clock::now()) + " xgated: " + line + "\n";  // our own words: nothing from the request
+  std::lock_guard lock(log_mutex_);
+  *options.log << text << std::flush;
+}
+
 // ---- connection ---------------------------------------------------------------------------
 
 connection::connection(core& c, tcp::socket socket, std::string address)
@@ -154,8 +161,10 @@ void connection::run() {
   asio::post(*core_.store_pool, [self = shared_from_this(), stop = call_stop_] {
     core& c = self->core_;
     std::stop_callback on_shutdown(c.shutdown.get_token(), [stop]() mutable { stop.request_stop(); });
-    exchange x{c.store, c.options, {}, {}, stop.get_token(), c.queries ? &*c.queries : nullptr};
+    exchange x{c.store, c.options, {}, {}, stop.get_token(), c.queries ? &*c.queries : nullptr,
+               c.logins ? &*c.logins : nullptr, self->address_, {}};
     response res = handle(x, self->req_);
+    if (!x.note.empty()) c.note(x.note);
     http::verb method = self->req_.method();
     if (method != http::verb::get && method != http::verb::head) c.waits->poke();
     if (!x.pending) {

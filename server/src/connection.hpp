@@ -47,6 +47,7 @@ struct core {
   std::optional<watches> waits;
   std::stop_source shutdown;  // requested by stop(): running queries end
   std::optional<query_slots> queries;
+  std::optional<login_guard> logins;
 
   std::mutex mutex;  // guards what follows
   std::condition_variable all_closed;
@@ -60,6 +61,9 @@ struct core {
     std::lock_guard lock(mutex);
     return stopping;
   }
+  // A line of the server's own in the access log ("xgated: " line); line holds nothing a client
+  // chose but its address.
+  void note(const std::string& line);
   // One access log line; bytes is the body size sent.
   void log(const std::string& peer, const request& req, unsigned status, const std::string& principal, std::size_t bytes,
            std::chrono::steady_clock::time_point t0);

@@ -138,6 +138,7 @@ void http_server::start() {
   std::size_t store_threads = o.store_threads ? o.store_threads : std::min<std::size_t>(default_threads(), 64);
   m.core.store_pool.emplace(store_threads);
   m.core.queries.emplace(o.max_queries ? o.max_queries : std::max<std::size_t>(1, store_threads / 2));
+  if (o.max_failed_logins) m.core.logins.emplace(o.max_failed_logins, o.failed_login_window);
   m.core.waits.emplace(m.core.store);
   m.work.emplace(m.core.ioc.get_executor());
   m.accept();

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <mutex>
+#include <unordered_map>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -65,6 +67,29 @@ class query_slots {
   std::size_t max_;
 };
 
+// Failed logins by client address (server_options::max_failed_logins).
+class login_guard {
+ public:
+  using clock = std::chrono::steady_clock;
+  login_guard(std::size_t max, std::chrono::seconds window) : max_(max), window_(window) {}
+  // How long address must wait before its tokens are looked at again; zero: not at all.
+  std::chrono::seconds blocked(const std::string& address, clock::time_point now = clock::now());
+  // Counts a failure of address; true when it is the one that reaches the limit.
+  bool failed(const std::string& address, clock::time_point now = clock::now());
+  std::size_t max() const noexcept { return max_; }
+  std::chrono::seconds window() const noexcept { return window_; }
+
+ private:
+  struct record {
+    clock::time_point since;  // the first failure of the window
+    std::size_t failures = 0;
+  };
+  std::mutex mutex_;
+  std::unordered_map<std::string, record> by_address_;
+  std::size_t max_;
+  std::chrono::seconds window_;
+};
+
 // One request in flight.
 struct exchange {
   store::store& store;
@@ -73,6 +98,9 @@ struct exchange {
   std::optional<pending_watch> pending;  // set by a long poll instead of its response
   std::stop_token stop;                  // requested when the client hangs up or the server stops
   query_slots* queries = nullptr;        // null: no limit
+  login_guard* logins = nullptr;         // null: no limit
+  std::string address;                   // the client's, for logins
+  std::string note;                      // a line the access log adds after the request's
 };
 
 // A refusal that is not a store or access error: status, X-Xgate-Error code, message.
@@ -123,6 +151,10 @@ response handle_browser(exchange& x, const request& req, const target& t);
 // The caller of a request: its bearer token, or (allow_cookie) its xgate_token cookie.
 // Throws http_error 401.
 store::caller authenticate(exchange& x, const request& req, bool allow_cookie);
+// The caller a token stands for, within the failed-login limit (x.logins): throws http_error
+// 401 unauthorized for a token the store refuses, 429 while the client's address is over
+// the limit.
+store::caller check_token(exchange& x, const std::string& token);
 
 // Maps the exception in flight (store_error, access_denied, http_error, other) to status,
 // code, message and extra headers.

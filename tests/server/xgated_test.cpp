@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "files.hpp"
 #include "http_test_client.hpp"
@@ -74,6 +75,46 @@ TEST_F(XgatedTest, ServesWithAnAddedUserLogsWithoutTokensAndStopsOnSigterm) {
   EXPECT_NE(log.find(" PUT /store/jobs/1 201 alice "), std::string::npos) << log;
   EXPECT_NE(log.find(" GET /store/jobs/1 401 - "), std::string::npos) << log;
   EXPECT_EQ(server.read_all(seconds(2)), "") << "exactly one line on stdout";
+}
+
+// Guessing tokens from one address: past --max-failed-logins every request with a token
+// from it is 429 (a right token too, the browser's form too) until the window ends, and the
+// log says when the limit was reached, without any of the tokens.
+TEST_F(XgatedTest, FailedLoginsPastTheLimitAre429UntilTheWindowEnds) {
+  std::filesystem::create_directories(dir);
+  std::string token = adduser("alice");
+  std::filesystem::path err = dir / "stderr.log";
+  child_process server({XGATED_BINARY, "--data", (dir / "data").string(), "--listen", "127.0.0.1:0", "--max-failed-logins",
+                        "3", "--failed-login-window", "2"},
+                       err.string());
+  auto line = server.read_line(seconds(20));
+  ASSERT_TRUE(line) << read_file(err);
+  auto port = static_cast<unsigned short>(std::stoi(line->substr(line->rfind(':') + 1)));
+  http_client c(port);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(c.request(http::verb::get, "/whoami", "xgt1_guess" + std::to_string(i)).result_int(), 401);
+  auto t0 = std::chrono::steady_clock::now();
+  response r = c.request(http::verb::get, "/whoami", token);
+  EXPECT_EQ(r.result_int(), 429) << r.body();
+  EXPECT_EQ(header(r, "X-Xgate-Error"), "unavailable");
+  EXPECT_EQ(header(r, "Retry-After"), "2");
+  EXPECT_NE(r.body().find("too many failed logins from 127.0.0.1 (limit 3 in 2 s); try again in 2 s"), std::string::npos)
+      << r.body();
+  r = c.request(http::verb::post, "/login", "", "token=" + token, {{"Content-Type", "application/x-www-form-urlencoded"}});
+  EXPECT_EQ(r.result_int(), 429);
+  // requests without a token are not held up
+  EXPECT_EQ(c.request(http::verb::get, "/whoami", "").result_int(), 401);
+  std::this_thread::sleep_until(t0 + milliseconds(2100));
+  EXPECT_EQ(c.request(http::verb::get, "/whoami", token).result_int(), 200);
+  server.signal(SIGTERM);
+  EXPECT_EQ(server.wait(seconds(20)), 0);
+  std::string log = read_file(err);
+  EXPECT_NE(log.find(" xgated: failed logins from 127.0.0.1 reached the limit of 3 in 2 s: its requests with a token are "
+                     "refused (429) until the window ends\n"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find(" GET /whoami 429 - "), std::string::npos) << log;
+  EXPECT_EQ(log.find("xgt1_"), std::string::npos) << log;
 }
 
 TEST_F(XgatedTest, SigintStopsItToo) {

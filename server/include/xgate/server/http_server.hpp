@@ -31,6 +31,13 @@ struct server_options {
   // queries (each up to query_time) never take every store thread. 0: half the store
   // threads, at least 1.
   std::size_t max_queries = 0;
+  // Failed logins (a token the store does not know, or an expired or revoked one) from one
+  // client address: past max_failed_logins within failed_login_window, every request from
+  // that address that carries a token is answered 429 (Retry-After) until the window that
+  // began with its first failure ends; the access log says when an address reaches the
+  // limit. 0: no limit.
+  std::size_t max_failed_logins = 20;
+  std::chrono::seconds failed_login_window{60};
   // The access log: one line per request (never tokens, cookies or credential bodies).
   // May be null. Written under a lock; the stream must outlive the server.
   std::ostream* log = nullptr;
