@@ -120,6 +120,8 @@ int serve(const std::string& data, const std::string& listen, const std::string&
   std::optional<xgate::channel::longpoll_hub_server> hub_http;
   if (!hub_listen.empty() || !hub_http_listen.empty()) {
     hub.emplace(s, xgate::channel::hub_options{.context = "xgated hub@" + (hub_listen.empty() ? hub_http_listen : hub_listen),
+                                               .max_failed_logins = o.max_failed_logins,
+                                               .failed_login_window = o.failed_login_window,
                                                .administrators = hub_admins,
                                                .log = &std::cerr,
                                                .log_days = log_days});
@@ -183,13 +185,13 @@ int main(int argc, char** argv) {
       ->type_name("BYTES")
       ->check(CLI::PositiveNumber);
   app.add_option("--max-queries", o.max_queries,
-                 "queries evaluating at once; one more is answered 503 unavailable (default: half the store threads, "
-                 "at least 1)")
+                 "queries evaluating at once; one more is answered 503 unavailable (default: max(2, hardware "
+                 "threads), fewer than --store-threads)")
       ->type_name("N")
       ->check(CLI::PositiveNumber);
   app.add_option("--max-failed-logins", o.max_failed_logins,
                  "failed logins from one address within --failed-login-window after which its requests with a token "
-                 "are answered 429 until the window ends; 0 = no limit (default 20)")
+                 "are answered 429, and its hub logins refused, until the window ends; 0 = no limit (default 20)")
       ->type_name("N");
   double failed_login_seconds = 60;
   app.add_option("--failed-login-window", failed_login_seconds,
@@ -200,7 +202,7 @@ int main(int argc, char** argv) {
       ->type_name("N")
       ->check(CLI::PositiveNumber);
   app.add_option("--store-threads", o.store_threads,
-                 "threads running store operations (default: max(2, hardware threads), at most 64)")
+                 "threads running store operations, which block on the disk and share commits (default 32)")
       ->type_name("N")
       ->check(CLI::PositiveNumber);
   app.add_option("--max-connections", o.max_connections,

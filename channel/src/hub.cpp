@@ -11,6 +11,7 @@ using namespace hub_detail;
 hub::impl::impl(store::store& s, hub_options o) : store_(s), options(std::move(o)), verifier(s) {
   if (sodium_init() < 0) throw channel_error(channel_errc::protocol, "libsodium failed to initialize");
   instance = detail::random_hex(4);
+  if (options.max_failed_logins) logins.emplace(options.max_failed_logins, options.failed_login_window);
   load();
 }
 

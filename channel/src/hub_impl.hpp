@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include <xgate/base/login_limit.hpp>
 #include <xgate/channel/detail/auth.hpp>
 #include <xgate/channel/detail/link.hpp>
 #include <xgate/channel/hub.hpp>
@@ -129,6 +130,7 @@ struct hub::impl : std::enable_shared_from_this<hub::impl> {
   store::store& store_;
   hub_options options;
   store_verifier verifier;
+  std::optional<xgate::login_limiter> logins;  // options.max_failed_logins
   std::string instance;  // random, per run: keeps log document names unique across restarts
   mutable std::mutex state_mutex;  // guards the hub's state: everything below up to the committer
   std::map<std::string, std::unique_ptr<endpoint_state>, std::less<>> endpoints;

@@ -132,9 +132,31 @@ void hub::impl::on_closed(conn& c) {
     }
 }
 
+namespace {
+
+// The client address in a connection's peer ("tcp ADDRESS:PORT", "http ADDRESS:PORT session
+// ID"): what failed logins are counted by.
+std::string address_of(const std::string& peer) {
+  std::size_t start = peer.find(' ');
+  start = start == std::string::npos ? 0 : start + 1;
+  std::size_t end = peer.find(' ', start);
+  std::string host_port = peer.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  std::size_t colon = host_port.rfind(':');
+  return colon == std::string::npos ? host_port : host_port.substr(0, colon);
+}
+
+}  // namespace
+
 void hub::impl::handshake(conn& c, frame f) {
   if (auto* h = std::get_if<frames::hello>(&f)) {
     if (c.handshake) throw channel_error(channel_errc::protocol, "hello twice");
+    if (logins) {
+      std::string address = address_of(c.peer);
+      if (std::chrono::seconds wait = logins->blocked(address); wait.count() > 0) {
+        std::string why = logins->refusal(address, wait);
+        return refuse(c, channel_errc::bad_auth, why, "auth_failed", why);
+      }
+    }
     c.handshake.emplace(verifier, options.context);
     try {
       frames::challenge ch = c.handshake->on_hello(*h);
@@ -150,6 +172,8 @@ void hub::impl::handshake(conn& c, frame f) {
     try {
       who.emplace(c.handshake->on_auth(*a));
     } catch (const channel_error& e) {
+      if (logins && logins->failed(address_of(c.peer)))
+        note(logins->reached(address_of(c.peer)) + ": its logins are refused until the window ends");
       return refuse(c, channel_errc::bad_auth, e.detail(), "auth_failed");
     }
     if (!may_take(store_, options.administrators, who->who, who->endpoint)) {

@@ -155,7 +155,29 @@ void connection::bad_request(error_code why) {
   http::async_write(stream_, res_, [self = shared_from_this()](error_code, std::size_t) { self->close(); });
 }
 
+namespace {
+
+// A request answered on the connection's own thread: a GET that reads one document, its
+// info, the revision or the caller. Each is one short read transaction, shorter than the
+// hand-over to a store thread and back (which tripled a GET's latency); writes (they wait
+// for a commit), queries, lists, long polls and the browser view go to the store threads.
+bool answered_inline(const request& req) {
+  if (req.method() != http::verb::get && req.method() != http::verb::head) return false;
+  std::string_view path = split_target(req.target()).path;
+  return path.starts_with("/store/") || path.starts_with("/info/") || path == "/revision" || path == "/whoami";
+}
+
+}  // namespace
+
 void connection::run() {
+  if (answered_inline(req_)) {
+    exchange x{core_.store, core_.options, {}, {}, {}, core_.queries ? &*core_.queries : nullptr,
+               core_.logins ? &*core_.logins : nullptr, address_, {}};
+    response res = handle(x, req_);
+    if (!x.note.empty()) core_.note(x.note);
+    principal_ = std::move(x.principal);
+    return send(std::move(res));
+  }
   call_stop_ = std::stop_source();
   hung_up_ = false;
   asio::post(*core_.store_pool, [self = shared_from_this(), stop = call_stop_] {

@@ -47,7 +47,7 @@ struct core {
   std::optional<watches> waits;
   std::stop_source shutdown;  // requested by stop(): running queries end
   std::optional<query_slots> queries;
-  std::optional<login_guard> logins;
+  std::optional<xgate::login_limiter> logins;
 
   std::mutex mutex;  // guards what follows
   std::condition_variable all_closed;

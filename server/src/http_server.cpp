@@ -135,9 +135,10 @@ void http_server::start() {
   if (ec) throw std::system_error(ec.value(), std::generic_category(), "cannot listen on " + o.address + ":" + std::to_string(o.port));
   m.acceptor.listen(asio::socket_base::max_listen_connections);
   m.bound_port = m.acceptor.local_endpoint().port();
-  std::size_t store_threads = o.store_threads ? o.store_threads : std::min<std::size_t>(default_threads(), 64);
+  std::size_t store_threads = o.store_threads ? o.store_threads : 32;
   m.core.store_pool.emplace(store_threads);
-  m.core.queries.emplace(o.max_queries ? o.max_queries : std::max<std::size_t>(1, store_threads / 2));
+  m.core.queries.emplace(o.max_queries ? o.max_queries
+                                       : std::max<std::size_t>(1, std::min(default_threads(), store_threads - 1)));
   if (o.max_failed_logins) m.core.logins.emplace(o.max_failed_logins, o.failed_login_window);
   m.core.waits.emplace(m.core.store);
   m.work.emplace(m.core.ioc.get_executor());

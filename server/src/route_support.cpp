@@ -50,9 +50,7 @@ store::caller check_token(exchange& x, const std::string& token) {
   if (x.logins) {
     std::chrono::seconds wait = x.logins->blocked(x.address);
     if (wait.count() > 0)
-      throw http_error{http::status::too_many_requests, "unavailable",
-                       "too many failed logins from " + x.address + " (limit " + std::to_string(x.logins->max()) + " in " +
-                           std::to_string(x.logins->window().count()) + " s); try again in " + std::to_string(wait.count()) + " s",
+      throw http_error{http::status::too_many_requests, "unavailable", x.logins->refusal(x.address, wait),
                        {{"Retry-After", std::to_string(wait.count())}}};
   }
   try {
@@ -62,34 +60,9 @@ store::caller check_token(exchange& x, const std::string& token) {
   } catch (const store::store_error& e) {
     if (e.code() != store::store_errc::bad_credential) throw;
     if (x.logins && x.logins->failed(x.address))
-      x.note = "failed logins from " + x.address + " reached the limit of " + std::to_string(x.logins->max()) + " in " +
-               std::to_string(x.logins->window().count()) + " s: its requests with a token are refused (429) until the window ends";
+      x.note = x.logins->reached(x.address) + ": its requests with a token are refused (429) until the window ends";
     throw http_error{http::status::unauthorized, "unauthorized", e.what(), {{"WWW-Authenticate", "Bearer realm=\"xgated\""}}};
   }
-}
-
-std::chrono::seconds login_guard::blocked(const std::string& address, clock::time_point now) {
-  std::lock_guard lock(mutex_);
-  auto it = by_address_.find(address);
-  if (it == by_address_.end()) return std::chrono::seconds(0);
-  clock::time_point until = it->second.since + window_;
-  if (now >= until) {
-    by_address_.erase(it);
-    return std::chrono::seconds(0);
-  }
-  if (it->second.failures < max_) return std::chrono::seconds(0);
-  return std::chrono::ceil<std::chrono::seconds>(until - now);
-}
-
-bool login_guard::failed(const std::string& address, clock::time_point now) {
-  std::lock_guard lock(mutex_);
-  // Bounded memory under a scan from many addresses: windows that have ended go first.
-  if (by_address_.size() >= 65536)
-    std::erase_if(by_address_, [&](const auto& e) { return now >= e.second.since + window_; });
-  if (by_address_.size() >= 65536) return false;
-  record& r = by_address_[address];
-  if (r.failures == 0 || now >= r.since + window_) r = record{now, 0};
-  return ++r.failures == max_;
 }
 
 http_error current_error() {

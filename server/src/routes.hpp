@@ -7,8 +7,6 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
-#include <mutex>
-#include <unordered_map>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -18,6 +16,7 @@
 
 #include <boost/beast/http.hpp>
 
+#include <xgate/base/login_limit.hpp>
 #include <xgate/server/http_server.hpp>
 #include <xgate/store/credentials.hpp>
 #include <xgate/store/store.hpp>
@@ -67,29 +66,6 @@ class query_slots {
   std::size_t max_;
 };
 
-// Failed logins by client address (server_options::max_failed_logins).
-class login_guard {
- public:
-  using clock = std::chrono::steady_clock;
-  login_guard(std::size_t max, std::chrono::seconds window) : max_(max), window_(window) {}
-  // How long address must wait before its tokens are looked at again; zero: not at all.
-  std::chrono::seconds blocked(const std::string& address, clock::time_point now = clock::now());
-  // Counts a failure of address; true when it is the one that reaches the limit.
-  bool failed(const std::string& address, clock::time_point now = clock::now());
-  std::size_t max() const noexcept { return max_; }
-  std::chrono::seconds window() const noexcept { return window_; }
-
- private:
-  struct record {
-    clock::time_point since;  // the first failure of the window
-    std::size_t failures = 0;
-  };
-  std::mutex mutex_;
-  std::unordered_map<std::string, record> by_address_;
-  std::size_t max_;
-  std::chrono::seconds window_;
-};
-
 // One request in flight.
 struct exchange {
   store::store& store;
@@ -98,7 +74,7 @@ struct exchange {
   std::optional<pending_watch> pending;  // set by a long poll instead of its response
   std::stop_token stop;                  // requested when the client hangs up or the server stops
   query_slots* queries = nullptr;        // null: no limit
-  login_guard* logins = nullptr;         // null: no limit
+  xgate::login_limiter* logins = nullptr;  // server_options::max_failed_logins; null: no limit
   std::string address;                   // the client's, for logins
   std::string note;                      // a line the access log adds after the request's
 };

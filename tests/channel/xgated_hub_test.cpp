@@ -446,5 +446,49 @@ TEST(XgatedHub, ConnectionsThatNeverLogInHoldLittleMemory) {
   EXPECT_EQ(server.stop(), 0);
   std::filesystem::remove_all(dir);
 }
+
+// Guessing credentials at the hub: past --max-failed-logins from one address its logins are
+// refused, a right one too, until the window ends; the log says when the limit was reached.
+TEST(XgatedHub, FailedLoginsPastTheLimitAreRefusedUntilTheWindowEnds) {
+  const auto dir = store::testing::fresh_dir();
+  std::filesystem::create_directories(dir);
+  const auto data = dir / "data";
+  std::string ta = adduser(data, "alice");
+  xgated_process server(data, "127.0.0.1:0", dir / "xgated.log", {"--max-failed-logins", "2", "--failed-login-window", "3"});
+  // The refusal wait_connected throws, or what happened instead.
+  auto refusal_of = [](endpoint& e) -> std::string {
+    try {
+      return e.wait_connected(5s) ? "logged in" : "timed out: " + e.last_error();
+    } catch (const channel_error& x) {
+      return x.what();
+    }
+  };
+  for (int i = 0; i < 2; ++i) {
+    endpoint guess(endpoint_opts(server.hub_url, "alice", "xgt1_guess" + std::to_string(i)));
+    guess.start();
+    EXPECT_EQ(refusal_of(guess).find("too many failed logins"), std::string::npos);
+    EXPECT_EQ(guess.state(), endpoint_state::refused) << guess.last_error();
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  {
+    endpoint right(endpoint_opts(server.hub_url, "alice", ta));
+    right.start();
+    std::string why = refusal_of(right);
+    EXPECT_NE(why.find("too many failed logins from 127.0.0.1 (limit 2 in 3 s); try again in"), std::string::npos) << why;
+    EXPECT_EQ(right.state(), endpoint_state::refused);
+  }
+  std::this_thread::sleep_until(t0 + 3100ms);
+  endpoint a(endpoint_opts(server.hub_url, "alice", ta));
+  a.start();
+  EXPECT_TRUE(a.wait_connected(10s)) << a.last_error();
+  a.stop();
+  EXPECT_EQ(server.stop(), 0);
+  std::string log = read_file(dir / "xgated.log");
+  EXPECT_NE(log.find("failed logins from 127.0.0.1 reached the limit of 2 in 3 s: its logins are refused until the window ends"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(log.find("xgt1_"), std::string::npos) << log;
+  std::filesystem::remove_all(dir);
+}
 }  // namespace
 }  // namespace xgate::channel

@@ -89,6 +89,12 @@ struct hub_options {
   std::size_t max_frame = default_max_frame;
   // The frame limit before login (hello and auth are a few hundred bytes).
   std::size_t max_frame_before_login = std::size_t{16} << 10;
+  // Failed logins (an unknown, expired or revoked credential) from one address: past
+  // max_failed_logins within failed_login_window, from the first failure, the address's
+  // logins are refused (bad_auth, "too many failed logins from ADDRESS ...") until the
+  // window ends, and the log says when it reached the limit. 0: no limit.
+  std::size_t max_failed_logins = 20;
+  std::chrono::seconds failed_login_window{60};
   // Principals whose documents under channel/endpoints/ say who may take names outside
   // their own (the rule above). Empty: every principal takes only its own names.
   std::vector<std::string> administrators;

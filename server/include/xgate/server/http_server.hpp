@@ -27,9 +27,9 @@ struct server_options {
   // its client hangs up, and when the server stops.
   std::chrono::milliseconds query_time{5000};
   std::size_t query_memory = std::size_t{512} << 20;
-  // Queries evaluating at once; one more is answered 503 unavailable (Retry-After), so that
-  // queries (each up to query_time) never take every store thread. 0: half the store
-  // threads, at least 1.
+  // Queries evaluating at once; one more is answered 503 unavailable (Retry-After). Queries
+  // take CPU, not the disk: 0 = max(2, hardware threads), and fewer than the store threads,
+  // so that queries (each up to query_time) never take every store thread.
   std::size_t max_queries = 0;
   // Failed logins (a token the store does not know, or an expired or revoked one) from one
   // client address: past max_failed_logins within failed_login_window, every request from
@@ -41,9 +41,10 @@ struct server_options {
   // The access log: one line per request (never tokens, cookies or credential bodies).
   // May be null. Written under a lock; the stream must outlive the server.
   std::ostream* log = nullptr;
-  // Threads doing network I/O (asynchronous: no thread per connection), and threads running
-  // store operations (which block). 0: max(2, hardware threads), store threads at most 64
-  // (each may hold one of the store's reader slots).
+  // Threads doing network I/O (asynchronous: no thread per connection): 0 = max(2, hardware
+  // threads). Threads running store operations: 0 = 32. Store operations block, mostly on
+  // the disk, and concurrent writes share one commit (the store's group commit), so there
+  // are more of them than cores; each may hold one of the store's reader slots.
   std::size_t threads = 0;
   std::size_t store_threads = 0;
   // Open connections in total and from one client address; one more is answered 503
