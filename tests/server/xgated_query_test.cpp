@@ -152,7 +152,7 @@ TEST_F(XgatedQueryTest, QueriesPastMaxQueriesAreRefusedAndOtherRequestsAreServed
       << r.body();
   auto t0 = steady_clock::now();
   EXPECT_EQ(c.request(http::verb::get, "/revision", token).result_int(), 200);
-  EXPECT_LT(steady_clock::now() - t0, seconds(1));
+  EXPECT_LT(steady_clock::now() - t0, seconds(5));  // not behind the query's 600 s
   q.hang_up();  // the query is cancelled and its slot freed
   for (int i = 0; i < 50; ++i) {
     r = c.request(http::verb::get, "/query/many?xpath=count(%2Fr)", token);
