@@ -366,8 +366,37 @@ response lease_route(exchange& x, const request& req, const std::string& name, s
   return xml_response(req, http::status::ok, std::move(body), info.revision);
 }
 
+// DELETE /credential/ID: revokes the caller's credential ID and every one issued through it.
+response revoke_route(exchange& x, const request& req, const std::string& id, std::string_view query) {
+  store::caller who = authenticate(x, req, false);
+  params p(query, "credential", {});
+  x.store.revoke_credential(id, who);
+  return make(req, http::status::no_content);
+}
+
+// GET /credentials: the caller's credentials (ids, grants, labels; never a token or a hash).
+response credentials_route(exchange& x, const request& req, std::string_view query) {
+  require(req, {http::verb::get}, "GET");
+  store::caller who = authenticate(x, req, false);
+  params p(query, "credentials", {});
+  std::string body = "<credentials principal=\"" + escape(who.principal()) + "\">";
+  for (const store::credential_info& c : x.store.credentials(who)) {
+    const store::grant& g = c.granted;
+    body += "<credential id=\"" + escape(c.id) + "\"";
+    if (!c.parent.empty()) body += " parent=\"" + escape(c.parent) + "\"";
+    body += " scope=\"" + escape(g.scope) + "\" subtree=\"" + (g.subtree ? "1" : "0") + "\" rights=\"" + g.rights.to_string() +
+            "\" issued=\"" + format_utc(c.issued) + "\"";
+    if (g.expires) body += " expires=\"" + format_utc(*g.expires) + "\"";
+    if (!c.label.empty()) body += " label=\"" + escape(c.label) + "\"";
+    body += "/>";
+  }
+  body += "</credentials>";
+  return xml_response(req, http::status::ok, std::move(body), x.store.revision());
+}
+
 response credential_route(exchange& x, const request& req, const std::string& scope, std::string_view query) {
-  require(req, {http::verb::post}, "POST");
+  if (req.method() == http::verb::delete_) return revoke_route(x, req, scope, query);
+  require(req, {http::verb::post, http::verb::delete_}, "POST, DELETE");
   store::caller who = authenticate(x, req, false);
   params p(query, "credential", {"rights", "subtree", "ttl", "label"});
   store::credential_request c;
@@ -517,6 +546,7 @@ response dispatch(exchange& x, const request& req) {
   if (route == "query") return query_route(x, req, name, t.query);
   if (route == "watch") return watch_route(x, req, name, t.query);
   if (route == "credential") return credential_route(x, req, name, t.query);
+  if (route == "credentials" && !has_name) return credentials_route(x, req, t.query);
   if (route == "revision" && !has_name) return revision_route(x, req, t.query);
   if (route == "whoami" && !has_name) return whoami_route(x, req, t.query);
   if (route == "batch" && !has_name) return batch_route(x, req, t.query);

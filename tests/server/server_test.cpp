@@ -367,6 +367,51 @@ TEST_F(ServerTest, CredentialIsIssuedAndUsed) {
   EXPECT_NE(r.body().find("scope=\"docs/a\" subtree=\"0\" rights=\"read,write\"/>"), std::string::npos) << r.body();
 }
 
+// The caller's credentials are listed without their tokens, and a revoked one (with what was
+// issued through it) is refused from the next request on; another principal's id is 404.
+TEST_F(ServerTest, CredentialsAreListedAndRevoked) {
+  auto token_and_id = [&](const std::string& target, const std::string& as) {
+    response r = call(http::verb::post, target, as);
+    EXPECT_EQ(r.result_int(), 201) << r.body();
+    const std::string& b = r.body();
+    std::string token = b.substr(19, b.find('"', 19) - 19);
+    std::size_t at = b.find(" id=\"") + 5;
+    return std::pair{token, b.substr(at, b.find('"', at) - at)};
+  };
+  auto [readers, readers_id] = token_and_id("/credential/docs?rights=read&label=readers", alice);
+  auto [child, child_id] = token_and_id("/credential/docs/a?rights=read", readers);
+  response r = call(http::verb::get, "/credentials", alice);
+  ASSERT_EQ(r.result_int(), 200) << r.body();
+  const std::string& list = r.body();
+  EXPECT_TRUE(list.starts_with("<credentials principal=\"alice\">")) << list;
+  // each credential's element (alice's login token is a credential too: the others' parent)
+  auto element = [&](const std::string& id) {
+    std::size_t at = list.find("<credential id=\"" + id + "\"");
+    return at == std::string::npos ? std::string() : list.substr(at, list.find("/>", at) + 2 - at);
+  };
+  std::string e = element(readers_id);
+  EXPECT_NE(e.find(" scope=\"docs\" subtree=\"1\" rights=\"read\" issued=\""), std::string::npos) << e;
+  EXPECT_TRUE(e.ends_with(" label=\"readers\"/>")) << e;
+  EXPECT_NE(element(child_id).find(" parent=\"" + readers_id + "\" scope=\"docs/a\""), std::string::npos) << list;
+  EXPECT_NE(list.find(" label=\"login\"/>"), std::string::npos) << list;
+  EXPECT_EQ(list.find("xgt1_"), std::string::npos) << "no token in the list: " << list;
+  // through a credential: it and what was issued through it, nothing else of alice's
+  r = call(http::verb::get, "/credentials", readers);
+  EXPECT_NE(r.body().find(child_id), std::string::npos) << r.body();
+  EXPECT_EQ(r.body().find("scope=\"\""), std::string::npos) << r.body();
+
+  expect_error(call(http::verb::delete_, "/credential/" + readers_id, bob), 404, "not_found");
+  EXPECT_EQ(call(http::verb::get, "/whoami", readers).result_int(), 200);
+  r = call(http::verb::delete_, "/credential/" + readers_id, alice);
+  EXPECT_EQ(r.result_int(), 204) << r.body();
+  expect_error(call(http::verb::get, "/whoami", readers), 401, "unauthorized");
+  expect_error(call(http::verb::get, "/store/docs/a", child), 401, "unauthorized");
+  EXPECT_EQ(call(http::verb::get, "/whoami", alice).result_int(), 200);
+  EXPECT_EQ(call(http::verb::get, "/credentials", alice).body().find(readers_id), std::string::npos);
+  expect_error(call(http::verb::delete_, "/credential/" + readers_id, alice), 404, "not_found");
+  expect_error(call(http::verb::get, "/credentials?x=1", alice), 400, "bad_request");
+}
+
 TEST_F(ServerTest, WhoamiForALoginToken) {
   response r = call(http::verb::get, "/whoami", bob);
   EXPECT_EQ(r.result_int(), 200);
