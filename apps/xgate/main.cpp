@@ -5,7 +5,7 @@
 //   xgate keygen NAME [--dir DIR]            DIR/NAME.key and DIR/NAME.pub
 //   xgate sample TYPE [--seed N] [--count N] [--creator P] [--read L] ... [--sign KEY]
 //   xgate check FILE --type TYPE --as P [--mode read|write] [--pub KEY] [--lenient]
-//   xgate store put|get|take|rm|ls|query|watch|info|credential ...   a document store,
+//   xgate store put|get|take|rm|ls|query|watch|info|credential|credentials|revoke ...   a document store,
 //         local (--data DIR --as PRINCIPAL) or on an xgated server (--server URL --token T)
 //   xgate chat --hub URL --as NAME --secret-file F [--http-proxy URL]
 //         talk through a channel hub (tcp://HOST:PORT, or http://HOST:PORT for long-poll):
@@ -141,6 +141,9 @@ int main(int argc, char** argv) {
   st_cred->add_option("--ttl", st_args.ttl, "Expires after this many seconds");
   st_cred->add_flag("--no-subtree", st_args.no_subtree, "Only the document NAME, not the names under it");
   st_cred->add_option("--label", st_args.label, "Free text shown in credential listings");
+  store_sub("credentials", "List your credentials, one line each: ID, grant, issued, expiry, parent, label (never a token)");
+  CLI::App* st_revoke = store_sub("revoke", "Revoke one of your credentials and every credential issued through it");
+  st_revoke->add_option("ID", st_args.name, "The credential's id (xgate store credentials lists them)")->required();
 
   chat_args chat_a;
   CLI::App* chat = app.add_subcommand("chat", "Talk through a channel hub: \"TO: TEXT\" lines in, \"FROM: TEXT\" lines out");

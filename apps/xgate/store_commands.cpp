@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include <xgate/base/text.hpp>
 #include <xgate/base/time.hpp>
 #include <xgate/client/http_session.hpp>
 #include <xgate/client/open_session.hpp>
@@ -141,6 +142,22 @@ int run_store_credential(st::session& s, const store_args& a) {
   return exit_ok;
 }
 
+// One line a credential: "ID scope=S subtree=1 rights=R issued=T [expires=T] [parent=P] [label=L]".
+int run_store_credentials(st::session& s) {
+  std::string out;
+  for (const st::credential_info& c : s.credentials()) {
+    const st::grant& g = c.granted;
+    out += c.id + " scope=" + (g.scope.empty() ? "\"\"" : g.scope) + " subtree=" + (g.subtree ? "1" : "0") +
+           " rights=" + g.rights.to_string() + " issued=" + xgate::format_utc(c.issued, 0);
+    if (g.expires) out += " expires=" + xgate::format_utc(*g.expires, 0);
+    if (!c.parent.empty()) out += " parent=" + c.parent;
+    if (!c.label.empty()) out += " label=" + xgate::printable(c.label);
+    out += "\n";
+  }
+  write_stdout(out);
+  return exit_ok;
+}
+
 }  // namespace
 
 int run_store(const std::string& command, const store_args& a) {
@@ -161,6 +178,8 @@ int run_store(const std::string& command, const store_args& a) {
     if (command == "query") return run_store_query(*s, a);
     if (command == "watch") return run_store_watch(*s, a);
     if (command == "credential") return run_store_credential(*s, a);
+    if (command == "credentials") return run_store_credentials(*s);
+    if (command == "revoke") return s->revoke_credential(a.name), exit_ok;
     throw usage_error("unknown store command \"" + command + "\"");
   } catch (const st::store_error& e) {
     int code = exit_unavailable;

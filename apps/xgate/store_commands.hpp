@@ -22,7 +22,8 @@ struct store_args {
   std::string label;
 };
 
-// Runs store subcommand `command` (put, get, take, rm, ls, query, watch, info, credential).
+// Runs store subcommand `command` (put, get, take, rm, ls, query, watch, info, credential,
+// credentials, revoke).
 // Store and client failures throw command_failure with the store's exit code.
 int run_store(const std::string& command, const store_args& a);
 

@@ -486,6 +486,35 @@ class http_session_impl final : public xgate::store::session {
     return token;
   }
 
+  std::vector<xgate::store::credential_info> credentials() override {
+    auto r = call(http::verb::get, "/credentials", {}, "credentials", "");
+    auto doc = parse_xml(url("/credentials"), r.body, "credentials");
+    std::string principal = doc.document_element().attribute("principal").value();
+    std::vector<xgate::store::credential_info> out;
+    for (pugi::xml_node n : doc.document_element().children("credential")) {
+      auto attr = [&](const char* name) { return std::string_view(n.attribute(name).value()); };
+      xgate::store::credential_info c;
+      c.id = attr("id");
+      c.parent = attr("parent");
+      c.label = attr("label");
+      c.issued = to_time(url("/credentials"), attr("issued"), "issued");
+      c.granted.principal = principal;
+      c.granted.scope = attr("scope");
+      c.granted.subtree = attr("subtree") != "0";
+      auto rights = xgate::store::right_set::parse(attr("rights"));
+      if (!rights) bad_response(url("/credentials"), "rights \"" + std::string(attr("rights")) + "\" is not a list of rights");
+      c.granted.rights = *rights;
+      if (n.attribute("expires")) c.granted.expires = to_time(url("/credentials"), attr("expires"), "expires");
+      out.push_back(std::move(c));
+    }
+    return out;
+  }
+
+  void revoke_credential(std::string_view id) override {
+    std::string target = prefixed("/credential", id);
+    call(http::verb::delete_, target, {}, "revoke credential", id);
+  }
+
  private:
   std::string url(const std::string& target) const { return conn_.base() + target; }
 

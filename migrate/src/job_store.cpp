@@ -61,6 +61,15 @@ class pool final : public store::session {
   std::string issue_credential(const store::credential_request& r) override {
     return with([&](store::session& s) { return s.issue_credential(r); });
   }
+  std::vector<store::credential_info> credentials() override {
+    return with([&](store::session& s) { return s.credentials(); });
+  }
+  void revoke_credential(std::string_view id) override {
+    with([&](store::session& s) {
+      s.revoke_credential(id);
+      return true;  // with() hands on a value
+    });
+  }
 
  private:
   template <class F>

@@ -37,6 +37,8 @@ class local final : public session {
   std::string issue_credential(const credential_request& request) override {
     return store_.issue_credential(who_, request);
   }
+  std::vector<credential_info> credentials() override { return store_.credentials(who_); }
+  void revoke_credential(std::string_view id) override { store_.revoke_credential(id, who_); }
 
  private:
   store& store_;

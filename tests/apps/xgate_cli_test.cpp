@@ -599,6 +599,19 @@ TEST_F(XgateServerCli, PutGetLsQueryTakeRmOverHttp) {
   expect_success(remote(token, {"put", "orders/2", (dir / "doc.xml").string()}));
   expect_failure(remote(token, {"put", "other", (dir / "doc.xml").string()}), 3);
   expect_success(run({"store", "get", "orders/2", "--data", data(), "--token", token}));
+
+  // Listed without tokens, and revoked: its token is refused from then on.
+  result listed = remote(alice, {"credentials"});
+  expect_success(listed);
+  EXPECT_EQ(listed.out.find("xgt1_"), std::string::npos) << listed.out;
+  std::string id;
+  for (const std::string& row : lines(listed.out))
+    if (row.find(" scope=orders subtree=1 rights=read,write issued=") != std::string::npos) id = row.substr(0, row.find(' '));
+  ASSERT_FALSE(id.empty()) << listed.out;
+  expect_failure(remote(bob, {"revoke", id}), 5, id);
+  expect_success(remote(alice, {"revoke", id}));
+  expect_failure(remote(token, {"get", "orders/2"}), 3);
+  EXPECT_EQ(remote(alice, {"credentials"}).out.find(id), std::string::npos);
 }
 
 }  // namespace

@@ -404,6 +404,38 @@ TYPED_TEST(Session, CredentialsNarrowWhatASessionMayDo) {
   EXPECT_THROW(reader->issue_credential({.scope = "", .rights = {xgate::right::read}}), xgate::access_denied);
 }
 
+TYPED_TEST(Session, CredentialsAreListedAndRevokedWithWhatWasIssuedThroughThem) {
+  auto alice = this->as("alice");
+  std::string token = alice->issue_credential({.scope = "shared", .rights = {xgate::right::read}, .label = "readers"});
+  auto reader = this->backend.open(token);
+  std::string child = reader->issue_credential({.scope = "shared/x", .rights = {xgate::right::read}, .ttl = 60s});
+  namespace store = xgate::store;
+  std::vector<store::credential_info> mine = alice->credentials();
+  ASSERT_EQ(mine.size(), 3u);  // alice's own login credential, readers, and the child
+  const store::credential_info* readers = nullptr;
+  for (const auto& c : mine)
+    if (c.label == "readers") readers = &c;
+  ASSERT_NE(readers, nullptr);
+  EXPECT_EQ(readers->granted.principal, "alice");
+  EXPECT_EQ(readers->granted.scope, "shared");
+  EXPECT_TRUE(readers->granted.subtree);
+  EXPECT_EQ(readers->granted.rights.to_string(), "read");
+  EXPECT_FALSE(readers->granted.expires);
+  std::vector<store::credential_info> through = reader->credentials();
+  ASSERT_EQ(through.size(), 2u);  // readers and its child
+  for (const auto& c : through)
+    if (c.id != readers->id) {
+      EXPECT_EQ(c.parent, readers->id);
+      EXPECT_EQ(c.granted.scope, "shared/x");
+      EXPECT_TRUE(c.granted.expires);
+    }
+  EXPECT_EQ(catch_store_error([&] { this->as("bob")->revoke_credential(readers->id); }).code(), store_errc::not_found);
+  alice->revoke_credential(readers->id);
+  EXPECT_EQ(catch_store_error([&] { this->backend.open(token)->revision(); }).code(), store_errc::bad_credential);
+  EXPECT_EQ(catch_store_error([&] { this->backend.open(child)->revision(); }).code(), store_errc::bad_credential);
+  EXPECT_EQ(alice->credentials().size(), 1u);
+}
+
 TYPED_TEST(Session, UnknownTokensAreBadCredentials) {
   auto e = catch_store_error([&] { this->backend.open("not-a-token")->revision(); });
   EXPECT_EQ(e.code(), store_errc::bad_credential);

@@ -48,6 +48,12 @@ class session {
   // A new credential for this session's principal, within this session's own grant when
   // the session itself runs on a credential. Returns the token (shown only here).
   virtual std::string issue_credential(const credential_request& request) = 0;
+  // This session's principal's credentials (a session on a credential: that one and those
+  // issued through it), in id order; never a token.
+  virtual std::vector<credential_info> credentials() = 0;
+  // Revokes one of them and every credential issued through it: their tokens are refused
+  // from then on. store_error(not_found) for an id that is not one of credentials().
+  virtual void revoke_credential(std::string_view id) = 0;
 };
 
 // A session on a store opened in this process, acting as who. The store must outlive it.
