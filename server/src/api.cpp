@@ -366,6 +366,12 @@ response lease_route(exchange& x, const request& req, const std::string& name, s
   return xml_response(req, http::status::ok, std::move(body), info.revision);
 }
 
+// ` scope="S" subtree="1" rights="R"`: a grant as POST /credential, GET /credentials and
+// GET /whoami show it (each adds its expiry where its format puts it).
+std::string grant_attributes(const store::grant& g) {
+  return " scope=\"" + escape(g.scope) + "\" subtree=\"" + (g.subtree ? "1" : "0") + "\" rights=\"" + g.rights.to_string() + "\"";
+}
+
 // DELETE /credential/ID: revokes the caller's credential ID and every one issued through it.
 response revoke_route(exchange& x, const request& req, const std::string& id, std::string_view query) {
   store::caller who = authenticate(x, req, false);
@@ -384,8 +390,7 @@ response credentials_route(exchange& x, const request& req, std::string_view que
     const store::grant& g = c.granted;
     body += "<credential id=\"" + escape(c.id) + "\"";
     if (!c.parent.empty()) body += " parent=\"" + escape(c.parent) + "\"";
-    body += " scope=\"" + escape(g.scope) + "\" subtree=\"" + (g.subtree ? "1" : "0") + "\" rights=\"" + g.rights.to_string() +
-            "\" issued=\"" + format_utc(c.issued) + "\"";
+    body += grant_attributes(g) + " issued=\"" + format_utc(c.issued) + "\"";
     if (g.expires) body += " expires=\"" + format_utc(*g.expires) + "\"";
     if (!c.label.empty()) body += " label=\"" + escape(c.label) + "\"";
     body += "/>";
@@ -417,8 +422,7 @@ response credential_route(exchange& x, const request& req, const std::string& sc
   store::caller issued = x.store.authenticate(token);
   const store::grant& g = *issued.limits();
   std::string body = "<credential token=\"" + escape(token) + "\" id=\"" + escape(issued.credential_id()) + "\" principal=\"" +
-                     escape(g.principal) + "\" scope=\"" + escape(g.scope) + "\" subtree=\"" + (g.subtree ? "1" : "0") +
-                     "\" rights=\"" + g.rights.to_string() + "\"";
+                     escape(g.principal) + "\"" + grant_attributes(g);
   if (g.expires) body += " expires=\"" + format_utc(*g.expires) + "\"";
   body += "/>";
   response r = xml_response(req, http::status::created, std::move(body), x.store.revision());
@@ -521,8 +525,7 @@ response whoami_route(exchange& x, const request& req, std::string_view query) {
   params p(query, "whoami", {});
   std::string body = "<whoami principal=\"" + escape(who.principal()) + "\"";
   if (const store::grant* g = who.limits()) {
-    body += " credential=\"" + escape(who.credential_id()) + "\" scope=\"" + escape(g->scope) + "\" subtree=\"" +
-            (g->subtree ? "1" : "0") + "\" rights=\"" + g->rights.to_string() + "\"";
+    body += " credential=\"" + escape(who.credential_id()) + "\"" + grant_attributes(*g);
     if (g->expires) body += " expires=\"" + format_utc(*g->expires) + "\"";
   }
   body += "/>";
