@@ -1,5 +1,6 @@
 // The hub's housekeeping thread: closes connections silent too long (or not logged in in
-// time), expires old queued messages, and applies log retention (hub_options::log_days).
+// time), ends sessions whose credentials were revoked or expired, expires old queued
+// messages, and applies log retention (hub_options::log_days).
 #include "hub_impl.hpp"
 
 #include <algorithm>
@@ -13,6 +14,8 @@ void hub::impl::run_housekeeper() {
   auto tick = std::clamp(std::min(options.idle_timeout, options.handshake_timeout) / 4, std::chrono::milliseconds(10),
                          std::chrono::milliseconds(500));
   std::optional<steady::time_point> pruned;
+  std::uint64_t revocations = store_.revocations();
+  steady::time_point checked = steady::now();
   while (!stopping) {
     if (options.log_days > 0 && (!pruned || steady::now() - *pruned >= std::chrono::hours(1))) {
       pruned = steady::now();
@@ -33,7 +36,40 @@ void hub::impl::run_housekeeper() {
       note("closing " + (c->state ? c->name + " (" + c->peer + ")" : c->peer) + ": silent too long");
       close_conn(*c);
     }
+    // At once after a revocation through this store object; every 30 s for expiries and
+    // revocations by other processes.
+    if (std::uint64_t r = store_.revocations(); r != revocations || now - checked >= std::chrono::seconds(30)) {
+      revocations = r;
+      checked = now;
+      recheck_credentials(lock);
+      if (stopping) break;
+    }
     expire(std::chrono::system_clock::now());
+  }
+}
+
+void hub::impl::recheck_credentials(std::unique_lock<std::mutex>& lock) {
+  std::vector<std::pair<std::shared_ptr<conn>, std::string>> logged_in;
+  for (auto& c : connections)
+    if (c->state && !c->closed) logged_in.emplace_back(c, c->credential_id);
+  if (logged_in.empty()) return;
+  lock.unlock();  // store reads, and nothing of the hub's state
+  std::vector<std::shared_ptr<conn>> ended;
+  for (auto& [c, id] : logged_in) {
+    try {
+      if (!verifier.credential(id)) ended.push_back(c);
+    } catch (const std::exception& e) {
+      note("checking credential " + id + ": " + e.what());  // the store failed: no verdict
+    }
+  }
+  lock.lock();
+  for (auto& c : ended) {
+    if (c->closed || !c->state) continue;
+    note("ending the session of " + c->name + " (" + c->peer + "): its credential " + c->credential_id +
+         " was revoked or has expired");
+    send_to(*c, {frames::refused{channel_errc::bad_auth, "endpoint " + c->name + ": the credential " + c->credential_id +
+                                                             " was revoked or has expired"}});
+    close_conn(*c);
   }
 }
 

@@ -107,6 +107,7 @@ struct hub::impl : std::enable_shared_from_this<hub::impl> {
     std::optional<hub_handshake> handshake;  // from hello until login
     endpoint_state* state = nullptr;  // set once authenticated; endpoint states live as long as the hub
     std::string name;
+    std::string credential_id;  // what it logged in with: checked again after revocations
     bool closed = false;
     steady::time_point opened = steady::now(), last_heard = opened;
 
@@ -171,6 +172,9 @@ struct hub::impl : std::enable_shared_from_this<hub::impl> {
   // hub_login.cpp
   void send_to(conn& c, std::vector<frame> fs);
   void close_conn(conn& c);
+  // Ends the sessions whose credentials no longer hold (revoked, expired). Housekeeper
+  // thread, called with the lock held; checks the store without it.
+  void recheck_credentials(std::unique_lock<std::mutex>& lock);
   void detach(conn& c);
   void broadcast_presence(const std::string& name, bool online);
   // Logs detail, sends refused(code, reason) and closes: the peer learns the detail only

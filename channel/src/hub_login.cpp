@@ -213,6 +213,7 @@ void hub::impl::login(conn& c, authenticated who) {
   }
   c.state = &s;
   c.name = who.endpoint;
+  c.credential_id = who.credential_id;
   s.principal = who.who.principal();
   s.connection = self;
   ++stats.online;

@@ -126,6 +126,9 @@ void store::revoke_credential(std::string_view id, const caller& who) {
     for (const credential_record& c : all)
       if (descends_from(c, id, all)) t.erase_credential(c.info.id);
   });
+  impl_->revocations.fetch_add(1, std::memory_order_release);
 }
+
+std::uint64_t store::revocations() const noexcept { return impl_->revocations.load(std::memory_order_acquire); }
 
 }  // namespace xgate::store

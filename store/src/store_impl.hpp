@@ -2,6 +2,7 @@
 // every operation applies (rights, expiry, readable listing).
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -24,6 +25,7 @@ struct store::impl {
   std::optional<std::chrono::milliseconds> foreign_poll;
   std::uint64_t kept_changes = 0;
   std::size_t max_document_size = 0;
+  std::atomic<std::uint64_t> revocations{0};  // revoke_credential calls that committed
   // Last: destroyed first, since it may call wake() until then.
   std::unique_ptr<xgate::store::engine> engine;
 

@@ -448,6 +448,32 @@ TEST_F(Hub, WithoutAdministratorsEachPrincipalTakesOnlyItsOwnNames) {
   EXPECT_TRUE(own.wait_connected(5s)) << own.last_error();
 }
 
+// Revoking a credential ends the session logged in with it (at once for a revocation through
+// the hub's store), and its next login is refused; other sessions go on.
+TEST_F(Hub, ARevokedCredentialEndsItsSessionAndItsNextLogin) {
+  std::string alice = token("alice");
+  std::string id = st->credentials(store::caller("alice")).back().id;
+  endpoint a(options("alice", alice));
+  endpoint b(options("bob", token("bob")));
+  a.start();
+  b.start();
+  ASSERT_TRUE(a.wait_connected(5s)) << a.last_error();
+  ASSERT_TRUE(b.wait_connected(5s)) << b.last_error();
+  st->revoke_credential(id, store::caller("alice"));
+  ASSERT_TRUE(eventually([&] { return a.state() == endpoint_state::refused; }));
+  EXPECT_EQ(a.last_error(), "the hub ended the session: bad_auth: endpoint alice: the credential " + id +
+                                " was revoked or has expired");
+  EXPECT_EQ(testing::catch_channel_error([&] { a.send("bob", "chat", "<late/>"); }).code(), channel_errc::bad_auth);
+  endpoint again(options("alice", alice));
+  again.start();
+  EXPECT_EQ(testing::catch_channel_error([&] { (void)again.wait_connected(5s); }).code(), channel_errc::bad_auth);
+  EXPECT_EQ(again.state(), endpoint_state::refused);
+  b.send("bob", "chat", "<still-here/>");
+  EXPECT_TRUE(b.receive(5s));
+  stop_hub();
+  EXPECT_NE(log.str().find("hub: ending the session of alice (tcp 127.0.0.1:"), std::string::npos) << log.str();
+}
+
 TEST_F(Hub, QueueLimitRefusesWithBufferFullAndTheNextStreamGoesThrough) {
   stop_hub();
   hub_options o;

@@ -28,6 +28,12 @@
 // gets, exactly once and in order, every message the old one had not acknowledged: the
 // hub's stream to the name starts afresh (a new link stream id) whenever the new session
 // does not stand where the old one left it.
+// A session lasts only as long as its credential: after a revocation through the hub's
+// store object (xgated's DELETE /credential/ID, store::revoke_credential) the hub checks
+// every session's credential at once, and every 30 s for expiries and for revocations by
+// other processes; a session whose credential no longer holds is sent refused(bad_auth,
+// "endpoint NAME: the credential ID was revoked or has expired") and closed, and its next
+// login is refused.
 // Before login a connection may send frames of at most hub_options::max_frame_before_login
 // bytes (a larger one: error(frame_too_large), and the connection closes), so connections
 // that never log in hold little memory.

@@ -254,6 +254,10 @@ class store {
   // Revokes a credential of who.principal() (and so every credential issued through it).
   // store_error(not_found) for an id that is not one of them.
   void revoke_credential(std::string_view id, const caller& who);
+  // How many revocations this store object has committed: what holds a login open (the
+  // hub) checks its credentials again when it changes. (Revocations by another process on
+  // the same files are not counted: such holders also check every so often.)
+  [[nodiscard]] std::uint64_t revocations() const noexcept;
 
   // The last revision given out; 0 for a new store. Throws only engine failures.
   [[nodiscard]] std::uint64_t revision() const;
