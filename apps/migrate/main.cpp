@@ -111,7 +111,7 @@ struct connection_flags {
 };
 
 void add_connection_flags(CLI::App* c, connection_flags& f) {
-  c->add_option("--hub", f.hub, "The hub: tcp://HOST:PORT, or xmpp://USER@DOMAIN:PORT?ca=FILE (default $XGATE_HUB)")->type_name("URL");
+  c->add_option("--hub", f.hub, "The hub: tcp://HOST:PORT, tls://HOST:PORT (its CA from $XGATE_CA), or xmpp://USER@DOMAIN:PORT?ca=FILE (default $XGATE_HUB)")->type_name("URL");
   c->add_option("--secret-file", f.secret_file, "File holding the credential token (default $XGATE_SECRET_FILE)")
       ->type_name("FILE");
   c->add_option("--as", f.as, "The credential's principal (default $XGATE_AS)")->type_name("PRINCIPAL");
@@ -417,10 +417,10 @@ int main(int argc, char** argv) {
   node_flags nf;
   CLI::App* node = app.add_subcommand("node", "Run a node daemon hosting jobs (until SIGINT/SIGTERM, which suspends its jobs)");
   node->add_option("--name", nf.name, "The node's name (its endpoint is PRINCIPAL/NAME)")->required();
-  node->add_option("--hub", nf.hub, "The hub: tcp://HOST:PORT, or xmpp://USER@DOMAIN:PORT?ca=FILE (default $XGATE_HUB)")->type_name("URL");
+  node->add_option("--hub", nf.hub, "The hub: tcp://HOST:PORT, tls://HOST:PORT (its CA from $XGATE_CA), or xmpp://USER@DOMAIN:PORT?ca=FILE (default $XGATE_HUB)")->type_name("URL");
   node->add_option("--secret-file", nf.secret_file, "File holding the credential token (default $XGATE_SECRET_FILE)")
       ->type_name("FILE");
-  node->add_option("--store", nf.store, "The store of the xgated running the hub: http://HOST:PORT (default $XGATE_STORE)")
+  node->add_option("--store", nf.store, "The store of the xgated running the hub: http://HOST:PORT or https://HOST:PORT (its CA from $XGATE_CA) (default $XGATE_STORE)")
       ->type_name("URL");
   node->add_option("--types", nf.types, "Host only these job types (default: every type built in)")
       ->type_name("TYPE")
@@ -476,7 +476,7 @@ int main(int argc, char** argv) {
   xgate::relay_cli::agent_flags af;
   CLI::App* agent_cmd = app.add_subcommand("agent", "Run a relay agent between an upstream hub and a downstream hub (until SIGINT/SIGTERM)");
   agent_cmd->add_option("--name", af.name, "The agent's endpoint name on both hubs")->required();
-  agent_cmd->add_option("--upstream", af.upstream, "The upstream hub: tcp://HOST:PORT")->required()->type_name("URL");
+  agent_cmd->add_option("--upstream", af.upstream, "The upstream hub: tcp://HOST:PORT or tls://HOST:PORT (its CA from $XGATE_CA)")->required()->type_name("URL");
   agent_cmd->add_option("--secret-file", af.secret_file, "File holding the upstream credential token")->required()->type_name("FILE");
   agent_cmd->add_option("--downstream", af.downstream, "ADDRESS:PORT: run the downstream hub there (needs --data); or a hub URL to join")
       ->required();

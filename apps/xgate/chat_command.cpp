@@ -37,7 +37,8 @@ int run_chat(const chat_args& a) {
   xgate::secret_read_result secret = xgate::read_secret_file(a.secret_file);
   if (!secret.problem.empty()) throw usage_error(secret.problem);
   o.secret = std::move(secret.value);
-  if (a.hub.starts_with("http://")) {
+  o.transport_settings.tls.ca = a.ca;
+  if (a.hub.starts_with("http://") || a.hub.starts_with("https://")) {
     ch::longpoll_options lp;
     lp.http_proxy = a.http_proxy;  // "" = the http_proxy environment variable
     o.custom_transport = ch::make_http_transport(a.hub, o.transport_settings, lp);

@@ -7,6 +7,7 @@ namespace xgate::xgate_cli {
 
 struct chat_args {
   std::string hub, name, secret_file, http_proxy;
+  std::string ca;  // tls://: the CA the hub's certificate must chain to ("": $XGATE_CA, else the system's)
   double wait = 10;  // seconds to wait for the login and, at EOF, for the hub's acknowledgements
 };
 

@@ -25,7 +25,8 @@
 //
 // Exit codes: 0 ok, 1 usage (bad flags, unknown type, unreadable key or file, bad document
 // name or XPath), 2 malformed or invalid document (also one too large for the store), 3
-// access denied (also a bad token, a claimed creator or a rights change the store refuses),
+// access denied (also a bad token, a claimed creator or a rights change the store refuses;
+// a server's TLS certificate refused, no TLS protocol in common),
 // 4 signature invalid or missing, 5 no such document, 6 conflict with the store's state
 // (revision conflict, no lease, watch history lost; a certificate or key file that exists),
 // 7 the store or server failed or cannot be reached. A failure prints exactly one line, "error: MESSAGE", to stderr.
@@ -54,7 +55,12 @@ int fail(int code, const std::string& message) {
 }
 
 void add_target_options(CLI::App* cmd, store_target& t) {
-  cmd->add_option("--server", t.server, "xgated URL (http://host:port)");
+  cmd->add_option("--server", t.server, "xgated URL (http://host:port, https://host:port)");
+  cmd->add_option("--ca", t.ca, "for https://: the CA the server's certificate must chain to (default: $XGATE_CA, else the system's)")
+      ->type_name("FILE");
+  cmd->add_option("--cert", t.cert, "for https://: a client certificate, for a server that requires one (default: $XGATE_CERT)")
+      ->type_name("FILE");
+  cmd->add_option("--key", t.key, "the private key of --cert (default: $XGATE_KEY)")->type_name("FILE");
   cmd->add_option("--token", t.token, "Token for the server, or for --data instead of --as (default: $XGATE_TOKEN)");
   cmd->add_option("--data", t.data, "Store directory, opened in this process");
   cmd->add_option("--as", t.as, "Principal to act as on the --data store");
@@ -104,7 +110,8 @@ int main(int argc, char** argv) {
   CLI::App* store_cmd = app.add_subcommand("store", "Documents in a store: a local directory (--data) or an xgated server (--server)");
   store_cmd->require_subcommand(1);
   store_cmd->footer(
-      "Exit codes: 0 ok, 1 usage, 2 invalid or too large document, 3 access denied or bad token, 5 no such document,\n"
+      "Exit codes: 0 ok, 1 usage, 2 invalid or too large document, 3 access denied, bad token or TLS refused (the\n"
+      "server's certificate, no protocol in common), 5 no such document,\n"
       "6 conflict (revision, lease, lost watch history), 7 store or server failure or unreachable.");
   auto store_sub = [&](const char* name, const char* about) {
     CLI::App* c = store_cmd->add_subcommand(name, about);
@@ -147,7 +154,10 @@ int main(int argc, char** argv) {
 
   chat_args chat_a;
   CLI::App* chat = app.add_subcommand("chat", "Talk through a channel hub: \"TO: TEXT\" lines in, \"FROM: TEXT\" lines out");
-  chat->add_option("--hub", chat_a.hub, "The hub: tcp://HOST:PORT, or http://HOST:PORT for HTTP long-poll")->required();
+  chat->add_option("--hub", chat_a.hub, "The hub: tcp://HOST:PORT, tls://HOST:PORT, or http://HOST:PORT for HTTP long-poll")
+      ->required();
+  chat->add_option("--ca", chat_a.ca, "For tls://: the CA the hub's certificate must chain to (default: $XGATE_CA, else the system's)")
+      ->type_name("FILE");
   chat->add_option("--as", chat_a.name, "Endpoint name to log in as")->required();
   chat->add_option("--secret-file", chat_a.secret_file, "File holding the credential token on its first line")->required();
   chat->add_option("--http-proxy", chat_a.http_proxy,

@@ -31,10 +31,15 @@ std::unique_ptr<st::session> open_target(store_target t, xgate::client::store_ca
   if (!t.server.empty() == !t.data.empty()) throw usage_error("give either --server URL or --data DIR");
   if (!t.server.empty()) {
     if (!t.as.empty()) throw usage_error("--as is for --data; on a server the token says who you are");
-    if (t.token.empty()) throw usage_error("--server needs --token TOKEN (or XGATE_TOKEN in the environment)");
-    if (!t.server.starts_with("http://")) throw usage_error("--server: \"" + t.server + "\" is not an http://host:port URL");
+    if (t.token.empty() && t.cert.empty() && !std::getenv("XGATE_CERT"))
+      throw usage_error("--server needs --token TOKEN (or XGATE_TOKEN in the environment), or --cert and --key");
+    if (t.cert.empty() != t.key.empty()) throw usage_error("--cert and --key go together");
+    if (!t.server.starts_with("http://") && !t.server.starts_with("https://"))
+      throw usage_error("--server: \"" + t.server + "\" is not an http://host:port or https://host:port URL");
     try {
-      return xgate::client::http_session(t.server, t.token);
+      xgate::client::client_options o;
+      o.tls = {.ca = t.ca, .certificate = t.cert, .key = t.key};
+      return xgate::client::http_session(t.server, t.token, o);
     } catch (const xgate::client::client_error& e) {
       throw usage_error(std::string("--server: ") + e.what());
     }
@@ -205,7 +210,7 @@ int run_store(const std::string& command, const store_args& a) {
   } catch (const xgate::access_denied& e) {
     throw command_failure{exit_denied, std::string(e.what()) + " (at " + where + ")"};
   } catch (const xgate::client::client_error& e) {
-    throw command_failure{exit_unavailable, e.what()};
+    throw command_failure{e.code() == xgate::net_errc::insecure ? exit_denied : exit_unavailable, e.what()};
   }
 }
 

@@ -11,6 +11,7 @@ namespace xgate::xgate_cli {
 // Where the store is: a directory opened in this process, or an xgated server.
 struct store_target {
   std::string server, token, data, as;
+  std::string ca, cert, key;  // https://: the CA to trust; a client certificate (mutual TLS)
 };
 
 struct store_args {

@@ -6,11 +6,14 @@
 //          [--max-response BYTES] [--threads N] [--store-threads N] [--max-connections N]
 //          [--max-connections-per-address N] [--idle-timeout S] [--header-timeout S] [--body-timeout S]
 //          [--query-time S] [--query-memory BYTES]
-//       (the HTTP server's limits, server/API.md "Limits")
+//          [--tls-cert FILE --tls-key FILE [--tls-ca FILE [--client-cert-auth]]] [--insecure]
+//       (the HTTP server's limits, server/API.md "Limits"; TLS, server/API.md "TLS")
 //       prints one line per service on stdout, the chosen port for port 0:
-//         store: http://ADDRESS:PORT
-//         hub: tcp://ADDRESS:PORT2            (with --hub)
-//         hub-http: http://ADDRESS:PORT3      (with --hub-http: the hub over HTTP long-poll)
+//         store: http://ADDRESS:PORT          (https:// with --tls-cert)
+//         hub: tcp://ADDRESS:PORT2            (with --hub; tls:// with --tls-cert)
+//         hub-http: http://ADDRESS:PORT3      (with --hub-http: the hub over HTTP long-poll; https://)
+//       Without --tls-cert every address must be a loopback one unless --insecure is given:
+//       across machines, tokens and documents travel only encrypted.
 //       then logs each request (and the hub's logins and refusals) on stderr, and stops
 //       cleanly on SIGINT or SIGTERM (exit 0), cancelling running queries; whatever still
 //       runs after 4 seconds is cut short (exit 1, the store is safe: LMDB commits are atomic).
@@ -23,6 +26,7 @@
 //
 // Exit codes: 0 ok, 1 a runtime failure (the store cannot be opened, the address cannot be
 // bound), 2 bad flags. Failures print one line on stderr.
+#include <arpa/inet.h>
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -74,6 +78,17 @@ int adduser(const std::string& name, const std::string& data) {
   return 0;
 }
 
+// 127.0.0.0/8 and ::1: what never leaves the machine.
+bool is_loopback(const std::string& address) {
+  unsigned char bytes[16];
+  if (::inet_pton(AF_INET, address.c_str(), bytes) == 1) return bytes[0] == 127;
+  if (::inet_pton(AF_INET6, address.c_str(), bytes) == 1) {
+    static const unsigned char one[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    return std::equal(bytes, bytes + 16, one);
+  }
+  return false;
+}
+
 // Room for every connection the limits allow: the soft limit on open files is often 1024.
 void raise_open_files() {
   rlimit r{};
@@ -85,14 +100,29 @@ void raise_open_files() {
 
 int serve(const std::string& data, const std::string& listen, const std::string& hub_listen,
           const std::string& hub_http_listen, xgate::server::server_options o, double reap_seconds, unsigned log_days,
-          const std::vector<std::string>& hub_admins) {
+          const std::vector<std::string>& hub_admins, bool insecure) {
+  const bool tls = !o.tls.certificate.empty();
+  if (o.tls.certificate.empty() != o.tls.key.empty()) return usage("--tls-cert and --tls-key go together");
+  if (!o.tls.ca.empty() && !tls) return usage("--tls-ca needs --tls-cert and --tls-key");
+  if (o.tls.require_client_certificate && o.tls.ca.empty())
+    return usage("--client-cert-auth needs --tls-ca, the CA that signs the client certificates");
+  // Secure by default: nothing leaves the machine in the clear unless asked for.
+  auto refuse_clear = [&](const char* flag, const std::string& address) {
+    return usage(std::string(flag) + " " + address + " is not a loopback address: give --tls-cert and --tls-key to serve it "
+                 "with TLS, or --insecure to serve it in the clear");
+  };
   if (!parse_listen(listen, o.address, o.port)) return usage("--listen: \"" + listen + "\" is not ADDRESS:PORT");
+  if (!tls && !insecure && !is_loopback(o.address)) return refuse_clear("--listen", listen);
   xgate::channel::tcp_server_options ho;
   if (!hub_listen.empty() && !parse_listen(hub_listen, ho.address, ho.port))
     return usage("--hub: \"" + hub_listen + "\" is not ADDRESS:PORT");
+  if (!hub_listen.empty() && !tls && !insecure && !is_loopback(ho.address)) return refuse_clear("--hub", hub_listen);
+  ho.tls = o.tls;
   xgate::channel::longpoll_server_options lo;
   if (!hub_http_listen.empty() && !parse_listen(hub_http_listen, lo.address, lo.port))
     return usage("--hub-http: \"" + hub_http_listen + "\" is not ADDRESS:PORT");
+  if (!hub_http_listen.empty() && !tls && !insecure && !is_loopback(lo.address)) return refuse_clear("--hub-http", hub_http_listen);
+  lo.tls = o.tls;
   for (const std::string& a : hub_admins)
     if (!xgate::is_valid_principal(a) || a == "*" || a == "creator")
       return usage("--hub-admin: \"" + a + "\" is not a principal name");
@@ -237,6 +267,21 @@ int main(int argc, char** argv) {
                  "a principal whose documents under channel/endpoints/ say who may take other endpoint names "
                  "(repeatable; default: none, each principal takes only its own names)")
       ->type_name("NAME");
+  app.add_option("--tls-cert", o.tls.certificate,
+                 "serve the HTTP API, the browser view and the hub with TLS (1.2 at least), presenting this "
+                 "certificate (PEM, e.g. from xgate certs issue)")
+      ->type_name("FILE");
+  app.add_option("--tls-key", o.tls.key, "the private key of --tls-cert (PEM; refused unless only its owner may read it)")
+      ->type_name("FILE");
+  app.add_option("--tls-ca", o.tls.ca,
+                 "accept client certificates signed by this CA (PEM); a verified certificate's common name is a "
+                 "principal: a request without a token acts as it")
+      ->type_name("FILE");
+  app.add_flag("--client-cert-auth", o.tls.require_client_certificate,
+               "mutual TLS: refuse clients without a certificate signed by --tls-ca");
+  bool insecure = false;
+  app.add_flag("--insecure", insecure,
+               "allow serving a non-loopback address without TLS (tokens and documents then travel in the clear)");
   CLI::App* add = app.add_subcommand("adduser", "issue a login token for principal NAME and print it once");
   std::string name, add_data;
   add->add_option("name", name, "the principal")->required();
@@ -261,7 +306,7 @@ int main(int argc, char** argv) {
     o.body_timeout = ms(body_seconds);
     o.query_time = ms(query_seconds);
     o.failed_login_window = std::chrono::seconds(static_cast<std::int64_t>(failed_login_seconds));
-    return serve(data, listen, hub_listen, hub_http_listen, o, reap_seconds, log_days, hub_admins);
+    return serve(data, listen, hub_listen, hub_http_listen, o, reap_seconds, log_days, hub_admins, insecure);
   } catch (const std::exception& e) {
     std::cerr << "xgated: " << one_line(e.what()) << "\n";
     return exit_runtime;

@@ -76,6 +76,8 @@ const code_category& net_category() noexcept {
       {E(bad_response), "bad_response", condition::internal, "an answer that is not the protocol's"},
       {E(bad_address), "bad_address", condition::invalid_input, "an address that is not one of the accepted forms"},
       {E(bad_request), "bad_request", condition::invalid_input, "a request that cannot be expressed on the wire"},
+      {E(insecure), "insecure", condition::failed_precondition,
+       "TLS refused the peer (its certificate, no protocol in common, or not TLS): fix the set-up; a retry fails again"},
   });
 #undef E
   return category;

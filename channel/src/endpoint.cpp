@@ -143,6 +143,16 @@ struct endpoint::impl {
         cv.notify_all();
         if (opt.on_connection) opt.on_connection(false);
         return;
+      } catch (const xgate::error& e) {
+        std::lock_guard lock(mu);
+        last_err = e.what();
+        if (e.code() == net_errc::insecure) {
+          // TLS refused the hub (its certificate, no protocol in common): a retry fails again.
+          conn = nullptr;
+          state = endpoint_state::refused;
+          cv.notify_all();
+          return;
+        }
       } catch (const std::exception& e) {
         std::lock_guard lock(mu);
         last_err = e.what();

@@ -16,8 +16,9 @@ namespace {
 
 }  // namespace
 
-xgate::url parse_http(std::string_view what, std::string_view url) {
-  url_parse_result r = parse_url(url, {{"http", 80}}, url_path::allowed);
+xgate::url parse_http(std::string_view what, std::string_view url, bool https) {
+  url_parse_result r = https ? parse_url(url, {{"http", 80}, {"https", 443}}, url_path::allowed)
+                             : parse_url(url, {{"http", 80}}, url_path::allowed);
   if (!r) bad_url(what, url, r.problem);
   return std::move(*r.value);
 }

@@ -9,8 +9,9 @@
 
 namespace xgate::channel::longpoll_wire {
 
-// Throws channel_error(protocol) naming what ("hub URL", "HTTP proxy") and why.
-[[nodiscard]] xgate::url parse_http(std::string_view what, std::string_view url);
+// http://HOST[:PORT][/PATH], and https:// when https is allowed. Throws
+// channel_error(protocol) naming what ("hub URL", "HTTP proxy") and why.
+[[nodiscard]] xgate::url parse_http(std::string_view what, std::string_view url, bool https = false);
 
 // Whether no_proxy names host: "*", the host itself, or a domain suffix (".example.org" or "example.org").
 bool no_proxy_for(const std::string& host);

@@ -17,7 +17,9 @@
 
 #include <boost/beast/core/flat_buffer.hpp>
 
+#include <xgate/base/error.hpp>
 #include <xgate/channel/error.hpp>
+#include <xgate/tls/context.hpp>
 
 #include "http_url.hpp"
 #include "longpoll_wire.hpp"
@@ -69,11 +71,21 @@ int connect_to(const xgate::url& a, milliseconds timeout, std::string& why) {
   return fd;
 }
 
+// For https://: the context, and the last session for resumption. Shared by a transport's
+// connections and their request threads.
+struct tls_client {
+  explicit tls_client(boost::asio::ssl::context c) : context(std::move(c)) {}
+  boost::asio::ssl::context context;
+  std::mutex mutex;
+  session_ptr session;  // guarded by mutex
+};
+
 struct target {
   xgate::url hub;                    // where the sessions are
-  std::optional<xgate::url> proxy;   // requests go here, with absolute URIs
+  std::optional<xgate::url> proxy;   // requests go here, with absolute URIs (http://) or through CONNECT (https://)
+  std::shared_ptr<tls_client> tls;   // https://
   std::string request_target() const {
-    return proxy ? "http://" + hub.authority() + hub.path : hub.path;
+    return proxy && !tls ? "http://" + hub.authority() + hub.path : hub.path;
   }
   const xgate::url& peer() const { return proxy ? *proxy : hub; }
 };
@@ -83,6 +95,7 @@ struct round_trip_result {
   unsigned status = 0;
   http::response<http::string_body> response;
   std::string why;              // when !ok
+  bool insecure = false;        // TLS refused the hub: retrying will not help
 };
 
 // One HTTP connection (to the hub or the proxy), kept alive between requests.
@@ -98,16 +111,22 @@ class http_channel {
     if (fd_ < 0) {
       int fd = connect_to(t.peer(), std::min(connect_timeout, std::chrono::duration_cast<milliseconds>(deadline - clock_type::now())), r.why);
       if (fd < 0) return r;
-      std::lock_guard lock(owner);
-      if (closing) {
-        ::close(fd);
-        r.why = "closed";
+      {
+        std::lock_guard lock(owner);
+        if (closing) {
+          ::close(fd);
+          r.why = "closed";
+          return r;
+        }
+        fd_ = fd;
+        buffer_.clear();
+      }
+      if (t.tls && !secure(t, deadline, r)) {
+        reset(owner);
         return r;
       }
-      fd_ = fd;
-      buffer_.clear();
     }
-    fd_stream s(fd_);
+    fd_stream s(fd_, ssl_.get());
     s.deadline(deadline);
     error_code ec;
     http::write(s, req, ec);
@@ -132,12 +151,67 @@ class http_channel {
     close();
   }
   void close() {
+    ssl_.reset();
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
   }
 
  private:
+  // On a fresh connection to an https:// hub: the proxy's CONNECT tunnel when there is a
+  // proxy, then the TLS handshake (resuming the transport's last session). False, with
+  // r.why (and r.insecure when TLS refused the hub), when either fails.
+  bool secure(const target& t, clock_type::time_point deadline, round_trip_result& r) {
+    error_code ec;
+    if (t.proxy) {
+      fd_stream plain(fd_);
+      plain.deadline(deadline);
+      http::request<http::empty_body> connect{http::verb::connect, t.hub.authority(), 11};
+      connect.set(http::field::host, t.hub.authority());
+      http::write(plain, connect, ec);
+      http::response_parser<http::empty_body> p;
+      p.skip(true);  // a CONNECT answer has no body: the tunnel follows
+      if (!ec) http::read(plain, buffer_, p, ec);
+      if (ec || p.get().result_int() != 200) {
+        r.why = "proxy " + t.proxy->authority() + ": CONNECT " + t.hub.authority() + ": " +
+                (ec ? ec.message() : "HTTP " + std::to_string(p.get().result_int()));
+        return false;
+      }
+      buffer_.clear();
+    }
+    set_nonblocking(fd_);
+    ssl_.reset(SSL_new(t.tls->context.native_handle()));
+    if (!ssl_ || SSL_set_fd(ssl_.get(), fd_) != 1) {
+      r.why = "TLS: SSL_new failed";
+      return false;
+    }
+    try {
+      xgate::tls::expect_host(ssl_.get(), t.hub.host);
+    } catch (const xgate::tls::tls_error& e) {
+      r.why = e.what();
+      r.insecure = true;
+      return false;
+    }
+    {
+      std::lock_guard lock(t.tls->mutex);
+      if (t.tls->session) SSL_set_session(ssl_.get(), t.tls->session.get());
+    }
+    fd_stream s(fd_, ssl_.get());
+    s.deadline(deadline);
+    s.handshake(true, ec);
+    if (ec) {
+      r.why = "TLS handshake: " + xgate::tls::handshake_failure(ssl_.get(), ec);
+      r.insecure = ec.category() == asio::error::get_ssl_category();
+      return false;
+    }
+    if (SSL_SESSION* kept = SSL_get1_session(ssl_.get())) {
+      std::lock_guard lock(t.tls->mutex);
+      t.tls->session.reset(kept);
+    }
+    return true;
+  }
+
   int fd_ = -1;
+  ssl_ptr ssl_;
   beast::flat_buffer buffer_;
 };
 
@@ -169,6 +243,7 @@ class longpoll_connection : public connection {
         break;
       }
       why = r.ok ? "HTTP " + std::to_string(r.status) + " " + std::string(header_text(r.response, h_error)) : r.why;
+      if (r.insecure) throw xgate::error(net_errc::insecure, description() + ": " + why);
       if (r.ok && r.status != 200 && r.status != 502 && r.status != 503 && r.status != 504) break;  // not worth retrying
       std::this_thread::sleep_for(std::min(backoff, std::chrono::duration_cast<milliseconds>(deadline - clock_type::now())));
     }
@@ -222,7 +297,8 @@ class longpoll_connection : public connection {
   }
 
   std::string description() const override {
-    return "http://" + target_.hub.authority() + target_.hub.path + (target_.proxy ? " via proxy http://" + target_.proxy->authority() : "");
+    return target_.hub.scheme + "://" + target_.hub.authority() + target_.hub.path +
+           (target_.proxy ? " via proxy http://" + target_.proxy->authority() : "");
   }
 
  private:
@@ -397,7 +473,7 @@ class longpoll_transport : public transport {
     c->open();
     return c;
   }
-  std::string description() const override { return "http://" + target_.hub.authority() + target_.hub.path; }
+  std::string description() const override { return target_.hub.scheme + "://" + target_.hub.authority() + target_.hub.path; }
 
  private:
   target target_;
@@ -409,7 +485,15 @@ class longpoll_transport : public transport {
 
 std::unique_ptr<transport> make_http_transport(std::string_view url, const transport_options& options, longpoll_options lp) {
   target t;
-  t.hub = parse_http("hub URL", url);
+  t.hub = parse_http("hub URL", url, true);
+  if (t.hub.scheme == "https") {
+    try {
+      t.tls = std::make_shared<tls_client>(xgate::tls::client_context(options.tls));
+    } catch (const xgate::tls::tls_error& e) {
+      throw xgate::error(net_errc::insecure, t.hub.origin() + ": " + e.what());
+    }
+    SSL_CTX_set_options(t.tls->context.native_handle(), SSL_OP_IGNORE_UNEXPECTED_EOF);  // the hub closes without close_notify
+  }
   if (t.hub.path.empty() || t.hub.path == "/") t.hub.path = "/channel";
   std::string proxy = lp.http_proxy;
   if (proxy.empty() && !no_proxy_for(t.hub.host)) {

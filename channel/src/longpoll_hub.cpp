@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
@@ -18,6 +19,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 
 #include <xgate/channel/error.hpp>
+#include <xgate/tls/context.hpp>
 
 #include "longpoll_wire.hpp"
 #include "random_hex.hpp"
@@ -126,6 +128,7 @@ struct longpoll_hub_server::impl : std::enable_shared_from_this<impl> {
   std::thread acceptor, housekeeper;
   std::atomic<bool> stopping{false};
   bool started = false;
+  std::optional<boost::asio::ssl::context> tls;  // options.tls
 
   mutable std::mutex mutex;  // guards what follows
   std::condition_variable changed;
@@ -138,6 +141,10 @@ struct longpoll_hub_server::impl : std::enable_shared_from_this<impl> {
   void start() {
     std::lock_guard lock(mutex);
     if (started) throw std::logic_error("longpoll_hub_server::start called twice");
+    if (!options.tls.certificate.empty()) {
+      tls.emplace(xgate::tls::server_context(options.tls));
+      SSL_CTX_set_options(tls->native_handle(), SSL_OP_IGNORE_UNEXPECTED_EOF);  // endpoints close without close_notify
+    }
     unsigned short port = 0;
     listen_fd = listen_on(options.address, options.port, port);
     if (::pipe2(wake, O_CLOEXEC) < 0) {
@@ -193,7 +200,18 @@ struct longpoll_hub_server::impl : std::enable_shared_from_this<impl> {
   }
 
   void serve(int fd) {
-    fd_stream stream(fd);
+    ssl_ptr ssl;
+    if (tls) {
+      set_nonblocking(fd);
+      ssl.reset(SSL_new(tls->native_handle()));
+      if (!ssl || SSL_set_fd(ssl.get(), fd) != 1) return;
+      fd_stream hs(fd, ssl.get());
+      hs.deadline(clock_type::now() + milliseconds(10000));  // a silent client holds its thread this long at most
+      error_code ec;
+      hs.handshake(false, ec);
+      if (ec) return;
+    }
+    fd_stream stream(fd, ssl.get());
     beast::flat_buffer buffer;
     std::string peer = peer_of(fd);
     while (!stopping) {
@@ -451,7 +469,8 @@ void longpoll_hub_server::start() { impl_->start(); }
 unsigned short longpoll_hub_server::port() const noexcept { return impl_->bound_port; }
 std::string longpoll_hub_server::url() const {
   const std::string& a = impl_->options.address;
-  return "http://" + (a.find(':') != std::string::npos ? "[" + a + "]" : a) + ":" + std::to_string(port());
+  return (impl_->tls ? "https://" : "http://") + (a.find(':') != std::string::npos ? "[" + a + "]" : a) + ":" +
+         std::to_string(port());
 }
 std::size_t longpoll_hub_server::sessions() const {
   std::lock_guard lock(impl_->mutex);

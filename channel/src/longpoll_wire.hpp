@@ -2,12 +2,14 @@
 // endpoint's side (longpoll_endpoint.cpp): header names, a blocking socket with deadlines
 // for synchronous Beast, and the numbered frame streams of a session (longpoll.hpp).
 //
-// Both sides use synchronous Beast on plain file descriptors with poll()-based deadlines,
+// Both sides use synchronous Beast on plain file descriptors with poll()-based deadlines
+// (and OpenSSL on the same descriptor for https://),
 // one thread per HTTP connection: a held request is simply a thread waiting on its
 // session's condition variable, which keeps the hold/answer logic plain blocking code (the
 // store's server makes the same choice for its long polls, server/src/http_server.cpp).
 #pragma once
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -19,13 +21,19 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <deque>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/beast/http.hpp>
 
 #include <xgate/channel/frame.hpp>
@@ -57,16 +65,51 @@ bool header_flag(const http::fields& f, const char* name);
 // A header's value; "" when absent.
 std::string_view header_text(const http::fields& f, const char* name);
 
-// A blocking socket with a deadline, as Beast's SyncReadStream / SyncWriteStream: poll()
-// decides whether a read or write could wait past the deadline.
+struct ssl_free {
+  void operator()(SSL* s) const noexcept { SSL_free(s); }
+  void operator()(SSL_SESSION* s) const noexcept { SSL_SESSION_free(s); }
+};
+using ssl_ptr = std::unique_ptr<SSL, ssl_free>;
+using session_ptr = std::unique_ptr<SSL_SESSION, ssl_free>;
+
+// A socket with a deadline, as Beast's SyncReadStream / SyncWriteStream: poll() decides
+// whether a read or write could wait past the deadline. With an SSL object (on the same
+// descriptor, made non-blocking) the bytes go through TLS.
 class fd_stream {
  public:
-  explicit fd_stream(int fd) : fd_(fd) {}
+  explicit fd_stream(int fd, SSL* ssl = nullptr) : fd_(fd), ssl_(ssl) {}
   void deadline(clock_type::time_point t) { deadline_ = t; }
+
+  // The TLS handshake (as the client when client), within the deadline. On failure ec is
+  // an SSL error (tls::handshake_failure says what), eof or timed_out.
+  void handshake(bool client, error_code& ec) {
+    ec = {};
+    for (;;) {
+      ERR_clear_error();
+      errno = 0;
+      int r = client ? SSL_connect(ssl_) : SSL_accept(ssl_);
+      if (r == 1) return;
+      if (!tls_wait(SSL_get_error(ssl_, r), ec)) return;
+    }
+  }
 
   template <class Buffers>
   std::size_t read_some(const Buffers& buffers, error_code& ec) {
     ec = {};
+    if (ssl_) {
+      for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers); ++it) {
+        asio::mutable_buffer b = *it;
+        if (b.size() == 0) continue;
+        for (;;) {
+          ERR_clear_error();
+          errno = 0;
+          std::size_t n = 0;
+          if (SSL_read_ex(ssl_, b.data(), b.size(), &n) == 1) return n;
+          if (!tls_wait(SSL_get_error(ssl_, 0), ec)) return 0;
+        }
+      }
+      return 0;
+    }
     iovec iov[16];
     int n = gather(buffers, iov);
     if (n == 0) return 0;
@@ -93,6 +136,25 @@ class fd_stream {
   template <class Buffers>
   std::size_t write_some(const Buffers& buffers, error_code& ec) {
     ec = {};
+    if (ssl_) {
+      // One TLS record from as much of the sequence as fits (headers and body together).
+      char chunk[16384];
+      std::size_t n = 0;
+      for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers) && n < sizeof chunk; ++it) {
+        asio::const_buffer b = *it;
+        std::size_t take = std::min(b.size(), sizeof chunk - n);
+        std::memcpy(chunk + n, b.data(), take);
+        n += take;
+      }
+      if (n == 0) return 0;
+      for (;;) {
+        ERR_clear_error();
+        errno = 0;
+        std::size_t written = 0;
+        if (SSL_write_ex(ssl_, chunk, n, &written) == 1) return written;
+        if (!tls_wait(SSL_get_error(ssl_, 0), ec)) return 0;
+      }
+    }
     iovec iov[16];
     int n = gather(buffers, iov);
     if (n == 0) return 0;
@@ -129,6 +191,22 @@ class fd_stream {
     }
     return n;
   }
+  // After a TLS call that did not complete: waits for what it needs (true), or sets ec.
+  bool tls_wait(int error, error_code& ec) {
+    switch (error) {
+      case SSL_ERROR_WANT_READ: return wait(POLLIN, ec);
+      case SSL_ERROR_WANT_WRITE: return wait(POLLOUT, ec);
+      case SSL_ERROR_ZERO_RETURN: ec = asio::error::eof; return false;
+      case SSL_ERROR_SYSCALL:
+        ec = errno ? error_code(errno, boost::system::system_category()) : error_code(asio::error::eof);
+        return false;
+      default:
+        ec = error_code(static_cast<int>(ERR_get_error()), asio::error::get_ssl_category());
+        ERR_clear_error();
+        return false;
+    }
+  }
+
   bool wait(short events, error_code& ec) {
     pollfd p{fd_, events, 0};
     for (;;) {
@@ -146,10 +224,12 @@ class fd_stream {
     }
   }
   int fd_;
+  SSL* ssl_;
   clock_type::time_point deadline_ = clock_type::time_point::max();
 };
 
 void set_nodelay(int fd);
+inline void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
 // The sending half of a session stream: frames (already length-prefixed, so a resend
 // costs no encoding) numbered from 1, kept until acknowledged; go-back-N like link_sender.

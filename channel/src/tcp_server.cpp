@@ -14,6 +14,8 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 
+#include <xgate/tls/stream.hpp>
+
 namespace xgate::channel {
 
 namespace asio = boost::asio;
@@ -28,7 +30,7 @@ constexpr std::size_t read_buffer_before_login = 4096, read_buffer = 65536;
 // One accepted socket. Reads run on the socket's strand; writes are started from any
 // thread (the hub calls send under its lock) by posting to the strand.
 struct session : std::enable_shared_from_this<session> {
-  tcp::socket sock;
+  xgate::tls::stream sock;  // TLS when the server has a certificate
   frame_reader reader;
   std::size_t max_frame;
   bool logged_in = false;  // on the strand
@@ -39,9 +41,20 @@ struct session : std::enable_shared_from_this<session> {
   bool write_active = false, close_after = false, closed = false;
   std::function<void(session*)> on_gone;
 
-  session(tcp::socket s, const hub_options& o) : sock(std::move(s)), reader(o.max_frame_before_login), max_frame(o.max_frame) {}
+  session(tcp::socket s, asio::ssl::context* tls, const hub_options& o)
+      : sock(std::move(s), tls), reader(o.max_frame_before_login), max_frame(o.max_frame) {}
 
-  void start() { read(); }
+  // A TLS handshake must be done within handshake_time; the hub's own deadlines take over
+  // after it (a link that does not log in is expired).
+  void start(std::chrono::milliseconds handshake_time) {
+    if (!sock.is_tls()) return read();
+    sock.lowest().expires_after(handshake_time);
+    sock.tls().async_handshake(asio::ssl::stream_base::server, [self = shared_from_this()](boost::system::error_code ec) {
+      self->sock.lowest().expires_never();
+      if (ec) return self->gone();
+      self->read();
+    });
+  }
 
   void read() {
     auto self = shared_from_this();
@@ -118,9 +131,7 @@ struct session : std::enable_shared_from_this<session> {
   }
 
   void shut() {
-    boost::system::error_code ec;
-    sock.shutdown(tcp::socket::shutdown_both, ec);
-    sock.close(ec);
+    sock.close();
     gone();
   }
 
@@ -130,8 +141,7 @@ struct session : std::enable_shared_from_this<session> {
       if (closed) return;
       closed = true;
     }
-    boost::system::error_code ec;
-    sock.close(ec);
+    sock.close();
     hc->on_closed();
     if (on_gone) on_gone(this);
   }
@@ -149,6 +159,7 @@ struct tcp_hub_server::impl {
   std::set<std::shared_ptr<session>> sessions;
   std::atomic<unsigned short> port{0};
   bool started = false, stopped = false;
+  std::optional<asio::ssl::context> tls;  // opt.tls
 
   impl(hub& hb, tcp_server_options o) : h(hb), opt(std::move(o)) {}
 
@@ -164,13 +175,13 @@ struct tcp_hub_server::impl {
     boost::system::error_code ec;
     sock.set_option(tcp::no_delay(true), ec);  // frames are small; latency matters more
     auto remote = sock.remote_endpoint(ec);
-    std::string peer = "tcp " + (ec ? std::string("?") : remote.address().to_string() + ":" + std::to_string(remote.port()));
+    std::string peer = (tls ? "tls " : "tcp ") + (ec ? std::string("?") : remote.address().to_string() + ":" + std::to_string(remote.port()));
     std::lock_guard lock(mu);
     if (stopped || sessions.size() >= opt.max_connections) {
       sock.close(ec);
       return;
     }
-    auto s = std::make_shared<session>(std::move(sock), h.options());
+    auto s = std::make_shared<session>(std::move(sock), tls ? &*tls : nullptr, h.options());
     std::weak_ptr<session> w = s;
     s->hc = h.open(
         std::move(peer), [w](std::vector<frame> fs) {
@@ -188,7 +199,7 @@ struct tcp_hub_server::impl {
         }
     };
     sessions.insert(s);
-    asio::post(s->sock.get_executor(), [s] { s->start(); });
+    asio::post(s->sock.get_executor(), [s, t = opt.handshake_timeout] { s->start(t); });
   }
 };
 
@@ -199,6 +210,7 @@ tcp_hub_server::~tcp_hub_server() { stop(); }
 void tcp_hub_server::start() {
   if (impl_->started) throw std::logic_error("tcp_hub_server::start called twice");
   impl_->started = true;
+  if (!impl_->opt.tls.certificate.empty()) impl_->tls.emplace(xgate::tls::server_context(impl_->opt.tls));
   tcp::endpoint ep(asio::ip::make_address(impl_->opt.address), impl_->opt.port);
   impl_->acceptor.emplace(impl_->io);
   impl_->acceptor->open(ep.protocol());
@@ -215,7 +227,7 @@ unsigned short tcp_hub_server::port() const noexcept { return impl_->port; }
 std::string tcp_hub_server::url() const {
   std::string a = impl_->opt.address;
   if (a.find(':') != std::string::npos) a = "[" + a + "]";
-  return "tcp://" + a + ":" + std::to_string(port());
+  return (impl_->opt.tls.certificate.empty() ? "tcp://" : "tls://") + a + ":" + std::to_string(port());
 }
 
 void tcp_hub_server::stop() {
@@ -243,8 +255,7 @@ void tcp_hub_server::stop() {
   impl_->threads.clear();
   std::lock_guard lock(impl_->mu);
   for (auto& s : impl_->sessions) {
-    boost::system::error_code ec;
-    s->sock.close(ec);
+    s->sock.close();
     s->hc->on_closed();
   }
   impl_->sessions.clear();

@@ -19,6 +19,10 @@
 #include <pugixml.hpp>
 #include <xgate/base/time.hpp>
 #include <xgate/base/url.hpp>
+#include <xgate/tls/context.hpp>
+#include <xgate/tls/stream.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <openssl/ssl.h>
 
 #include <xgate/store/error.hpp>
 #include <xgate/store/names.hpp>
@@ -59,7 +63,15 @@ struct response {
 class connection {
  public:
   connection(xgate::url ep, std::string token, client_options options)
-      : ep_(std::move(ep)), token_(std::move(token)), options_(options) {}
+      : ep_(std::move(ep)), token_(std::move(token)), options_(options) {
+    if (ep_.scheme == "https") {
+      try {
+        tls_.emplace(xgate::tls::client_context(options_.tls));
+      } catch (const xgate::tls::tls_error& e) {
+        throw client_error(net_errc::insecure, base_, e.what());
+      }
+    }
+  }
 
   const std::string& base() const noexcept { return base_; }
 
@@ -68,7 +80,7 @@ class connection {
     http::request<http::string_body> req{method, target, 11};
     req.set(http::field::host, ep_.authority());
     req.set(http::field::user_agent, "xgate-client");
-    req.set(http::field::authorization, "Bearer " + token_);
+    if (!token_.empty()) req.set(http::field::authorization, "Bearer " + token_);  // empty: a client certificate says who
     req.set(http::field::accept, "application/xml");
     if (!body.empty() || method == http::verb::put) req.set(http::field::content_type, "application/xml; charset=utf-8");
     req.body() = std::move(body);
@@ -82,11 +94,11 @@ class connection {
       if (!open_) connect(url);
       http::response_parser<http::string_body> parser;
       parser.body_limit(options_.max_response_bytes);
-      beast::error_code ec = io([&](auto done) { http::async_write(stream_, req, done); }, timeout);
+      beast::error_code ec = io([&](auto done) { http::async_write(*stream_, req, done); }, timeout);
       std::string step = "send request";
       if (!ec) {
         step = "read response";
-        ec = io([&](auto done) { http::async_read(stream_, buffer_, parser, done); }, timeout);
+        ec = io([&](auto done) { http::async_read(*stream_, buffer_, parser, done); }, timeout);
       }
       if (ec) {
         close();
@@ -109,24 +121,29 @@ class connection {
   template <class Start>
   beast::error_code io(Start start, std::chrono::milliseconds timeout) {
     beast::error_code result = asio::error::would_block;
-    stream_.expires_after(timeout);
+    stream_->lowest().expires_after(timeout);
     start([&result](beast::error_code ec, std::size_t) { result = ec; });
     ioc_.restart();
     ioc_.run();
-    stream_.expires_never();
+    stream_->lowest().expires_never();
     return result;
   }
 
   static net_errc failure_of(const beast::error_code& ec) {
     if (ec == beast::error::timeout) return net_errc::timed_out;
     if (ec == http::error::body_limit) return net_errc::bad_response;
+    if (ec.category() == asio::error::get_ssl_category()) return net_errc::insecure;
     return net_errc::unreachable;
   }
 
   static std::string describe(const beast::error_code& ec, std::chrono::milliseconds timeout) {
     if (ec == beast::error::timeout) return "timed out after " + std::to_string(timeout.count()) + " ms";
-    if (ec == http::error::end_of_stream || ec == asio::error::eof) return "the server closed the connection";
+    if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::ssl::error::stream_truncated)
+      return "the server closed the connection";
     if (ec == http::error::body_limit) return "response larger than client_options::max_response_bytes";
+    // TLS 1.3 ends the handshake before the server checks a client certificate: its refusal
+    // arrives as the first read's alert.
+    if (ec.category() == asio::error::get_ssl_category()) return xgate::tls::handshake_failure(nullptr, ec);
     return ec.message();
   }
 
@@ -135,24 +152,58 @@ class connection {
     tcp::resolver resolver(ioc_);
     auto endpoints = resolver.resolve(ep_.host, std::to_string(ep_.port), ec);
     if (ec) throw client_error(net_errc::unreachable, url, "resolve \"" + ep_.host + "\": " + ec.message());
+    stream_.emplace(ioc_.get_executor(), tls_ ? &*tls_ : nullptr);
     beast::error_code result = asio::error::would_block;
-    stream_.expires_after(options_.connect_timeout);
-    stream_.async_connect(endpoints, [&result](beast::error_code e, const tcp::endpoint&) { result = e; });
+    stream_->lowest().expires_after(options_.connect_timeout);
+    stream_->lowest().async_connect(endpoints, [&result](beast::error_code e, const tcp::endpoint&) { result = e; });
     ioc_.restart();
     ioc_.run();
-    stream_.expires_never();
     if (result) {
       close();
       throw client_error(failure_of(result), url, "connect: " + describe(result, options_.connect_timeout));
     }
-    stream_.socket().set_option(tcp::no_delay(true), ec);  // small requests: no Nagle delay
+    stream_->lowest().socket().set_option(tcp::no_delay(true), ec);  // small requests: no Nagle delay
+    if (tls_) handshake(url);
+    stream_->lowest().expires_never();
     open_ = true;
   }
 
+  // Within the connect timeout; a session kept from the last connection is resumed (no full
+  // handshake). A refused certificate or protocol is not worth a retry: net_errc::insecure.
+  void handshake(const std::string& url) {
+    SSL* ssl = stream_->tls().native_handle();
+    try {
+      xgate::tls::expect_host(ssl, ep_.host);
+    } catch (const xgate::tls::tls_error& e) {
+      close();
+      throw client_error(net_errc::insecure, url, e.what());
+    }
+    if (session_) SSL_set_session(ssl, session_.get());
+    beast::error_code result = asio::error::would_block;
+    stream_->tls().async_handshake(asio::ssl::stream_base::client, [&result](beast::error_code e) { result = e; });
+    ioc_.restart();
+    ioc_.run();
+    if (!result) return;
+    std::string why = result == beast::error::timeout ? "timed out after " + std::to_string(options_.connect_timeout.count()) + " ms"
+                                                      : xgate::tls::handshake_failure(ssl, result);
+    net_errc code = result == beast::error::timeout                                  ? net_errc::timed_out
+                    : result.category() == asio::error::get_ssl_category() ? net_errc::insecure
+                                                                                     : net_errc::unreachable;
+    close();
+    throw client_error(code, url, "TLS handshake: " + why);
+  }
+
   void close() {
-    beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.close();
+    if (stream_) {
+      if (stream_->is_tls() && open_) {
+        // Kept for the next connection's handshake (TLS 1.3 sends it after the handshake).
+        SSL_SESSION* s = SSL_get1_session(stream_->tls().native_handle());
+        if (s && SSL_SESSION_is_resumable(s)) session_.reset(s);
+        else if (s) SSL_SESSION_free(s);
+      }
+      stream_->close();
+      stream_.reset();
+    }
     buffer_.clear();
     open_ = false;
   }
@@ -162,7 +213,12 @@ class connection {
   std::string token_;
   client_options options_;
   asio::io_context ioc_;
-  beast::tcp_stream stream_{ioc_};
+  std::optional<asio::ssl::context> tls_;  // https://
+  std::optional<xgate::tls::stream> stream_;
+  struct session_free {
+    void operator()(SSL_SESSION* s) const noexcept { SSL_SESSION_free(s); }
+  };
+  std::unique_ptr<SSL_SESSION, session_free> session_;
   beast::flat_buffer buffer_;
   bool open_ = false;
 };
@@ -574,8 +630,8 @@ class http_session_impl final : public xgate::store::session {
 }  // namespace
 
 std::unique_ptr<xgate::store::session> http_session(std::string url, std::string token, client_options options) {
-  auto ep = xgate::parse_url(url, {{"http", 80}}).value;
-  if (!ep) throw client_error(net_errc::bad_address, url, "not an http://host:port address");
+  auto ep = xgate::parse_url(url, {{"http", 80}, {"https", 443}}).value;
+  if (!ep) throw client_error(net_errc::bad_address, url, "not an http://host:port or https://host:port address");
   return std::make_unique<http_session_impl>(std::move(*ep), std::move(token), options);
 }
 

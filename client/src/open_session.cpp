@@ -41,8 +41,8 @@ std::unique_ptr<xgate::store::session> open_session(std::string_view address, st
     if (credential.starts_with(principal)) return xgate::store::local_session(s, credential.substr(principal.size()));
     return xgate::store::local_session(s, s.authenticate(credential));
   }
-  if (address.starts_with("http://")) return http_session(std::string(address), std::move(credential), options);
-  throw client_error(net_errc::bad_address, std::string(address), "not a store address (file:/dir or http://host:port)");
+  if (address.starts_with("http://") || address.starts_with("https://")) return http_session(std::string(address), std::move(credential), options);
+  throw client_error(net_errc::bad_address, std::string(address), "not a store address (file:/dir, http://host:port or https://host:port)");
 }
 
 }  // namespace xgate::client

@@ -224,7 +224,9 @@ response login_post(exchange& x, const request& req) {
   }
   response r = redirect(req, "/browse/");
   // Tokens are URL-safe base64 after a prefix; anything else was refused by authenticate().
-  r.set(http::field::set_cookie, "xgate_token=" + token + "; HttpOnly; SameSite=Strict; Path=/");
+  // Over TLS the cookie is Secure: a browser never sends it over plain HTTP.
+  std::string secure = x.options.tls.certificate.empty() ? "" : "; Secure";
+  r.set(http::field::set_cookie, "xgate_token=" + token + "; HttpOnly; SameSite=Strict; Path=/" + secure);
   return r;
 }
 

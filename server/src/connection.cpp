@@ -8,6 +8,8 @@
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/string.hpp>
+#include <xgate/tls/context.hpp>
+#include <xgate/xmlcodec/rights.hpp>
 
 namespace xgate::server::detail {
 
@@ -31,6 +33,13 @@ std::string peer_of(const tcp::socket& s) {
   if (ec) return "-";
   return ep.address().is_v6() ? "[" + ep.address().to_string() + "]:" + std::to_string(ep.port())
                               : ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+// What a plain-HTTP client on the TLS port is told, in plain HTTP (as nginx does).
+std::string plain_http_on_tls_answer() {
+  const std::string body = "this server speaks TLS: use https://\n";
+  return "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nX-Xgate-Error: bad_request\r\n"
+         "Connection: close\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
 // The client went away, stalled past a deadline, or the connection was closed: nothing to say.
@@ -65,8 +74,11 @@ void core::note(const std::string& line) {
 // ---- connection ---------------------------------------------------------------------------
 
 connection::connection(core& c, tcp::socket socket, std::string address)
-    : core_(c), executor_(socket.get_executor()), stream_(std::move(socket)), address_(std::move(address)) {
-  peer_ = peer_of(stream_.socket());
+    : core_(c),
+      executor_(socket.get_executor()),
+      stream_(std::move(socket), c.tls ? &*c.tls : nullptr),
+      address_(std::move(address)) {
+  peer_ = peer_of(stream_.lowest().socket());
 }
 
 connection::~connection() {
@@ -78,7 +90,33 @@ connection::~connection() {
   core_.all_closed.notify_all();
 }
 
-void connection::start() { read_request(); }
+void connection::start() {
+  if (!stream_.is_tls()) return read_request();
+  // A handshake is bounded like a request's headers: a silent client holds nothing.
+  stream_.lowest().expires_after(core_.options.header_timeout);
+  stream_.tls().async_handshake(asio::ssl::stream_base::server,
+                                beast::bind_front_handler(&connection::on_handshake, shared_from_this()));
+}
+
+void connection::on_handshake(error_code ec) {
+  if (!ec) {
+    // Only a name the store could hold is a principal ("*" and "creator" are rights' words).
+    std::string cn = xgate::tls::peer_common_name(stream_.tls().native_handle());
+    if (xgate::is_valid_principal(cn) && cn != "*" && cn != "creator") certified_ = std::move(cn);
+    return read_request();
+  }
+  if (closed_ || quiet_end(ec)) return close();
+  if (!xgate::tls::is_plain_http(ec)) {
+    core_.note(peer_ + ": " + xgate::tls::handshake_failure(stream_.tls().native_handle(), ec));
+    return close();
+  }
+  core_.note(peer_ + ": plain HTTP on the TLS port: answered 400 (use https://)");
+  stream_.lowest().expires_after(core_.options.idle_timeout);
+  static const std::string answer = plain_http_on_tls_answer();
+  asio::async_write(stream_.lowest(), asio::buffer(answer), [self = shared_from_this()](error_code, std::size_t) {
+    self->close();
+  });
+}
 
 void connection::close() {
   if (closed_) return;
@@ -87,8 +125,6 @@ void connection::close() {
     waiting_->claim();  // the notifier drops it
     waiting_.reset();
   }
-  error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
   stream_.close();
 }
 
@@ -99,7 +135,7 @@ void connection::read_request() {
   parser_->header_limit(header_limit);
   if (buffer_.size() > 0) return read_header();  // pipelined: the next request is here already
   // Between requests the idle timeout applies; the header deadline starts with a first byte.
-  stream_.expires_after(core_.options.idle_timeout);
+  stream_.lowest().expires_after(core_.options.idle_timeout);
   stream_.async_read_some(buffer_.prepare(read_chunk), beast::bind_front_handler(&connection::on_first_bytes, shared_from_this()));
 }
 
@@ -110,7 +146,7 @@ void connection::on_first_bytes(error_code ec, std::size_t n) {
 }
 
 void connection::read_header() {
-  stream_.expires_after(core_.options.header_timeout);
+  stream_.lowest().expires_after(core_.options.header_timeout);
   http::async_read_header(stream_, buffer_, *parser_, beast::bind_front_handler(&connection::on_header, shared_from_this()));
 }
 
@@ -122,7 +158,7 @@ void connection::on_header(error_code ec, std::size_t) {
   auto expect = h.find(http::field::expect);
   if (expect == h.end() || !beast::iequals(expect->value(), "100-continue")) return read_body();
   continue_.emplace(http::status::continue_, h.version());
-  stream_.expires_after(core_.options.idle_timeout);
+  stream_.lowest().expires_after(core_.options.idle_timeout);
   http::async_write(stream_, *continue_, [self = shared_from_this()](error_code e, std::size_t) {
     if (e) return self->close();
     self->read_body();
@@ -130,7 +166,7 @@ void connection::on_header(error_code ec, std::size_t) {
 }
 
 void connection::read_body() {
-  stream_.expires_after(core_.options.body_timeout);
+  stream_.lowest().expires_after(core_.options.body_timeout);
   http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&connection::on_body, shared_from_this()));
 }
 
@@ -151,7 +187,7 @@ void connection::bad_request(error_code why) {
   bad.keep_alive(false);
   res_ = error_response(bad, http::status::bad_request, "bad_request", "malformed HTTP request: " + why.message());
   res_.prepare_payload();
-  stream_.expires_after(core_.options.idle_timeout);
+  stream_.lowest().expires_after(core_.options.idle_timeout);
   http::async_write(stream_, res_, [self = shared_from_this()](error_code, std::size_t) { self->close(); });
 }
 
@@ -172,7 +208,7 @@ bool answered_inline(const request& req) {
 void connection::run() {
   if (answered_inline(req_)) {
     exchange x{core_.store, core_.options, {}, {}, {}, core_.queries ? &*core_.queries : nullptr,
-               core_.logins ? &*core_.logins : nullptr, address_, {}};
+               core_.logins ? &*core_.logins : nullptr, address_, {}, certified_};
     response res = handle(x, req_);
     if (!x.note.empty()) core_.note(x.note);
     principal_ = std::move(x.principal);
@@ -184,7 +220,7 @@ void connection::run() {
     core& c = self->core_;
     std::stop_callback on_shutdown(c.shutdown.get_token(), [stop]() mutable { stop.request_stop(); });
     exchange x{c.store, c.options, {}, {}, stop.get_token(), c.queries ? &*c.queries : nullptr,
-               c.logins ? &*c.logins : nullptr, self->address_, {}};
+               c.logins ? &*c.logins : nullptr, self->address_, {}, self->certified_};
     response res = handle(x, self->req_);
     if (!x.note.empty()) c.note(x.note);
     http::verb method = self->req_.method();
@@ -221,7 +257,7 @@ void connection::run() {
 
 void connection::watch_hangup() {
   waiting_read_ = true;
-  stream_.expires_never();  // the call's own budgets and the long poll's timeout bound the wait
+  stream_.lowest().expires_never();  // the call's own budgets and the long poll's timeout bound the wait
   stream_.async_read_some(buffer_.prepare(read_chunk), beast::bind_front_handler(&connection::on_waiting_read, shared_from_this()));
 }
 
@@ -229,7 +265,7 @@ void connection::finish_call(response res) {
   if (closed_) return;
   if (!waiting_read_) return send(std::move(res));
   answer_ = std::move(res);
-  stream_.cancel();  // on_waiting_read sends it
+  stream_.lowest().cancel();  // on_waiting_read sends it
 }
 
 // A long poll goes on watching the connection as its store call did: a client that hangs up
@@ -263,7 +299,7 @@ void connection::finish_wait(response res) {
   waiting_.reset();
   if (!waiting_read_) return send(std::move(res));
   answer_ = std::move(res);
-  stream_.cancel();  // on_waiting_read sends it
+  stream_.lowest().cancel();  // on_waiting_read sends it
 }
 
 void connection::send(response res) {
@@ -272,7 +308,7 @@ void connection::send(response res) {
   res.keep_alive(keep);
   res_ = std::move(res);
   status_ = res_.result_int();
-  stream_.expires_after(core_.options.idle_timeout);
+  stream_.lowest().expires_after(core_.options.idle_timeout);
   auto self = shared_from_this();
   if (req_.method() == http::verb::head) {
     // Headers as GET would send them (Content-Length included), no body.
@@ -312,7 +348,7 @@ void connection::refuse_body() {
   req_ = std::move(req);
   status_ = res_.result_int();
   bytes_ = res_.body().size();
-  stream_.expires_after(core_.options.idle_timeout);
+  stream_.lowest().expires_after(core_.options.idle_timeout);
   http::async_write(stream_, res_, [self = shared_from_this()](error_code ec, std::size_t) {
     self->core_.log(self->peer_, self->req_, self->status_, "", self->bytes_, self->t0_);
     if (ec) return self->close();
@@ -325,12 +361,12 @@ void connection::drain() {
   auto now = steady_clock::now();
   if (!drain_buffer_) {
     error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
     drain_buffer_ = std::make_unique<char[]>(read_chunk * 16);
     drain_until_ = now + drain_time;
   }
   if (drained_ >= drain_bytes || now >= drain_until_) return close();
-  stream_.expires_after(std::min<steady_clock::duration>(std::chrono::seconds(1), drain_until_ - now));
+  stream_.lowest().expires_after(std::min<steady_clock::duration>(std::chrono::seconds(1), drain_until_ - now));
   stream_.async_read_some(asio::buffer(drain_buffer_.get(), read_chunk * 16), [self = shared_from_this()](error_code ec, std::size_t n) {
     self->drained_ += n;
     if (ec) return self->close();
@@ -341,7 +377,7 @@ void connection::drain() {
 // ---- refusal ------------------------------------------------------------------------------
 
 refusal::refusal(core& c, tcp::socket socket, std::string message)
-    : core_(c), executor_(socket.get_executor()), stream_(std::move(socket)) {
+    : core_(c), executor_(socket.get_executor()), stream_(std::move(socket), c.tls ? &*c.tls : nullptr) {
   request head;
   head.version(11);
   response r = error_response(head, http::status::service_unavailable, "unavailable", message);
@@ -361,11 +397,18 @@ refusal::~refusal() {
 
 void refusal::start() {
   until_ = steady_clock::now() + refusal_time;
-  stream_.expires_after(refusal_time);
+  stream_.lowest().expires_after(refusal_time);
+  if (!stream_.is_tls()) return answer();
+  stream_.tls().async_handshake(asio::ssl::stream_base::server, [self = shared_from_this()](error_code ec) {
+    if (!ec) self->answer();
+  });
+}
+
+void refusal::answer() {
   asio::async_write(stream_, asio::buffer(bytes_), [self = shared_from_this()](error_code ec, std::size_t) {
     if (ec) return;
     error_code ignored;
-    self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    self->stream_.lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
     self->drain();
   });
 }
@@ -375,7 +418,7 @@ void refusal::start() {
 void refusal::drain() {
   auto now = steady_clock::now();
   if (now >= until_ || core_.is_stopping()) return;
-  stream_.expires_after(until_ - now);
+  stream_.lowest().expires_after(until_ - now);
   stream_.async_read_some(asio::buffer(sink_), [self = shared_from_this()](error_code ec, std::size_t) {
     if (!ec) self->drain();
   });

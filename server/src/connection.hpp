@@ -17,12 +17,14 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 
 #include <xgate/server/http_server.hpp>
+#include <xgate/tls/stream.hpp>
 
 #include "routes.hpp"
 #include "watches.hpp"
@@ -48,6 +50,7 @@ struct core {
   std::stop_source shutdown;  // requested by stop(): running queries end
   std::optional<query_slots> queries;
   std::optional<xgate::login_limiter> logins;
+  std::optional<asio::ssl::context> tls;  // options.tls: every connection speaks TLS
 
   std::mutex mutex;  // guards what follows
   std::condition_variable all_closed;
@@ -80,12 +83,14 @@ class connection : public std::enable_shared_from_this<connection> {
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
 
-  // Both run on the connection's strand (post them there).
+  // Both run on the connection's strand (post them there). start() begins with the TLS
+  // handshake when the server has a certificate.
   void start();
   void close();  // also what stop() posts
   const asio::any_io_executor& executor() const { return executor_; }  // the strand
 
  private:
+  void on_handshake(beast::error_code ec);
   void read_request();
   void on_first_bytes(beast::error_code ec, std::size_t n);
   void read_header();
@@ -106,9 +111,10 @@ class connection : public std::enable_shared_from_this<connection> {
 
   core& core_;
   const asio::any_io_executor executor_;
-  beast::tcp_stream stream_;
+  xgate::tls::stream stream_;
   beast::flat_buffer buffer_;
   const std::string address_;
+  std::string certified_;  // the verified client certificate's common name (mutual TLS)
   std::string peer_;  // address:port, for the log
   std::optional<http::request_parser<http::string_body>> parser_;
   request req_;
@@ -144,10 +150,11 @@ class refusal : public std::enable_shared_from_this<refusal> {
   const asio::any_io_executor& executor() const { return executor_; }  // the strand
 
  private:
+  void answer();
   void drain();
   core& core_;
   const asio::any_io_executor executor_;
-  beast::tcp_stream stream_;
+  xgate::tls::stream stream_;
   std::string bytes_;  // the whole response
   char sink_[4096];
   std::chrono::steady_clock::time_point until_;

@@ -125,6 +125,7 @@ void http_server::start() {
   if (m.started) throw std::logic_error("xgate::server::http_server::start called twice");
   m.started = true;
   const server_options& o = m.core.options;
+  if (!o.tls.certificate.empty()) m.core.tls.emplace(xgate::tls::server_context(o.tls));
   error_code ec;
   auto address = asio::ip::make_address(o.address, ec);
   if (ec) throw std::system_error(ec.value(), std::generic_category(), "bad listen address \"" + o.address + "\"");
@@ -161,7 +162,7 @@ unsigned short http_server::port() const noexcept { return impl_->bound_port; }
 
 std::string http_server::url() const {
   const std::string& a = impl_->core.options.address;
-  return "http://" + (a.find(':') != std::string::npos ? "[" + a + "]" : a) + ":" + std::to_string(port());
+  return std::string(impl_->core.options.tls.certificate.empty() ? "http://" : "https://") + (a.find(':') != std::string::npos ? "[" + a + "]" : a) + ":" + std::to_string(port());
 }
 
 void http_server::stop() {

@@ -40,10 +40,19 @@ store::caller authenticate(exchange& x, const request& req, bool allow_cookie) {
       }
     }
   }
+  if (token.empty() && !x.certified.empty()) {
+    x.principal = x.certified;
+    return store::caller(x.certified);
+  }
   if (token.empty())
     throw http_error{http::status::unauthorized, "unauthorized", "missing bearer token: send Authorization: Bearer TOKEN",
                      {{"WWW-Authenticate", "Bearer realm=\"xgated\""}}};
-  return check_token(x, token);
+  store::caller who = check_token(x, token);
+  if (!x.certified.empty() && who.principal() != x.certified)
+    throw http_error{http::status::unauthorized, "unauthorized",
+                     "the token is " + who.principal() + "'s but the client certificate is " + x.certified + "'s",
+                     {{"WWW-Authenticate", "Bearer realm=\"xgated\""}}};
+  return who;
 }
 
 store::caller check_token(exchange& x, const std::string& token) {

@@ -77,6 +77,9 @@ struct exchange {
   xgate::login_limiter* logins = nullptr;  // server_options::max_failed_logins; null: no limit
   std::string address;                   // the client's, for logins
   std::string note;                      // a line the access log adds after the request's
+  // With mutual TLS: the common name of the client's verified certificate. A request with no
+  // token acts as this principal; one with a token must be this principal's.
+  std::string certified;
 };
 
 // A refusal that is not a store or access error: status, X-Xgate-Error code, message.

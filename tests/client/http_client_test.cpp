@@ -163,7 +163,7 @@ TEST(HttpSession, UnreachableServerIsAClientErrorNamingTheUrl) {
     EXPECT_EQ(e.url(), url + "/store/a/b");
     EXPECT_NE(std::string(e.what()).find("connect"), std::string::npos) << e.what();
   }
-  for (const char* bad : {"https://example.org", "127.0.0.1:80"}) {
+  for (const char* bad : {"ftp://example.org", "127.0.0.1:80", "https://"}) {
     try {
       (void)http_session(bad, "t");
       ADD_FAILURE() << bad;

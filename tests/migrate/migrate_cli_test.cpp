@@ -23,6 +23,7 @@
 
 #include <xgate/examples/jobs.hpp>
 #include <xgate/nodes/remote.hpp>
+#include <xgate/tls/certs.hpp>
 #include <xgate/xmlcodec.hpp>
 
 #include "cli_harness.hpp"
@@ -43,19 +44,27 @@ class MigrateCli : public ::testing::Test {
   std::unique_ptr<child_process> server;
   std::map<std::string, std::unique_ptr<child_process>> nodes;
   std::unique_ptr<xn::remote> alice;  // the test's own view, for polling
+  bool tls = false;  // xgated with a certificate from xgate::tls's CA; everyone trusts it through XGATE_CA
 
   void SetUp() override {
     fs::remove_all(dir);
     fs::create_directories(dir);
+    std::vector<std::string> tls_flags;
+    if (tls) {
+      xgate::tls::create_ca(dir / "certs");
+      xgate::tls::issue(dir / "certs", "node", {.hosts = {"127.0.0.1"}});
+      tls_flags = {"--tls-cert", (dir / "certs" / "node.crt").string(), "--tls-key", (dir / "certs" / "node.key").string()};
+      ::setenv("XGATE_CA", (dir / "certs" / "ca.crt").c_str(), 1);  // the nodes, the CLI and this process
+    }
     for (const char* who : {"node", "alice", "mallory"}) {
       int st = 0;
       std::string token = xgate::process::run_capture({XGATED_PATH, "adduser", who, "--data", (dir / "data").string()}, &st);
       ASSERT_EQ(st, 0);
       xgate::testing::write_secret_file(dir / (std::string(who) + ".secret"), token);
     }
-    server = std::make_unique<child_process>(std::vector<std::string>{XGATED_PATH, "--data", (dir / "data").string(), "--listen",
-                                                                      "127.0.0.1:0", "--hub", "127.0.0.1:0"},
-                                             dir / "xgated.log");
+    std::vector<std::string> argv{XGATED_PATH, "--data", (dir / "data").string(), "--listen", "127.0.0.1:0", "--hub", "127.0.0.1:0"};
+    argv.insert(argv.end(), tls_flags.begin(), tls_flags.end());
+    server = std::make_unique<child_process>(argv, dir / "xgated.log");
     store = server->wait_line("store: ", 10s).value_or("");
     hub = server->wait_line("hub: ", 10s).value_or("");
     ASSERT_FALSE(store.empty() || hub.empty()) << read_file(dir / "xgated.log");
@@ -84,6 +93,7 @@ class MigrateCli : public ::testing::Test {
     server->signal(SIGTERM);
     EXPECT_EQ(server->wait(30s), 0) << read_file(dir / "xgated.log");
     server.reset();
+    ::unsetenv("XGATE_CA");
     if (!HasFailure()) fs::remove_all(dir);
     else std::cerr << "logs kept in " << dir << "\n";
   }
@@ -149,6 +159,34 @@ TEST_F(MigrateCli, WordCountMovedFromAToBGivesTheUninterruptedResult) {
   EXPECT_NE(ps.out.find("ID"), std::string::npos);
   EXPECT_NE(ps.out.find(id), std::string::npos);
   EXPECT_NE(ps.out.find("done"), std::string::npos) << ps.out;
+}
+
+// ---- the same across TLS: the store and the hub behind a certificate ------------------------
+class MigrateCliTls : public MigrateCli {
+ protected:
+  MigrateCliTls() { tls = true; }
+};
+
+TEST_F(MigrateCliTls, AJobMovesFromAToBWithTheStoreAndTheHubOnTls) {
+  EXPECT_TRUE(store.starts_with("https://127.0.0.1:")) << store;
+  EXPECT_TRUE(hub.starts_with("tls://127.0.0.1:")) << hub;
+  const std::size_t words = static_cast<std::size_t>(50000 * scale());
+  auto counts = make_text(dir / "in.txt", words);
+  cli_result run = cli({"run", "word-count", "--on", "A", "--arg", "input=" + (dir / "in.txt").string(), "--arg",
+                        "output=" + (dir / "out.txt").string(), "--arg", "every=" + std::to_string(words / 10), "--arg",
+                        "throttle_ms=250"});
+  EXPECT_CLI(run, 0);
+  const std::string id = last_word(run.out);
+  ASSERT_TRUE(id.starts_with("j-")) << run.out;
+  wait_for(id, [](const auto& j) { return j.progress > 0; });
+  cli_result move = cli({"move", id, "--to", "B"});
+  EXPECT_CLI(move, 0);
+  EXPECT_NE(move.out.find("from A to B"), std::string::npos) << move.out;
+  auto j = wait_for(id, [](const auto& j) { return j.state == xm::job_state::done; });
+  EXPECT_EQ(j.node, "B");
+  cli_result result = cli({"result", id});
+  EXPECT_CLI(result, 0);
+  EXPECT_EQ(xgate::from_xml<decltype(counts)>(result.out, {.principal = "alice"}), counts);
 }
 
 // ---- SIGKILL the node; resume elsewhere from the last checkpoint ----------------------------

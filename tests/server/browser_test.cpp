@@ -5,8 +5,15 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <xgate/tls/certs.hpp>
 
 #include "http_test_client.hpp"
 #include "test_dir.hpp"
@@ -22,11 +29,14 @@ class BrowserTest : public ::testing::Test {
   ~BrowserTest() override { std::filesystem::remove_all(dir); }
 
   // The DOM Chromium holds after loading url (and following its scripts); killed after 60 s.
-  std::string dump_dom(const std::string& url, const std::string& profile) {
-    child_process chromium({CHROMIUM_BINARY, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                            "--user-data-dir=" + (dir / profile).string(), "--virtual-time-budget=10000", "--dump-dom", url},
-                           (dir / (profile + ".stderr")).string());
+  // extra: more flags for Chromium.
+  std::string dump_dom(const std::string& url, const std::string& profile, const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv{CHROMIUM_BINARY, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                                  "--user-data-dir=" + (dir / profile).string(), "--virtual-time-budget=10000"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.insert(argv.end(), {"--dump-dom", url});
+    child_process chromium(argv, (dir / (profile + ".stderr")).string());
     std::string dom = chromium.read_all(seconds(60));
     auto status = chromium.wait(seconds(1));
     if (!status) {
@@ -109,3 +119,66 @@ TEST_F(BrowserTest, ChromiumLogsInFromTheFragmentAndSeesTheListingAndADocument) 
 }
 
 }  // namespace
+
+namespace {
+
+// base64(SHA-256(SubjectPublicKeyInfo)) of a PEM certificate: what Chromium's
+// --ignore-certificate-errors-spki-list takes to trust a certificate its own store does not.
+std::string spki_hash(const std::filesystem::path& cert) {
+  std::ifstream in(cert);
+  std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  X509* x = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  unsigned char* der = nullptr;
+  int n = i2d_PUBKEY(X509_get0_pubkey(x), &der);
+  unsigned char digest[32];
+  unsigned int len = 0;
+  EVP_Digest(der, static_cast<std::size_t>(n), digest, &len, EVP_sha256(), nullptr);
+  OPENSSL_free(der);
+  X509_free(x);
+  unsigned char b64[64];
+  int m = EVP_EncodeBlock(b64, digest, static_cast<int>(len));
+  return std::string(reinterpret_cast<char*>(b64), static_cast<std::size_t>(m));
+}
+
+}  // namespace
+
+// The browser view over HTTPS: xgated with a certificate from xgate::tls's CA, Chromium
+// trusting that certificate (its own store knows no test CA).
+TEST_F(BrowserTest, ChromiumLoadsTheBrowserViewOverHttps) {
+  if (!std::filesystem::exists(CHROMIUM_BINARY)) GTEST_SKIP() << CHROMIUM_BINARY << " is not installed (apt-get install chromium)";
+  std::filesystem::create_directories(dir);
+  std::filesystem::path certs = dir / "certs";
+  xgate::tls::create_ca(certs);
+  xgate::tls::issue(certs, "node", {.hosts = {"localhost", "127.0.0.1"}});
+  std::string data = (dir / "data").string();
+  std::string token;
+  {
+    child_process add({XGATED_BINARY, "adduser", "alice", "--data", data});
+    token = add.read_all(seconds(20));
+    ASSERT_EQ(add.wait(seconds(20)), 0);
+    token = token.substr(0, token.find('\n'));
+  }
+  child_process server({XGATED_BINARY, "--data", data, "--listen", "127.0.0.1:0", "--tls-cert", (certs / "node.crt").string(),
+                        "--tls-key", (certs / "node.key").string()},
+                       (dir / "xgated.stderr").string());
+  auto line = server.read_line(seconds(20));
+  ASSERT_TRUE(line);
+  ASSERT_TRUE(line->starts_with("store: https://127.0.0.1:")) << *line;
+  std::string base = line->substr(7);
+  std::filesystem::path doc = dir / "doc.xml";
+  std::ofstream(doc) << "<r><x>over https</x></r>";
+  child_process put({XGATE_BINARY, "store", "put", "reports/tls", doc.string(), "--server", base, "--token", token, "--ca",
+                     (certs / "ca.crt").string()});
+  put.read_all(seconds(20));
+  ASSERT_EQ(put.wait(seconds(20)), 0);
+
+  std::string dom = dump_dom(base + "/login?next=%2Fview%2Freports%2Ftls#token=" + token, "profile-tls",
+                             {"--ignore-certificate-errors-spki-list=" + spki_hash(certs / "node.crt")});
+  expect_has(dom, "<h1>reports/tls</h1>");
+  expect_has(dom, "Logged in as <b>alice</b>");
+  expect_has(dom, "&lt;x&gt;over https&lt;/x&gt;");
+  server.signal(SIGTERM);
+  EXPECT_EQ(server.wait(seconds(20)), 0);
+}

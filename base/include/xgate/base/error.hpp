@@ -92,6 +92,8 @@ enum class net_errc {
   bad_response,     // an answer that is not the protocol's
   bad_address,      // an address that is not one of the accepted forms
   bad_request,      // a request that cannot be expressed on the wire
+  insecure,         // TLS refused the peer: its certificate (untrusted, expired, another host), no
+                    // protocol in common, or one side not speaking TLS
 };
 
 }  // namespace xgate

@@ -17,4 +17,8 @@ struct secret_read_result {
 // 0644): chmod 600 F"), or when its first line is empty.
 [[nodiscard]] secret_read_result read_secret_file(const std::filesystem::path& path);
 
+// The whole file (a private key in PEM), under the same rule: a problem when others may read
+// or write it, when it cannot be read, or when it is empty.
+[[nodiscard]] secret_read_result read_secret_bytes(const std::filesystem::path& path);
+
 }  // namespace xgate

@@ -45,6 +45,7 @@
 #include <string_view>
 
 #include <xgate/channel/hub.hpp>
+#include <xgate/tls/context.hpp>
 #include <xgate/channel/transport.hpp>
 
 namespace xgate::channel {
@@ -65,6 +66,8 @@ struct longpoll_server_options {
   // Each HTTP connection has its own thread (a held request waits on it); past this many
   // new connections wait in the kernel's backlog.
   std::size_t max_connections = 1024;
+  // HTTPS when tls.certificate is set (url() is then https://); see tcp_server_options::tls.
+  xgate::tls::server_settings tls;
 };
 
 // The hub's long-poll HTTP endpoint: each session is one hub_connection.
@@ -96,7 +99,8 @@ class longpoll_hub_server {
 
 // The endpoint's side. What transport_options does not say.
 struct longpoll_options {
-  // A forward proxy, "http://HOST:PORT": requests then go to it with absolute URIs. Empty:
+  // A forward proxy, "http://HOST:PORT": requests then go to it with absolute URIs (for an
+  // https:// hub, through a CONNECT tunnel, so the proxy sees only TLS). Empty:
   // the http_proxy (or HTTP_PROXY) environment variable, unless no_proxy (NO_PROXY) names
   // the hub's host ("*", a host, or a domain suffix); "-" or "none": never a proxy.
   std::string http_proxy;
@@ -110,9 +114,11 @@ struct longpoll_options {
   std::size_t max_requests = 2;  // requests in flight at once (at least 2)
 };
 
-// "http://HOST:PORT[/PATH]" (PATH defaults to /channel). transport_options.poll_timeout is
-// how long the hub may hold a request; bundle_frames / bundle_bytes bound a request's
-// frames. Throws channel_error(protocol) for a malformed URL or proxy.
+// "http://HOST:PORT[/PATH]" or "https://HOST:PORT[/PATH]" (PATH defaults to /channel).
+// transport_options.poll_timeout is how long the hub may hold a request; bundle_frames /
+// bundle_bytes bound a request's frames; tls is for https://. Throws channel_error(protocol)
+// for a malformed URL or proxy, xgate::error(net_errc::insecure) when tls's files cannot be
+// used; connect() throws xgate::error(net_errc::insecure) when TLS refuses the hub.
 [[nodiscard]] std::unique_ptr<transport> make_http_transport(std::string_view url, const transport_options& options = {},
                                                longpoll_options lp = {});
 

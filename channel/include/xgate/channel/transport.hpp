@@ -24,6 +24,7 @@
 #include <vector>
 
 #include <xgate/channel/frame.hpp>
+#include <xgate/tls/context.hpp>
 
 namespace xgate::channel {
 
@@ -35,6 +36,11 @@ struct transport_options {
   std::chrono::milliseconds poll_timeout{20000};
   std::size_t bundle_frames = 256;
   std::size_t bundle_bytes = std::size_t{1} << 20;
+  // For tls:// (and https:// long-poll): the CA the hub's certificate must chain to (empty:
+  // $XGATE_CA, else the system's store) and an optional client certificate. A certificate
+  // refused, or no protocol in common, throws xgate::error(net_errc::insecure) from
+  // connect(); an endpoint then stops trying (endpoint_state::refused).
+  xgate::tls::client_settings tls;
 };
 
 // One connection (or long-poll session) to the hub. Destroying it closes it.
@@ -66,12 +72,13 @@ class transport {
   virtual std::string description() const = 0;  // the hub URL
 };
 
-// The transport for a hub URL: "tcp://HOST:PORT", or "http://HOST:PORT[/PATH]" for HTTP
+// The transport for a hub URL: "tcp://HOST:PORT", "tls://HOST:PORT" (TCP in TLS), or
+// "http://HOST:PORT[/PATH]" for HTTP
 // long-poll (longpoll.hpp; a proxy from the http_proxy environment variable). Throws
 // channel_error(protocol) naming the URL for an unknown scheme or a malformed address. (New schemes: add them in channel/src/transport.cpp.)
 [[nodiscard]] std::unique_ptr<transport> make_transport(std::string_view url, const transport_options& options = {});
 
-// TCP: "tcp://HOST:PORT" or "HOST:PORT" (see tcp.hpp for the hub's side). Throws
+// TCP: "tcp://HOST:PORT", "tls://HOST:PORT" or "HOST:PORT" (see tcp.hpp for the hub's side). Throws
 // channel_error(protocol) naming the URL for a malformed address.
 [[nodiscard]] std::unique_ptr<transport> make_tcp_transport(std::string_view url, const transport_options& options = {});
 

@@ -1,6 +1,6 @@
 // Opening a store session from an address, as a result reference names its store:
 //   "file:/abs/dir"     the store directory, opened in this process
-//   "http://host:port"  an xgated server (http_session)
+//   "http://host:port"  an xgated server (http_session); "https://host:port" over TLS
 #pragma once
 
 #include <filesystem>
@@ -42,7 +42,7 @@ class store_cache {
 //              is a token, checked with store::authenticate (store_error(bad_credential)
 //              when it does not hold). DIR should be absolute ("file:/abs/dir"); a
 //              relative one is taken from the current directory.
-//   http://…   http_session(address, credential, options).
+//   http://…, https://…   http_session(address, credential, options).
 // Anything else: client_error naming the address.
 std::unique_ptr<xgate::store::session> open_session(std::string_view address, std::string credential, store_cache& cache,
                                                     client_options options = {});

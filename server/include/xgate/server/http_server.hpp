@@ -10,6 +10,7 @@
 #include <string>
 
 #include <xgate/store/store.hpp>
+#include <xgate/tls/context.hpp>
 
 namespace xgate::server {
 
@@ -58,6 +59,12 @@ struct server_options {
   // this long of its headers; otherwise the connection is closed (slow senders hold nothing).
   std::chrono::milliseconds header_timeout{10000};
   std::chrono::milliseconds body_timeout{60000};
+  // TLS (xgate::tls's policy: 1.2 at least, modern suites) when tls.certificate is set:
+  // url() is then https://. With tls.ca, clients may present certificates signed by it, and
+  // must with tls.require_client_certificate (mutual TLS); a verified certificate's common
+  // name is a principal: a request without a token acts as it, one with a token must be its.
+  // A plain-HTTP request on the TLS port is answered 400 in plain HTTP ("use https://").
+  xgate::tls::server_settings tls;
 };
 
 class http_server {
@@ -70,11 +77,12 @@ class http_server {
 
   // Binds and listens, then serves on background threads (options.threads for I/O,
   // options.store_threads for store operations, one for long polls). Throws std::system_error
-  // when the address cannot be bound, std::logic_error when called twice.
+  // when the address cannot be bound, xgate::tls::tls_error when options.tls's files cannot be
+  // used, std::logic_error when called twice.
   void start();
   // The port listened on (the chosen one when options.port was 0); 0 before start().
   unsigned short port() const noexcept;
-  // "http://ADDRESS:PORT"
+  // "http://ADDRESS:PORT", or "https://ADDRESS:PORT" with TLS
   std::string url() const;
   // Closes the listener and every connection (long polls are cut without an answer) and
   // joins all threads. Idempotent; running queries are cancelled, other in-flight store

@@ -1,0 +1,120 @@
+// xgated with TLS as a process, with certificates made by `xgate certs`: it prints https://
+// and tls:// and serves `xgate store` clients that trust the CA (--ca or XGATE_CA); it refuses
+// a client that does not, a key others may read, and a non-loopback address in the clear.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <optional>
+#include <string>
+
+#include "files.hpp"
+#include "http_test_client.hpp"
+#include "test_dir.hpp"
+
+namespace {
+
+using xgate::testing::read_file;
+using namespace xgate::server::testing;
+using std::chrono::seconds;
+
+class XgatedTlsTest : public ::testing::Test {
+ protected:
+  std::filesystem::path dir = xgate::store::testing::fresh_dir();
+  std::filesystem::path certs = dir / "certs";
+  ~XgatedTlsTest() override { std::filesystem::remove_all(dir); }
+
+  // Runs a CLI to its end: its exit code, stdout and the stderr file's contents.
+  struct run_result {
+    int code;
+    std::string out, err;
+  };
+  run_result run(std::vector<std::string> argv) {
+    std::filesystem::path err = dir / "run.err";
+    child_process p(argv, err.string());
+    std::string out = p.read_all(seconds(30));
+    std::optional<int> code = p.wait(seconds(30));
+    EXPECT_TRUE(code) << argv[0] << " did not end within 30 s";
+    return {code.value_or(-1), out, read_file(err)};
+  }
+  void SetUp() override {
+    std::filesystem::create_directories(dir);
+    ASSERT_EQ(run({XGATE_BINARY, "certs", "init", "--dir", certs.string()}).code, 0);
+    ASSERT_EQ(run({XGATE_BINARY, "certs", "issue", "node", "--dir", certs.string(), "--host", "localhost", "--host", "127.0.0.1"}).code,
+              0);
+  }
+  std::string adduser(const std::string& name) {
+    run_result r = run({XGATED_BINARY, "adduser", name, "--data", (dir / "data").string()});
+    EXPECT_EQ(r.code, 0) << r.err;
+    return r.out.substr(0, r.out.find('\n'));
+  }
+};
+
+TEST_F(XgatedTlsTest, ServesHttpsAndATlsHubToClientsThatTrustTheCa) {
+  std::string token = adduser("alice");
+  std::filesystem::path err = dir / "xgated.err";
+  child_process server({XGATED_BINARY, "--data", (dir / "data").string(), "--listen", "127.0.0.1:0", "--hub", "127.0.0.1:0",
+                        "--tls-cert", (certs / "node.crt").string(), "--tls-key", (certs / "node.key").string()},
+                       err.string());
+  auto store_line = server.read_line(seconds(20));
+  ASSERT_TRUE(store_line) << read_file(err);
+  ASSERT_TRUE(store_line->starts_with("store: https://127.0.0.1:")) << *store_line;
+  auto hub_line = server.read_line(seconds(20));
+  ASSERT_TRUE(hub_line);
+  EXPECT_TRUE(hub_line->starts_with("hub: tls://127.0.0.1:")) << *hub_line;
+  std::string url = store_line->substr(7);
+
+  std::filesystem::path doc = dir / "doc.xml";
+  std::ofstream(doc) << "<job><n>1</n></job>";
+  run_result put = run({XGATE_BINARY, "store", "put", "jobs/1", doc.string(), "--server", url, "--token", token, "--ca",
+                        (certs / "ca.crt").string()});
+  EXPECT_EQ(put.code, 0) << put.err;
+  // XGATE_CA says the same as --ca
+  ::setenv("XGATE_CA", (certs / "ca.crt").c_str(), 1);
+  run_result get = run({XGATE_BINARY, "store", "get", "jobs/1", "--server", url, "--token", token});
+  ::unsetenv("XGATE_CA");
+  EXPECT_EQ(get.code, 0) << get.err;
+  EXPECT_EQ(get.out, "<job><n>1</n></job>");
+
+  // Without the CA the server's certificate is refused: exit 3, one line.
+  run_result untrusted = run({XGATE_BINARY, "store", "get", "jobs/1", "--server", url, "--token", token});
+  EXPECT_EQ(untrusted.code, 3);
+  EXPECT_EQ(untrusted.err, "error: " + url + "/store/jobs/1: TLS handshake: certificate refused: unable to get local issuer "
+                                             "certificate (is --ca or XGATE_CA the CA that signed it?)\n");
+  server.signal(SIGTERM);
+  EXPECT_EQ(server.wait(seconds(20)), 0);
+  EXPECT_EQ(read_file(err).find(token), std::string::npos);
+}
+
+TEST_F(XgatedTlsTest, RefusesANonLoopbackAddressInTheClearUnlessInsecure) {
+  for (std::vector<std::string> flags : {std::vector<std::string>{"--listen", "0.0.0.0:0"},
+                                         std::vector<std::string>{"--listen", "127.0.0.1:0", "--hub", "[::]:0"}}) {
+    std::vector<std::string> argv{XGATED_BINARY, "--data", (dir / "data").string()};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    run_result r = run(argv);
+    EXPECT_EQ(r.code, 2);
+    EXPECT_EQ(r.err, "xgated: " + flags[flags.size() - 2] + " " + flags.back() +
+                         " is not a loopback address: give --tls-cert and --tls-key to serve it with TLS, or --insecure to "
+                         "serve it in the clear (see xgated --help)\n");
+    EXPECT_EQ(r.out, "");
+  }
+  run_result r = run({XGATED_BINARY, "--data", (dir / "data").string(), "--listen", "127.0.0.1:0", "--tls-cert",
+                      (certs / "node.crt").string()});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err, "xgated: --tls-cert and --tls-key go together (see xgated --help)\n");
+}
+
+TEST_F(XgatedTlsTest, RefusesAKeyOthersMayRead) {
+  std::string key = (certs / "node.key").string();
+  ::chmod(key.c_str(), 0640);
+  run_result r = run({XGATED_BINARY, "--data", (dir / "data").string(), "--listen", "127.0.0.1:0", "--tls-cert",
+                      (certs / "node.crt").string(), "--tls-key", key});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "xgated: tls: load key \"" + key + "\": secret file \"" + key + "\" may be read by others (mode 0640): chmod 600 " +
+                       key + "\n");
+  EXPECT_EQ(r.out, "");
+}
+
+}  // namespace

@@ -1,0 +1,73 @@
+// TLS contexts for xgate's servers and clients (Boost.Asio's ssl::context over OpenSSL), with
+// one policy everywhere: TLS 1.2 at least (1.3 preferred, as OpenSSL negotiates), forward-
+// secret AEAD cipher suites only (Mozilla's "intermediate"), no compression, no renegotiation,
+// session resumption on (a reconnecting client skips the full handshake).
+//
+//   auto server = xgate::tls::server_context({.certificate = "certs/node-a.crt",
+//                                             .key = "certs/node-a.key"});
+//   auto client = xgate::tls::client_context({.ca = "certs/ca.crt"});
+//   boost::asio::ssl::stream<tcp::socket> s(ioc, client);
+//   xgate::tls::expect_host(s.native_handle(), "node-a.example");  // SNI + name check
+//
+// Key files are read like every secret: refused when users other than the owner may read
+// them. Errors: tls_error (error.hpp) naming the file.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include <boost/asio/ssl/context.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <xgate/tls/error.hpp>
+
+namespace xgate::tls {
+
+struct server_settings {
+  std::filesystem::path certificate;  // PEM: the server's certificate, then any intermediates
+  std::filesystem::path key;          // PEM private key, mode 0600
+  // PEM CA certificates that client certificates are checked against. With it, a client that
+  // presents a certificate must present a valid one; see require_client_certificate.
+  std::filesystem::path ca;
+  // Mutual TLS: a client without a certificate signed by ca is refused in the handshake.
+  // Needs ca.
+  bool require_client_certificate = false;
+};
+
+struct client_settings {
+  // PEM CA certificates the server's certificate is checked against. Empty: the file named
+  // by the XGATE_CA environment variable if it is set, else the system's CA store.
+  std::filesystem::path ca;
+  // A client certificate and its key (mode 0600), for servers that require one. Both or
+  // neither. Empty: the files named by XGATE_CERT and XGATE_KEY if both are set.
+  std::filesystem::path certificate, key;
+};
+
+// Throws tls_error: bad_request (a key without a certificate or the reverse;
+// require_client_certificate without ca), no_file, bad_file (not PEM; a key that does not
+// match the certificate; a key others may read), openssl.
+[[nodiscard]] boost::asio::ssl::context server_context(const server_settings& settings);
+[[nodiscard]] boost::asio::ssl::context client_context(const client_settings& settings = {});
+
+// Before a client handshake on ssl: sends host as the server name (SNI) when it is a DNS name,
+// and makes the handshake fail unless the server's certificate is for host (a subjectAltName
+// DNS name or IP address). Throws tls_error(openssl) when OpenSSL refuses host.
+void expect_host(SSL* ssl, const std::string& host);
+
+// One line for why a handshake on ssl failed with ec, for a message that also names the URL:
+//   "certificate refused: certificate has expired"
+//   "certificate refused: hostname mismatch"
+//   "certificate refused: unable to get local issuer certificate (is --ca the CA that signed it?)"
+//   "not TLS: the other side does not speak TLS here (wrong version number)"
+//   "no protocol in common (unsupported protocol): TLS 1.2 is the oldest accepted"
+[[nodiscard]] std::string handshake_failure(const SSL* ssl, const boost::system::error_code& ec);
+
+// True when a server's handshake failed because the client sent plain HTTP: such a client can
+// still be told in plain HTTP to use https://.
+[[nodiscard]] bool is_plain_http(const boost::system::error_code& ec) noexcept;
+
+// The common name of the certificate the peer presented and the handshake verified; empty
+// when there is none.
+[[nodiscard]] std::string peer_common_name(const SSL* ssl);
+
+}  // namespace xgate::tls
