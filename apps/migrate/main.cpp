@@ -483,6 +483,9 @@ int main(int argc, char** argv) {
   agent_cmd->add_option("--data", af.data, "The store directory of the downstream hub it runs")->type_name("DIR");
   agent_cmd->add_option("--downstream-secret-file", af.downstream_secret_file, "The credential for a downstream hub it joins")
       ->type_name("FILE");
+  agent_cmd->add_option("--tls-cert", af.tls_cert, "The downstream hub it runs speaks TLS (tls://) with this certificate (PEM)")
+      ->type_name("FILE");
+  agent_cmd->add_option("--tls-key", af.tls_key, "The private key of --tls-cert (PEM, mode 0600)")->type_name("FILE");
   agent_cmd->add_option("--hop-timeout", af.hop_timeout, "Seconds a route neighbour may be unreachable (default 3)")
       ->check(CLI::PositiveNumber);
   connection_flags hf;

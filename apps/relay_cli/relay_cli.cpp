@@ -25,7 +25,11 @@ channel::agent_options agent_options_from(const agent_flags& f) {
     if (f.data.empty()) throw std::invalid_argument("--downstream ADDRESS:PORT runs a hub and needs --data DIR");
     o.downstream_listen = f.downstream;
     o.data_dir = f.data;
+    if (f.tls_cert.empty() != f.tls_key.empty()) throw std::invalid_argument("--tls-cert and --tls-key go together");
+    o.downstream_tls = {.certificate = f.tls_cert, .key = f.tls_key};
   }
+  if (!f.tls_cert.empty() && o.downstream_listen.empty())
+    throw std::invalid_argument("--tls-cert is for the downstream hub the agent runs (--downstream ADDRESS:PORT)");
   o.hop_timeout = std::chrono::milliseconds(static_cast<long long>(f.hop_timeout * 1000));
   o.log = &std::cerr;
   return o;

@@ -14,11 +14,13 @@ namespace xgate::relay_cli {
 
 struct agent_flags {
   std::string name, upstream, secret_file, downstream, data, downstream_secret_file;
+  std::string tls_cert, tls_key;  // the downstream hub it runs speaks TLS with these
   double hop_timeout = 3;  // seconds
 };
 
 // --downstream URL joins a hub (needs --downstream-secret-file); ADDRESS:PORT runs one over
-// --data. Throws std::invalid_argument naming the missing flag.
+// --data, with TLS when --tls-cert and --tls-key are given. Throws std::invalid_argument
+// naming the missing flag.
 channel::agent_options agent_options_from(const agent_flags& f);
 
 // Starts the agent, prints "hub: URL" (when it runs the downstream hub, like xgated: scripts

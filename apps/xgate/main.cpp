@@ -168,7 +168,8 @@ int main(int argc, char** argv) {
   xgate::relay_cli::agent_flags agent_a;
   CLI::App* agent_cmd = app.add_subcommand("agent", "Relay routes between an upstream hub and a downstream hub (runs until SIGTERM)");
   agent_cmd->add_option("--name", agent_a.name, "The agent's endpoint name on both hubs")->required();
-  agent_cmd->add_option("--upstream", agent_a.upstream, "The upstream hub: tcp://HOST:PORT or http://HOST:PORT")->required();
+  agent_cmd->add_option("--upstream", agent_a.upstream, "The upstream hub: tcp://HOST:PORT, tls://HOST:PORT or http(s)://HOST:PORT (a TLS hub's CA from $XGATE_CA)")
+      ->required();
   agent_cmd->add_option("--secret-file", agent_a.secret_file, "File holding the upstream credential token")->required();
   agent_cmd->add_option("--downstream", agent_a.downstream,
                         "ADDRESS:PORT: run the downstream hub there (port 0 picks one; needs --data); or a hub URL to join")
@@ -176,6 +177,9 @@ int main(int argc, char** argv) {
   agent_cmd->add_option("--data", agent_a.data, "The store directory of the downstream hub it runs");
   agent_cmd->add_option("--downstream-secret-file", agent_a.downstream_secret_file,
                         "File holding the credential for a downstream hub it joins");
+  agent_cmd->add_option("--tls-cert", agent_a.tls_cert, "The downstream hub it runs speaks TLS (tls://) with this certificate (PEM)")
+      ->type_name("FILE");
+  agent_cmd->add_option("--tls-key", agent_a.tls_key, "The private key of --tls-cert (PEM, mode 0600)")->type_name("FILE");
   agent_cmd->add_option("--hop-timeout", agent_a.hop_timeout, "Seconds a route neighbour may be unreachable before the route breaks")
       ->capture_default_str();
 

@@ -338,7 +338,7 @@ struct agent::impl {
       down_secret = st->issue_credential(store::caller(opt.name), r);
       h = std::make_unique<hub>(*st, hub_options{.context = "xgate agent " + opt.name + " hub@" + opt.downstream_listen,
                                                  .log = opt.log});
-      server = std::make_unique<tcp_hub_server>(*h, tcp_server_options{.address = listen_address, .port = listen_port});
+      server = std::make_unique<tcp_hub_server>(*h, tcp_server_options{.address = listen_address, .port = listen_port, .tls = opt.downstream_tls});
       server->start();
       url[down] = server->url();
     } else {

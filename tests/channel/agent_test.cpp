@@ -16,6 +16,7 @@
 #include <xgate/channel/agent.hpp>
 #include <xgate/channel/endpoint.hpp>
 #include <xgate/channel/method.hpp>
+#include <xgate/tls/certs.hpp>
 
 #include "files.hpp"
 #include "http_test_client.hpp"
@@ -55,12 +56,13 @@ std::string read_url(child_process& p, const std::string& prefix) {
 struct agent_process {
   std::unique_ptr<child_process> p;
   std::string hub_url;  // the downstream hub it runs
+  // extra: more flags (--tls-cert, --tls-key).
   agent_process(const std::string& name, const std::string& upstream, const std::filesystem::path& secret,
-                const std::filesystem::path& data, const std::filesystem::path& err) {
-    p = std::make_unique<child_process>(
-        std::vector<std::string>{XGATE_BINARY, "agent", "--name", name, "--upstream", upstream, "--secret-file", secret.string(),
-                                 "--downstream", "127.0.0.1:0", "--data", data.string(), "--hop-timeout", "1"},
-        err.string());
+                const std::filesystem::path& data, const std::filesystem::path& err, const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv{XGATE_BINARY, "agent", "--name", name, "--upstream", upstream, "--secret-file", secret.string(),
+                                  "--downstream", "127.0.0.1:0", "--data", data.string(), "--hop-timeout", "1"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    p = std::make_unique<child_process>(argv, err.string());
     hub_url = read_url(*p, "hub: ");
   }
   bool killed = false;
@@ -114,6 +116,9 @@ class AgentChain : public ::testing::Test {
   std::unique_ptr<agent_process> agent_a, agent_b;
   std::string token_a, token_c;
   std::unique_ptr<route_end> a, c;
+  // Every hub on TLS: xgated and both agents' downstream hubs present one certificate from
+  // xgate::tls's CA, which everyone trusts through XGATE_CA.
+  bool tls = false;
 
   void SetUp() override {
     std::filesystem::create_directories(dir);
@@ -122,15 +127,23 @@ class AgentChain : public ::testing::Test {
     auto agent_a_secret = secret_file(dir, "agent-a", adduser(d1, "agent-a"));
     auto agent_b_secret = secret_file(dir, "agent-b", adduser(da, "agent-b"));  // a login on agent-a's hub
     token_c = adduser(db, "node-c");
-    hub1 = std::make_unique<child_process>(
-        std::vector<std::string>{XGATED_BINARY, "--data", d1.string(), "--listen", "127.0.0.1:0", "--hub", "127.0.0.1:0"},
-        (dir / "hub1.log").string());
+    std::vector<std::string> tls_flags;
+    if (tls) {
+      xgate::tls::create_ca(dir / "certs");
+      xgate::tls::issue(dir / "certs", "hub", {.hosts = {"127.0.0.1"}});
+      tls_flags = {"--tls-cert", (dir / "certs" / "hub.crt").string(), "--tls-key", (dir / "certs" / "hub.key").string()};
+      ::setenv("XGATE_CA", (dir / "certs" / "ca.crt").c_str(), 1);
+    }
+    const std::string scheme = tls ? "tls://127.0.0.1:" : "tcp://127.0.0.1:";
+    std::vector<std::string> argv{XGATED_BINARY, "--data", d1.string(), "--listen", "127.0.0.1:0", "--hub", "127.0.0.1:0"};
+    argv.insert(argv.end(), tls_flags.begin(), tls_flags.end());
+    hub1 = std::make_unique<child_process>(argv, (dir / "hub1.log").string());
     hub1_url = read_url(*hub1, "hub: ");
-    ASSERT_TRUE(hub1_url.starts_with("tcp://127.0.0.1:")) << hub1_url;
-    agent_a = std::make_unique<agent_process>("agent-a", hub1_url, agent_a_secret, da, dir / "agent-a.log");
-    ASSERT_TRUE(agent_a->hub_url.starts_with("tcp://127.0.0.1:")) << agent_a->hub_url;
-    agent_b = std::make_unique<agent_process>("agent-b", agent_a->hub_url, agent_b_secret, db, dir / "agent-b.log");
-    ASSERT_TRUE(agent_b->hub_url.starts_with("tcp://127.0.0.1:")) << agent_b->hub_url;
+    ASSERT_TRUE(hub1_url.starts_with(scheme)) << hub1_url;
+    agent_a = std::make_unique<agent_process>("agent-a", hub1_url, agent_a_secret, da, dir / "agent-a.log", tls_flags);
+    ASSERT_TRUE(agent_a->hub_url.starts_with(scheme)) << agent_a->hub_url;
+    agent_b = std::make_unique<agent_process>("agent-b", agent_a->hub_url, agent_b_secret, db, dir / "agent-b.log", tls_flags);
+    ASSERT_TRUE(agent_b->hub_url.starts_with(scheme)) << agent_b->hub_url;
     a = std::make_unique<route_end>(hub1_url, "node-a", token_a);
     c = std::make_unique<route_end>(agent_b->hub_url, "node-c", token_c);
     ASSERT_TRUE(a->ep->wait_connected(10s)) << a->ep->last_error();
@@ -148,6 +161,7 @@ class AgentChain : public ::testing::Test {
       hub1->signal(SIGTERM);
       EXPECT_EQ(hub1->wait(20s), 0);
     }
+    if (tls) ::unsetenv("XGATE_CA");
     if (!HasFailure()) std::filesystem::remove_all(dir);  // keep the logs of a failure
   }
 
@@ -204,6 +218,23 @@ TEST_F(AgentChain, MethodCallsTravelOverARouteBothWays) {
   EXPECT_NE(std::string(e.what()).find("node-c serves no method \"nothing\""), std::string::npos) << e.what();
   e = catch_channel_error([&] { (void)a->calls.call<route_number>(ra, "who", route_number{5}, 10s); });
   EXPECT_EQ(e.code(), channel_errc::wrong_body_type) << e.what();
+}
+
+// The same chain with every hub on TLS: the agents' upstream and downstream hops included.
+class AgentChainTls : public AgentChain {
+ protected:
+  AgentChainTls() { tls = true; }
+};
+
+TEST_F(AgentChainTls, MessagesAndCallsCrossTwoAgentsWithEveryHopOnTls) {
+  c->calls.serve<route_text, route_text>("who", [](const route_text& s, const call_info& i) {
+    return route_text{s.text + " from " + i.caller};
+  });
+  auto ra = open_route();
+  auto rc = c->routes.accept(5s);
+  ASSERT_TRUE(rc);
+  c->calls.attach(rc);
+  EXPECT_EQ(a->calls.call<route_text>(ra, "who", route_text{"hello"}, 10s).text, "hello from node-a");
 }
 
 TEST_F(AgentChain, ACallWaitingOnARouteFailsNamingTheHopWhenAnAgentDies) {

@@ -67,13 +67,14 @@
 
 #include <xgate/channel/endpoint.hpp>
 #include <xgate/channel/error.hpp>
+#include <xgate/tls/context.hpp>
 
 namespace xgate::channel {
 
 struct agent_options {
   std::string name;  // the agent's endpoint name on both hubs
 
-  std::string upstream;  // hub URL: "tcp://HOST:PORT" or "http://HOST:PORT" (long-poll)
+  std::string upstream;  // hub URL: "tcp://HOST:PORT", "tls://HOST:PORT", "http(s)://HOST:PORT" (long-poll)
   std::string upstream_secret, upstream_secret_file;
 
   // Downstream, either a hub the agent runs (downstream_listen "ADDRESS:PORT", port 0 picks a
@@ -81,6 +82,7 @@ struct agent_options {
   // `xgated adduser NAME --data DIR` before the agent starts) ...
   std::string downstream_listen;
   std::string data_dir;
+  xgate::tls::server_settings downstream_tls;  // the hub it runs speaks TLS (tls://) with this certificate
   // ... or a hub it joins as an endpoint (used when downstream_listen is "").
   std::string downstream;
   std::string downstream_secret, downstream_secret_file;
