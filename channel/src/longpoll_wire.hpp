@@ -37,6 +37,7 @@
 #include <boost/beast/http.hpp>
 
 #include <xgate/channel/frame.hpp>
+#include <xgate/tls/context.hpp>
 
 namespace xgate::channel::longpoll_wire {
 
@@ -65,12 +66,8 @@ bool header_flag(const http::fields& f, const char* name);
 // A header's value; "" when absent.
 std::string_view header_text(const http::fields& f, const char* name);
 
-struct ssl_free {
-  void operator()(SSL* s) const noexcept { SSL_free(s); }
-  void operator()(SSL_SESSION* s) const noexcept { SSL_SESSION_free(s); }
-};
-using ssl_ptr = std::unique_ptr<SSL, ssl_free>;
-using session_ptr = std::unique_ptr<SSL_SESSION, ssl_free>;
+using xgate::tls::session_ptr;
+using xgate::tls::ssl_ptr;
 
 // A socket with a deadline, as Beast's SyncReadStream / SyncWriteStream: poll() decides
 // whether a read or write could wait past the deadline. With an SSL object (on the same

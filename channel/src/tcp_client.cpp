@@ -46,12 +46,8 @@ xgate::url parse(std::string_view text) {
   return std::move(*r.value);
 }
 
-struct ssl_free {
-  void operator()(SSL* s) const noexcept { SSL_free(s); }
-  void operator()(SSL_SESSION* s) const noexcept { SSL_SESSION_free(s); }
-};
-using ssl_ptr = std::unique_ptr<SSL, ssl_free>;
-using session_ptr = std::unique_ptr<SSL_SESSION, ssl_free>;
+using xgate::tls::session_ptr;
+using xgate::tls::ssl_ptr;
 
 // What one read or write on the socket did: moved n > 0 bytes, reached the end (n == 0), or
 // would block until the socket is ready for want (POLLIN or POLLOUT; n < 0).

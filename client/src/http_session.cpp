@@ -215,10 +215,7 @@ class connection {
   asio::io_context ioc_;
   std::optional<asio::ssl::context> tls_;  // https://
   std::optional<xgate::tls::stream> stream_;
-  struct session_free {
-    void operator()(SSL_SESSION* s) const noexcept { SSL_SESSION_free(s); }
-  };
-  std::unique_ptr<SSL_SESSION, session_free> session_;
+  xgate::tls::session_ptr session_;  // the last connection's, for resumption
   beast::flat_buffer buffer_;
   bool open_ = false;
 };

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include <boost/asio/ssl/context.hpp>
@@ -69,5 +70,14 @@ void expect_host(SSL* ssl, const std::string& host);
 // The common name of the certificate the peer presented and the handshake verified; empty
 // when there is none.
 [[nodiscard]] std::string peer_common_name(const SSL* ssl);
+
+// Owners of OpenSSL objects, for code that drives OpenSSL directly (a session kept for
+// resumption, an SSL over a raw socket).
+struct openssl_free {
+  void operator()(SSL* s) const noexcept { SSL_free(s); }
+  void operator()(SSL_SESSION* s) const noexcept { SSL_SESSION_free(s); }
+};
+using ssl_ptr = std::unique_ptr<SSL, openssl_free>;
+using session_ptr = std::unique_ptr<SSL_SESSION, openssl_free>;
 
 }  // namespace xgate::tls
