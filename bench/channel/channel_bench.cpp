@@ -1,7 +1,8 @@
 // Channel throughput and latency through the hub on loopback: 1 KB bodies, TCP and
-// HTTP long-poll, 1 and 16 endpoint pairs (sender i -> receiver i, each its own connection).
+// HTTP long-poll, each plain and in TLS (a certificate from xgate::tls's CA), 1 and 16
+// endpoint pairs (sender i -> receiver i, each its own connection).
 //
-//   BM_Burst/{tcp,long_poll}/pairs:N   every sender sends as fast as its window allows;
+//   BM_Burst/{tcp,tls,long_poll,long_poll_tls}/pairs:N   every sender sends as fast as its window allows;
 //                                      items_per_second = messages delivered per second
 //   BM_Paced/{tcp,long_poll}/pairs:N   a moderate load: 5,000 messages/s in all, evenly spread
 //                                      over the pairs; the latency without queueing
@@ -28,6 +29,7 @@
 #include <xgate/channel.hpp>
 #include <xgate/channel/longpoll.hpp>
 #include <xgate/store/store.hpp>
+#include <xgate/tls/certs.hpp>
 
 namespace ch = xgate::channel;
 namespace fs = std::filesystem;
@@ -52,7 +54,7 @@ std::string body_1k() {
   return head + std::string(1024 - head.size() - tail.size(), 'x') + tail;
 }
 
-enum class transport_kind { tcp, longpoll };
+enum class transport_kind { tcp, tls, longpoll, longpoll_tls };
 
 // A hub with both transports on a fresh store, and n sender/receiver pairs logged in.
 struct rig {
@@ -73,15 +75,23 @@ struct rig {
     r.label = "bench";
     std::string token = st->issue_credential(xgate::store::caller("bench"), r);
     h = std::make_unique<ch::hub>(*st, ch::hub_options{.context = "bench hub"});
-    tcp = std::make_unique<ch::tcp_hub_server>(*h);
+    bool tls = kind == transport_kind::tls || kind == transport_kind::longpoll_tls;
+    xgate::tls::server_settings certificate;
+    if (tls) {
+      xgate::tls::create_ca(dir / "certs");
+      xgate::tls::issue(dir / "certs", "hub", {.hosts = {"127.0.0.1"}});
+      certificate = {.certificate = dir / "certs" / "hub.crt", .key = dir / "certs" / "hub.key"};
+    }
+    tcp = std::make_unique<ch::tcp_hub_server>(*h, ch::tcp_server_options{.tls = certificate});
     tcp->start();
-    lp = std::make_unique<ch::longpoll_hub_server>(*h);
+    lp = std::make_unique<ch::longpoll_hub_server>(*h, ch::longpoll_server_options{.tls = certificate});
     lp->start();
     auto make = [&](const std::string& name, bool receiver) {
       ch::endpoint_options o;
       o.name = name;
       o.secret = token;
-      if (kind == transport_kind::tcp) {
+      if (tls) o.transport_settings.tls.ca = dir / "certs" / "ca.crt";
+      if (kind == transport_kind::tcp || kind == transport_kind::tls) {
         o.hub = tcp->url();
       } else {
         o.custom_transport = ch::make_http_transport(lp->url(), o.transport_settings, {.http_proxy = "-"});
@@ -191,9 +201,13 @@ void with_pairs(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK_CAPTURE(BM_Burst, tcp, transport_kind::tcp)->Apply(with_pairs);
+BENCHMARK_CAPTURE(BM_Burst, tls, transport_kind::tls)->Apply(with_pairs);
 BENCHMARK_CAPTURE(BM_Burst, long_poll, transport_kind::longpoll)->Apply(with_pairs);
+BENCHMARK_CAPTURE(BM_Burst, long_poll_tls, transport_kind::longpoll_tls)->Apply(with_pairs);
 BENCHMARK_CAPTURE(BM_Paced, tcp, transport_kind::tcp)->Apply(with_pairs);
+BENCHMARK_CAPTURE(BM_Paced, tls, transport_kind::tls)->Apply(with_pairs);
 BENCHMARK_CAPTURE(BM_Paced, long_poll, transport_kind::longpoll)->Apply(with_pairs);
+BENCHMARK_CAPTURE(BM_Paced, long_poll_tls, transport_kind::longpoll_tls)->Apply(with_pairs);
 
 }  // namespace
 

@@ -26,6 +26,7 @@
 
 #include <xgate/client/http_session.hpp>
 #include <xgate/server/http_server.hpp>
+#include <xgate/tls/certs.hpp>
 #include <xgate/store/store.hpp>
 
 namespace xs = xgate::store;
@@ -175,18 +176,30 @@ struct server_fixture {
   std::unique_ptr<xgate::server::http_server> server;
   std::string token;
   std::string doc = document_of(1024);
-  server_fixture() {
+  xgate::client::client_options client;  // trusts the server's CA when it speaks TLS
+  explicit server_fixture(bool tls) {
     s.fill(kDocs, doc);
     token = s.store->issue_credential("bench", xs::credential_request{});
     xgate::server::server_options o;
     o.port = 0;
+    if (tls) {
+      std::filesystem::path certs = s.dir.string() + "-certs";
+      xgate::tls::create_ca(certs);
+      xgate::tls::issue(certs, "server", {.hosts = {"127.0.0.1"}});
+      o.tls = {.certificate = certs / "server.crt", .key = certs / "server.key"};
+      client.tls.ca = certs / "ca.crt";
+    }
     server = std::make_unique<xgate::server::http_server>(*s.store, o);
     server->start();
+  }
+  ~server_fixture() {
+    server.reset();
+    std::filesystem::remove_all(s.dir.string() + "-certs");
   }
 };
 
 server_fixture* fixture = nullptr;
-void setup_server(const benchmark::State&) { fixture = new server_fixture; }
+void setup_server(const benchmark::State& state) { fixture = new server_fixture(state.range(1) != 0); }
 void teardown_server(const benchmark::State&) {
   delete fixture;
   fixture = nullptr;
@@ -199,7 +212,7 @@ void server_requests(benchmark::State& state) {
   int per_client = std::getenv("XGATE_BENCH_SMOKE") ? 2 : std::max(1, kRequests * 2 / static_cast<int>(clients));
   std::vector<std::unique_ptr<xs::session>> sessions;
   for (std::size_t c = 0; c < clients; ++c) {
-    sessions.push_back(xgate::client::http_session(fixture->server->url(), fixture->token));
+    sessions.push_back(xgate::client::http_session(fixture->server->url(), fixture->token, fixture->client));
     sessions.back()->revision();  // connect outside the timed part
   }
   std::vector<double> latencies_us;
@@ -240,8 +253,15 @@ void BM_ServerPut(benchmark::State& state) { server_requests<true>(state); }
 
 }  // namespace
 
-BENCHMARK(BM_ServerGet)->ArgName("clients")->Arg(1)->Arg(8)->Arg(64)->Iterations(3)->UseManualTime()->Setup(setup_server)->Teardown(teardown_server)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_ServerPut)->ArgName("clients")->Arg(1)->Arg(8)->Arg(64)->Iterations(3)->UseManualTime()->Setup(setup_server)->Teardown(teardown_server)->Unit(benchmark::kMillisecond);
+// clients, then tls (0: plain HTTP, 1: HTTPS with connections established before timing).
+void server_args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"clients", "tls"});
+  for (int clients : {1, 8, 64})
+    for (int tls : {0, 1}) b->Args({clients, tls});
+  b->Iterations(3)->UseManualTime()->Setup(setup_server)->Teardown(teardown_server)->Unit(benchmark::kMillisecond);
+}
+BENCHMARK(BM_ServerGet)->Apply(server_args);
+BENCHMARK(BM_ServerPut)->Apply(server_args);
 BENCHMARK(BM_StoreWrite)->ArgName("bytes")->Arg(1024)->Arg(65536)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_StoreWriteBatched)->ArgNames({"bytes", "batch"})->Args({1024, 100})->Args({1024, 1000})->Args({65536, 100})->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_StoreRead)->ArgName("bytes")->Arg(1024)->Arg(65536)->Threads(1)->Threads(2)->UseRealTime()->Setup(setup_read)->Teardown(teardown_read)->Unit(benchmark::kMicrosecond);
