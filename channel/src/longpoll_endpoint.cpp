@@ -180,7 +180,7 @@ class http_channel {
     }
     set_nonblocking(fd_);
     ssl_.reset(SSL_new(t.tls->context.native_handle()));
-    if (!ssl_ || SSL_set_fd(ssl_.get(), fd_) != 1) {
+    if (!ssl_ || !xgate::tls::attach_socket(ssl_.get(), fd_)) {
       r.why = "TLS: SSL_new failed";
       return false;
     }

@@ -204,7 +204,7 @@ struct longpoll_hub_server::impl : std::enable_shared_from_this<impl> {
     if (tls) {
       set_nonblocking(fd);
       ssl.reset(SSL_new(tls->native_handle()));
-      if (!ssl || SSL_set_fd(ssl.get(), fd) != 1) return;
+      if (!ssl || !xgate::tls::attach_socket(ssl.get(), fd)) return;
       fd_stream hs(fd, ssl.get());
       hs.deadline(clock_type::now() + milliseconds(10000));  // a silent client holds its thread this long at most
       error_code ec;

@@ -120,6 +120,9 @@ class tcp_connection : public connection {
         io_step step = read_some(buf, sizeof buf);
         if (step.n > 0) {
           reader_.feed(std::string_view(buf, static_cast<std::size_t>(step.n)));  // channel_error for garbage
+          // A short plain read emptied the socket: no recv() just to hear EAGAIN. (TLS reads a
+          // record at a time, so it reads on until OpenSSL wants more.)
+          if (!ssl_ && static_cast<std::size_t>(step.n) < sizeof buf) break;
           continue;
         }
         if (step.n == 0) {
@@ -285,7 +288,7 @@ class tcp_transport : public transport {
   // the endpoint gives up rather than retrying what fails again.
   ssl_ptr handshake(int fd, std::chrono::steady_clock::time_point deadline) {
     ssl_ptr ssl(SSL_new(tls_->native_handle()));
-    if (!ssl || SSL_set_fd(ssl.get(), fd) != 1) fail(std::errc::not_enough_memory, desc_ + ": TLS: SSL_new");
+    if (!ssl || !xgate::tls::attach_socket(ssl.get(), fd)) fail(std::errc::not_enough_memory, desc_ + ": TLS: SSL_new");
     try {
       xgate::tls::expect_host(ssl.get(), addr_.host);
     } catch (const xgate::tls::tls_error& e) {

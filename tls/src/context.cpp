@@ -1,9 +1,14 @@
 #include <xgate/tls/context.hpp>
 
+#include <sys/socket.h>
+
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <system_error>
 
@@ -168,6 +173,60 @@ std::string handshake_failure(const SSL* ssl, const boost::system::error_code& e
   if (ec == ssl::error::stream_truncated || ec == asio::error::eof)
     return "the other side closed the connection during the TLS handshake (a client certificate it refused, or not TLS)";
   return "TLS handshake failed: " + ec.message();
+}
+
+namespace {
+
+// A socket BIO: the descriptor lives in the BIO's data pointer.
+int socket_of(BIO* b) { return static_cast<int>(reinterpret_cast<std::intptr_t>(BIO_get_data(b))); }
+
+int socket_write(BIO* b, const char* data, int size) {
+  BIO_clear_retry_flags(b);
+  for (;;) {
+    ssize_t n = ::send(socket_of(b), data, static_cast<std::size_t>(size), MSG_NOSIGNAL);
+    if (n >= 0) return static_cast<int>(n);
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_write(b);
+    return -1;
+  }
+}
+
+int socket_read(BIO* b, char* data, int size) {
+  BIO_clear_retry_flags(b);
+  for (;;) {
+    ssize_t n = ::recv(socket_of(b), data, static_cast<std::size_t>(size), 0);
+    if (n >= 0) return static_cast<int>(n);
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_read(b);
+    return -1;
+  }
+}
+
+long socket_ctrl(BIO*, int command, long, void*) { return command == BIO_CTRL_FLUSH ? 1 : 0; }
+
+const BIO_METHOD* socket_method() {
+  static BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "xgate socket");
+    if (m) {
+      BIO_meth_set_write(m, socket_write);
+      BIO_meth_set_read(m, socket_read);
+      BIO_meth_set_ctrl(m, socket_ctrl);
+    }
+    return m;
+  }();
+  return method;
+}
+
+}  // namespace
+
+bool attach_socket(SSL* ssl, int fd) noexcept {
+  const BIO_METHOD* method = socket_method();
+  BIO* b = method ? BIO_new(method) : nullptr;
+  if (!b) return false;
+  BIO_set_data(b, reinterpret_cast<void*>(static_cast<std::intptr_t>(fd)));
+  BIO_set_init(b, 1);
+  SSL_set_bio(ssl, b, b);  // the SSL owns it from here
+  return true;
 }
 
 bool is_plain_http(const boost::system::error_code& ec) noexcept {

@@ -71,6 +71,12 @@ void expect_host(SSL* ssl, const std::string& host);
 // when there is none.
 [[nodiscard]] std::string peer_common_name(const SSL* ssl);
 
+// SSL_set_fd for code that drives OpenSSL on a raw socket, except that writing to a peer that
+// has gone never raises SIGPIPE (OpenSSL's own socket BIO uses write(2), which would kill
+// the process; this one sends with MSG_NOSIGNAL, as every other socket write in xgate does).
+// False when OpenSSL cannot allocate the BIO.
+[[nodiscard]] bool attach_socket(SSL* ssl, int fd) noexcept;
+
 // Owners of OpenSSL objects, for code that drives OpenSSL directly (a session kept for
 // resumption, an SSL over a raw socket).
 struct openssl_free {
