@@ -31,10 +31,7 @@ using server::testing::child_process;
 using testing::catch_channel_error;
 
 std::string adduser(const std::filesystem::path& data, const std::string& name) {
-  child_process p({XGATED_BINARY, "adduser", name, "--data", data.string()});
-  std::string out = p.read_all(20s);
-  EXPECT_EQ(p.wait(20s), 0);
-  return out.substr(0, out.find('\n'));
+  return xgate::server::testing::xgated_adduser(XGATED_BINARY, data.string(), name);
 }
 
 std::filesystem::path secret_file(const std::filesystem::path& dir, const std::string& name, const std::string& token) {

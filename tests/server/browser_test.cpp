@@ -29,14 +29,6 @@ class BrowserTest : public ::testing::Test {
   ~BrowserTest() override { std::filesystem::remove_all(dir); }
 
   // The DOM Chromium holds after loading url (and following its scripts); killed after 60 s.
-  // A login token for name in the store at data (xgated adduser); "" when that fails.
-  std::string adduser(const std::string& data, const std::string& name) {
-    child_process add({XGATED_BINARY, "adduser", name, "--data", data});
-    std::string out = add.read_all(seconds(20));
-    EXPECT_EQ(add.wait(seconds(20)), 0);
-    return out.substr(0, out.find('\n'));
-  }
-
   // extra: more flags for Chromium.
   std::string dump_dom(const std::string& url, const std::string& profile, const std::vector<std::string>& extra = {}) {
     std::vector<std::string> argv{CHROMIUM_BINARY, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
@@ -65,7 +57,7 @@ TEST_F(BrowserTest, ChromiumLogsInFromTheFragmentAndSeesTheListingAndADocument) 
   if (!std::filesystem::exists(CHROMIUM_BINARY)) GTEST_SKIP() << CHROMIUM_BINARY << " is not installed (apt-get install chromium)";
   std::filesystem::create_directories(dir);
   std::string data = (dir / "data").string();
-  std::string token = adduser(data, "alice");
+  std::string token = xgated_adduser(XGATED_BINARY, data, "alice");
   ASSERT_FALSE(token.empty());
   child_process server({XGATED_BINARY, "--data", data, "--listen", "127.0.0.1:0"}, (dir / "xgated.stderr").string());
   auto line = server.read_line(seconds(20));
@@ -156,7 +148,7 @@ TEST_F(BrowserTest, ChromiumLoadsTheBrowserViewOverHttps) {
   xgate::tls::create_ca(certs);
   xgate::tls::issue(certs, "node", {.hosts = {"localhost", "127.0.0.1"}});
   std::string data = (dir / "data").string();
-  std::string token = adduser(data, "alice");
+  std::string token = xgated_adduser(XGATED_BINARY, data, "alice");
   ASSERT_FALSE(token.empty());
   child_process server({XGATED_BINARY, "--data", data, "--listen", "127.0.0.1:0", "--tls-cert", (certs / "node.crt").string(),
                         "--tls-key", (certs / "node.key").string()},

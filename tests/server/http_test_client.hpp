@@ -3,6 +3,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -179,5 +180,17 @@ class child_process {
   bool exited_ = false;
   int status_ = -1;
 };
+
+// `xgated adduser NAME --data DATA`, run from the xgated binary at xgated: the login token
+// it prints; "" and a test failure when it fails.
+inline std::string xgated_adduser(const std::string& xgated, const std::string& data, const std::string& name) {
+  child_process add({xgated, "adduser", name, "--data", data});
+  std::string out = add.read_all(std::chrono::seconds(20));
+  if (add.wait(std::chrono::seconds(20)) != 0 || !out.ends_with("\n")) {
+    ADD_FAILURE() << "xgated adduser " << name << " --data " << data << " failed: " << out;
+    return "";
+  }
+  return out.substr(0, out.find('\n'));
+}
 
 }  // namespace xgate::server::testing

@@ -142,12 +142,8 @@ class XgatedLimitsTest : public ::testing::Test {
   // Adds alice (her token in `token`), then starts xgated with these flags on a free port.
   void start(std::vector<std::string> flags = {}) {
     std::filesystem::create_directories(dir);
-    {
-      child_process add({XGATED_BINARY, "adduser", "alice", "--data", (dir / "data").string()});
-      token = add.read_all(seconds(20));
-      ASSERT_EQ(add.wait(seconds(20)), 0);
-      token = token.substr(0, token.find('\n'));
-    }
+    token = xgated_adduser(XGATED_BINARY, (dir / "data").string(), "alice");
+    ASSERT_FALSE(token.empty());
     std::vector<std::string> argv{XGATED_BINARY, "--data", (dir / "data").string(), "--listen", "127.0.0.1:0"};
     argv.insert(argv.end(), flags.begin(), flags.end());
     server.emplace(argv, err.string());

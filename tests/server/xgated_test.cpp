@@ -24,13 +24,7 @@ class XgatedTest : public ::testing::Test {
   std::filesystem::path dir = xgate::store::testing::fresh_dir();
   ~XgatedTest() override { std::filesystem::remove_all(dir); }
 
-  std::string adduser(const std::string& name) {
-    child_process p({XGATED_BINARY, "adduser", name, "--data", (dir / "data").string()});
-    std::string out = p.read_all(seconds(20));
-    EXPECT_EQ(p.wait(seconds(20)), 0);
-    EXPECT_TRUE(out.ends_with("\n"));
-    return out.substr(0, out.find('\n'));
-  }
+  std::string adduser(const std::string& name) { return xgated_adduser(XGATED_BINARY, (dir / "data").string(), name); }
 };
 
 TEST_F(XgatedTest, ServesWithAnAddedUserLogsWithoutTokensAndStopsOnSigterm) {

@@ -45,11 +45,7 @@ class XgatedTlsTest : public ::testing::Test {
     ASSERT_EQ(run({XGATE_BINARY, "certs", "issue", "node", "--dir", certs.string(), "--host", "localhost", "--host", "127.0.0.1"}).code,
               0);
   }
-  std::string adduser(const std::string& name) {
-    run_result r = run({XGATED_BINARY, "adduser", name, "--data", (dir / "data").string()});
-    EXPECT_EQ(r.code, 0) << r.err;
-    return r.out.substr(0, r.out.find('\n'));
-  }
+  std::string adduser(const std::string& name) { return xgated_adduser(XGATED_BINARY, (dir / "data").string(), name); }
 };
 
 TEST_F(XgatedTlsTest, ServesHttpsAndATlsHubToClientsThatTrustTheCa) {
