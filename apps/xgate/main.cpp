@@ -148,7 +148,10 @@ int main(int argc, char** argv) {
   st_cred->add_option("--ttl", st_args.ttl, "Expires after this many seconds");
   st_cred->add_flag("--no-subtree", st_args.no_subtree, "Only the document NAME, not the names under it");
   st_cred->add_option("--label", st_args.label, "Free text shown in credential listings");
-  store_sub("credentials", "List your credentials, one line each: ID, grant, issued, expiry, parent, label (never a token)");
+  st_cred->add_option("--methods", st_args.methods,
+                      "Only these channel methods or message kinds, comma-separated (e.g. status,list,log,result); "
+                      "the hub and the receiving node refuse the others");
+  store_sub("credentials", "List your credentials, one line each: ID, grant, methods, issued, expiry, parent, label (never a token)");
   CLI::App* st_revoke = store_sub("revoke", "Revoke one of your credentials and every credential issued through it");
   st_revoke->add_option("ID", st_args.name, "The credential's id (xgate store credentials lists them)")->required();
 

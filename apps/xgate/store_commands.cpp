@@ -143,17 +143,25 @@ int run_store_credential(st::session& s, const store_args& a) {
   r.rights = *rights;
   if (a.ttl) r.ttl = to_ms(*a.ttl, "--ttl");
   r.label = a.label;
+  if (!a.methods.empty()) {
+    auto methods = st::parse_methods(a.methods);
+    if (!methods)
+      throw usage_error("--methods: \"" + a.methods + "\" is not a list of method names (each 1..64 bytes of [A-Za-z0-9._-], comma-separated)");
+    r.methods = std::move(*methods);
+  }
   write_stdout(s.issue_credential(r) + "\n");
   return exit_ok;
 }
 
-// One line a credential: "ID scope=S subtree=1 rights=R issued=T [expires=T] [parent=P] [label=L]".
+// One line a credential: "ID scope=S subtree=1 rights=R [methods=M] issued=T [expires=T] [parent=P] [label=L]".
 int run_store_credentials(st::session& s) {
   std::string out;
   for (const st::credential_info& c : s.credentials()) {
     const st::grant& g = c.granted;
     out += c.id + " scope=" + (g.scope.empty() ? "\"\"" : g.scope) + " subtree=" + (g.subtree ? "1" : "0") +
-           " rights=" + g.rights.to_string() + " issued=" + xgate::format_utc(c.issued, 0);
+           " rights=" + g.rights.to_string();
+    if (!g.methods.empty()) out += " methods=" + st::join_methods(g.methods);
+    out += " issued=" + xgate::format_utc(c.issued, 0);
     if (g.expires) out += " expires=" + xgate::format_utc(*g.expires, 0);
     if (!c.parent.empty()) out += " parent=" + c.parent;
     if (!c.label.empty()) out += " label=" + xgate::printable(c.label);

@@ -21,6 +21,7 @@ struct store_args {
   std::optional<std::uint64_t> if_revision, after, count;
   bool no_subtree = false;
   std::string label;
+  std::string methods;  // --methods: comma-separated channel methods
 };
 
 // Runs store subcommand `command` (put, get, take, rm, ls, query, watch, info, credential,

@@ -183,6 +183,11 @@ struct agent::impl {
     const std::string& expected_prev = self == b.path.begin() ? b.origin : *(self - 1);
     if (e.from != expected_prev)
       return refuse(opt.name, "route.open came from " + e.from + ", but the hop before " + opt.name + " is " + expected_prev);
+    // Calls over a route reach their node without a hub stamping them with the origin's
+    // methods (envelope.hpp), so a limited credential would escape its limits here.
+    if (!e.sender_methods.empty())
+      return refuse(opt.name, e.from + " holds a credential limited to methods (" + store::join_methods(e.sender_methods) +
+                                  "): it may not open routes, whose calls are not checked against them");
     if (routes.contains(id)) return;  // the same open again: already passed on
     const std::string next = *(self + 1);
     const int other = 1 - side;

@@ -288,7 +288,7 @@ struct endpoint::impl {
           extra.emplace_back(frames::pong{pi->nonce});
         } else if (std::holds_alternative<frames::pong>(f)) {
         } else if (auto* e = std::get_if<frames::error>(&f)) {
-          if (e->code == channel_errc::buffer_full && !e->message_id.empty()) {
+          if ((e->code == channel_errc::buffer_full || e->code == channel_errc::access_denied) && !e->message_id.empty()) {
             // The hub refused a message of this stream: later ones go on a new stream.
             auto slash = e->message_id.rfind('/');
             auto prev = slash == std::string::npos || slash == 0 ? std::string::npos : e->message_id.rfind('/', slash - 1);

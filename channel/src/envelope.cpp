@@ -1,11 +1,13 @@
 #include <xgate/base/text.hpp>
 #include <xgate/channel/envelope.hpp>
 
+#include <algorithm>
 #include <charconv>
 
 #include "random_hex.hpp"
 
 #include <xgate/channel/error.hpp>
+#include <xgate/store/credentials.hpp>
 #include <xgate/store/names.hpp>
 
 namespace xgate::channel {
@@ -25,12 +27,16 @@ std::string quoted(std::string_view s) { return "\"" + xgate::printable(s) + "\"
 
 bool is_valid_endpoint(std::string_view name) noexcept { return xgate::store::is_valid_name(name); }
 
-bool is_valid_kind(std::string_view kind) noexcept {
-  if (kind.empty() || kind.size() > 64) return false;
-  for (char c : kind)
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-      return false;
-  return true;
+// A kind and a grant's method name follow one rule: a grant may list either.
+bool is_valid_kind(std::string_view kind) noexcept { return xgate::store::is_valid_method(kind); }
+
+std::string_view method_of_kind(std::string_view kind) noexcept {
+  return kind.starts_with("call.") ? kind.substr(5) : kind;
+}
+
+bool kind_permitted(std::string_view kind, const std::vector<std::string>& methods) noexcept {
+  if (methods.empty() || kind == "reply" || kind == "fault") return true;
+  return std::binary_search(methods.begin(), methods.end(), method_of_kind(kind));
 }
 
 std::string new_stream() { return detail::random_hex(stream_digits / 2); }

@@ -20,6 +20,7 @@ const xgate::code_category& channel_category() noexcept {
       {E(remote_failure), "remote_failure", condition::internal, "a called method failed on the remote endpoint (its reason is in the message)"},
       {E(timeout), "timeout", condition::unavailable, "no reply to a call within its timeout"},
       {E(route_broken), "route_broken", condition::unavailable, "a multi-hop route (agent.hpp) failed at a named hop, or was closed"},
+      {E(access_denied), "access_denied", condition::access_denied, "a message or call outside the methods its sender's credential allows"},
   });
 #undef E
   return category;

@@ -4,11 +4,13 @@
 #include <cstring>
 #include <limits>
 
+#include <xgate/store/credentials.hpp>
 #include <xgate/store/names.hpp>
 
 namespace xgate::channel {
 
 namespace {
+constexpr std::size_t max_sender_methods = 8192;  // comma-joined: about a hundred names
 constexpr std::array<const char*, std::variant_size_v<frame>> kind_names{
     "hello", "challenge", "auth", "welcome", "refused", "message", "ack", "presence", "ping", "pong", "error"};
 
@@ -68,6 +70,7 @@ struct writer {
     put_bytes(out, e.kind);
     put_time(out, e.time);
     put_bytes(out, e.body);
+    put_bytes(out, store::join_methods(e.sender_methods));
   }
   void operator()(const frames::ack& f) { put_varint(out, f.seq); }
   void operator()(const frames::presence& f) {
@@ -147,7 +150,10 @@ class reader {
   }
   channel_errc code(const char* field) {
     std::uint64_t v = varint(field);
-    if (v == 0 || v > static_cast<std::uint64_t>(channel_errc::protocol)) fail(field, "unknown error code " + std::to_string(v));
+    // On the wire: the hub's own codes (up to protocol) and access_denied; the others are
+    // raised where they happen (a method fault carries its code by name).
+    if (v == 0 || (v > static_cast<std::uint64_t>(channel_errc::protocol) && v != static_cast<std::uint64_t>(channel_errc::access_denied)))
+      fail(field, "unknown error code " + std::to_string(v));
     return static_cast<channel_errc>(v);
   }
   std::chrono::system_clock::time_point time(const char* field) {
@@ -221,6 +227,10 @@ frame read_fields(std::size_t kind, reader& r) {
       e.kind = std::string(r.bytes("kind", 64));
       e.time = r.time("time");
       e.body = std::string(r.bytes("body"));
+      std::string_view methods = r.bytes("sender_methods", max_sender_methods);
+      auto parsed = store::parse_methods(methods);
+      if (!parsed) r.fail("sender_methods", "\"" + xgate::printable(methods) + "\" is not a list of method names");
+      e.sender_methods = std::move(*parsed);
       return f;
     }
     case 6: return frames::ack{r.varint("seq")};

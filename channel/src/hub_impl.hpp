@@ -108,6 +108,7 @@ struct hub::impl : std::enable_shared_from_this<hub::impl> {
     endpoint_state* state = nullptr;  // set once authenticated; endpoint states live as long as the hub
     std::string name;
     std::string credential_id;  // what it logged in with: checked again after revocations
+    std::vector<std::string> methods;  // what that credential may send (empty: everything)
     bool closed = false;
     steady::time_point opened = steady::now(), last_heard = opened;
 

@@ -214,6 +214,7 @@ void hub::impl::login(conn& c, authenticated who) {
   c.state = &s;
   c.name = who.endpoint;
   c.credential_id = who.credential_id;
+  c.methods = who.who.limits() ? who.who.limits()->methods : std::vector<std::string>{};
   s.principal = who.who.principal();
   s.connection = self;
   ++stats.online;

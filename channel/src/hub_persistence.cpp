@@ -12,6 +12,7 @@
 
 #include <xgate/base/text.hpp>
 #include <xgate/base/time.hpp>
+#include <xgate/store/credentials.hpp>
 
 namespace xgate::channel::hub_docs {
 
@@ -21,8 +22,9 @@ struct queued {
   std::uint64_t seq = 0;
   std::int64_t time_ns = 0, queued_ns = 0;
   std::string body;
+  std::string sender_methods;  // version 2: envelope::sender_methods, comma-joined
 };
-XGATE_TYPE(queued, "channel.queued", 1, (), (from, to, id, correlation, kind, seq, time_ns, queued_ns, body))
+XGATE_TYPE(queued, "channel.queued", 2, (), (from, to, id, correlation, kind, seq, time_ns, queued_ns, body, sender_methods))
 
 }  // namespace xgate::channel::hub_docs
 
@@ -91,6 +93,11 @@ void hub::impl::load() {
     e.time = std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
         std::chrono::nanoseconds(q.time_ns)));
     e.body = std::move(q.body);
+    auto methods = store::parse_methods(q.sender_methods);
+    if (!methods)
+      throw channel_error(channel_errc::bad_envelope, "queue document " + info.name + ": sender_methods \"" +
+                                                          xgate::printable(q.sender_methods) + "\" is not a list of methods");
+    e.sender_methods = std::move(*methods);
     endpoint_state& s = state_of(e.to);
     std::string key = e.from + " " + std::string(stream_of(e));
     s.bytes += e.body.size();
@@ -184,7 +191,8 @@ void hub::impl::log_event(log_record r, const std::string& reader1, const std::s
 // A queue document for e, queued at queued_ns, owned (and so readable) by the hub only.
 store_op hub::impl::queue_op(const envelope& e, const std::string& doc, std::int64_t queued_ns) {
   queued q{e.from, e.to, e.id, e.correlation, e.kind, e.seq,
-           std::chrono::duration_cast<std::chrono::nanoseconds>(e.time.time_since_epoch()).count(), queued_ns, e.body};
+           std::chrono::duration_cast<std::chrono::nanoseconds>(e.time.time_since_epoch()).count(), queued_ns, e.body,
+           store::join_methods(e.sender_methods)};
   auto qr = xgate::rights::owned_by(options.principal);
   return store_op{false, doc, to_xml(q, encode_options{.indent = 0, .rights = qr})};
 }

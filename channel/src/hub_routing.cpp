@@ -7,6 +7,7 @@
 #include <xgate/channel/envelope.hpp>
 #include <xgate/base/text.hpp>
 #include <xgate/base/time.hpp>
+#include <xgate/store/credentials.hpp>
 
 namespace xgate::channel {
 
@@ -98,7 +99,13 @@ void hub::impl::on_message(conn& c, frames::message m) {
   } else {
     b = &state_of(e.to);
     std::string key = e.from + " " + std::string(stream_of(e));
-    if (b->broken.contains(key)) {
+    if (!kind_permitted(e.kind, c.methods)) {
+      b->broken.insert(key);  // the receiver would wait for it: the sender starts a new stream
+      refusal = channel_error(channel_errc::access_denied,
+                              "message " + e.id + " to \"" + e.to + "\": method \"" + std::string(method_of_kind(e.kind)) +
+                                  "\" is not among the methods credential " + c.credential_id + " allows (" +
+                                  store::join_methods(c.methods) + ")");
+    } else if (b->broken.contains(key)) {
       refusal = channel_error(channel_errc::buffer_full, "message " + e.id + " to \"" + e.to +
                                                              "\": an earlier message of its stream was refused");
     } else if (b->out.unacked() + b->pending >= options.max_queue_messages ||
@@ -116,9 +123,10 @@ void hub::impl::on_message(conn& c, frames::message m) {
     note("refused from " + c.name + " (" + c.peer + "): " + refusal->detail());
     r.event = "refused";
     r.code = to_string(refusal->reason());
-    r.detail = xgate::printable(refusal->detail());
+    // Built from checked names and kinds (and printable() where not): whole, not clipped.
+    r.detail = refusal->detail();
     item.ops.push_back(log_op(std::move(r), a.principal, {}));
-    frames::error err{refusal->reason(), xgate::printable(refusal->detail()), e.id};
+    frames::error err{refusal->reason(), refusal->detail(), e.id};
     std::string from = c.name;
     item.done = [this, from, seq, gen, err = std::move(err)](bool ok) mutable {
       ++stats.messages_refused;
@@ -128,6 +136,7 @@ void hub::impl::on_message(conn& c, frames::message m) {
     };
   } else {
     r.event = "forwarded";
+    e.sender_methods = c.methods;  // the receiver checks calls against it, whatever the sender wrote
     std::string to_principal = principal_of(e.to);
     item.ops.push_back(log_op(std::move(r), a.principal, to_principal));
     std::int64_t queued_ns =

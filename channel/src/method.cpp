@@ -1,6 +1,7 @@
 #include <xgate/channel/method.hpp>
 
 #include <xgate/channel/agent.hpp>
+#include <xgate/store/credentials.hpp>
 
 #include <sodium.h>
 
@@ -39,6 +40,28 @@ methods::~methods() {
 
 std::function<void(envelope)> methods::on_message(std::function<void(envelope)> rest) {
   return [this, rest = std::move(rest)](envelope e) { dispatch(std::move(e), rest); };
+}
+
+std::function<void(const frames::error&)> methods::on_error(std::function<void(const frames::error&)> rest) {
+  return [this, rest = std::move(rest)](const frames::error& err) {
+    if (!err.message_id.empty()) {
+      std::lock_guard lock(mutex_);
+      channel_error failure(err.code, err.reason);
+      bool claimed = false;
+      for (auto& [id, p] : pending_)
+        if (p->message_id == err.message_id) {
+          p->failed = failure;
+          claimed = true;
+          changed_.notify_all();
+          break;
+        }
+      if (!claimed) {
+        unclaimed_errors_.emplace_back(err.message_id, failure);
+        if (unclaimed_errors_.size() > 64) unclaimed_errors_.pop_front();
+      }
+    }
+    if (rest) rest(err);
+  };
 }
 
 void methods::bind(endpoint& e) {
@@ -114,7 +137,11 @@ void methods::work() {
     std::string method = call.kind.substr(call_prefix.size());
     std::string kind = "reply", body;
     method_fault fault;
-    if (!h) {
+    if (!kind_permitted(call.kind, call.sender_methods)) {
+      // The hub refuses these already; a receiver checks too, as every node must (hub.hpp).
+      fault = {"access_denied", call.to + " refuses method \"" + method + "\" from \"" + call.from +
+                                    "\": its credential allows only " + store::join_methods(call.sender_methods)};
+    } else if (!h) {
       fault = {"no_method", call.to + " serves no method \"" + method + "\""};
     } else {
       try {
@@ -155,14 +182,26 @@ envelope methods::exchange(envelope call, const std::string& method, std::chrono
     std::lock_guard lock(mutex_);
     pending_[id] = std::make_shared<pending>();  // before sending: the reply may come back at once
   }
+  std::string message_id;
   try {
     std::shared_lock bound(bind_mutex_);
     if (!endpoint_) throw channel_error(channel_errc::protocol, "methods: no endpoint bound (call bind() first)");
-    endpoint_->send(std::move(call));
+    message_id = endpoint_->send(std::move(call));
   } catch (...) {
     std::lock_guard lock(mutex_);
     pending_.erase(id);
     throw;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    std::shared_ptr<pending>& p = pending_.at(id);
+    p->message_id = message_id;
+    for (auto it = unclaimed_errors_.begin(); it != unclaimed_errors_.end(); ++it)
+      if (it->first == message_id) {
+        p->failed = it->second;
+        unclaimed_errors_.erase(it);
+        break;
+      }
   }
   return await_reply(to, method, id, timeout);
 }

@@ -531,6 +531,7 @@ class http_session_impl final : public xgate::store::session {
     if (!request.subtree) q.emplace_back("subtree", "0");
     if (request.ttl) q.emplace_back("ttl", seconds_text(*request.ttl));
     if (!request.label.empty()) q.emplace_back("label", request.label);
+    if (!request.methods.empty()) q.emplace_back("methods", xgate::store::join_methods(request.methods));
     std::string target = prefixed("/credential", request.scope) + query_string(q);
     auto r = call(http::verb::post, target, {}, "issue_credential", request.scope);
     auto doc = parse_xml(url(target), r.body, "credential");
@@ -557,6 +558,9 @@ class http_session_impl final : public xgate::store::session {
       auto rights = xgate::store::right_set::parse(attr("rights"));
       if (!rights) bad_response(url("/credentials"), "rights \"" + std::string(attr("rights")) + "\" is not a list of rights");
       c.granted.rights = *rights;
+      auto methods = xgate::store::parse_methods(attr("methods"));
+      if (!methods) bad_response(url("/credentials"), "methods \"" + std::string(attr("methods")) + "\" is not a list of methods");
+      c.granted.methods = std::move(*methods);
       if (n.attribute("expires")) c.granted.expires = to_time(url("/credentials"), attr("expires"), "expires");
       out.push_back(std::move(c));
     }

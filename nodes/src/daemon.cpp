@@ -62,6 +62,7 @@ struct node_daemon::impl {
     eo.name = endpoint_name;
     eo.secret = token;
     eo.on_message = streams.wrap(routes.on_message(methods.on_message()));
+    eo.on_error = methods.on_error();
     ep.emplace(std::move(eo));
     streams.ep = &*ep;
     methods.bind(*ep);

@@ -86,6 +86,7 @@ struct remote::impl {
     eo.name = name;
     eo.secret = token;
     eo.on_message = streams.wrap(router.on_message(methods.on_message()));
+    eo.on_error = methods.on_error();
     try {
       ep.emplace(std::move(eo));
       streams.ep = &*ep;
@@ -223,6 +224,9 @@ struct remote::impl {
         r = methods.call<Reply>(route_to(node, agents), method, args, opt.call_timeout);
       }
     } catch (const ch::channel_error& e) {
+      // Refused by the hub or the node: this credential may not call the method.
+      if (e.reason() == ch::channel_errc::access_denied)
+        throw remote_error("access_denied", "node \"" + node + "\" (" + method + "): " + e.what());
       throw remote_error(remote_errc::unavailable, "node \"" + node + "\" (" + method + "): " + e.what());
     }
     if (!r.code.empty()) throw remote_error(r.code, r.error);

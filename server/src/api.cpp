@@ -366,10 +366,13 @@ response lease_route(exchange& x, const request& req, const std::string& name, s
   return xml_response(req, http::status::ok, std::move(body), info.revision);
 }
 
-// ` scope="S" subtree="1" rights="R"`: a grant as POST /credential, GET /credentials and
+// ` scope="S" subtree="1" rights="R" [methods="M"]`: a grant as POST /credential, GET /credentials and
 // GET /whoami show it (each adds its expiry where its format puts it).
 std::string grant_attributes(const store::grant& g) {
-  return " scope=\"" + escape(g.scope) + "\" subtree=\"" + (g.subtree ? "1" : "0") + "\" rights=\"" + g.rights.to_string() + "\"";
+  std::string out = " scope=\"" + escape(g.scope) + "\" subtree=\"" + (g.subtree ? "1" : "0") + "\" rights=\"" +
+                    g.rights.to_string() + "\"";
+  if (!g.methods.empty()) out += " methods=\"" + store::join_methods(g.methods) + "\"";
+  return out;
 }
 
 // DELETE /credential/ID: revokes the caller's credential ID and every one issued through it.
@@ -403,7 +406,7 @@ response credential_route(exchange& x, const request& req, const std::string& sc
   if (req.method() == http::verb::delete_) return revoke_route(x, req, scope, query);
   require(req, {http::verb::post, http::verb::delete_}, "POST, DELETE");
   store::caller who = authenticate(x, req, false);
-  params p(query, "credential", {"rights", "subtree", "ttl", "label"});
+  params p(query, "credential", {"rights", "subtree", "ttl", "label", "methods"});
   store::credential_request c;
   c.scope = scope;
   if (const std::string* r = p.get("rights")) {
@@ -417,6 +420,13 @@ response credential_route(exchange& x, const request& req, const std::string& sc
   }
   if (auto ttl = seconds_param(p, "ttl")) c.ttl = std::chrono::seconds(*ttl);
   if (const std::string* l = p.get("label")) c.label = *l;
+  if (const std::string* m = p.get("methods")) {
+    auto methods = store::parse_methods(*m);
+    if (!methods || methods->empty())
+      throw bad_request("bad query parameter \"methods\": \"" + *m +
+                        "\" is not a list of method names (each 1..64 bytes of [A-Za-z0-9._-], comma-separated)");
+    c.methods = std::move(*methods);
+  }
   std::string token = x.store.issue_credential(who, c);
   // The grant as the store recorded it (the id, an expiry inherited from a parent).
   store::caller issued = x.store.authenticate(token);

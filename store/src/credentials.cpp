@@ -1,6 +1,8 @@
 #include <xgate/store/credentials.hpp>
 #include <xgate/store/names.hpp>
 
+#include <algorithm>
+
 namespace xgate::store {
 
 namespace {
@@ -43,14 +45,54 @@ bool grant::covers(std::string_view name) const noexcept {
   return subtree ? is_under(name, scope) : name == scope;
 }
 
+bool grant::allows_method(std::string_view method) const noexcept {
+  return methods.empty() || std::binary_search(methods.begin(), methods.end(), method);
+}
+
 bool grant::within(const grant& other) const noexcept {
   if (principal != other.principal || !rights.within(other.rights)) return false;
+  if (!other.methods.empty() &&
+      (methods.empty() || !std::includes(other.methods.begin(), other.methods.end(), methods.begin(), methods.end())))
+    return false;
   if (other.expires && (!expires || *expires > *other.expires)) return false;
   if (!other.covers(scope)) return false;
   // A subtree is within a subtree that covers its root; a single document is within either.
   if (subtree && !other.subtree) return false;
   if (scope.empty() && !other.scope.empty()) return false;
   return true;
+}
+
+bool is_valid_method(std::string_view text) noexcept {
+  if (text.empty() || text.size() > 64) return false;
+  for (char c : text)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+      return false;
+  return true;
+}
+
+std::optional<std::vector<std::string>> parse_methods(std::string_view text) {
+  std::vector<std::string> out;
+  if (text.empty()) return out;
+  for (;;) {
+    std::size_t comma = text.find(',');
+    std::string_view item = text.substr(0, comma);
+    if (!is_valid_method(item)) return std::nullopt;
+    out.emplace_back(item);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::string join_methods(const std::vector<std::string>& methods) {
+  std::string out;
+  for (const std::string& m : methods) {
+    if (!out.empty()) out += ',';
+    out += m;
+  }
+  return out;
 }
 
 }  // namespace xgate::store

@@ -36,6 +36,7 @@ class reader {
     in_.remove_prefix(sizeof(T));
     return v;
   }
+  bool done() const noexcept { return in_.empty(); }
   std::string_view str() {
     auto n = get<std::uint32_t>();
     need(n);
@@ -139,6 +140,8 @@ std::string encode_credential(const credential_record& c) {
   put_int(out, c.info.granted.expires ? to_ns(*c.info.granted.expires) : std::int64_t{0});
   put_str(out, c.info.parent);
   put_str(out, c.info.label);
+  // Added in the second record layout: a record that ends after the label has no methods.
+  if (!c.info.granted.methods.empty()) put_str(out, join_methods(c.info.granted.methods));
   return out;
 }
 
@@ -157,6 +160,11 @@ credential_record decode_credential(std::string_view id, std::string_view bytes)
   if (auto expires = r.get<std::int64_t>()) c.info.granted.expires = from_ns(expires);
   c.info.parent = std::string(r.str());
   c.info.label = std::string(r.str());
+  if (!r.done()) {
+    auto methods = parse_methods(r.str());
+    if (!methods) throw store_error(store_errc::lmdb, "read credential", id, "bad methods in credential record");
+    c.info.granted.methods = std::move(*methods);
+  }
   return c;
 }
 

@@ -1,6 +1,7 @@
 // The store's rules for credentials: issuing within the issuer's grant, chains that hold
 // only while every link holds, listing and revoking a principal's own.
 #include <xgate/store/store.hpp>
+#include <xgate/base/text.hpp>
 
 #include <algorithm>
 
@@ -61,10 +62,18 @@ std::string store::issue_credential(const caller& who, const credential_request&
   credential_record c;
   c.info.issued = clock::now();
   c.info.label = request.label;
-  c.info.granted = grant{who.principal(), std::string(scope), request.subtree, request.rights, std::nullopt};
+  for (const std::string& m : request.methods)
+    if (!is_valid_method(m))
+      throw store_error(store_errc::bad_credential, op, scope,
+                        "method \"" + xgate::printable(m) + "\" is not 1..64 bytes of [A-Za-z0-9._-]");
+  c.info.granted = grant{who.principal(), std::string(scope), request.subtree, request.rights, std::nullopt, request.methods};
+  std::vector<std::string>& methods = c.info.granted.methods;
+  std::sort(methods.begin(), methods.end());
+  methods.erase(std::unique(methods.begin(), methods.end()), methods.end());
   if (request.ttl) c.info.granted.expires = c.info.issued + *request.ttl;
   if (const grant* parent = who.limits()) {
     if (!request.ttl) c.info.granted.expires = parent->expires;  // a child never outlives its parent
+    if (methods.empty()) methods = parent->methods;             // nor does more than it
     if (!c.info.granted.within(*parent)) throw xgate::access_denied(who.principal(), std::string(op), std::string(scope));
     c.info.parent = who.credential_id();
   }

@@ -487,6 +487,8 @@ TEST_F(XgateStoreCli, CredentialTokensActWithinTheirGrant) {
   expect_failure(as_token({"get", "private/y"}), 3, "private/y");
   expect_failure(as_token({"rm", "shared/x"}), 3);
   expect_failure(store("alice", {"credential", "--rights", "fly"}), 1, "fly");
+  expect_failure(store("alice", {"credential", "--methods", "status,move kill"}), 1,
+                 "--methods: \"status,move kill\" is not a list of method names");
   result whole = store("alice", {"credential", "shared/x", "--rights", "read,write", "--no-subtree"});
   expect_success(whole);
   EXPECT_NE(lines(whole.out).at(0), token);
@@ -612,6 +614,10 @@ TEST_F(XgateServerCli, PutGetLsQueryTakeRmOverHttp) {
   expect_success(remote(alice, {"revoke", id}));
   expect_failure(remote(token, {"get", "orders/2"}), 3);
   EXPECT_EQ(remote(alice, {"credentials"}).out.find(id), std::string::npos);
+
+  // Narrowed to methods over HTTP: listed with them.
+  expect_success(remote(alice, {"credential", "--methods", "status,result", "--label", "watcher"}));
+  EXPECT_NE(remote(alice, {"credentials"}).out.find(" methods=result,status issued="), std::string::npos);
 }
 
 }  // namespace

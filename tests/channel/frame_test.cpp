@@ -120,6 +120,19 @@ TEST(Frame, HostileBytesGiveTypedErrorsNamingWhatAndWhere) {
   auto err = catch_channel_error([&] { (void)decode_payload(encode_payload(frames::message{1, e})); });
   EXPECT_EQ(err.code(), channel_errc::bad_envelope);
   EXPECT_NE(std::string(err.what()).find("node/b/0123456789abcdef/1"), std::string::npos) << err.what();
+
+  // The methods a hub stamps: a list of method names, or refused naming the field.
+  envelope limited = testing::sample_envelope();
+  limited.sender_methods = {"result", "status"};
+  EXPECT_EQ(std::get<frames::message>(decode_payload(encode_payload(frames::message{1, limited}))).env.sender_methods,
+            limited.sender_methods);
+  limited.sender_methods = {"x y"};
+  std::string bad = encode_payload(frames::message{1, limited});
+  EXPECT_EQ(msg(bad), "channel: frame message at byte " + std::to_string(bad.size() - 4) +
+                                    ": field \"sender_methods\": \"x y\" is not a list of method names");
+  // access_denied travels in error frames; the codes raised only at the ends do not.
+  EXPECT_EQ(std::get<frames::error>(decode_payload(encode_payload(frames::error{channel_errc::access_denied, "no", "a/0123456789abcdef/1"}))).code,
+            channel_errc::access_denied);
 }
 
 // A small in-process fuzz run (the libFuzzer target does more): mutated frames decode or

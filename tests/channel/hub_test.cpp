@@ -474,6 +474,63 @@ TEST_F(Hub, ARevokedCredentialEndsItsSessionAndItsNextLogin) {
   EXPECT_NE(log.str().find("hub: ending the session of alice (tcp 127.0.0.1:"), std::string::npos) << log.str();
 }
 
+// A credential narrowed to methods: the hub refuses every other kind with access_denied
+// naming it (and the stream goes on afresh), and stamps what it lets through with the limits.
+TEST_F(Hub, ACredentialLimitedToMethodsSendsOnlyThoseAndItsMessagesSaySo) {
+  store::credential_request r;
+  r.methods = {"status", "chat"};
+  std::string alice = token("alice", r);
+  std::string id = st->authenticate(alice).credential_id();
+  endpoint a(options("alice", alice));
+  endpoint b(options("bob", token("bob")));
+  a.start();
+  b.start();
+  ASSERT_TRUE(a.wait_connected(5s)) << a.last_error();
+  ASSERT_TRUE(b.wait_connected(5s)) << b.last_error();
+
+  std::string moved = a.send("bob", "call.move", "<move/>");
+  std::string wiped = a.send("bob", "wipe", "<wipe/>");
+  ASSERT_TRUE(eventually([&] { return a.errors().size() == 2; }));
+  std::vector<frames::error> errors = a.errors();
+  EXPECT_EQ(errors[0].code, channel_errc::access_denied);
+  EXPECT_EQ(errors[0].message_id, moved);
+  EXPECT_EQ(errors[0].reason, "message " + moved + " to \"bob\": method \"move\" is not among the methods credential " + id +
+                                  " allows (chat,status)");
+  EXPECT_EQ(errors[1].message_id, wiped);
+  EXPECT_EQ(errors[1].code, channel_errc::access_denied);  // a new stream after the refusal: not buffer_full
+
+  // Within the limits (also with limits the sender claims for itself): delivered, stamped.
+  envelope e;
+  e.from = "alice";
+  e.to = "bob";
+  e.kind = "call.status";
+  e.body = "<status/>";
+  a.send(e);
+  auto m = b.receive(5s);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->kind, "call.status");
+  EXPECT_EQ(m->sender_methods, (std::vector<std::string>{"chat", "status"}));
+  a.send("bob", "reply", "<answer/>");  // answers are always allowed
+  m = b.receive(5s);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->kind, "reply");
+  // bob holds every method: whatever bob claims, alice sees no limits.
+  envelope claim;
+  claim.from = "bob";
+  claim.to = "alice";
+  claim.kind = "chat";
+  claim.body = "<hi/>";
+  claim.sender_methods = {"chat"};
+  b.send(claim);
+  m = a.receive(5s);
+  ASSERT_TRUE(m);
+  EXPECT_TRUE(m->sender_methods.empty());
+  EXPECT_TRUE(b.errors().empty());
+
+  auto refusals = st->query("log", "//channel.log[event='refused'][code='access_denied']", store::caller("xgate-hub"));
+  EXPECT_EQ(refusals.size(), 2u);
+}
+
 TEST_F(Hub, QueueLimitRefusesWithBufferFullAndTheNextStreamGoesThrough) {
   stop_hub();
   hub_options o;

@@ -2,6 +2,7 @@
 // that travels by reference through the store.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <numeric>
 
@@ -110,6 +111,73 @@ TEST_F(Method, TypedCallsFaultsAndTimeouts) {
   EXPECT_EQ(ma.call<Sum>("bob", "sum", SumArgs{{5}}, 5s).total, 5);
   EXPECT_EQ(catch_channel_error([&] { (void)ma.call<Sum>("bob", "bad method!", SumArgs{}, 5s); }).code(),
             channel_errc::bad_envelope);
+  ma.unbind();
+  mb.unbind();
+}
+
+// A caller whose credential allows some methods: the hub refuses the others at once (not at
+// the call's timeout), and the receiver refuses them too when a call reaches it stamped so.
+TEST_F(Method, ACallOutsideTheCallersMethodsIsAccessDenied) {
+  methods ma, mb;
+  endpoint_options ao = options("alice", ma);
+  store::credential_request narrowed;
+  narrowed.methods = {"sum"};
+  ao.secret = st->issue_credential(store::caller("alice"), narrowed);
+  ao.on_error = ma.on_error();
+  endpoint a(ao), b(options("bob", mb));
+  ma.bind(a);
+  mb.bind(b);
+  std::atomic<int> wiped{0};
+  mb.serve<SumArgs, Sum>("sum", [](const SumArgs& args, const call_info&) {
+    return Sum{std::accumulate(args.numbers.begin(), args.numbers.end(), 0L), "bob"};
+  });
+  mb.serve<SumArgs, Sum>("wipe", [&](const SumArgs&, const call_info&) {
+    ++wiped;
+    return Sum{};
+  });
+  a.start();
+  b.start();
+  ASSERT_TRUE(a.wait_connected(5s)) << a.last_error();
+  ASSERT_TRUE(b.wait_connected(5s)) << b.last_error();
+
+  EXPECT_EQ(ma.call<Sum>("bob", "sum", SumArgs{{1, 2}}, 5s).total, 3);
+  auto t0 = std::chrono::steady_clock::now();
+  channel_error denied = catch_channel_error([&] { (void)ma.call<Sum>("bob", "wipe", SumArgs{}, 30s); });
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 20s);  // the refusal, not the timeout
+  EXPECT_EQ(denied.code(), channel_errc::access_denied);
+  const std::string what = denied.what();
+  EXPECT_TRUE(what.starts_with("channel: call wipe on \"bob\": message alice/")) << what;
+  EXPECT_TRUE(what.ends_with(" to \"bob\": method \"wipe\" is not among the methods credential " +
+                             st->authenticate(ao.secret).credential_id() + " allows (sum)"))
+      << what;
+  EXPECT_EQ(ma.call<Sum>("bob", "sum", SumArgs{{4}}, 5s).total, 4);  // and calls go on
+
+  // The receiver's own check: a call stamped with limits that exclude it never reaches the
+  // handler; the caller gets the fault access_denied.
+  endpoint_options co = options("carol", ma);
+  co.on_message = {};
+  endpoint c(co);
+  c.start();
+  ASSERT_TRUE(c.wait_connected(5s));
+  envelope call;
+  call.from = "carol";
+  call.to = "bob";
+  call.kind = "call.wipe";
+  call.correlation = "c-1";
+  call.id = "carol/0123456789abcdef/1";
+  call.seq = 1;
+  call.body = "<x/>";
+  call.sender_methods = {"sum"};
+  mb.on_message()(call);
+  auto fault = c.receive(5s);
+  ASSERT_TRUE(fault);
+  EXPECT_EQ(fault->kind, "fault");
+  EXPECT_EQ(fault->correlation, "c-1");
+  method_fault f = from_xml<method_fault>(fault->body);
+  EXPECT_EQ(f.code, "access_denied");
+  EXPECT_EQ(f.reason, "bob refuses method \"wipe\" from \"carol\": its credential allows only sum");
+  EXPECT_EQ(wiped, 0);
+  c.stop();
   ma.unbind();
   mb.unbind();
 }

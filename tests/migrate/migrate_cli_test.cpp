@@ -274,6 +274,36 @@ TEST_F(MigrateCli, MovesToANodeLackingTheTypeOrToAnUnknownNodeFailAndTheJobKeeps
   EXPECT_EQ(j.state, xm::job_state::running);
   EXPECT_EQ(j.node, "A");
 
+  // A credential of alice's narrowed to the reading methods (xgate store credential
+  // --methods): ps and log work, move, kill and suspend are refused naming the method.
+  std::string alice_token = read_file(dir / "alice.secret");
+  alice_token.erase(alice_token.find_last_not_of("\r\n") + 1);
+  ::setenv("XGATE_TOKEN", alice_token.c_str(), 1);
+  cli_result issued = run_to_end({XGATE_CLI_PATH, "store", "credential", "--server", store, "--methods", "status,list,log,result",
+                                  "--label", "read-only"},
+                                 dir / "credential.err");
+  ::unsetenv("XGATE_TOKEN");
+  EXPECT_CLI(issued, 0);
+  std::string reader_token = issued.out.substr(0, issued.out.find('\n'));
+  xgate::testing::write_secret_file(dir / "reader.secret", reader_token);
+  const std::vector<std::string> as_reader{"--secret-file", (dir / "reader.secret").string()};
+  for (std::vector<std::string> cmd :
+       std::vector<std::vector<std::string>>{{"move", id, "--to", "B"}, {"kill", id}, {"suspend", id}}) {
+    cmd.insert(cmd.end(), as_reader.begin(), as_reader.end());
+    cli_result r = cli(cmd);
+    EXPECT_CLI(r, 2);
+    EXPECT_NE(r.err.find(": method \"" + cmd[0] + "\" is not among the methods credential "), std::string::npos)
+        << cmd[0] << ": " << r.err;
+    EXPECT_NE(r.err.find(" allows (list,log,result,status)"), std::string::npos) << r.err;
+  }
+  cli_result reader_ps = cli({"ps", "--secret-file", (dir / "reader.secret").string()});
+  EXPECT_CLI(reader_ps, 0);
+  EXPECT_NE(reader_ps.out.find(id), std::string::npos) << reader_ps.out;
+  EXPECT_CLI(cli({"log", id, "--secret-file", (dir / "reader.secret").string()}), 0);
+  j = alice->status(id);
+  EXPECT_EQ(j.state, xm::job_state::running);
+  EXPECT_EQ(j.node, "A");
+
   EXPECT_CLI(cli({"suspend", id}), 0);
   EXPECT_EQ(alice->status(id).state, xm::job_state::suspended);
   EXPECT_CLI(cli({"move", id, "--to", "B"}), 5);  // only a running job moves

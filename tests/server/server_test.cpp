@@ -365,6 +365,14 @@ TEST_F(ServerTest, CredentialIsIssuedAndUsed) {
   EXPECT_NE(r.body().find("scope=\"\" subtree=\"1\" rights=\"read,write,delete,copy\"/>"), std::string::npos) << r.body();
   r = call(http::verb::post, "/credential/docs/a?subtree=0&rights=read,write", alice);
   EXPECT_NE(r.body().find("scope=\"docs/a\" subtree=\"0\" rights=\"read,write\"/>"), std::string::npos) << r.body();
+  // narrowed to channel methods: shown where the grant is
+  r = call(http::verb::post, "/credential?methods=status,result,list", alice);
+  EXPECT_EQ(r.result_int(), 201) << r.body();
+  EXPECT_NE(r.body().find("rights=\"read,write,delete,copy\" methods=\"list,result,status\"/>"), std::string::npos) << r.body();
+  std::string narrowed = r.body().substr(19, r.body().find('"', 19) - 19);
+  r = call(http::verb::get, "/whoami", narrowed);
+  EXPECT_NE(r.body().find(" methods=\"list,result,status\""), std::string::npos) << r.body();
+  EXPECT_NE(call(http::verb::get, "/credentials", alice).body().find(" methods=\"list,result,status\""), std::string::npos);
 }
 
 // The caller's credentials are listed without their tokens, and a revoked one (with what was
@@ -477,6 +485,10 @@ TEST_F(ServerTest, BadQueryParameterIs400AndNothingIsWritten) {
   expect_error(call(http::verb::post, "/credential?rights=fly", alice), 400, "bad_request",
                "bad query parameter \"rights\": \"fly\" is not a list of read, write, delete, copy (or all)");
   expect_error(call(http::verb::post, "/credential?subtree=2", alice), 400, "bad_request");
+  expect_error(call(http::verb::post, "/credential?methods=status,move%20kill", alice), 400, "bad_request",
+               "bad query parameter \"methods\": \"status,move kill\" is not a list of method names (each 1..64 bytes of "
+               "[A-Za-z0-9._-], comma-separated)");
+  expect_error(call(http::verb::post, "/credential?methods=", alice), 400, "bad_request");
   // no rights at all: the store refuses the request itself
   response none = call(http::verb::post, "/credential?rights=", alice);
   EXPECT_EQ(none.result_int(), 400) << none.body();

@@ -48,7 +48,7 @@ TEST(RightSet, ParsesAndPrints) {
 }
 
 TEST(Grant, CoversItsScopeSegmentWise) {
-  xs::grant g{"alice", "pay/2026", true, xs::right_set{right::read}, std::nullopt};
+  xs::grant g{"alice", "pay/2026", true, xs::right_set{right::read}, std::nullopt, {}};
   EXPECT_TRUE(g.covers("pay/2026"));
   EXPECT_TRUE(g.covers("pay/2026/slip-1"));
   EXPECT_FALSE(g.covers("pay/20261"));
@@ -56,12 +56,67 @@ TEST(Grant, CoversItsScopeSegmentWise) {
   g.subtree = false;
   EXPECT_TRUE(g.covers("pay/2026"));
   EXPECT_FALSE(g.covers("pay/2026/slip-1"));
-  xs::grant everything{"alice", "", true, xs::right_set::all(), std::nullopt};
+  xs::grant everything{"alice", "", true, xs::right_set::all(), std::nullopt, {}};
   EXPECT_TRUE(g.within(everything));
   EXPECT_FALSE(everything.within(g));
   xs::grant other_principal = g;
   other_principal.principal = "bob";
   EXPECT_FALSE(other_principal.within(everything));
+}
+
+TEST(Grant, MethodsNarrowItAndChildrenStayWithinThem) {
+  EXPECT_EQ(xs::parse_methods("status,result,status"), (std::vector<std::string>{"result", "status"}));
+  EXPECT_EQ(xs::parse_methods(""), std::vector<std::string>{});
+  EXPECT_EQ(xs::parse_methods("status,"), std::nullopt);
+  EXPECT_EQ(xs::parse_methods("a,,b"), std::nullopt);
+  EXPECT_EQ(xs::parse_methods("move kill"), std::nullopt);
+  EXPECT_EQ(xs::parse_methods(std::string(65, 'm')), std::nullopt);
+  EXPECT_EQ(xs::join_methods({"result", "status"}), "result,status");
+
+  xs::grant all{"alice", "", true, xs::right_set::all(), std::nullopt, {}};
+  xs::grant reads = all;
+  reads.methods = {"list", "result", "status"};
+  xs::grant fewer = all;
+  fewer.methods = {"status"};
+  xs::grant other = all;
+  other.methods = {"kill"};
+  EXPECT_TRUE(all.allows_method("kill"));
+  EXPECT_TRUE(reads.allows_method("status"));
+  EXPECT_FALSE(reads.allows_method("kill"));
+  EXPECT_TRUE(reads.within(all));
+  EXPECT_FALSE(all.within(reads));  // every method is more than three
+  EXPECT_TRUE(fewer.within(reads));
+  EXPECT_FALSE(reads.within(fewer));
+  EXPECT_FALSE(other.within(reads));
+}
+
+TEST_P(StoreConformance, ACredentialNarrowedToMethodsKeepsThemAndPassesThemOn) {
+  xs::store s = open();
+  xs::credential_request r = request("", xs::right_set::all());
+  r.methods = {"status", "result", "list", "status"};
+  std::string token = s.issue_credential("alice", r);
+  xs::caller c = s.authenticate(token);
+  const std::vector<std::string> expected{"list", "result", "status"};
+  EXPECT_EQ(c.limits()->methods, expected);
+  ASSERT_EQ(s.credentials("alice").size(), 1u);
+  EXPECT_EQ(s.credentials("alice")[0].granted.methods, expected);
+
+  // A child without methods of its own inherits its parent's; one with others is refused.
+  xs::caller child = s.authenticate(s.issue_credential(c, request("", xs::right_set{right::read})));
+  EXPECT_EQ(child.limits()->methods, expected);
+  xs::credential_request narrower = request("", xs::right_set{right::read});
+  narrower.methods = {"status"};
+  EXPECT_EQ(s.authenticate(s.issue_credential(c, narrower)).limits()->methods, std::vector<std::string>{"status"});
+  xs::credential_request wider = request("", xs::right_set{right::read});
+  wider.methods = {"kill", "status"};
+  EXPECT_EQ(denied([&] { (void)s.issue_credential(c, wider); }), "alice issue credential ");
+
+  xs::credential_request bad = request("a", xs::right_set{right::read});
+  bad.methods = {"status", "move kill"};
+  EXPECT_EQ(catch_store_error([&] { (void)s.issue_credential("alice", bad); }).what(),
+            std::string("store: issue credential \"a\": method \"move kill\" is not 1..64 bytes of [A-Za-z0-9._-]"));
+  // A credential without methods has none (every method), as before methods existed.
+  EXPECT_TRUE(s.authenticate(s.issue_credential("alice", request("", xs::right_set::all()))).limits()->methods.empty());
 }
 
 TEST_P(StoreConformance, ATokenActsForItsPrincipalWithinItsGrant) {

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace xgate::channel {
 
@@ -30,8 +31,21 @@ struct envelope {
   std::string kind;           // what the message is for ("call", "result", "chat", ...)
   std::chrono::system_clock::time_point time;  // when the sender made it
   std::string body;           // an xgate document (XML), carried verbatim
+  // The methods the sender's credential allows (store::grant::methods), as the hub that
+  // authenticated it says: empty for every one. The hub sets it on every message it
+  // forwards, replacing whatever the sender put there; receivers check calls against it
+  // (kind_permitted). Over XMPP it stays empty: Prosody knows no such limits.
+  std::vector<std::string> sender_methods;
   friend bool operator==(const envelope&, const envelope&) = default;
 };
+
+// Whether a message of this kind is within methods (sorted, as store::grant::methods):
+// every kind when methods is empty; "call.M" when M is listed; "reply" and "fault" always
+// (they answer a call made to the sender, and a receiver drops one it did not ask for);
+// any other kind when the kind itself is listed.
+[[nodiscard]] bool kind_permitted(std::string_view kind, const std::vector<std::string>& methods) noexcept;
+// The name kind_permitted looks for: M for "call.M", else the kind.
+[[nodiscard]] std::string_view method_of_kind(std::string_view kind) noexcept;
 
 // The store's name rules (xgate::store::is_valid_name).
 [[nodiscard]] bool is_valid_endpoint(std::string_view name) noexcept;

@@ -30,6 +30,7 @@ enum class channel_errc {
   remote_failure,    // a called method failed on the remote endpoint (its reason is in the message)
   timeout,           // no reply to a call within its timeout
   route_broken,      // a multi-hop route (agent.hpp) failed at a named hop, or was closed
+  access_denied,     // a message or call outside the methods its sender's credential allows
 };
 }  // namespace xgate::channel
 

@@ -39,7 +39,10 @@
 // that never log in hold little memory.
 //
 // Delivery: a message is checked (sender = the authenticated endpoint, spoofed: an error
-// frame and a "refused" log entry, nothing forwarded), then its queue document
+// frame and a "refused" log entry, nothing forwarded; its kind within the methods of the
+// credential the sender logged in with, store::grant::methods and kind_permitted, else
+// error(access_denied) naming the method, likewise; it goes out stamped with those methods,
+// envelope::sender_methods, for the receiver to check again), then its queue document
 // (channel/queue/TO/COUNTER) and its log document (log/DAY/TIME-INSTANCE-N) are written
 // in one store batch shared with other messages that arrived within
 // hub_options::group_commit (group commit: one fsync for many messages); only after that

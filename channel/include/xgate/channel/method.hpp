@@ -12,7 +12,9 @@
 // On the wire a call is a message of kind "call.METHOD" whose body is the arguments
 // (checked by a message_codec on both sides) and whose correlation is a fresh call id; the
 // reply has kind "reply" (the result) or "fault" (a MethodFault: code and reason) and the
-// same correlation. Handlers run on the methods object's own worker threads, so they may
+// same correlation. A call arriving with a kind outside the caller's credential
+// (envelope::sender_methods, stamped by the hub) gets the fault access_denied without reaching
+// its handler. Handlers run on the methods object's own worker threads, so they may
 // take long and may call other endpoints; replies go out through the bound endpoint.
 //
 // Lifetime: declare the methods object before its endpoint (the endpoint's I/O thread calls
@@ -48,6 +50,7 @@
 
 #include <xgate/channel/endpoint.hpp>
 #include <xgate/channel/error.hpp>
+#include <xgate/channel/frame.hpp>
 #include <xgate/channel/message_codec.hpp>
 
 namespace xgate::channel {
@@ -83,6 +86,10 @@ class methods {
   // The endpoint's on_message: calls and replies are handled here, every other message
   // goes to rest (dropped when rest is empty). Give it to the endpoint before start().
   std::function<void(envelope)> on_message(std::function<void(envelope)> rest = {});
+  // The endpoint's on_error: the hub refusing a call (access_denied for a method outside the
+  // caller's credential, buffer_full) fails that call at once instead of at its timeout;
+  // every error frame then goes on to rest.
+  std::function<void(const frames::error&)> on_error(std::function<void(const frames::error&)> rest = {});
   // The endpoint replies and calls go through.
   void bind(endpoint& e);
   // Waits for replies being sent and forgets the endpoint: calls fail, calls received are
@@ -142,6 +149,7 @@ class methods {
   struct pending {
     std::optional<envelope> reply;
     std::string route_id;                 // "" for a call through the hub
+    std::string message_id;               // of the call message, once sent through the hub
     std::optional<channel_error> failed;  // its route broke
   };
   struct incoming_call {
@@ -160,6 +168,9 @@ class methods {
   std::condition_variable changed_;
   std::map<std::string, handler> handlers_;
   std::map<std::string, std::shared_ptr<pending>> pending_;  // by call id (the correlation)
+  // Hub errors about messages no pending call claimed yet (it may come back before send()
+  // returns the id): the last few, by message id.
+  std::deque<std::pair<std::string, channel_error>> unclaimed_errors_;
   std::deque<incoming_call> calls_;                         // waiting for a worker
   std::map<std::string, route_reader> readers_;             // by route id
   bool stopping_ = false;

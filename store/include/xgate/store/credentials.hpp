@@ -1,5 +1,6 @@
 // Who performs a store operation, and credentials: bearer tokens that let their holder act
-// for a principal, narrowed to some rights on one document or one subtree of names.
+// for a principal, narrowed to some rights on one document or one subtree of names, and
+// optionally to some channel methods (least privilege for the hub and the nodes behind it).
 //
 // A credential never grants more than its principal has: an operation through it needs
 // both the credential's grant and the principal's right on the document. A credential
@@ -15,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <xgate/xmlcodec/rights.hpp>
 
@@ -55,9 +57,14 @@ struct grant {
   bool subtree = true;         // scope and every name under it; false: only the document scope
   right_set rights = right_set::all();
   std::optional<std::chrono::system_clock::time_point> expires;
+  // The channel methods (and message kinds) its holder may send, sorted and unique; empty
+  // means every one. The store keeps them; the hub and the receivers enforce them
+  // (channel/envelope.hpp: kind_permitted).
+  std::vector<std::string> methods;
 
   bool covers(std::string_view name) const noexcept;  // name lies within scope
   bool allows(std::string_view name, xgate::right r) const noexcept { return rights.has(r) && covers(name); }
+  bool allows_method(std::string_view method) const noexcept;  // methods is empty or holds it
   // Everything this grant allows, other allows too (and it expires no later).
   bool within(const grant& other) const noexcept;
   friend bool operator==(const grant&, const grant&) = default;
@@ -95,7 +102,18 @@ struct credential_request {
   right_set rights = right_set::all();
   std::optional<std::chrono::system_clock::duration> ttl;  // unset: no expiry (or the parent's)
   std::string label;        // free text shown in listings ("login", "payroll readers")
+  // Channel methods or message kinds (each 1..64 bytes of [A-Za-z0-9._-]); empty: every one,
+  // or the parent's. Order and repeats do not matter.
+  std::vector<std::string> methods;
 };
+
+// Whether text is a valid method name for a grant: 1..64 bytes of [A-Za-z0-9._-].
+[[nodiscard]] bool is_valid_method(std::string_view text) noexcept;
+// "status,result" to {"result", "status"} (sorted, unique); "" to {}. std::nullopt when an
+// item is not a valid method name (or empty: "a,,b", "a,").
+[[nodiscard]] std::optional<std::vector<std::string>> parse_methods(std::string_view text);
+// The inverse: sorted names joined with ",".
+[[nodiscard]] std::string join_methods(const std::vector<std::string>& methods);
 
 // A credential as listed: never the token.
 struct credential_info {
