@@ -37,6 +37,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <xgate/version.hpp>
 #include <xgate/base/time.hpp>
 #include <xgate/channel/agent.hpp>
 #include <xgate/client/http_session.hpp>
@@ -411,6 +412,7 @@ int run_hops(const connection_flags& f, const std::string& via_text) {
 
 int main(int argc, char** argv) {
   CLI::App app{"migrate: node daemons and running jobs that move between them, through an xgated hub"};
+  app.set_version_flag("--version", std::string("migrate ") + xgate::version, "Print the version and exit");
   app.footer(exit_help);
   app.require_subcommand(1);
 
@@ -499,6 +501,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     return fail(exit_usage, std::string(e.what()) + " (see migrate --help)");

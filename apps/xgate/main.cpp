@@ -35,6 +35,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <xgate/version.hpp>
 #include <xgate/xmlcodec.hpp>
 
 #include "certs_commands.hpp"
@@ -70,6 +71,7 @@ void add_target_options(CLI::App* cmd, store_target& t) {
 
 int main(int argc, char** argv) {
   CLI::App app{"xgate: self-describing XML documents for C++ object graphs"};
+  app.set_version_flag("--version", std::string("xgate ") + xgate::version, "Print the version and exit");
   app.require_subcommand(1);
 
   app.add_subcommand("types", "List the registered types, one \"NAME VERSION\" per line");
@@ -220,6 +222,9 @@ int main(int argc, char** argv) {
     return exit_ok;
   } catch (const CLI::CallForAllHelp&) {
     std::cout << app.help("", CLI::AppFormatMode::All);
+    return exit_ok;
+  } catch (const CLI::CallForVersion& e) {
+    std::cout << e.what() << "\n";
     return exit_ok;
   } catch (const CLI::ParseError& e) {
     // CLI11 reports "xgate frobnicate" as a missing subcommand; name the word instead.

@@ -42,6 +42,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <xgate/version.hpp>
 #include <xgate/channel/hub.hpp>
 #include <xgate/channel/longpoll.hpp>
 #include <xgate/channel/tcp.hpp>
@@ -186,6 +187,7 @@ int serve(const std::string& data, const std::string& listen, const std::string&
 
 int main(int argc, char** argv) {
   CLI::App app{"xgated: serves an xgate store over HTTP"};
+  app.set_version_flag("--version", std::string("xgated ") + xgate::version, "Print the version and exit");
   std::string data, listen, hub_listen, hub_http_listen;
   xgate::server::server_options o;
   double reap_seconds = 1;

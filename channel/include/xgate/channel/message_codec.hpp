@@ -58,7 +58,11 @@ class message_codec {
     e.to = std::move(to);
     e.kind = std::move(kind);
     e.time = std::chrono::system_clock::now();
-    e.body = to_xml(value, encode_options{.indent = 0, .rights = options_.rights, .sign = options_.sign});
+    encode_options eo;  // not designated: see method.hpp (GCC bug 96868 in users' builds)
+    eo.indent = 0;
+    eo.rights = options_.rights;
+    eo.sign = options_.sign;
+    e.body = to_xml(value, eo);
     if (e.body.size() > options_.max_body) detail::body_too_large(type_name, e.body.size(), options_.max_body);
     return e;
   }

@@ -104,7 +104,13 @@ class methods {
     add_handler(std::move(method), [args_codec, fn = std::move(fn), codec = options_.codec](const envelope& e,
                                                                                           const call_info& info) {
       Result r = fn(args_codec->open(e), info);
-      return to_xml(r, encode_options{.indent = 0, .rights = codec.rights, .sign = codec.sign});
+      // Set field by field: designated initializers in a user's build warn under GCC 12's
+      // -Wmissing-field-initializers (GCC bug 96868).
+      encode_options eo;
+      eo.indent = 0;
+      eo.rights = codec.rights;
+      eo.sign = codec.sign;
+      return to_xml(r, eo);
     });
   }
 

@@ -105,14 +105,23 @@ class job_context {
     using R = std::invoke_result_t<F&>;
     if (const std::string* recorded = host_->once_find(key)) {
       if constexpr (std::is_void_v<R>) return;
-      else return from_xml<R>(*recorded, decode_options{.document_name = "once \"" + std::string(key) + "\""});
+      else {
+        // Set, not designated: GCC 12 warns about designated initializers in users' -Wextra
+        // builds (-Wmissing-field-initializers, GCC bug 96868).
+        decode_options o;
+        o.document_name = "once \"" + std::string(key) + "\"";
+        return from_xml<R>(*recorded, o);
+      }
     }
     if constexpr (std::is_void_v<R>) {
       fn();
       host_->once_record(key, {});
     } else {
       R value = fn();
-      host_->once_record(key, to_xml(value, encode_options{.indent = 0, .declaration = false}));
+      encode_options o;
+      o.indent = 0;
+      o.declaration = false;
+      host_->once_record(key, to_xml(value, o));
       return value;
     }
   }
