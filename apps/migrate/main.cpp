@@ -1,6 +1,7 @@
 // migrate: run node daemons and move running jobs between them, through an xgated hub.
 //
 //   migrate node --name A --hub URL --secret-file F --store URL [--workers N] [--checkpoint-ms N] [--types T,...]
+//        [--metrics ADDRESS:PORT]   (GET /metrics, /healthz, /readyz for operators)
 //        [--store-token-file F]   (required with --hub xmpp://...: the secret is then the XMPP password)
 //   migrate run TYPE --on A [--arg key=value ...]     prints the job id as its last word
 //   migrate ps | nodes | move ID --to B | suspend ID | resume ID [--on N] [--force] | kill ID
@@ -37,14 +38,16 @@
 
 #include <CLI/CLI.hpp>
 
-#include <xgate/version.hpp>
 #include <xgate/base/time.hpp>
 #include <xgate/channel/agent.hpp>
+#include <xgate/channel/tcp.hpp>
 #include <xgate/client/http_session.hpp>
 #include <xgate/examples/jobs.hpp>
 #include <xgate/migrate.hpp>
 #include <xgate/nodes/daemon.hpp>
 #include <xgate/nodes/remote.hpp>
+#include <xgate/server/ops_server.hpp>
+#include <xgate/version.hpp>
 
 #include "relay_cli.hpp"
 #include "cli.hpp"
@@ -197,7 +200,7 @@ std::string ms(std::chrono::nanoseconds d) {
 // ---- node ---------------------------------------------------------------------------------
 struct node_flags {
   std::vector<std::string> types;
-  std::string name, hub, secret_file, store, store_token_file;
+  std::string name, hub, secret_file, store, store_token_file, metrics;
   unsigned workers = 2;
   long checkpoint_ms = 1000;
 };
@@ -229,6 +232,9 @@ int run_node(const node_flags& f) {
                             "--store-token-file FILE or XGATE_STORE_TOKEN_FILE");
   if (o.store.empty())
     return fail(exit_usage, "migrate node: no store: give --store URL (the store: line of the xgated running the hub) or set XGATE_STORE");
+  xgate::server::ops_options mo;
+  if (!f.metrics.empty() && !xgate::channel::parse_listen(f.metrics, mo.address, mo.port))
+    return fail(exit_usage, "migrate node: --metrics: \"" + f.metrics + "\" is not ADDRESS:PORT");
   // SIGINT/SIGTERM are taken by sigwait below: blocked before any thread starts.
   sigset_t signals;
   sigemptyset(&signals);
@@ -249,6 +255,18 @@ int run_node(const node_flags& f) {
   } catch (const std::exception& e) {
     return fail(exit_unavailable, std::string("migrate node ") + f.name + ": " + e.what());
   }
+  // Up before the hub login, so that a probe sees "not ready" rather than nothing.
+  std::optional<xgate::server::ops_server> ops;
+  if (!f.metrics.empty()) {
+    mo.metrics = [&d](xgate::metrics::text& out) { d->write_metrics(out); };
+    mo.readiness = [&d] { return d->readiness(); };
+    ops.emplace(mo);
+    try {
+      ops->start();
+    } catch (const std::exception& e) {
+      return fail(exit_unavailable, "migrate node " + f.name + ": --metrics: " + e.what());
+    }
+  }
   try {
     if (!d->wait_connected(30s))
       return fail(exit_unavailable, "migrate node " + f.name + ": cannot reach the hub " + o.hub + " within 30 s");
@@ -259,11 +277,12 @@ int run_node(const node_flags& f) {
   for (const xm::job_type* t : d->runtime().jobs().all())
     types += (types.empty() ? "" : ", ") + t->name + " " + std::to_string(t->version);
   std::cout << "node: " << f.name << "\nendpoint: " << d->endpoint_name() << "\nstore: " << o.store << "\ntypes: " << types
-            << "\nready" << std::endl;
+            << (ops ? "\nmetrics: " + ops->url() : "") << "\nready" << std::endl;
   int sig = 0;
   sigwait(&signals, &sig);
   std::cerr << "node " << f.name << ": stopping: suspending its jobs" << std::endl;
   d->suspend_all();
+  ops.reset();
   d.reset();
   return exit_ok;
 }
@@ -434,6 +453,10 @@ int main(int argc, char** argv) {
                    "File holding the store's token when it is not the hub secret; required with an xmpp:// hub, whose "
                    "secret is the XMPP password (default $XGATE_STORE_TOKEN_FILE)")
       ->type_name("FILE");
+  node->add_option("--metrics", nf.metrics,
+                   "Serve GET /metrics (Prometheus text), /healthz and /readyz over plain HTTP here; numbers only, no "
+                   "tokens or names (port 0 picks a free port; its URL is printed as \"metrics: URL\")")
+      ->type_name("ADDRESS:PORT");
 
   client_flags cf;
   std::map<std::string, CLI::App*> commands;

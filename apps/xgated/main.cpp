@@ -14,6 +14,8 @@
 //         hub-http: http://ADDRESS:PORT3      (with --hub-http: the hub over HTTP long-poll; https://)
 //       Without --tls-cert every address must be a loopback one unless --insecure is given:
 //       across machines, tokens and documents travel only encrypted.
+//       GET /metrics, /healthz and /readyz answer without a token (server/API.md "Metrics and
+//       health"); with a hub, /metrics has its families and /readyz waits for it to accept.
 //       then logs each request (and the hub's logins and refusals) on stderr, and stops
 //       cleanly on SIGINT or SIGTERM (exit 0), cancelling running queries; whatever still
 //       runs after 4 seconds is cut short (exit 1, the store is safe: LMDB commits are atomic).
@@ -26,6 +28,7 @@
 //
 // Exit codes: 0 ok, 1 a runtime failure (the store cannot be opened, the address cannot be
 // bound), 2 bad flags. Failures print one line on stderr.
+#include <atomic>
 #include <arpa/inet.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -42,6 +45,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <xgate/base/metrics.hpp>
 #include <xgate/version.hpp>
 #include <xgate/channel/hub.hpp>
 #include <xgate/channel/longpoll.hpp>
@@ -99,6 +103,22 @@ void raise_open_files() {
   }
 }
 
+// The hub's families for GET /metrics.
+void write_hub_metrics(xgate::metrics::text& out, const xgate::channel::hub_stats& st) {
+  out.family("xgate_hub_endpoints_online", "gauge", "Endpoints logged in to the hub now.");
+  out.sample("xgate_hub_endpoints_online", {}, static_cast<double>(st.online));
+  out.family("xgate_hub_connections_open", "gauge", "Hub connections (TCP and long-poll sessions) open now.");
+  out.sample("xgate_hub_connections_open", {}, static_cast<double>(st.connections));
+  out.family("xgate_hub_messages_queued", "gauge", "Messages in the hub's queues, committed and not yet acknowledged by their receivers.");
+  out.sample("xgate_hub_messages_queued", {}, static_cast<double>(st.queued));
+  out.family("xgate_hub_messages_forwarded_total", "counter", "Messages the hub committed and handed to their receivers.");
+  out.sample("xgate_hub_messages_forwarded_total", {}, static_cast<double>(st.messages_forwarded));
+  out.family("xgate_hub_messages_refused_total", "counter", "Messages and connections the hub refused.");
+  out.sample("xgate_hub_messages_refused_total", {}, static_cast<double>(st.messages_refused));
+  out.family("xgate_hub_commits_total", "counter", "Store batches the hub committed (group commits).");
+  out.sample("xgate_hub_commits_total", {}, static_cast<double>(st.commits));
+}
+
 int serve(const std::string& data, const std::string& listen, const std::string& hub_listen,
           const std::string& hub_http_listen, xgate::server::server_options o, double reap_seconds, unsigned log_days,
           const std::vector<std::string>& hub_admins, bool insecure) {
@@ -142,13 +162,22 @@ int serve(const std::string& data, const std::string& listen, const std::string&
   xgate::store::store s(data, so);
   auto interval = std::chrono::duration_cast<xgate::store::clock::duration>(std::chrono::duration<double>(reap_seconds));
   xgate::store::reaper reaper(s, interval);
-  xgate::server::http_server server(s, o);
-  server.start();
-  std::cout << "store: " << server.url() << std::endl;
-  // The hub: one store, so its queues and log are documents like any other.
+  // The hub: one store, so its queues and log are documents like any other. Declared before
+  // the server, whose /metrics and /readyz ask it (through `serving`, set once it accepts).
   std::optional<xgate::channel::hub> hub;
   std::optional<xgate::channel::tcp_hub_server> hub_server;
   std::optional<xgate::channel::longpoll_hub_server> hub_http;
+  std::atomic<const xgate::channel::hub*> serving{nullptr};
+  const bool with_hub = !hub_listen.empty() || !hub_http_listen.empty();
+  o.more_metrics = [&serving](xgate::metrics::text& out) {
+    if (const xgate::channel::hub* h = serving.load()) write_hub_metrics(out, h->stats());
+  };
+  o.readiness = [&serving, with_hub]() -> std::string {
+    return with_hub && !serving.load() ? "the hub is not accepting yet" : "";
+  };
+  xgate::server::http_server server(s, o);
+  server.start();
+  std::cout << "store: " << server.url() << std::endl;
   if (!hub_listen.empty() || !hub_http_listen.empty()) {
     hub.emplace(s, xgate::channel::hub_options{.context = "xgated hub@" + (hub_listen.empty() ? hub_http_listen : hub_listen),
                                                .max_failed_logins = o.max_failed_logins,
@@ -167,6 +196,7 @@ int serve(const std::string& data, const std::string& listen, const std::string&
     hub_http->start();
     std::cout << "hub-http: " << hub_http->url() << std::endl;
   }
+  if (hub) serving = &*hub;
   int sig = 0;
   sigwait(&signals, &sig);
   // Stopping waits for in-flight store calls; none should take long once queries are
@@ -176,6 +206,7 @@ int serve(const std::string& data, const std::string& listen, const std::string&
     std::cerr << "xgated: still stopping after 4 s; exiting now" << std::endl;
     std::_Exit(exit_runtime);
   }).detach();
+  serving = nullptr;
   if (hub_http) hub_http->stop();
   if (hub_server) hub_server->stop();
   if (hub) hub->stop();

@@ -10,6 +10,7 @@
 #include <xgate/nodes/remote.hpp>
 #include <xgate/results/results.hpp>
 #include <xgate/server/http_server.hpp>
+#include <xgate/server/ops_server.hpp>
 #include <xgate/store/session.hpp>
 #include <xgate/store/store.hpp>
 #include <xgate/tls/certs.hpp>

@@ -148,6 +148,7 @@ std::shared_ptr<checkpoint_header> node::impl::load_checkpoint(const job_record&
 // its result, in one batch that compares-and-sets the record's revision.
 void node::impl::commit(run& r, commit_kind kind, const std::string& to, const std::string& error) {
   const auto now = sysclock::now();
+  const auto t0 = steady::now();
   job_record rec = r.record;
   const bool write_checkpoint = kind == commit_kind::checkpoint || kind == commit_kind::suspend || kind == commit_kind::handoff;
   const std::uint64_t epoch = rec.epoch + (kind == commit_kind::handoff ? 1 : 0);
@@ -229,6 +230,9 @@ void node::impl::commit(run& r, commit_kind kind, const std::string& to, const s
   if (write_checkpoint) {
     std::lock_guard lock(m);
     r.last_bytes = bytes;
+    ++stats.checkpoints;
+    stats.checkpoint_bytes += bytes;
+    stats.checkpoint_time += steady::now() - t0;
   }
 }
 

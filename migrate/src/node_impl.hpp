@@ -117,6 +117,7 @@ struct node::impl {
   std::map<std::string, std::shared_ptr<run>, std::less<>> runs;
   std::vector<std::unique_ptr<worker_thread>> workers;
   std::atomic<unsigned> next_worker{0};
+  node_stats stats;  // guarded by m; running is counted when asked
 
   // node.cpp
   impl(job_store& store, node_options o);

@@ -41,6 +41,7 @@ void node::impl::start(const std::shared_ptr<run>& r) {
       std::lock_guard lock(m);
       p->started = true;
       p->started_at = now;
+      ++stats.started;
     }
     cv.notify_all();
     try {
@@ -95,6 +96,16 @@ void node::impl::end(run& r, end_kind k, std::string error) {
   {
     std::lock_guard lock(m);
     r.ended = k;
+    switch (k) {
+      case end_kind::done: ++stats.done; break;
+      case end_kind::failed: ++stats.failed; break;
+      case end_kind::suspended: ++stats.suspended; break;
+      case end_kind::handed_off: ++stats.moved; break;
+      case end_kind::killed: ++stats.killed; break;
+      case end_kind::stale:
+      case end_kind::abandoned: ++stats.lost; break;
+      case end_kind::none: break;
+    }
     r.error = std::move(error);
     req = std::move(r.pending);
     r.attention = false;
@@ -311,6 +322,14 @@ std::vector<std::string> node::hosted() const {
   std::vector<std::string> out;
   for (const auto& [id, r] : impl_->runs)
     if (r->ended == end_kind::none) out.push_back(id);
+  return out;
+}
+
+node_stats node::stats() const {
+  std::lock_guard lock(impl_->m);
+  node_stats out = impl_->stats;
+  for (const auto& [id, r] : impl_->runs)
+    if (r->ended == end_kind::none) ++out.running;
   return out;
 }
 

@@ -40,6 +40,9 @@ struct node_daemon::impl {
   std::mutex log_m;
   std::atomic<bool> stopping{false};
   std::thread accepting;  // routes opened to this node: their calls go to the methods
+  // Moves out of this node, from the job's safe point here to its body running on the target.
+  xgate::metrics::histogram move_downtime{{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}};
+  std::atomic<std::uint64_t> moves_failed{0};
 
   explicit impl(daemon_options o) : opt(std::move(o)) {
     token = opt.secret.empty() ? detail::read_secret_file(opt.secret_file) : opt.secret;
@@ -311,6 +314,7 @@ struct node_daemon::impl {
         } catch (const std::exception& e) {
           back = "; taking it back failed too: " + std::string(e.what());
         }
+        ++moves_failed;
         throw detail::refusal(b.code, "migrate: job \"" + a.id + "\": node \"" + a.to + "\" could not resume it: " + failure + back);
       }
       r.from = opt.name;
@@ -319,6 +323,7 @@ struct node_daemon::impl {
       const steady::time_point running = steady::now();
       r.downtime = std::chrono::duration_cast<std::chrono::nanoseconds>(running - stopped);
       r.saved = std::chrono::duration_cast<std::chrono::nanoseconds>(handed - stopped);
+      move_downtime.observe(std::chrono::duration<double>(r.downtime).count());
     });
   }
 };
@@ -329,6 +334,45 @@ node_daemon::~node_daemon() = default;
 bool node_daemon::wait_connected(std::chrono::milliseconds timeout) { return impl_->ep->wait_connected(timeout); }
 
 void node_daemon::suspend_all() { impl_->runtime->suspend_all(); }
+
+void node_daemon::write_metrics(xgate::metrics::text& out) const {
+  const impl& m = *impl_;
+  const node_stats st = m.runtime->stats();
+  auto counter = [&](const char* name, const char* help, double v) {
+    out.family(name, "counter", help);
+    out.sample(name, {}, v);
+  };
+  out.family("xgate_node_jobs_running", "gauge", "Jobs whose body runs on this node now.");
+  out.sample("xgate_node_jobs_running", {}, static_cast<double>(st.running));
+  counter("xgate_node_jobs_started_total", "Job bodies started on this node (submitted or resumed).",
+          static_cast<double>(st.started));
+  out.family("xgate_node_jobs_ended_total", "counter", "Job bodies that stopped running on this node, by how.");
+  for (auto [how, n] : {std::pair{"done", st.done}, {"failed", st.failed}, {"suspended", st.suspended}, {"moved", st.moved},
+                        {"killed", st.killed}, {"lost", st.lost}})
+    out.sample("xgate_node_jobs_ended_total", {{"how", how}}, static_cast<double>(n));
+  counter("xgate_node_checkpoints_total", "Checkpoints this node committed (periodic, suspend and move).",
+          static_cast<double>(st.checkpoints));
+  counter("xgate_node_checkpoint_bytes_total", "Bytes of the checkpoints this node committed.",
+          static_cast<double>(st.checkpoint_bytes));
+  counter("xgate_node_checkpoint_seconds_total", "Time spent encoding, signing and committing checkpoints.",
+          std::chrono::duration<double>(st.checkpoint_time).count());
+  out.family("xgate_node_move_downtime_seconds", "histogram",
+             "Moves out of this node: from the job's safe point here to its body running on the target.");
+  m.move_downtime.write(out, "xgate_node_move_downtime_seconds", {});
+  counter("xgate_node_moves_failed_total", "Moves out of this node whose target could not resume the job (taken back).",
+          static_cast<double>(m.moves_failed.load()));
+  out.family("xgate_node_hub_connected", "gauge", "1 while the node is logged in to its hub.");
+  out.sample("xgate_node_hub_connected", {}, m.ep->state() == ch::endpoint_state::connected ? 1 : 0);
+}
+
+std::string node_daemon::readiness() const {
+  const impl& m = *impl_;
+  const ch::endpoint_state s = m.ep->state();
+  if (s == ch::endpoint_state::connected) return "";
+  std::string why = std::string("not logged in to the hub (") + ch::to_string(s) + ")";
+  if (std::string e = m.ep->last_error(); !e.empty()) why += ": " + e;
+  return why;
+}
 
 const std::string& node_daemon::endpoint_name() const noexcept { return impl_->endpoint_name; }
 const std::string& node_daemon::principal() const noexcept { return impl_->principal; }

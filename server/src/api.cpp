@@ -6,7 +6,9 @@
 #include <initializer_list>
 #include <iterator>
 
+#include <filesystem>
 #include <pugixml.hpp>
+#include <xgate/base/metrics.hpp>
 
 #include <xgate/store/error.hpp>
 #include <xgate/xmlcodec/error.hpp>
@@ -542,6 +544,62 @@ response whoami_route(exchange& x, const request& req, std::string_view query) {
   return xml_response(req, http::status::ok, std::move(body), x.store.revision());
 }
 
+response text_response(const request& req, http::status status, std::string body, std::string_view type) {
+  response r = make(req, status);
+  r.set(http::field::content_type, type);
+  r.set(http::field::cache_control, "no-store");
+  r.body() = std::move(body);
+  return r;
+}
+
+// GET /metrics: Prometheus text, without a token (numbers only: no names, no principals).
+response metrics_route(exchange& x, const request& req, std::string_view query) {
+  require(req, {http::verb::get}, "GET");
+  params p(query, "metrics", {});
+  xgate::metrics::text out;
+  write_build_info(out);
+  if (x.metrics) x.metrics->write(out);
+  out.family("xgate_store_revision", "gauge", "The store's last revision: every write takes one.");
+  out.sample("xgate_store_revision", {}, static_cast<double>(x.store.revision()));
+  out.family("xgate_store_revocations_total", "counter", "Credentials this server's store revoked since it started.");
+  out.sample("xgate_store_revocations_total", {}, static_cast<double>(x.store.revocations()));
+  const std::string address = x.store.address();
+  if (address.starts_with("file:")) {  // LMDB: the data file's size on disk
+    std::error_code ec;
+    auto bytes = std::filesystem::file_size(std::filesystem::path(address.substr(5)) / "data.mdb", ec);
+    if (!ec) {
+      out.family("xgate_store_file_bytes", "gauge", "The size of the store's data file.");
+      out.sample("xgate_store_file_bytes", {}, static_cast<double>(bytes));
+    }
+  }
+  if (x.options.more_metrics) x.options.more_metrics(out);
+  return text_response(req, http::status::ok, std::move(out).str(), "text/plain; version=0.0.4; charset=utf-8");
+}
+
+// GET /healthz: the process answers.
+response healthz_route(const request& req, std::string_view query) {
+  require(req, {http::verb::get, http::verb::head}, "GET, HEAD");
+  params p(query, "healthz", {});
+  return text_response(req, http::status::ok, "ok\n", "text/plain; charset=utf-8");
+}
+
+// GET /readyz: the store reads and commits (an empty write transaction), and what runs beside
+// the server is ready; 503 naming what is not.
+response readyz_route(exchange& x, const request& req, std::string_view query) {
+  require(req, {http::verb::get, http::verb::head}, "GET, HEAD");
+  params p(query, "readyz", {});
+  std::string why;
+  try {
+    (void)x.store.revision();
+    (void)x.store.apply(store::batch{}, store::caller("xgated"));
+  } catch (const std::exception& e) {
+    why = std::string("the store cannot commit: ") + e.what();
+  }
+  if (why.empty() && x.options.readiness) why = x.options.readiness();
+  if (!why.empty()) return text_response(req, http::status::service_unavailable, "not ready: " + why + "\n", "text/plain; charset=utf-8");
+  return text_response(req, http::status::ok, "ready\n", "text/plain; charset=utf-8");
+}
+
 response dispatch(exchange& x, const request& req) {
   target t = split_target(req.target());
   if (t.path.empty() || t.path[0] != '/') throw http_error{http::status::not_found, "not_found", "no such route"};
@@ -563,6 +621,9 @@ response dispatch(exchange& x, const request& req) {
   if (route == "revision" && !has_name) return revision_route(x, req, t.query);
   if (route == "whoami" && !has_name) return whoami_route(x, req, t.query);
   if (route == "batch" && !has_name) return batch_route(x, req, t.query);
+  if (route == "metrics" && !has_name) return metrics_route(x, req, t.query);
+  if (route == "healthz" && !has_name) return healthz_route(req, t.query);
+  if (route == "readyz" && !has_name) return readyz_route(x, req, t.query);
   throw http_error{http::status::not_found, "not_found", "no such route: " + std::string(t.path)};
 }
 

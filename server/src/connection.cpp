@@ -52,8 +52,10 @@ bool quiet_end(error_code ec) {
 
 void core::log(const std::string& peer, const request& req, unsigned status, const std::string& principal, std::size_t bytes,
                steady_clock::time_point t0) {
+  const steady_clock::time_point now = steady_clock::now();
+  metrics.record(split_target(req.target()).path, req.method_string(), status, now - t0);
   if (!options.log) return;
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(steady_clock::now() - t0).count();
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(now - t0).count();
   std::string_view target = req.target();
   // The login route takes its token in the body; its query is dropped whatever it holds.
   if (split_target(target).path == "/login") target = split_target(target).path;
@@ -208,7 +210,7 @@ bool answered_inline(const request& req) {
 void connection::run() {
   if (answered_inline(req_)) {
     exchange x{core_.store, core_.options, {}, {}, {}, core_.queries ? &*core_.queries : nullptr,
-               core_.logins ? &*core_.logins : nullptr, address_, {}, certified_};
+               core_.logins ? &*core_.logins : nullptr, address_, {}, certified_, &core_.metrics};
     response res = handle(x, req_);
     if (!x.note.empty()) core_.note(x.note);
     principal_ = std::move(x.principal);
@@ -220,7 +222,7 @@ void connection::run() {
     core& c = self->core_;
     std::stop_callback on_shutdown(c.shutdown.get_token(), [stop]() mutable { stop.request_stop(); });
     exchange x{c.store, c.options, {}, {}, stop.get_token(), c.queries ? &*c.queries : nullptr,
-               c.logins ? &*c.logins : nullptr, self->address_, {}, self->certified_};
+               c.logins ? &*c.logins : nullptr, self->address_, {}, self->certified_, &c.metrics};
     response res = handle(x, self->req_);
     if (!x.note.empty()) c.note(x.note);
     http::verb method = self->req_.method();

@@ -26,6 +26,7 @@
 #include <xgate/server/http_server.hpp>
 #include <xgate/tls/stream.hpp>
 
+#include "metrics.hpp"
 #include "routes.hpp"
 #include "watches.hpp"
 
@@ -51,6 +52,7 @@ struct core {
   std::optional<query_slots> queries;
   std::optional<xgate::login_limiter> logins;
   std::optional<asio::ssl::context> tls;  // options.tls: every connection speaks TLS
+  server_metrics metrics;                 // every answered request, for GET /metrics
 
   std::mutex mutex;  // guards what follows
   std::condition_variable all_closed;

@@ -21,6 +21,7 @@
 #include <xgate/store/credentials.hpp>
 #include <xgate/store/store.hpp>
 
+#include "metrics.hpp"
 #include "util.hpp"
 
 namespace xgate::server::detail {
@@ -80,6 +81,7 @@ struct exchange {
   // With mutual TLS: the common name of the client's verified certificate. A request with no
   // token acts as this principal; one with a token must be this principal's.
   std::string certified;
+  const server_metrics* metrics = nullptr;  // for GET /metrics
 };
 
 // A refusal that is not a store or access error: status, X-Xgate-Error code, message.

@@ -27,6 +27,7 @@
 #include <xgate/xmlcodec.hpp>
 
 #include "cli_harness.hpp"
+#include "ops.hpp"
 #include "process.hpp"
 
 namespace {
@@ -68,8 +69,8 @@ class MigrateCli : public ::testing::Test {
     store = server->wait_line("store: ", 10s).value_or("");
     hub = server->wait_line("hub: ", 10s).value_or("");
     ASSERT_FALSE(store.empty() || hub.empty()) << read_file(dir / "xgated.log");
-    start_node("A");
-    start_node("B");
+    start_node("A", {"--metrics", "127.0.0.1:0"});
+    start_node("B", {"--metrics", "127.0.0.1:0"});
     start_node("C", {"--types", "heat"});
     for (auto& [name, n] : nodes) ASSERT_TRUE(n->wait_line("ready", 30s)) << read_file(dir / ("node-" + name + ".log"));
     ::setenv("XGATE_HUB", hub.c_str(), 1);
@@ -143,6 +144,33 @@ TEST_F(MigrateCli, WordCountMovedFromAToBGivesTheUninterruptedResult) {
   cli_result watch = cli({"watch", id, "--interval", "0.05"});
   EXPECT_CLI(watch, 0);
   EXPECT_NE(watch.out.find(id + ": 100% done on B"), std::string::npos) << watch.out;
+
+  // What an operator scrapes from each node (--metrics): the move, counted on both sides.
+  const std::string a_ops = nodes["A"]->wait_line("metrics: ", 1s).value_or(""), b_ops = nodes["B"]->wait_line("metrics: ", 1s).value_or("");
+  ASSERT_TRUE(a_ops.starts_with("http://127.0.0.1:")) << a_ops;
+  auto [a_code, a] = xgate::testing::http_get(a_ops, "/metrics");
+  EXPECT_EQ(a_code, 200);
+  for (const char* want : {"xgate_node_jobs_started_total 1\n", "xgate_node_jobs_ended_total{how=\"moved\"} 1\n",
+                           "xgate_node_move_downtime_seconds_count 1\n", "xgate_node_moves_failed_total 0\n",
+                           "xgate_node_jobs_running 0\n", "xgate_node_hub_connected 1\n"})
+    EXPECT_NE(a.find(want), std::string::npos) << want << " in\n" << a;
+  EXPECT_EQ(a.find("xgate_node_checkpoints_total 0\n"), std::string::npos) << "checkpoints before and for the move\n" << a;
+  EXPECT_EQ(a.find(id), std::string::npos) << "no job ids";
+  EXPECT_EQ(xgate::testing::promtool_check(a, dir), "") << a;
+  // B's job ends (its record says done) a moment before B counts it
+  std::pair<int, std::string> b_scrape;
+  for (auto until = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < until;
+       std::this_thread::sleep_for(20ms)) {
+    b_scrape = xgate::testing::http_get(b_ops, "/metrics");
+    if (b_scrape.second.find("xgate_node_jobs_ended_total{how=\"done\"} 1\n") != std::string::npos) break;
+  }
+  auto& [b_code, b] = b_scrape;
+  EXPECT_EQ(b_code, 200);
+  for (const char* want : {"xgate_node_jobs_started_total 1\n", "xgate_node_jobs_ended_total{how=\"done\"} 1\n",
+                           "xgate_node_move_downtime_seconds_count 0\n"})
+    EXPECT_NE(b.find(want), std::string::npos) << want << " in\n" << b;
+  EXPECT_EQ(xgate::testing::http_get(a_ops, "/healthz"), std::make_pair(200, std::string("ok\n")));
+  EXPECT_EQ(xgate::testing::http_get(a_ops, "/readyz"), std::make_pair(200, std::string("ready\n")));
 
   cli_result result = cli({"result", id});
   EXPECT_CLI(result, 0);

@@ -354,6 +354,7 @@ TEST_F(MigrateRuntime, ANodeThatLostTheJobIsRefusedAtItsNextCheckpointAndStops) 
             std::string::npos)
       << e.what();
   EXPECT_TRUE(a->hosted().empty());
+  EXPECT_EQ(a->stats().lost, 1u);
   EXPECT_EQ(b->wait(id, "alice").state, xm::job_state::done);
   EXPECT_EQ((result_of<std::map<std::string, std::uint64_t>>(*b, id)), expected);
 }
@@ -397,6 +398,30 @@ TEST_F(MigrateRuntime, KillAndBadArguments) {
   EXPECT_EQ(st.state, xm::job_state::failed);
   EXPECT_NE(st.error.find("missing argument input="), std::string::npos) << st.error;
   EXPECT_EQ(catch_migrate([&] { (void)a->status("j-nope", "alice"); }).code(), xm::migrate_errc::unknown_job);
+  xm::node_stats ns = a->stats();
+  EXPECT_EQ(ns.started, 2u);
+  EXPECT_EQ(ns.killed, 1u);
+  EXPECT_EQ(ns.failed, 1u);
+  EXPECT_EQ(ns.running, 0u);
+}
+
+TEST_F(MigrateRuntime, StatsCountWhatEachNodeDid) {
+  auto a = make_node("A"), b = make_node("B");
+  std::string id = a->submit("test-counter", {{"steps", "400"}, {"pause_ms", "1"}}, "alice");
+  ASSERT_TRUE(a->wait_started(id, 10s));
+  EXPECT_EQ(a->stats().running, 1u);
+  xm::move_report m = a->move(id, *b, "alice");
+  EXPECT_EQ(b->wait(id, "alice").state, xm::job_state::done);
+  xm::node_stats sa = a->stats(), sb = b->stats();
+  EXPECT_EQ(sa.started, 1u);
+  EXPECT_EQ(sa.moved, 1u);
+  EXPECT_EQ(sa.running, 0u);
+  EXPECT_GE(sa.checkpoints, 1u) << "the move's";
+  EXPECT_GE(sa.checkpoint_bytes, m.checkpoint_bytes);
+  EXPECT_GT(sa.checkpoint_time.count(), 0);
+  EXPECT_EQ(sb.started, 1u);
+  EXPECT_EQ(sb.done, 1u);
+  EXPECT_EQ(sb.moved + sb.failed + sb.killed + sb.suspended + sb.lost, 0u);
 }
 
 }  // namespace

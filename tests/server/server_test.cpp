@@ -748,6 +748,68 @@ TEST_F(ServerTest, WrongMethodIs405) {
   expect_unwritten(0, "a");
 }
 
+// ---- operations ---------------------------------------------------------------------------
+
+TEST_F(ServerTest, MetricsCountRequestsByRouteMethodAndCodeWithoutAToken) {
+  call(http::verb::put, "/store/a", alice, plain);
+  call(http::verb::get, "/store/a", alice);
+  call(http::verb::get, "/store/a", "");                   // 401
+  call(http::verb::get, "/no/such/route/../x", alice);     // a scanner's path counts as "other"
+  response r = call(http::verb::get, "/metrics", "");
+  ASSERT_EQ(r.result_int(), 200) << r.body();
+  EXPECT_EQ(header(r, "Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+  const std::string& m = r.body();
+  EXPECT_NE(m.find("# TYPE xgate_http_requests_total counter\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("xgate_http_requests_total{route=\"store\",method=\"PUT\",code=\"201\"} 1\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("xgate_http_requests_total{route=\"store\",method=\"GET\",code=\"200\"} 1\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("xgate_http_requests_total{route=\"store\",method=\"GET\",code=\"401\"} 1\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("xgate_http_requests_total{route=\"other\",method=\"GET\",code=\"404\"} 1\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("xgate_http_request_duration_seconds_bucket{route=\"store\",le=\"+Inf\"} 3\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("xgate_http_request_duration_seconds_count{route=\"store\"} 3\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("xgate_store_revision 1\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("xgate_store_file_bytes "), std::string::npos) << m;
+  EXPECT_NE(m.find("xgate_build_info{version=\""), std::string::npos) << m;
+  EXPECT_EQ(m.find(alice), std::string::npos);
+  EXPECT_EQ(m.find("alice"), std::string::npos) << "numbers only, no principals";
+  // the scrape itself is counted once answered: the next one sees it
+  r = call(http::verb::get, "/metrics", "");
+  EXPECT_NE(r.body().find("xgate_http_requests_total{route=\"metrics\",method=\"GET\",code=\"200\"} 1\n"),
+            std::string::npos) << r.body();
+  expect_error(call(http::verb::post, "/metrics", ""), 405, "bad_request", "method POST not allowed here (allowed: GET)");
+  expect_error(call(http::verb::get, "/metrics/x", ""), 404, "not_found");
+  expect_error(call(http::verb::get, "/metrics?x=1", ""), 400, "bad_request");
+}
+
+TEST_F(ServerTest, HealthzAndReadyzAnswerWithoutAToken) {
+  response r = call(http::verb::get, "/healthz", "");
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(r.body(), "ok\n");
+  r = call(http::verb::get, "/readyz", "");
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(r.body(), "ready\n");
+  EXPECT_EQ(s->revision(), 0u) << "a readiness probe commits nothing";
+  expect_error(call(http::verb::put, "/readyz", "", "x"), 405, "bad_request", "method PUT not allowed here (allowed: GET, HEAD)");
+}
+
+TEST_F(ServerTest, ReadyzIs503NamingWhatIsNotReady) {
+  std::atomic<bool> ready{false};
+  xgate::server::server_options o;
+  o.readiness = [&ready]() -> std::string { return ready ? "" : "the hub is not accepting yet"; };
+  o.more_metrics = [](xgate::metrics::text& out) {
+    out.family("xgate_test_thing", "gauge", "A family from beside the server.");
+    out.sample("xgate_test_thing", {{"why", "a \"quoted\\ value\nhere"}}, 2.5);
+  };
+  open({}, o);
+  response r = call(http::verb::get, "/readyz", "");
+  EXPECT_EQ(r.result_int(), 503);
+  EXPECT_EQ(r.body(), "not ready: the hub is not accepting yet\n");
+  EXPECT_EQ(call(http::verb::get, "/healthz", "").result_int(), 200) << "alive, though not ready";
+  ready = true;
+  EXPECT_EQ(call(http::verb::get, "/readyz", "").result_int(), 200);
+  r = call(http::verb::get, "/metrics", "");
+  EXPECT_NE(r.body().find("xgate_test_thing{why=\"a \\\"quoted\\\\ value\\nhere\"} 2.5\n"), std::string::npos) << r.body();
+}
+
 TEST_F(ServerTest, IfRevisionMismatchIs409) {
   call(http::verb::put, "/store/a", alice, plain);
   response r = call(http::verb::put, "/store/a?if-revision=5", alice, "<x/>");

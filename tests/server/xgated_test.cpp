@@ -7,8 +7,11 @@
 #include <string>
 #include <thread>
 
+#include <boost/asio/write.hpp>
+
 #include "files.hpp"
 #include "http_test_client.hpp"
+#include "ops.hpp"
 #include "test_dir.hpp"
 
 namespace {
@@ -144,6 +147,54 @@ TEST_F(XgatedTest, BadFlagsExit2WithOneLine) {
     EXPECT_TRUE(e.starts_with("xgated: ")) << e;
     EXPECT_EQ(e.find('\n'), e.size() - 1) << e;
   }
+}
+
+// What an operator scrapes: GET /metrics passes promtool's checks, carries the hub's
+// families when xgated runs the hub, and moves with what happens (a refused hub connection);
+// /healthz and /readyz answer without a token.
+TEST_F(XgatedTest, MetricsPassPromtoolAndCountTheHub) {
+  std::filesystem::create_directories(dir);
+  std::string token = adduser("alice");
+  std::filesystem::path err = dir / "stderr.log";
+  child_process server({XGATED_BINARY, "--data", (dir / "data").string(), "--listen", "127.0.0.1:0", "--hub", "127.0.0.1:0"},
+                       err.string());
+  auto store_line = server.read_line(seconds(20));
+  auto hub_line = server.read_line(seconds(20));
+  ASSERT_TRUE(store_line && hub_line) << read_file(err);
+  auto port = static_cast<unsigned short>(std::stoi(store_line->substr(store_line->rfind(':') + 1)));
+  auto hub_port = static_cast<unsigned short>(std::stoi(hub_line->substr(hub_line->rfind(':') + 1)));
+
+  http_client c(port);
+  EXPECT_EQ(c.request(http::verb::get, "/healthz").body(), "ok\n");
+  response r = c.request(http::verb::get, "/readyz");
+  EXPECT_EQ(r.result_int(), 200) << r.body();
+  EXPECT_EQ(c.request(http::verb::put, "/store/jobs/1", token, "<job/>").result_int(), 201);
+  // A connection that speaks no hub protocol is refused, and counted.
+  {
+    asio::io_context ioc;
+    tcp::socket raw(ioc);
+    raw.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), hub_port));
+    asio::write(raw, asio::buffer(std::string("GET / HTTP/1.1\r\nHost: x\r\n\r\n")));
+    boost::system::error_code ec;
+    char b[256];
+    while (!ec) raw.read_some(asio::buffer(b), ec);  // until the hub closes it
+  }
+  std::string metrics;
+  for (int i = 0; i < 100; ++i) {
+    metrics = c.request(http::verb::get, "/metrics").body();
+    if (metrics.find("xgate_hub_messages_refused_total 1\n") != std::string::npos) break;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  EXPECT_NE(metrics.find("xgate_hub_messages_refused_total 1\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("xgate_hub_endpoints_online 0\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("xgate_http_requests_total{route=\"store\",method=\"PUT\",code=\"201\"} 1\n"),
+            std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("xgate_store_revision "), std::string::npos) << metrics;
+
+  EXPECT_EQ(xgate::testing::promtool_check(metrics, dir), "") << metrics;
+
+  server.signal(SIGTERM);
+  EXPECT_EQ(server.wait(seconds(20)), 0);
 }
 
 TEST_F(XgatedTest, AnAddressInUseExits1) {

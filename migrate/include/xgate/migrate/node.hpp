@@ -81,6 +81,17 @@ struct move_report {
   std::size_t checkpoint_bytes = 0;
 };
 
+// What a node has done since it started, for its operators (migrate node --metrics).
+struct node_stats {
+  std::size_t running = 0;            // jobs whose body runs here now
+  std::uint64_t started = 0;          // bodies started here (submitted or resumed)
+  std::uint64_t done = 0, failed = 0, suspended = 0, moved = 0, killed = 0;  // ended here, by how
+  std::uint64_t lost = 0;             // stopped unsaved: another node took the job, or this node stopped
+  std::uint64_t checkpoints = 0;      // checkpoints committed (periodic, suspend, move)
+  std::uint64_t checkpoint_bytes = 0;
+  std::chrono::nanoseconds checkpoint_time{0};  // encoding, signing and committing them
+};
+
 struct submit_options {
   std::optional<job_rights> rights;  // unset: job_rights::owned_by(principal)
   std::string id;                    // "" = a fresh random id
@@ -158,6 +169,7 @@ class node {
   [[nodiscard]] results::result_ref result(std::string_view id, std::string_view principal, results::grant_options grant = {});
   [[nodiscard]] std::vector<log_entry> log(std::string_view id, std::string_view principal);
   [[nodiscard]] std::vector<std::string> hosted() const;  // ids of the jobs running here
+  [[nodiscard]] node_stats stats() const;
 
   // For a daemon measuring a move across processes: when the job last stopped at a safe
   // point on this node for a suspend or handoff (nullopt when it never did here).

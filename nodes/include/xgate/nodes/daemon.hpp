@@ -23,6 +23,7 @@
 #include <ostream>
 #include <string>
 
+#include <xgate/base/metrics.hpp>
 #include <xgate/migrate/job.hpp>
 #include <xgate/migrate/node.hpp>
 
@@ -61,6 +62,12 @@ class node_daemon {
   bool wait_connected(std::chrono::milliseconds timeout);
   // Suspends every job running here (each at its next safe point, saved).
   void suspend_all();
+
+  // For operators (`migrate node --metrics`, migrate/README.md "Operating nodes"): the node's
+  // families for GET /metrics (jobs, checkpoints, moves out of it, its hub link), and "" when
+  // it is ready (logged in to the hub) or why not.
+  void write_metrics(xgate::metrics::text& out) const;
+  std::string readiness() const;
 
   const std::string& endpoint_name() const noexcept;
   const std::string& principal() const noexcept;

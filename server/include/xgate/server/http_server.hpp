@@ -5,10 +5,12 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <ostream>
 #include <string>
 
+#include <xgate/base/metrics.hpp>
 #include <xgate/store/store.hpp>
 #include <xgate/tls/context.hpp>
 
@@ -65,6 +67,11 @@ struct server_options {
   // name is a principal: a request without a token acts as it, one with a token must be its.
   // A plain-HTTP request on the TLS port is answered 400 in plain HTTP ("use https://").
   xgate::tls::server_settings tls;
+  // Operations (server/API.md "Metrics and health"). more_metrics appends families of what
+  // runs beside the server (xgated's hub) to GET /metrics; readiness says "" when that is
+  // ready for GET /readyz, else why not. Both are called on a store thread, per request.
+  std::function<void(xgate::metrics::text&)> more_metrics;
+  std::function<std::string()> readiness;
 };
 
 class http_server {
