@@ -3,17 +3,22 @@
 // user's project; it is configured, built and run here with real CMake, Ninja and g++.
 #include <gtest/gtest.h>
 
+#include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
 
 #include "files.hpp"
+#include "ops.hpp"
+#include "process.hpp"
 
 namespace {
 namespace fs = std::filesystem;
 using xgate::testing::read_file;
+using namespace std::chrono_literals;
 
 class Package : public ::testing::Test {
  protected:
@@ -81,6 +86,80 @@ TEST_F(Package, AsASubprojectOnlyTheLibrariesItNeedsAreBuilt) {
   EXPECT_EQ(output("consumer"), std::string("xgate ") + XGATE_VERSION + ": the item came back whole\n");
   EXPECT_FALSE(fs::exists(build / "xgate" / "channel" / "CMakeFiles" / "xgate_channel.dir" / "src" / "hub.cpp.o"))
       << "a library the consumer does not link was built";
+}
+
+// The .deb an operator installs (cmake/debian.cmake, packaging/): made with cpack from this
+// build, checked by lintian, unpacked into a temporary root, and its programs run from there:
+// an xgated and a node daemon on it, found ready through the node's metrics port.
+TEST_F(Package, TheDebianPackagePassesLintianAndItsProgramsRunFromAnUnpackedRoot) {
+  ASSERT_TRUE(run("cpack", std::string("cpack -G DEB --config '") + XGATE_BUILD + "/CPackConfig.cmake' -B '" + (dir / "deb").string() + "'"));
+  const fs::path deb = dir / "deb" / (std::string("xgate_") + XGATE_VERSION + "_amd64.deb");
+  ASSERT_TRUE(fs::exists(deb)) << output("cpack");
+  ASSERT_TRUE(run("control", "dpkg-deb -f '" + deb.string() + "' Package Version Depends Section"));
+  const std::string control = output("control");
+  EXPECT_NE(control.find(std::string("Version: ") + XGATE_VERSION + "\n"), std::string::npos) << control;
+  for (const char* dependency : {"adduser", "libssl3", "liblmdb0", "libsodium23"})
+    EXPECT_NE(control.find(dependency), std::string::npos) << dependency << " in\n" << control;
+
+  // lintian fails on errors (its default --fail-on error); warnings are allowed.
+  EXPECT_TRUE(run("lintian", "lintian '" + deb.string() + "'"));
+  EXPECT_EQ(output("lintian").find("E: "), std::string::npos) << output("lintian");
+
+  const fs::path root = dir / "root";
+  ASSERT_TRUE(run("unpack", "dpkg-deb -x '" + deb.string() + "' '" + root.string() + "'"));
+  for (const char* file : {"usr/bin/xgate", "usr/bin/xgated", "usr/bin/migrate", "usr/include/xgate/xmlcodec.hpp",
+                           "usr/lib/cmake/xgate/xgateConfig.cmake", "usr/share/man/man1/xgated.1.gz",
+                           "usr/share/man/man1/migrate.1.gz", "usr/share/man/man1/xgate.1.gz",
+                           "usr/share/bash-completion/completions/migrate", "lib/systemd/system/xgated.service",
+                           "lib/systemd/system/xgate-node@.service", "etc/xgate/xgated.conf", "etc/xgate/node.conf.example",
+                           "usr/share/doc/xgate/copyright", "usr/share/doc/xgate/changelog.gz"})
+    EXPECT_TRUE(fs::exists(root / file)) << file;
+  ASSERT_TRUE(run("man", "zcat '" + (root / "usr/share/man/man1/xgated.1.gz").string() + "'"));
+  EXPECT_NE(output("man").find(std::string(".TH XGATED \"1\"")), std::string::npos) << output("man");
+  EXPECT_NE(output("man").find("tls\\-cert"), std::string::npos) << "the options, from --help";
+  const std::string bin = (root / "usr" / "bin").string();
+  ASSERT_TRUE(run("version", "'" + bin + "/xgated' --version"));
+  EXPECT_EQ(output("version"), std::string("xgated ") + XGATE_VERSION + "\n");
+
+  // Completion from the programs' own --help.
+  ASSERT_TRUE(run("completion", "bash -c 'source \"" + (root / "usr/share/bash-completion/completions/migrate").string() +
+                                    "\"; PATH=\"" + bin + ":$PATH\"; COMP_WORDS=(migrate no); COMP_CWORD=1; _xgate_complete; "
+                                    "echo \"${COMPREPLY[*]}\"; COMP_WORDS=(migrate node --met); COMP_CWORD=2; _xgate_complete; "
+                                    "echo \"${COMPREPLY[*]}\"'"));
+  EXPECT_EQ(output("completion"), "node nodes\n--metrics\n");
+
+  // The units, as systemd reads them (their programs pointed into the unpacked root).
+  if (std::system("command -v systemd-analyze >/dev/null 2>&1") == 0) {
+    fs::create_directories(dir / "units");
+    for (const char* unit : {"xgated.service", "xgate-node@.service"})
+      ASSERT_TRUE(run(std::string("sed-") + unit, "sed 's|/usr/bin/|" + bin + "/|' '" + (root / "lib/systemd/system" / unit).string() +
+                                                      "' > '" + (dir / "units" / unit).string() + "'"));
+    EXPECT_TRUE(run("verify", "systemd-analyze verify --man=no '" + (dir / "units/xgated.service").string() + "' '" +
+                                  (dir / "units/xgate-node@.service").string() + "'"));
+    EXPECT_EQ(output("verify"), "") << "systemd has a complaint";
+  }
+
+  // xgated and a node daemon from the package.
+  int status = 0;
+  const std::string token = xgate::process::run_capture({bin + "/xgated", "adduser", "node", "--data", (dir / "data").string()}, &status);
+  ASSERT_EQ(status, 0);
+  xgate::testing::write_secret_file(dir / "node.secret", token);
+  xgate::process::child_process server({bin + "/xgated", "--data", (dir / "data").string(), "--listen", "127.0.0.1:0", "--hub",
+                                        "127.0.0.1:0"},
+                                       dir / "xgated.log");
+  const std::string store = server.wait_line("store: ", 20s).value_or(""), hub = server.wait_line("hub: ", 20s).value_or("");
+  ASSERT_FALSE(store.empty() || hub.empty()) << read_file(dir / "xgated.log");
+  xgate::process::child_process node({bin + "/migrate", "node", "--name", "a", "--hub", hub, "--secret-file",
+                                      (dir / "node.secret").string(), "--store", store, "--metrics", "127.0.0.1:0"},
+                                     dir / "node.log");
+  ASSERT_TRUE(node.wait_line("ready", 30s)) << read_file(dir / "node.log");
+  const std::string ops = node.wait_line("metrics: ", 1s).value_or("");
+  EXPECT_EQ(xgate::testing::http_get(ops, "/readyz"), std::make_pair(200, std::string("ready\n")));
+  EXPECT_EQ(xgate::testing::http_get(store, "/readyz"), std::make_pair(200, std::string("ready\n")));
+  node.signal(SIGTERM);
+  EXPECT_EQ(node.wait(30s), 0) << read_file(dir / "node.log");
+  server.signal(SIGTERM);
+  EXPECT_EQ(server.wait(30s), 0) << read_file(dir / "xgated.log");
 }
 
 }  // namespace
