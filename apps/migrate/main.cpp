@@ -201,6 +201,7 @@ std::string ms(std::chrono::nanoseconds d) {
 struct node_flags {
   std::vector<std::string> types;
   std::string name, hub, secret_file, store, store_token_file, metrics;
+  xgate::log_settings logging;
   unsigned workers = 2;
   long checkpoint_ms = 1000;
 };
@@ -214,7 +215,11 @@ int run_node(const node_flags& f) {
   o.store_token_file = f.store_token_file.empty() ? env("XGATE_STORE_TOKEN_FILE") : f.store_token_file;
   o.workers = f.workers;
   o.checkpoint_interval = std::chrono::milliseconds(f.checkpoint_ms);
-  o.log = &std::cerr;
+  try {
+    xgate::relay_cli::check_log_settings(f.logging);
+  } catch (const std::invalid_argument& e) {
+    return fail(exit_usage, std::string("migrate node: ") + e.what());
+  }
   // --types: host only these of the types built in (a node may lack a type, e.g. to test refusals).
   xm::job_registry only;
   if (!f.types.empty()) {
@@ -240,7 +245,15 @@ int run_node(const node_flags& f) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::unique_ptr<xgate::logger> log;
+  try {
+    log = xgate::open_logger(f.logging);
+  } catch (const std::exception& e) {
+    return fail(exit_unavailable, "migrate node " + f.name + ": " + e.what());
+  }
+  o.log = log.get();
   std::optional<xn::node_daemon> d;
   try {
     d.emplace(o);
@@ -278,9 +291,8 @@ int run_node(const node_flags& f) {
     types += (types.empty() ? "" : ", ") + t->name + " " + std::to_string(t->version);
   std::cout << "node: " << f.name << "\nendpoint: " << d->endpoint_name() << "\nstore: " << o.store << "\ntypes: " << types
             << (ops ? "\nmetrics: " + ops->url() : "") << "\nready" << std::endl;
-  int sig = 0;
-  sigwait(&signals, &sig);
-  std::cerr << "node " << f.name << ": stopping: suspending its jobs" << std::endl;
+  xgate::relay_cli::wait_for_stop(signals, *log, "node " + f.name);
+  log->write(xgate::log_level::info, "node " + f.name, "stopping: suspending its jobs");
   d->suspend_all();
   ops.reset();
   d.reset();
@@ -412,7 +424,7 @@ int run_agent(const xgate::relay_cli::agent_flags& f) {
   } catch (const std::invalid_argument& e) {
     throw xn::remote_error(xgate::nodes::remote_errc::usage, e.what());
   }
-  xgate::relay_cli::run_agent_until_signal(std::move(o));
+  xgate::relay_cli::run_agent_until_signal(std::move(o), f.logging);
   return exit_ok;
 }
 
@@ -453,6 +465,7 @@ int main(int argc, char** argv) {
                    "File holding the store's token when it is not the hub secret; required with an xmpp:// hub, whose "
                    "secret is the XMPP password (default $XGATE_STORE_TOKEN_FILE)")
       ->type_name("FILE");
+  xgate::relay_cli::add_log_flags(*node, nf.logging);
   node->add_option("--metrics", nf.metrics,
                    "Serve GET /metrics (Prometheus text), /healthz and /readyz over plain HTTP here; numbers only, no "
                    "tokens or names (port 0 picks a free port; its URL is printed as \"metrics: URL\")")
@@ -513,6 +526,7 @@ int main(int argc, char** argv) {
   agent_cmd->add_option("--tls-key", af.tls_key, "The private key of --tls-cert (PEM, mode 0600)")->type_name("FILE");
   agent_cmd->add_option("--hop-timeout", af.hop_timeout, "Seconds a route neighbour may be unreachable (default 3)")
       ->check(CLI::PositiveNumber);
+  xgate::relay_cli::add_log_flags(*agent_cmd, af.logging);
   connection_flags hf;
   std::string via;
   CLI::App* hops_cmd = app.add_subcommand("hops", "List the next hops: who is online on the hub, or behind the agents of --via");

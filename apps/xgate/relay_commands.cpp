@@ -19,7 +19,7 @@ int run_agent(const xgate::relay_cli::agent_flags& a) {
     throw usage_error(e.what());
   }
   try {
-    xgate::relay_cli::run_agent_until_signal(std::move(o));  // bad options: channel_error, exit 2 like other bad input
+    xgate::relay_cli::run_agent_until_signal(std::move(o), a.logging);  // bad options: channel_error, exit 2 like other bad input
   } catch (const xgate::channel::channel_error&) {
     throw;
   } catch (const std::exception& e) {  // the store or the listen address

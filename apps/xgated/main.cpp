@@ -7,6 +7,7 @@
 //          [--max-connections-per-address N] [--idle-timeout S] [--header-timeout S] [--body-timeout S]
 //          [--query-time S] [--query-memory BYTES]
 //          [--tls-cert FILE --tls-key FILE [--tls-ca FILE [--client-cert-auth]]] [--insecure]
+//          [--log-level LEVEL] [--log-format text|json] [--log-file FILE]
 //       (the HTTP server's limits, server/API.md "Limits"; TLS, server/API.md "TLS")
 //       prints one line per service on stdout, the chosen port for port 0:
 //         store: http://ADDRESS:PORT          (https:// with --tls-cert)
@@ -16,7 +17,8 @@
 //       across machines, tokens and documents travel only encrypted.
 //       GET /metrics, /healthz and /readyz answer without a token (server/API.md "Metrics and
 //       health"); with a hub, /metrics has its families and /readyz waits for it to accept.
-//       then logs each request (and the hub's logins and refusals) on stderr, and stops
+//       then logs each request (and the hub's logins and refusals) on stderr (or --log-file;
+//       --log-format json, --log-level), reopens the log file on SIGHUP, and stops
 //       cleanly on SIGINT or SIGTERM (exit 0), cancelling running queries; whatever still
 //       runs after 4 seconds is cut short (exit 1, the store is safe: LMDB commits are atomic).
 //       --hub-admin names a principal whose documents under channel/endpoints/ say who may
@@ -38,6 +40,7 @@
 #include <cstdlib>
 #include <cstdint>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -45,6 +48,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <xgate/base/log.hpp>
 #include <xgate/base/metrics.hpp>
 #include <xgate/version.hpp>
 #include <xgate/channel/hub.hpp>
@@ -52,6 +56,8 @@
 #include <xgate/channel/tcp.hpp>
 #include <xgate/server/http_server.hpp>
 #include <xgate/store/store.hpp>
+
+#include "relay_cli.hpp"  // the daemons' log flags
 
 namespace {
 
@@ -121,7 +127,7 @@ void write_hub_metrics(xgate::metrics::text& out, const xgate::channel::hub_stat
 
 int serve(const std::string& data, const std::string& listen, const std::string& hub_listen,
           const std::string& hub_http_listen, xgate::server::server_options o, double reap_seconds, unsigned log_days,
-          const std::vector<std::string>& hub_admins, bool insecure) {
+          const std::vector<std::string>& hub_admins, bool insecure, const xgate::log_settings& logging) {
   const bool tls = !o.tls.certificate.empty();
   if (o.tls.certificate.empty() != o.tls.key.empty()) return usage("--tls-cert and --tls-key go together");
   if (!o.tls.ca.empty() && !tls) return usage("--tls-ca needs --tls-cert and --tls-key");
@@ -147,7 +153,13 @@ int serve(const std::string& data, const std::string& listen, const std::string&
   for (const std::string& a : hub_admins)
     if (!xgate::is_valid_principal(a) || a == "*" || a == "creator")
       return usage("--hub-admin: \"" + a + "\" is not a principal name");
-  o.log = &std::cerr;
+  std::unique_ptr<xgate::logger> log;
+  try {
+    log = xgate::open_logger(logging);
+  } catch (const std::invalid_argument& e) {
+    return usage(e.what());
+  }
+  o.log = log.get();
   raise_open_files();
   // Signals are taken by sigwait() below; blocked before any thread starts so that every
   // thread inherits the mask and none of them gets SIGINT/SIGTERM delivered.
@@ -155,6 +167,7 @@ int serve(const std::string& data, const std::string& listen, const std::string&
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   xgate::store::store_options so;
@@ -183,7 +196,7 @@ int serve(const std::string& data, const std::string& listen, const std::string&
                                                .max_failed_logins = o.max_failed_logins,
                                                .failed_login_window = o.failed_login_window,
                                                .administrators = hub_admins,
-                                               .log = &std::cerr,
+                                               .log = log.get(),
                                                .log_days = log_days});
   }
   if (!hub_listen.empty()) {
@@ -197,8 +210,15 @@ int serve(const std::string& data, const std::string& listen, const std::string&
     std::cout << "hub-http: " << hub_http->url() << std::endl;
   }
   if (hub) serving = &*hub;
-  int sig = 0;
-  sigwait(&signals, &sig);
+  // SIGHUP: the log file again (logrotate moved it) and, with TLS, the certificate and key
+  // (renewed); the service goes on.
+  xgate::relay_cli::wait_for_stop(signals, *log, "xgated", [&] {
+    if (!tls) return;
+    server.reload_tls();
+    if (hub_server) hub_server->reload_tls();
+    if (hub_http) hub_http->reload_tls();
+    log->write(xgate::log_level::info, "xgated", "SIGHUP: certificate " + o.tls.certificate.string() + " loaded for new connections");
+  });
   // Stopping waits for in-flight store calls; none should take long once queries are
   // cancelled, but a stop must be bounded whatever runs.
   std::thread([] {
@@ -312,6 +332,8 @@ int main(int argc, char** argv) {
       ->type_name("FILE");
   app.add_flag("--client-cert-auth", o.tls.require_client_certificate,
                "mutual TLS: refuse clients without a certificate signed by --tls-ca");
+  xgate::log_settings logging;
+  xgate::relay_cli::add_log_flags(app, logging);  // info: the access log
   bool insecure = false;
   app.add_flag("--insecure", insecure,
                "allow serving a non-loopback address without TLS (tokens and documents then travel in the clear)");
@@ -339,7 +361,7 @@ int main(int argc, char** argv) {
     o.body_timeout = ms(body_seconds);
     o.query_time = ms(query_seconds);
     o.failed_login_window = std::chrono::seconds(static_cast<std::int64_t>(failed_login_seconds));
-    return serve(data, listen, hub_listen, hub_http_listen, o, reap_seconds, log_days, hub_admins, insecure);
+    return serve(data, listen, hub_listen, hub_http_listen, o, reap_seconds, log_days, hub_admins, insecure, logging);
   } catch (const std::exception& e) {
     std::cerr << "xgated: " << one_line(e.what()) << "\n";
     return exit_runtime;

@@ -102,11 +102,8 @@ struct agent::impl {
     }
   }
 
-  void log(const std::string& line) {
-    if (!opt.log) return;
-    static std::mutex log_mu;  // lines from both I/O threads and the watch thread stay whole
-    std::lock_guard lock(log_mu);
-    *opt.log << "agent " << opt.name << ": " << line << std::endl;
+  void log(const std::string& line, log_level level = log_level::info) {
+    if (opt.log) opt.log->write(level, "agent " + opt.name, line);
   }
 
   std::string where(int side) const { return opt.name + "'s " + side_name(side) + " hub " + url[side]; }
@@ -135,7 +132,7 @@ struct agent::impl {
       try {
         ep[o.side]->send(std::move(o.to), std::move(o.kind), std::move(o.body), std::move(o.correlation));
       } catch (const std::exception& x) {
-        log(std::string("could not send on the ") + side_name(o.side) + " side: " + x.what());
+        log(std::string("could not send on the ") + side_name(o.side) + " side: " + x.what(), log_level::warning);
       }
     }
     out.clear();
@@ -157,9 +154,9 @@ struct agent::impl {
         else if (e.kind.starts_with("route."))
           on_route(side, e, out);
         else
-          log("ignored a " + e.kind + " message from " + e.from + " (an agent only relays routes)");
+          log("ignored a " + e.kind + " message from " + e.from + " (an agent only relays routes)", log_level::warning);
       } catch (const std::exception& x) {
-        log("refused " + e.kind + " message " + e.id + " from " + e.from + ": " + x.what());
+        log("refused " + e.kind + " message " + e.id + " from " + e.from + ": " + x.what(), log_level::warning);
       }
     }
     send_all(out);
@@ -172,10 +169,10 @@ struct agent::impl {
     for (auto& n : b.path) description += " > " + n;
     auto self = std::find(b.path.begin(), b.path.end(), opt.name);
     auto refuse = [&](std::string hop, std::string reason) {
-      log("route " + id + " " + description + " refused: " + reason);
+      log("route " + id + " " + description + " refused: " + reason, log_level::warning);
       out.push_back(broken_to(side, e.from, id, std::move(hop), std::move(reason)));
     };
-    if (id.empty()) return log("ignored a route.open without a route id from " + e.from);
+    if (id.empty()) return log("ignored a route.open without a route id from " + e.from, log_level::warning);
     if (self == b.path.end()) return refuse(opt.name, opt.name + " is not on the route's path");
     if (self + 1 == b.path.end()) return refuse(opt.name, opt.name + " is a relay agent, not the end of a route");
     // The previous hop must be the one before this agent on the path: no hop can splice
@@ -223,7 +220,7 @@ struct agent::impl {
       o.side = r.prev_side;
       o.to = r.prev;
     } else {
-      return log("ignored " + e.kind + " for route " + e.correlation + " from " + e.from + ", not a hop next to " + opt.name);
+      return log("ignored " + e.kind + " for route " + e.correlation + " from " + e.from + ", not a hop next to " + opt.name, log_level::warning);
     }
     out.push_back(std::move(o));
     if (e.kind == w::data_kind) ++stats.messages_relayed;
@@ -319,7 +316,7 @@ struct agent::impl {
       }
       const auto& bad = next_failed ? next : prev;
       const std::string& reason = reasons[bad];
-      log("route " + it->first + " " + r.description + " broken at " + bad.second + ": " + reason);
+      log("route " + it->first + " " + r.description + " broken at " + bad.second + ": " + reason, log_level::warning);
       if (!prev_failed) out.push_back(broken_to(prev.first, prev.second, it->first, next.second, reason));
       if (!next_failed) out.push_back(broken_to(next.first, next.second, it->first, prev.second, reason));
       ++stats.routes_broken;
@@ -365,7 +362,7 @@ struct agent::impl {
           if (!entry.online) ep[side]->restart_stream(entry.endpoint);
       };
       o.on_connection = [this, side](bool connected) {
-        if (!connected) log(std::string("disconnected from its ") + side_name(side) + " hub " + url[side] + ": " + ep[side]->last_error());
+        if (!connected) log(std::string("disconnected from its ") + side_name(side) + " hub " + url[side] + ": " + ep[side]->last_error(), log_level::warning);
       };
       ep[side] = std::make_unique<endpoint>(std::move(o));
     }
@@ -408,6 +405,10 @@ void agent::start() {
 void agent::stop() { impl_->stop(); }
 
 std::string agent::downstream_url() const { return impl_->url[down]; }
+
+void agent::reload_tls() {
+  if (impl_->server) impl_->server->reload_tls();
+}
 
 bool agent::wait_connected(std::chrono::milliseconds timeout) {
   auto deadline = steady::now() + timeout;

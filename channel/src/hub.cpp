@@ -20,11 +20,8 @@ link_options hub::impl::sender_options() const {
   return link_options{options.max_queue_messages + 1024, options.max_queue_bytes + (std::size_t{64} << 20)};
 }
 
-void hub::impl::note(const std::string& line) {
-  if (!options.log) return;
-  std::lock_guard lock(note_mutex);
-  *options.log << "hub: " << line << "\n";
-  options.log->flush();
+void hub::impl::note(const std::string& line, log_level level) {
+  if (options.log) options.log->write(level, "hub", line);
 }
 
 hub::impl::endpoint_state& hub::impl::state_of(const std::string& name) {

@@ -59,14 +59,14 @@ void hub::impl::recheck_credentials(std::unique_lock<std::mutex>& lock) {
     try {
       if (!verifier.credential(id)) ended.push_back(c);
     } catch (const std::exception& e) {
-      note("checking credential " + id + ": " + e.what());  // the store failed: no verdict
+      note("checking credential " + id + ": " + e.what(), log_level::error);  // the store failed: no verdict
     }
   }
   lock.lock();
   for (auto& c : ended) {
     if (c->closed || !c->state) continue;
     note("ending the session of " + c->name + " (" + c->peer + "): its credential " + c->credential_id +
-         " was revoked or has expired");
+         " was revoked or has expired", log_level::warning);
     send_to(*c, {frames::refused{channel_errc::bad_auth, "endpoint " + c->name + ": the credential " + c->credential_id +
                                                              " was revoked or has expired"}});
     close_conn(*c);
@@ -94,7 +94,7 @@ void hub::impl::prune_log(std::chrono::system_clock::time_point now) {
       removed += b.size();
     }
   } catch (const std::exception& e) {
-    note("log retention: " + std::string(e.what()));
+    note("log retention: " + std::string(e.what()), log_level::error);
   }
   if (removed == 0) return;
   note("log retention: removed " + std::to_string(removed) + " log documents from before " + first_kept.substr(4, 10) +

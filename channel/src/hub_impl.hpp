@@ -150,13 +150,12 @@ struct hub::impl : std::enable_shared_from_this<hub::impl> {
   std::thread committer, housekeeper;
   std::condition_variable housekeeper_wake;  // with state_mutex: wakes the housekeeper at stop
 
-  std::mutex note_mutex;  // one line of options.log at a time
 
   impl(store::store& s, hub_options o);
 
   // hub.cpp
   link_options sender_options() const;
-  void note(const std::string& line);
+  void note(const std::string& line, log_level level = log_level::info);
   endpoint_state& state_of(const std::string& name);
   std::string principal_of(const std::string& endpoint);
   void stop();

@@ -57,7 +57,7 @@ void hub::impl::send_to(conn& c, std::vector<frame> fs) {
   try {
     c.send(std::move(fs));
   } catch (const std::exception& e) {
-    note("send to " + c.peer + " failed: " + e.what());
+    note("send to " + c.peer + " failed: " + e.what(), log_level::warning);
   }
 }
 
@@ -89,7 +89,7 @@ void hub::impl::broadcast_presence(const std::string& name, bool online) {
 
 void hub::impl::refuse(conn& c, channel_errc code, const std::string& detail, const std::string& event,
                        const std::string& reason) {
-  note("refused " + c.peer + ": " + detail);
+  note("refused " + c.peer + ": " + detail, log_level::warning);
   ++stats.messages_refused;
   log_record r;
   r.event = event;
@@ -103,7 +103,7 @@ void hub::impl::refuse(conn& c, channel_errc code, const std::string& detail, co
 
 void hub::impl::protocol_failure(conn& c, const channel_error& e) {
   std::string who = c.state ? "endpoint " + c.name + " (" + c.peer + ")" : c.peer;
-  note("closing " + who + ": " + e.what());
+  note("closing " + who + ": " + e.what(), log_level::warning);
   ++stats.messages_refused;
   log_record r;
   r.event = "refused";
@@ -173,7 +173,7 @@ void hub::impl::handshake(conn& c, frame f) {
       who.emplace(c.handshake->on_auth(*a));
     } catch (const channel_error& e) {
       if (logins && logins->failed(address_of(c.peer)))
-        note(logins->reached(address_of(c.peer)) + ": its logins are refused until the window ends");
+        note(logins->reached(address_of(c.peer)) + ": its logins are refused until the window ends", log_level::warning);
       return refuse(c, channel_errc::bad_auth, e.detail(), "auth_failed");
     }
     if (!may_take(store_, options.administrators, who->who, who->endpoint)) {

@@ -158,7 +158,7 @@ void hub::impl::run_committer() {
         store_.apply(b, me);
       } catch (const std::exception& e) {
         ok = false;
-        note(std::string("store commit of ") + std::to_string(b.size()) + " operations failed: " + e.what());
+        note(std::string("store commit of ") + std::to_string(b.size()) + " operations failed: " + e.what(), log_level::error);
       }
     }
     auto t1 = steady::now();

@@ -120,7 +120,7 @@ void hub::impl::on_message(conn& c, frames::message m) {
   commit_item item;
   auto self = shared_from_this();
   if (refusal) {
-    note("refused from " + c.name + " (" + c.peer + "): " + refusal->detail());
+    note("refused from " + c.name + " (" + c.peer + "): " + refusal->detail(), log_level::warning);
     r.event = "refused";
     r.code = to_string(refusal->reason());
     // Built from checked names and kinds (and printable() where not): whole, not clipped.
@@ -212,7 +212,7 @@ void hub::impl::on_ack(conn& c, const frames::ack& k) {
 void hub::impl::on_peer_error(conn& c, frames::error err) {
   std::string sender = sender_of_id(err.message_id);
   note("error from " + c.name + " about " + xgate::printable(err.message_id) + ": " + to_string(err.code) + ": " +
-       xgate::printable(err.reason));
+       xgate::printable(err.reason), log_level::warning);
   log_record r;
   r.event = "rejected";
   r.from = sender;

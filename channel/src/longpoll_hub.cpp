@@ -128,7 +128,7 @@ struct longpoll_hub_server::impl : std::enable_shared_from_this<impl> {
   std::thread acceptor, housekeeper;
   std::atomic<bool> stopping{false};
   bool started = false;
-  std::optional<boost::asio::ssl::context> tls;  // options.tls
+  std::optional<xgate::tls::server_contexts> tls;  // options.tls
 
   mutable std::mutex mutex;  // guards what follows
   std::condition_variable changed;
@@ -142,8 +142,9 @@ struct longpoll_hub_server::impl : std::enable_shared_from_this<impl> {
     std::lock_guard lock(mutex);
     if (started) throw std::logic_error("longpoll_hub_server::start called twice");
     if (!options.tls.certificate.empty()) {
-      tls.emplace(xgate::tls::server_context(options.tls));
-      SSL_CTX_set_options(tls->native_handle(), SSL_OP_IGNORE_UNEXPECTED_EOF);  // endpoints close without close_notify
+      tls.emplace(options.tls, [](boost::asio::ssl::context& c) {
+        SSL_CTX_set_options(c.native_handle(), SSL_OP_IGNORE_UNEXPECTED_EOF);  // endpoints close without close_notify
+      });
     }
     unsigned short port = 0;
     listen_fd = listen_on(options.address, options.port, port);
@@ -203,7 +204,7 @@ struct longpoll_hub_server::impl : std::enable_shared_from_this<impl> {
     ssl_ptr ssl;
     if (tls) {
       set_nonblocking(fd);
-      ssl.reset(SSL_new(tls->native_handle()));
+      ssl.reset(SSL_new(tls->current()->native_handle()));
       if (!ssl || !xgate::tls::attach_socket(ssl.get(), fd)) return;
       fd_stream hs(fd, ssl.get());
       hs.deadline(clock_type::now() + milliseconds(10000));  // a silent client holds its thread this long at most
@@ -467,6 +468,10 @@ longpoll_hub_server::longpoll_hub_server(hub& h, longpoll_server_options options
 longpoll_hub_server::~longpoll_hub_server() { stop(); }
 void longpoll_hub_server::start() { impl_->start(); }
 unsigned short longpoll_hub_server::port() const noexcept { return impl_->bound_port; }
+void longpoll_hub_server::reload_tls() {
+  if (impl_->tls) impl_->tls->reload();
+}
+
 std::string longpoll_hub_server::url() const {
   const std::string& a = impl_->options.address;
   return (impl_->tls ? "https://" : "http://") + (a.find(':') != std::string::npos ? "[" + a + "]" : a) + ":" +

@@ -159,7 +159,7 @@ struct tcp_hub_server::impl {
   std::set<std::shared_ptr<session>> sessions;
   std::atomic<unsigned short> port{0};
   bool started = false, stopped = false;
-  std::optional<asio::ssl::context> tls;  // opt.tls
+  std::optional<xgate::tls::server_contexts> tls;  // opt.tls
 
   impl(hub& hb, tcp_server_options o) : h(hb), opt(std::move(o)) {}
 
@@ -181,7 +181,7 @@ struct tcp_hub_server::impl {
       sock.close(ec);
       return;
     }
-    auto s = std::make_shared<session>(std::move(sock), tls ? &*tls : nullptr, h.options());
+    auto s = std::make_shared<session>(std::move(sock), tls ? tls->current() : nullptr, h.options());
     std::weak_ptr<session> w = s;
     s->hc = h.open(
         std::move(peer), [w](std::vector<frame> fs) {
@@ -210,7 +210,7 @@ tcp_hub_server::~tcp_hub_server() { stop(); }
 void tcp_hub_server::start() {
   if (impl_->started) throw std::logic_error("tcp_hub_server::start called twice");
   impl_->started = true;
-  if (!impl_->opt.tls.certificate.empty()) impl_->tls.emplace(xgate::tls::server_context(impl_->opt.tls));
+  if (!impl_->opt.tls.certificate.empty()) impl_->tls.emplace(impl_->opt.tls);
   tcp::endpoint ep(asio::ip::make_address(impl_->opt.address), impl_->opt.port);
   impl_->acceptor.emplace(impl_->io);
   impl_->acceptor->open(ep.protocol());
@@ -223,6 +223,10 @@ void tcp_hub_server::start() {
 }
 
 unsigned short tcp_hub_server::port() const noexcept { return impl_->port; }
+
+void tcp_hub_server::reload_tls() {
+  if (impl_->tls) impl_->tls->reload();
+}
 
 std::string tcp_hub_server::url() const {
   std::string a = impl_->opt.address;

@@ -37,7 +37,6 @@ struct node_daemon::impl {
   ch::router routes;                    // likewise: callers behind relay agents
   detail::follow_peer_streams streams;  // before the endpoint, which calls it
   std::optional<ch::endpoint> ep;
-  std::mutex log_m;
   std::atomic<bool> stopping{false};
   std::thread accepting;  // routes opened to this node: their calls go to the methods
   // Moves out of this node, from the job's safe point here to its body running on the target.
@@ -89,10 +88,8 @@ struct node_daemon::impl {
     runtime.reset();
   }
 
-  void say(const std::string& line) {
-    if (!opt.log) return;
-    std::lock_guard lock(log_m);
-    *opt.log << "node " << opt.name << ": " << line << std::endl;
+  void say(const std::string& line, log_level level = log_level::info) {
+    if (opt.log) opt.log->write(level, "node " + opt.name, line);
   }
 
   std::string node_endpoint(const std::string& node) const { return principal + "/" + node; }
@@ -121,7 +118,7 @@ struct node_daemon::impl {
     }
     char took[32];
     std::snprintf(took, sizeof took, " [%.1f ms]", std::chrono::duration<double, std::milli>(steady::now() - t0).count());
-    if (!r.code.empty()) say(what + ": " + r.code + ": " + r.error + took);
+    if (!r.code.empty()) say(what + ": " + r.code + ": " + r.error + took, log_level::warning);
     else if (!quiet) say(what + ": ok" + note(r) + took);
     return r;
   }

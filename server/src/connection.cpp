@@ -54,23 +54,23 @@ void core::log(const std::string& peer, const request& req, unsigned status, con
                steady_clock::time_point t0) {
   const steady_clock::time_point now = steady_clock::now();
   metrics.record(split_target(req.target()).path, req.method_string(), status, now - t0);
-  if (!options.log) return;
+  if (!options.log || !options.log->enabled(log_level::info)) return;
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(now - t0).count();
   std::string_view target = req.target();
   // The login route takes its token in the body; its query is dropped whatever it holds.
   if (split_target(target).path == "/login") target = split_target(target).path;
-  std::string line = format_utc(std::chrono::system_clock::now()) + " " + peer + " " + log_safe(req.method_string()) + " " +
-                     redact_target(target) + " " + std::to_string(status) + " " + (principal.empty() ? "-" : log_safe(principal)) +
-                     " " + std::to_string(bytes) + " " + std::to_string(us) + "us\n";
-  std::lock_guard lock(log_mutex_);
-  *options.log << line << std::flush;
+  const std::string method = log_safe(req.method_string()), safe_target = redact_target(target),
+                    who = principal.empty() ? "-" : log_safe(principal);
+  options.log->write(log_level::info, "xgated",
+                     peer + " " + method + " " + safe_target + " " + std::to_string(status) + " " + who + " " +
+                         std::to_string(bytes) + " " + std::to_string(us) + "us",
+                     {{"peer", peer}, {"method", method}, {"target", safe_target}, {"status", status}, {"principal", who},
+                      {"bytes", bytes}, {"us", us}});
 }
 
 void core::note(const std::string& line) {
-  if (!options.log) return;
-  std::string text = format_utc(std::chrono::system_clock::now()) + " xgated: " + line + "\n";  // our own words: nothing from the request
-  std::lock_guard lock(log_mutex_);
-  *options.log << text << std::flush;
+  // our own words: nothing from the request
+  if (options.log) options.log->write(log_level::warning, "xgated", line);
 }
 
 // ---- connection ---------------------------------------------------------------------------
@@ -78,7 +78,7 @@ void core::note(const std::string& line) {
 connection::connection(core& c, tcp::socket socket, std::string address)
     : core_(c),
       executor_(socket.get_executor()),
-      stream_(std::move(socket), c.tls ? &*c.tls : nullptr),
+      stream_(std::move(socket), c.tls ? c.tls->current() : nullptr),
       address_(std::move(address)) {
   peer_ = peer_of(stream_.lowest().socket());
 }
@@ -379,7 +379,7 @@ void connection::drain() {
 // ---- refusal ------------------------------------------------------------------------------
 
 refusal::refusal(core& c, tcp::socket socket, std::string message)
-    : core_(c), executor_(socket.get_executor()), stream_(std::move(socket), c.tls ? &*c.tls : nullptr) {
+    : core_(c), executor_(socket.get_executor()), stream_(std::move(socket), c.tls ? c.tls->current() : nullptr) {
   request head;
   head.version(11);
   response r = error_response(head, http::status::service_unavailable, "unavailable", message);

@@ -51,7 +51,7 @@ struct core {
   std::stop_source shutdown;  // requested by stop(): running queries end
   std::optional<query_slots> queries;
   std::optional<xgate::login_limiter> logins;
-  std::optional<asio::ssl::context> tls;  // options.tls: every connection speaks TLS
+  std::optional<xgate::tls::server_contexts> tls;  // options.tls: every connection speaks TLS
   server_metrics metrics;                 // every answered request, for GET /metrics
 
   std::mutex mutex;  // guards what follows
@@ -72,9 +72,6 @@ struct core {
   // One access log line; bytes is the body size sent.
   void log(const std::string& peer, const request& req, unsigned status, const std::string& principal, std::size_t bytes,
            std::chrono::steady_clock::time_point t0);
-
- private:
-  std::mutex log_mutex_;
 };
 
 class connection : public std::enable_shared_from_this<connection> {

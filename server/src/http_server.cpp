@@ -125,7 +125,7 @@ void http_server::start() {
   if (m.started) throw std::logic_error("xgate::server::http_server::start called twice");
   m.started = true;
   const server_options& o = m.core.options;
-  if (!o.tls.certificate.empty()) m.core.tls.emplace(xgate::tls::server_context(o.tls));
+  if (!o.tls.certificate.empty()) m.core.tls.emplace(o.tls);
   error_code ec;
   auto address = asio::ip::make_address(o.address, ec);
   if (ec) throw std::system_error(ec.value(), std::generic_category(), "bad listen address \"" + o.address + "\"");
@@ -159,6 +159,10 @@ void http_server::start() {
 }
 
 unsigned short http_server::port() const noexcept { return impl_->bound_port; }
+
+void http_server::reload_tls() {
+  if (impl_->core.tls) impl_->core.tls->reload();
+}
 
 std::string http_server::url() const {
   const std::string& a = impl_->core.options.address;

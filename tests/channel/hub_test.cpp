@@ -62,6 +62,7 @@ class Hub : public ::testing::Test {
   std::filesystem::path dir = fresh_dir();
   std::unique_ptr<store::store> st = std::make_unique<store::store>(dir);
   std::ostringstream log;  // written under the hub's log lock; read after stop
+  xgate::logger logger{log};
   std::unique_ptr<hub> h;
   std::unique_ptr<tcp_hub_server> server;
 
@@ -72,7 +73,7 @@ class Hub : public ::testing::Test {
     std::filesystem::remove_all(dir);
   }
   void start_hub(hub_options o = {}) {
-    o.log = &log;
+    o.log = &logger;
     o.context = "test hub";
     h = std::make_unique<hub>(*st, o);
     server = std::make_unique<tcp_hub_server>(*h, tcp_server_options{.address = "127.0.0.1", .port = port_});

@@ -30,6 +30,7 @@ class ServerTest : public ::testing::Test {
  protected:
   std::filesystem::path dir = fresh_dir();
   std::ostringstream log;
+  xgate::logger logger{log};
   std::unique_ptr<store::store> s;
   std::unique_ptr<xgate::server::http_server> server;
   std::string alice, bob;  // login tokens
@@ -39,7 +40,7 @@ class ServerTest : public ::testing::Test {
     server.reset();
     s.reset();
     s = std::make_unique<store::store>(dir, so);
-    o.log = &log;
+    o.log = &logger;
     server = std::make_unique<xgate::server::http_server>(*s, o);
     server->start();
     alice = login("alice");
@@ -996,14 +997,16 @@ TEST_F(ServerTest, AccessLogHasOneLinePerRequestAndNoTokens) {
   std::vector<std::string> all;
   while (std::getline(lines, line)) all.push_back(line);
   ASSERT_EQ(all.size(), 5u) << text;
-  // time peer method path status principal bytes microseconds
+  // time level component: peer method path status principal bytes microseconds
   std::string put_line;
   for (auto& l : all)
     if (l.find(" PUT ") != std::string::npos) put_line = l;
   std::istringstream first(put_line);
-  std::string time, peer, method, path, status, principal, bytes, us;
-  first >> time >> peer >> method >> path >> status >> principal >> bytes >> us;
+  std::string time, level, component, peer, method, path, status, principal, bytes, us;
+  first >> time >> level >> component >> peer >> method >> path >> status >> principal >> bytes >> us;
   EXPECT_EQ(time.size(), 24u);
+  EXPECT_EQ(level, "info");
+  EXPECT_EQ(component, "xgated:");
   EXPECT_TRUE(peer.starts_with("127.0.0.1:"));
   EXPECT_EQ(method, "PUT");
   EXPECT_EQ(path, "/store/a");

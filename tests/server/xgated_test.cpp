@@ -197,6 +197,53 @@ TEST_F(XgatedTest, MetricsPassPromtoolAndCountTheHub) {
   EXPECT_EQ(server.wait(seconds(20)), 0);
 }
 
+// --log-format json --log-file: one object per line, never a token; SIGHUP reopens the file
+// after logrotate moved it; a level that is not one is a usage error.
+TEST_F(XgatedTest, JsonLogToAFileReopenedOnSighup) {
+  std::filesystem::create_directories(dir);
+  std::string token = adduser("alice");
+  const std::filesystem::path log = dir / "xgated.log", err = dir / "stderr.log";
+  child_process server({XGATED_BINARY, "--data", (dir / "data").string(), "--listen", "127.0.0.1:0", "--log-format", "json",
+                        "--log-file", log.string()},
+                       err.string());
+  auto line = server.read_line(seconds(20));
+  ASSERT_TRUE(line) << read_file(err);
+  auto port = static_cast<unsigned short>(std::stoi(line->substr(line->rfind(':') + 1)));
+  {
+    http_client c(port);
+    EXPECT_EQ(c.request(http::verb::put, "/store/jobs/1", token, "<job/>").result_int(), 201);
+    EXPECT_EQ(c.request(http::verb::get, "/nowhere?token=" + token, token).result_int(), 404);
+  }
+  std::filesystem::rename(log, dir / "xgated.log.1");
+  server.signal(SIGHUP);
+  for (int i = 0; i < 100 && !std::filesystem::exists(log); ++i) std::this_thread::sleep_for(milliseconds(20));
+  {
+    http_client c(port);
+    EXPECT_EQ(c.request(http::verb::get, "/store/jobs/1", token).result_int(), 200);
+  }
+  server.signal(SIGTERM);
+  EXPECT_EQ(server.wait(seconds(20)), 0);
+  EXPECT_EQ(read_file(err), "") << "all of the log went to the file";
+  const std::string before = read_file(dir / "xgated.log.1"), after = read_file(log);
+  EXPECT_NE(before.find("\"level\":\"info\",\"component\":\"xgated\",\"message\":\"127.0.0.1:"), std::string::npos) << before;
+  EXPECT_NE(before.find("\"fields\":{\"peer\":\"127.0.0.1:"), std::string::npos) << before;
+  EXPECT_NE(before.find("\"method\":\"PUT\",\"target\":\"/store/jobs/1\",\"status\":201,\"principal\":\"alice\",\"bytes\":"),
+            std::string::npos) << before;
+  EXPECT_NE(before.find("\"target\":\"/nowhere?token=REDACTED\",\"status\":404"), std::string::npos) << before;
+  EXPECT_EQ(before.find(token), std::string::npos) << before;
+  EXPECT_NE(after.find("\"message\":\"SIGHUP: log file " + log.string() + " reopened\"}"), std::string::npos) << after;
+  EXPECT_NE(after.find("\"method\":\"GET\""), std::string::npos) << after;
+  std::istringstream lines(before + after);
+  for (std::string l; std::getline(lines, l);) {
+    EXPECT_TRUE(l.starts_with("{\"time\":\"") && l.ends_with("}")) << l;
+  }
+
+  child_process bad({XGATED_BINARY, "--data", (dir / "data").string(), "--listen", "127.0.0.1:0", "--log-level", "loud"},
+                    err.string());
+  EXPECT_EQ(bad.wait(seconds(20)), 2);
+  EXPECT_EQ(read_file(err), "xgated: --log-level: \"loud\" is not one of debug, info, warning, error (see xgated --help)\n");
+}
+
 TEST_F(XgatedTest, AnAddressInUseExits1) {
   child_process first({XGATED_BINARY, "--data", (dir / "a").string(), "--listen", "127.0.0.1:0"}, dir.string() + "-err1");
   auto line = first.read_line(seconds(20));

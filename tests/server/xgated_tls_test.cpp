@@ -9,6 +9,7 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "files.hpp"
 #include "http_test_client.hpp"
@@ -111,6 +112,64 @@ TEST_F(XgatedTlsTest, RefusesAKeyOthersMayRead) {
   EXPECT_EQ(r.err, "xgated: tls: load key \"" + key + "\": secret file \"" + key + "\" may be read by others (mode 0640): chmod 600 " +
                        key + "\n");
   EXPECT_EQ(r.out, "");
+}
+
+// SIGHUP after the certificate files were replaced (renewed, here by another CA's): new
+// connections to the API and to both hub transports get the new certificate; files that
+// cannot be used leave the one in use, with an error in the log.
+TEST_F(XgatedTlsTest, SighupLoadsRenewedCertificatesForNewConnections) {
+  const std::filesystem::path other = dir / "other", live = dir / "live";
+  ASSERT_EQ(run({XGATE_BINARY, "certs", "init", "--dir", other.string()}).code, 0);
+  ASSERT_EQ(run({XGATE_BINARY, "certs", "issue", "node", "--dir", other.string(), "--host", "127.0.0.1"}).code, 0);
+  std::filesystem::create_directories(live);
+  auto install = [&](const std::filesystem::path& from) {
+    for (const char* f : {"node.crt", "node.key"})
+      std::filesystem::copy_file(from / f, live / f, std::filesystem::copy_options::overwrite_existing);
+  };
+  install(certs);
+  std::string token = adduser("alice");
+  xgate::testing::write_secret_file(dir / "alice.secret", token);
+  std::filesystem::path err = dir / "xgated.err";
+  child_process server({XGATED_BINARY, "--data", (dir / "data").string(), "--listen", "127.0.0.1:0", "--hub", "127.0.0.1:0",
+                        "--hub-http", "127.0.0.1:0", "--tls-cert", (live / "node.crt").string(), "--tls-key",
+                        (live / "node.key").string()},
+                       err.string());
+  auto store_line = server.read_line(seconds(20)), hub_line = server.read_line(seconds(20)), http_line = server.read_line(seconds(20));
+  ASSERT_TRUE(store_line && hub_line && http_line) << read_file(err);
+  const std::string url = store_line->substr(7), hub = hub_line->substr(5), hub_http = http_line->substr(10);
+  auto trusted_by = [&](const std::filesystem::path& ca) {
+    ::setenv("XGATE_CA", (ca / "ca.crt").c_str(), 1);
+    const bool store_ok = run({XGATE_BINARY, "store", "ls", "--server", url, "--token", token}).code == 0;
+    const bool hub_ok = run({XGATE_BINARY, "hops", "--hub", hub, "--as", "alice/h", "--secret-file", (dir / "alice.secret").string(),
+                             "--wait", "5"}).code == 0;
+    const bool http_ok = run({XGATE_BINARY, "hops", "--hub", hub_http, "--as", "alice/p", "--secret-file",
+                              (dir / "alice.secret").string(), "--wait", "5"}).code == 0;
+    ::unsetenv("XGATE_CA");
+    return std::to_string(store_ok) + std::to_string(hub_ok) + std::to_string(http_ok);
+  };
+  EXPECT_EQ(trusted_by(certs), "111");
+  EXPECT_EQ(trusted_by(other), "000");
+
+  install(other);
+  server.signal(SIGHUP);
+  std::string renewed;
+  for (int i = 0; i < 100 && renewed != "111"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    renewed = trusted_by(other);
+  }
+  EXPECT_EQ(renewed, "111") << read_file(err);
+  EXPECT_EQ(trusted_by(certs), "000");
+  EXPECT_NE(read_file(err).find("info xgated: SIGHUP: certificate " + (live / "node.crt").string() + " loaded for new connections"),
+            std::string::npos) << read_file(err);
+
+  std::ofstream(live / "node.crt") << "not a certificate\n";
+  server.signal(SIGHUP);
+  for (int i = 0; i < 100 && read_file(err).find("error xgated: SIGHUP:") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_NE(read_file(err).find("; serving with the old certificate"), std::string::npos) << read_file(err);
+  EXPECT_EQ(trusted_by(other), "111") << "the certificate in use stays";
+  server.signal(SIGTERM);
+  EXPECT_EQ(server.wait(seconds(20)), 0);
 }
 
 }  // namespace

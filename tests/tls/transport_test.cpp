@@ -139,6 +139,7 @@ class Tls : public ::testing::Test {
   std::unique_ptr<xgate::store::store> st;
   shared_log log_text;
   std::ostream log{&log_text};
+  xgate::logger logger{log};
   std::unique_ptr<xgate::server::http_server> server;
 
   void SetUp() override {
@@ -165,7 +166,7 @@ class Tls : public ::testing::Test {
     xgate::server::server_options o;
     o.threads = 2;
     o.store_threads = 4;
-    o.log = &log;
+    o.log = &logger;
     o.tls = std::move(tls);
     server = std::make_unique<xgate::server::http_server>(*st, o);
     server->start();
@@ -363,6 +364,7 @@ class TlsHub : public Tls {
   std::unique_ptr<xgate::channel::tcp_hub_server> hub_server;
   std::unique_ptr<xgate::channel::longpoll_hub_server> longpoll;
   std::ostringstream hub_log;
+  xgate::logger hub_logger{hub_log};
 
   void TearDown() override {
     if (longpoll) longpoll->stop();
@@ -374,7 +376,7 @@ class TlsHub : public Tls {
     Tls::TearDown();
   }
   std::string serve_hub(xgate::tls::server_settings tls) {
-    h = std::make_unique<xgate::channel::hub>(*st, xgate::channel::hub_options{.context = "tls test hub", .log = &hub_log});
+    h = std::make_unique<xgate::channel::hub>(*st, xgate::channel::hub_options{.context = "tls test hub", .log = &hub_logger});
     hub_server = std::make_unique<xgate::channel::tcp_hub_server>(
         *h, xgate::channel::tcp_server_options{.address = "127.0.0.1", .port = 0, .tls = std::move(tls)});
     hub_server->start();

@@ -249,4 +249,17 @@ std::string peer_common_name(const SSL* ssl) {
   return out;
 }
 
+server_contexts::server_contexts(server_settings settings, std::function<void(ssl::context&)> adjust)
+    : settings_(std::move(settings)), adjust_(std::move(adjust)) {
+  reload();
+}
+
+void server_contexts::reload() {
+  ssl::context fresh = server_context(settings_);
+  if (adjust_) adjust_(fresh);
+  std::lock_guard lock(mutex_);
+  loaded_.push_back(std::move(fresh));
+  current_.store(&loaded_.back());
+}
+
 }  // namespace xgate::tls

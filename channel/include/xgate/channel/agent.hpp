@@ -65,6 +65,7 @@
 #include <string>
 #include <vector>
 
+#include <xgate/base/log.hpp>
 #include <xgate/channel/endpoint.hpp>
 #include <xgate/channel/error.hpp>
 #include <xgate/tls/context.hpp>
@@ -91,7 +92,7 @@ struct agent_options {
   std::chrono::milliseconds hop_timeout{3000};
   std::chrono::milliseconds reconnect_max{1000};
   // One line per route opened, refused, broken or closed, and per hub login failure. May be null.
-  std::ostream* log = nullptr;
+  xgate::logger* log = nullptr;  // component "agent NAME"; must outlive the agent
 };
 
 struct agent_stats {
@@ -117,6 +118,9 @@ class agent {
 
   // The downstream hub's URL ("tcp://127.0.0.1:PORT"): the one it serves or the one it joined.
   std::string downstream_url() const;
+  // The downstream hub it runs with TLS: reads downstream_tls's files again for connections
+  // accepted from now on (tls_error: the old ones stay). Otherwise nothing.
+  void reload_tls();
   // Both endpoints logged in, within timeout. Throws channel_error(bad_auth) when a login
   // was refused.
   [[nodiscard]] bool wait_connected(std::chrono::milliseconds timeout);

@@ -84,6 +84,7 @@
 #include <string>
 #include <vector>
 
+#include <xgate/base/log.hpp>
 #include <xgate/channel/error.hpp>
 #include <xgate/channel/frame.hpp>
 #include <xgate/store/store.hpp>
@@ -119,8 +120,9 @@ struct hub_options {
   std::chrono::milliseconds idle_timeout{30000};
   // A connection not authenticated within this time is closed.
   std::chrono::milliseconds handshake_timeout{10000};
-  // Detail lines (refusals, logins, failures): one line each, under a lock. May be null.
-  std::ostream* log = nullptr;
+  // Component "hub": logins and logouts (info), refusals and closed connections (warning),
+  // failed store commits (error). May be null; must outlive the hub.
+  xgate::logger* log = nullptr;
   // Messages the hub sends a connection before it waits for acknowledgements.
   std::size_t window = 4096;
   // Keep the log documents of the last log_days days (UTC, today included); 0 = forever.

@@ -89,6 +89,9 @@ class longpoll_hub_server {
   unsigned short port() const noexcept;  // the chosen port for port 0; 0 before start()
   std::string url() const;               // "http://ADDRESS:PORT" (endpoints add the path)
   std::size_t sessions() const;          // open now
+  // With TLS: reads options.tls's files again for the connections accepted from now on;
+  // tls_error when they cannot be used (the old ones stay). Without TLS: nothing.
+  void reload_tls();
   // Answers held requests, closes every session and connection, joins the threads. Idempotent.
   void stop();
 

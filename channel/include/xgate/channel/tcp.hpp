@@ -55,6 +55,9 @@ class tcp_hub_server {
   void start();
   unsigned short port() const noexcept;  // the chosen port for port 0; 0 before start()
   std::string url() const;               // "tcp://ADDRESS:PORT" or "tls://ADDRESS:PORT"
+  // With TLS: reads options.tls's files again for the connections accepted from now on;
+  // tls_error when they cannot be used (the old ones stay). Without TLS: nothing.
+  void reload_tls();
   // Closes the listener and every connection and joins the threads. Idempotent.
   void stop();
 

@@ -23,6 +23,7 @@
 #include <ostream>
 #include <string>
 
+#include <xgate/base/log.hpp>
 #include <xgate/base/metrics.hpp>
 #include <xgate/migrate/job.hpp>
 #include <xgate/migrate/node.hpp>
@@ -42,7 +43,9 @@ struct daemon_options {
   unsigned workers = 2;     // threads running job bodies
   std::chrono::milliseconds checkpoint_interval{1000};
   const migrate::job_registry* jobs = nullptr;  // nullptr: migrate::job_registry::global()
-  std::ostream* log = nullptr;         // one line per call served and its outcome
+  // Component "node NAME": a line per call that changes a job (info) and per failed call
+  // (warning). May be null; must outlive the daemon.
+  xgate::logger* log = nullptr;
   // How long a node waits for another node (hosts, resume during a move).
   std::chrono::milliseconds call_timeout{30000};
 };

@@ -10,6 +10,7 @@
 #include <ostream>
 #include <string>
 
+#include <xgate/base/log.hpp>
 #include <xgate/base/metrics.hpp>
 #include <xgate/store/store.hpp>
 #include <xgate/tls/context.hpp>
@@ -41,9 +42,10 @@ struct server_options {
   // limit. 0: no limit.
   std::size_t max_failed_logins = 20;
   std::chrono::seconds failed_login_window{60};
-  // The access log: one line per request (never tokens, cookies or credential bodies).
-  // May be null. Written under a lock; the stream must outlive the server.
-  std::ostream* log = nullptr;
+  // The access log (component "xgated"): one info line per request (never tokens, cookies
+  // or credential bodies), warnings for refused handshakes and login limits. May be null;
+  // must outlive the server.
+  xgate::logger* log = nullptr;
   // Threads doing network I/O (asynchronous: no thread per connection): 0 = max(2, hardware
   // threads). Threads running store operations: 0 = 32. Store operations block, mostly on
   // the disk, and concurrent writes share one commit (the store's group commit), so there
@@ -91,6 +93,10 @@ class http_server {
   unsigned short port() const noexcept;
   // "http://ADDRESS:PORT", or "https://ADDRESS:PORT" with TLS
   std::string url() const;
+  // With TLS: reads options.tls's files again (renewed certificates); connections accepted
+  // from now on use them, open ones keep theirs. tls_error when they cannot be used: the
+  // old ones stay. Without TLS: nothing.
+  void reload_tls();
   // Closes the listener and every connection (long polls are cut without an answer) and
   // joins all threads. Idempotent; running queries are cancelled, other in-flight store
   // operations finish first.

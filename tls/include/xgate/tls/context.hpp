@@ -13,8 +13,12 @@
 // them. Errors: tls_error (error.hpp) naming the file.
 #pragma once
 
+#include <atomic>
+#include <deque>
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include <boost/asio/ssl/context.hpp>
@@ -49,6 +53,27 @@ struct client_settings {
 // match the certificate; a key others may read), openssl.
 [[nodiscard]] boost::asio::ssl::context server_context(const server_settings& settings);
 [[nodiscard]] boost::asio::ssl::context client_context(const client_settings& settings = {});
+
+// A server's context that a reload (SIGHUP, after certificates were renewed) replaces: each
+// connection takes current() when it is accepted and keeps that context; earlier contexts
+// stay alive, for the connections using them, until this object goes. Thread-safe.
+class server_contexts {
+ public:
+  // Loads the first; throws what server_context throws. adjust, when given, is applied to
+  // every context loaded (a server's own options).
+  explicit server_contexts(server_settings settings,
+                           std::function<void(boost::asio::ssl::context&)> adjust = nullptr);
+  [[nodiscard]] boost::asio::ssl::context* current() const noexcept { return current_.load(); }
+  // Reads the files again. On a tls_error the current context stays, and the error is thrown.
+  void reload();
+
+ private:
+  server_settings settings_;
+  std::function<void(boost::asio::ssl::context&)> adjust_;
+  std::mutex mutex_;
+  std::deque<boost::asio::ssl::context> loaded_;  // a deque: a context never moves once made
+  std::atomic<boost::asio::ssl::context*> current_{nullptr};
+};
 
 // Before a client handshake on ssl: sends host as the server name (SNI) when it is a DNS name,
 // and makes the handshake fail unless the server's certificate is for host (a subjectAltName
