@@ -14,13 +14,16 @@
 # 6. runs the channel benchmarks (xgate_channel_bench: messages through the hub on loopback,
 #    TCP and HTTP long-poll) into $OUT/channel.json and prints their table,
 # 7. runs the migration benchmarks (xgate_migrate_bench: move downtime, checkpoint
-#    overhead) into $OUT/migrate.json.
+#    overhead) into $OUT/migrate.json,
+# 8. runs the move benchmark through real processes (xgate_move_bench: xgated and two
+#    nodes, in the clear and over TLS) into $OUT/move.json.
 #
 # Environment: BUILD_DIR (default: build/ at the top of the repository),
 # XGATE_BENCH (the binary; default $BUILD_DIR/bin/xgate_bench, built first),
 # XGATE_STORE_BENCH (default $BUILD_DIR/bin/xgate_store_bench, built first),
 # XGATE_CHANNEL_BENCH (default $BUILD_DIR/bin/xgate_channel_bench, built first),
 # XGATE_MIGRATE_BENCH (default $BUILD_DIR/bin/xgate_migrate_bench, built first),
+# XGATE_MOVE_BENCH (default $BUILD_DIR/bin/xgate_move_bench, built first),
 # XGATE_BENCH_OUT (default $BUILD_DIR/bench).
 set -euo pipefail
 
@@ -46,11 +49,12 @@ if [[ -z $bin ]]; then
     command -v ninja >/dev/null && generator=(-G Ninja)
     cmake -S "$root" -B "$build" "${generator[@]}"
   fi
-  cmake --build "$build" --target xgate_bench xgate_store_bench xgate_channel_bench xgate_migrate_bench
+  cmake --build "$build" --target xgate_bench xgate_store_bench xgate_channel_bench xgate_migrate_bench xgate_move_bench
 fi
 store_bin=${XGATE_STORE_BENCH:-$(dirname "$bin")/xgate_store_bench}
 channel_bin=${XGATE_CHANNEL_BENCH:-$(dirname "$bin")/xgate_channel_bench}
 migrate_bin=${XGATE_MIGRATE_BENCH:-$(dirname "$bin")/xgate_migrate_bench}
+move_bin=${XGATE_MOVE_BENCH:-$(dirname "$bin")/xgate_move_bench}
 if [[ ! -x $bin ]]; then
   echo "run.sh: $bin was not built (is libbenchmark-dev installed? the root CMakeLists skips bench/ without it)" >&2
   exit 1
@@ -115,3 +119,11 @@ if [[ ! -x $migrate_bin ]]; then
   exit 1
 fi
 "$migrate_bin" --benchmark_out="$out/migrate.json" --benchmark_out_format=json
+
+echo
+echo "== migrate: move downtime through real processes (xgated, two migrate nodes), in the clear and over TLS"
+if [[ ! -x $move_bin ]]; then
+  echo "run.sh: $move_bin was not built" >&2
+  exit 1
+fi
+"$move_bin" --benchmark_out="$out/move.json" --benchmark_out_format=json

@@ -117,8 +117,11 @@ void write_hub_metrics(xgate::metrics::text& out, const xgate::channel::hub_stat
   out.sample("xgate_hub_connections_open", {}, static_cast<double>(st.connections));
   out.family("xgate_hub_messages_queued", "gauge", "Messages in the hub's queues, committed and not yet acknowledged by their receivers.");
   out.sample("xgate_hub_messages_queued", {}, static_cast<double>(st.queued));
-  out.family("xgate_hub_messages_forwarded_total", "counter", "Messages the hub committed and handed to their receivers.");
+  out.family("xgate_hub_messages_forwarded_total", "counter",
+             "Messages in: the hub committed them to their receivers' queues and handed them on.");
   out.sample("xgate_hub_messages_forwarded_total", {}, static_cast<double>(st.messages_forwarded));
+  out.family("xgate_hub_messages_delivered_total", "counter", "Messages out: acknowledged by their receivers.");
+  out.sample("xgate_hub_messages_delivered_total", {}, static_cast<double>(st.messages_delivered));
   out.family("xgate_hub_messages_refused_total", "counter", "Messages and connections the hub refused.");
   out.sample("xgate_hub_messages_refused_total", {}, static_cast<double>(st.messages_refused));
   out.family("xgate_hub_commits_total", "counter", "Store batches the hub committed (group commits).");
@@ -182,7 +185,9 @@ int serve(const std::string& data, const std::string& listen, const std::string&
   std::optional<xgate::channel::longpoll_hub_server> hub_http;
   std::atomic<const xgate::channel::hub*> serving{nullptr};
   const bool with_hub = !hub_listen.empty() || !hub_http_listen.empty();
-  o.more_metrics = [&serving](xgate::metrics::text& out) {
+  o.more_metrics = [&serving, &reaper](xgate::metrics::text& out) {
+    out.family("xgate_store_leases_expired_total", "counter", "Leased documents removed at their expiry since xgated started.");
+    out.sample("xgate_store_leases_expired_total", {}, static_cast<double>(reaper.removed()));
     if (const xgate::channel::hub* h = serving.load()) write_hub_metrics(out, h->stats());
   };
   o.readiness = [&serving, with_hub]() -> std::string {

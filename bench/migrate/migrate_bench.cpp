@@ -25,41 +25,12 @@
 
 #include <xgate/migrate.hpp>
 
+#include "payload_job.hpp"
+
 namespace xm = xgate::migrate;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct PayloadState {
-  std::uint64_t steps = 0;
-  std::vector<double> payload;  // random doubles: about 32 bytes of XML each
-};
-XGATE_TYPE(PayloadState, "bench.PayloadState", 1, (), (steps, payload))
-
-std::atomic<std::uint64_t> steps_done{0};
-
-void payload_job(xgate::job_context& ctx, PayloadState& s) {
-  if (s.payload.empty()) {
-    std::mt19937_64 gen(1);
-    std::uniform_real_distribution<double> d(0, 1);
-    s.payload.resize(std::max<std::uint64_t>(1, ctx.arg_u64("bytes", 1024) / 32));
-    for (double& v : s.payload) v = d(gen);
-  }
-  const std::uint64_t work = ctx.arg_u64("work", 0);
-  double acc = 0;
-  for (;;) {
-    // ~50 µs of arithmetic per step when work=1 (a busy job); 0: a job that mostly waits.
-    if (work) {
-      for (int i = 0; i < 20000; ++i) acc = acc * 0.999999 + static_cast<double>(i & 7);
-      benchmark::DoNotOptimize(acc);
-    } else {
-      std::this_thread::sleep_for(100us);
-    }
-    ++s.steps;
-    steps_done.fetch_add(1, std::memory_order_relaxed);
-    ctx.checkpoint();
-  }
-}
 
 bool smoke() { return std::getenv("XGATE_BENCH_SMOKE") != nullptr; }
 
@@ -76,7 +47,7 @@ struct cluster {
     std::filesystem::remove_all(dir);
     st = std::make_unique<xgate::store::store>(dir);
     js = xm::local_job_store(*st);
-    jobs.add(xm::make_job_type<PayloadState, payload_job>("payload", 1));
+    jobs.add(xm::make_job_type<xgate::bench::PayloadState, xgate::bench::payload_job>("payload", 1));
     xm::node_options o;
     o.jobs = &jobs;
     o.checkpoint_interval = interval;
@@ -126,10 +97,10 @@ double throughput(std::chrono::milliseconds interval, std::chrono::milliseconds 
   cluster c(interval);
   (void)c.a->submit("payload", {{"bytes", std::to_string(1 << 20)}, {"work", "1"}}, "bench");  // runs until c goes
   std::this_thread::sleep_for(window / 4);  // warm up: the first save, caches
-  std::uint64_t before = steps_done.load();
+  std::uint64_t before = xgate::bench::payload_steps.load();
   auto t0 = std::chrono::steady_clock::now();
   std::this_thread::sleep_for(window);
-  std::uint64_t after = steps_done.load();
+  std::uint64_t after = xgate::bench::payload_steps.load();
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return static_cast<double>(after - before) / s;
 }

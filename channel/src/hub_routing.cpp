@@ -203,6 +203,7 @@ void hub::impl::on_ack(conn& c, const frames::ack& k) {
     s.docs.pop_front();
   }
   stats.queued -= std::min(stats.queued, n);
+  stats.messages_delivered += n;
   submit(commit_item{std::move(ops), nullptr});
   pump(s);
 }

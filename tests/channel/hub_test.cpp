@@ -635,6 +635,8 @@ TEST_F(Hub, ThroughputAndGroupCommit) {
               s.commits ? double(s.committed_ops) / double(s.commits) : 0.0,
               s.commits ? std::chrono::duration<double, std::milli>(s.commit_time).count() / double(s.commits) : 0.0);
   EXPECT_EQ(s.messages_forwarded, static_cast<std::uint64_t>(n));
+  EXPECT_TRUE(eventually([&] { return h->stats().messages_delivered == static_cast<std::uint64_t>(n); }, 10s))
+      << h->stats().messages_delivered << ": every message acknowledged by bob";
 }
 
 }  // namespace

@@ -187,6 +187,8 @@ TEST_F(XgatedTest, MetricsPassPromtoolAndCountTheHub) {
   }
   EXPECT_NE(metrics.find("xgate_hub_messages_refused_total 1\n"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("xgate_hub_endpoints_online 0\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("xgate_hub_messages_delivered_total 0\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("xgate_store_leases_expired_total 0\n"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("xgate_http_requests_total{route=\"store\",method=\"PUT\",code=\"201\"} 1\n"),
             std::string::npos) << metrics;
   EXPECT_NE(metrics.find("xgate_store_revision "), std::string::npos) << metrics;

@@ -131,6 +131,7 @@ struct hub_options {
 
 struct hub_stats {
   std::uint64_t messages_forwarded = 0;  // committed and handed to the receiver's link
+  std::uint64_t messages_delivered = 0;  // acknowledged by the receiver (and so off its queue)
   std::uint64_t log_documents_pruned = 0;  // removed by log_days
   std::uint64_t messages_refused = 0;
   std::uint64_t commits = 0;             // store batches applied
