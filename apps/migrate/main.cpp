@@ -40,13 +40,12 @@
 
 #include <xgate/base/time.hpp>
 #include <xgate/channel/agent.hpp>
-#include <xgate/channel/tcp.hpp>
 #include <xgate/client/http_session.hpp>
 #include <xgate/examples/jobs.hpp>
 #include <xgate/migrate.hpp>
 #include <xgate/nodes/daemon.hpp>
+#include <xgate/nodes/node_main.hpp>
 #include <xgate/nodes/remote.hpp>
-#include <xgate/server/ops_server.hpp>
 #include <xgate/version.hpp>
 
 #include "relay_cli.hpp"
@@ -197,108 +196,6 @@ std::string ms(std::chrono::nanoseconds d) {
   return b;
 }
 
-// ---- node ---------------------------------------------------------------------------------
-struct node_flags {
-  std::vector<std::string> types;
-  std::string name, hub, secret_file, store, store_token_file, metrics;
-  xgate::log_settings logging;
-  unsigned workers = 2;
-  long checkpoint_ms = 1000;
-};
-
-int run_node(const node_flags& f) {
-  xn::daemon_options o;
-  o.name = f.name;
-  o.hub = f.hub.empty() ? env("XGATE_HUB") : f.hub;
-  o.secret_file = f.secret_file.empty() ? env("XGATE_SECRET_FILE") : f.secret_file;
-  o.store = f.store.empty() ? env("XGATE_STORE") : f.store;
-  o.store_token_file = f.store_token_file.empty() ? env("XGATE_STORE_TOKEN_FILE") : f.store_token_file;
-  o.workers = f.workers;
-  o.checkpoint_interval = std::chrono::milliseconds(f.checkpoint_ms);
-  try {
-    xgate::relay_cli::check_log_settings(f.logging);
-  } catch (const std::invalid_argument& e) {
-    return fail(exit_usage, std::string("migrate node: ") + e.what());
-  }
-  // --types: host only these of the types built in (a node may lack a type, e.g. to test refusals).
-  xm::job_registry only;
-  if (!f.types.empty()) {
-    for (const std::string& t : f.types) {
-      const xm::job_type* found = xm::job_registry::global().find(t);
-      if (!found) return fail(exit_usage, "migrate node: --types: no job type \"" + t + "\" in this program");
-      only.add(*found);
-    }
-    o.jobs = &only;
-  }
-  if (o.hub.empty()) return fail(exit_usage, "migrate node: no hub: give --hub URL or set XGATE_HUB");
-  if (o.secret_file.empty()) return fail(exit_usage, "migrate node: no secret: give --secret-file FILE or set XGATE_SECRET_FILE");
-  if (o.hub.starts_with("xmpp://") && o.store_token_file.empty())
-    return fail(exit_usage, "migrate node: an xmpp:// hub's secret is the XMPP password: give the store's token with "
-                            "--store-token-file FILE or XGATE_STORE_TOKEN_FILE");
-  if (o.store.empty())
-    return fail(exit_usage, "migrate node: no store: give --store URL (the store: line of the xgated running the hub) or set XGATE_STORE");
-  xgate::server::ops_options mo;
-  if (!f.metrics.empty() && !xgate::channel::parse_listen(f.metrics, mo.address, mo.port))
-    return fail(exit_usage, "migrate node: --metrics: \"" + f.metrics + "\" is not ADDRESS:PORT");
-  // SIGINT/SIGTERM are taken by sigwait below: blocked before any thread starts.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::unique_ptr<xgate::logger> log;
-  try {
-    log = xgate::open_logger(f.logging);
-  } catch (const std::exception& e) {
-    return fail(exit_unavailable, "migrate node " + f.name + ": " + e.what());
-  }
-  o.log = log.get();
-  std::optional<xn::node_daemon> d;
-  try {
-    d.emplace(o);
-  } catch (const std::invalid_argument& e) {
-    return fail(exit_usage, std::string("migrate node ") + f.name + ": " + e.what());
-  } catch (const xm::migrate_error& e) {
-    return fail(e.code() == xm::migrate_errc::bad_argument ? exit_usage : exit_unavailable,
-                std::string("migrate node ") + f.name + ": " + e.what());
-  } catch (const xgate::store::store_error& e) {
-    return fail(e.code() == xgate::store::store_errc::bad_credential ? exit_denied : exit_unavailable,
-                std::string("migrate node ") + f.name + ": store " + o.store + ": " + e.what());
-  } catch (const std::exception& e) {
-    return fail(exit_unavailable, std::string("migrate node ") + f.name + ": " + e.what());
-  }
-  // Up before the hub login, so that a probe sees "not ready" rather than nothing.
-  std::optional<xgate::server::ops_server> ops;
-  if (!f.metrics.empty()) {
-    mo.metrics = [&d](xgate::metrics::text& out) { d->write_metrics(out); };
-    mo.readiness = [&d] { return d->readiness(); };
-    ops.emplace(mo);
-    try {
-      ops->start();
-    } catch (const std::exception& e) {
-      return fail(exit_unavailable, "migrate node " + f.name + ": --metrics: " + e.what());
-    }
-  }
-  try {
-    if (!d->wait_connected(30s))
-      return fail(exit_unavailable, "migrate node " + f.name + ": cannot reach the hub " + o.hub + " within 30 s");
-  } catch (const std::exception& e) {
-    return fail(exit_denied, "migrate node " + f.name + ": the hub " + o.hub + " refused " + d->endpoint_name() + ": " + e.what());
-  }
-  std::string types;
-  for (const xm::job_type* t : d->runtime().jobs().all())
-    types += (types.empty() ? "" : ", ") + t->name + " " + std::to_string(t->version);
-  std::cout << "node: " << f.name << "\nendpoint: " << d->endpoint_name() << "\nstore: " << o.store << "\ntypes: " << types
-            << (ops ? "\nmetrics: " + ops->url() : "") << "\nready" << std::endl;
-  xgate::relay_cli::wait_for_stop(signals, *log, "node " + f.name);
-  log->write(xgate::log_level::info, "node " + f.name, "stopping: suspending its jobs");
-  d->suspend_all();
-  ops.reset();
-  d.reset();
-  return exit_ok;
-}
-
 // ---- client commands ----------------------------------------------------------------------
 struct client_flags {
   connection_flags conn;
@@ -447,30 +344,9 @@ int main(int argc, char** argv) {
   app.footer(exit_help);
   app.require_subcommand(1);
 
-  node_flags nf;
+  xn::node_flags nf;
   CLI::App* node = app.add_subcommand("node", "Run a node daemon hosting jobs (until SIGINT/SIGTERM, which suspends its jobs)");
-  node->add_option("--name", nf.name, "The node's name (its endpoint is PRINCIPAL/NAME)")->required();
-  node->add_option("--hub", nf.hub, "The hub: tcp://HOST:PORT, tls://HOST:PORT (its CA from $XGATE_CA), or xmpp://USER@DOMAIN:PORT?ca=FILE (default $XGATE_HUB)")->type_name("URL");
-  node->add_option("--secret-file", nf.secret_file, "File holding the credential token (default $XGATE_SECRET_FILE)")
-      ->type_name("FILE");
-  node->add_option("--store", nf.store, "The store of the xgated running the hub: http://HOST:PORT or https://HOST:PORT (its CA from $XGATE_CA) (default $XGATE_STORE)")
-      ->type_name("URL");
-  node->add_option("--types", nf.types, "Host only these job types (default: every type built in)")
-      ->type_name("TYPE")
-      ->delimiter(',');
-  node->add_option("--workers", nf.workers, "Threads running job bodies (default 2)")->check(CLI::Range(1, 256));
-  node->add_option("--checkpoint-ms", nf.checkpoint_ms, "Save a running job at least this often (default 1000)")
-      ->check(CLI::Range(1L, 3600000L));
-  node->add_option("--store-token-file", nf.store_token_file,
-                   "File holding the store's token when it is not the hub secret; required with an xmpp:// hub, whose "
-                   "secret is the XMPP password (default $XGATE_STORE_TOKEN_FILE)")
-      ->type_name("FILE");
-  xgate::relay_cli::add_log_flags(*node, nf.logging);
-  node->add_option("--metrics", nf.metrics,
-                   "Serve GET /metrics (Prometheus text), /healthz and /readyz over plain HTTP here; numbers only, no "
-                   "tokens or names (port 0 picks a free port; its URL is printed as \"metrics: URL\")")
-      ->type_name("ADDRESS:PORT");
-
+  xn::add_node_flags(*node, nf);
   client_flags cf;
   std::map<std::string, CLI::App*> commands;
   auto add = [&](const std::string& name, const std::string& help) {
@@ -526,7 +402,7 @@ int main(int argc, char** argv) {
   agent_cmd->add_option("--tls-key", af.tls_key, "The private key of --tls-cert (PEM, mode 0600)")->type_name("FILE");
   agent_cmd->add_option("--hop-timeout", af.hop_timeout, "Seconds a route neighbour may be unreachable (default 3)")
       ->check(CLI::PositiveNumber);
-  xgate::relay_cli::add_log_flags(*agent_cmd, af.logging);
+  xgate::add_log_flags(*agent_cmd, af.logging);
   connection_flags hf;
   std::string via;
   CLI::App* hops_cmd = app.add_subcommand("hops", "List the next hops: who is online on the hub, or behind the agents of --via");
@@ -545,7 +421,7 @@ int main(int argc, char** argv) {
     return fail(exit_usage, std::string(e.what()) + " (see migrate --help)");
   }
   try {
-    if (node->parsed()) return run_node(nf);
+    if (node->parsed()) return xn::run_node(nf);
     if (demo->parsed()) return run_demo(argv[0], dopt);
     if (agent_cmd->parsed()) return run_agent(af);
     if (hops_cmd->parsed()) return run_hops(hf, via);

@@ -31,47 +31,8 @@ channel::agent_options agent_options_from(const agent_flags& f) {
   if (!f.tls_cert.empty() && o.downstream_listen.empty())
     throw std::invalid_argument("--tls-cert is for the downstream hub the agent runs (--downstream ADDRESS:PORT)");
   o.hop_timeout = std::chrono::milliseconds(static_cast<long long>(f.hop_timeout * 1000));
-  check_log_settings(f.logging);
+  xgate::check_log_settings(f.logging);
   return o;
-}
-
-void add_log_flags(CLI::App& command, xgate::log_settings& s) {
-  command.add_option("--log-level", s.level, "The least level logged: debug, info (default), warning, error")->type_name("LEVEL");
-  command.add_option("--log-format", s.format,
-                     "text (default: TIME LEVEL COMPONENT: MESSAGE) or json (one object per line: time, level, "
-                     "component, message, fields)")
-      ->type_name("FORMAT");
-  command.add_option("--log-file", s.file, "Log to this file (created 0600, appended; reopened on SIGHUP), not stderr")
-      ->type_name("FILE");
-}
-
-void check_log_settings(const xgate::log_settings& s) {
-  if (!xgate::parse_log_level(s.level))
-    throw std::invalid_argument("--log-level: \"" + s.level + "\" is not one of debug, info, warning, error");
-  if (!xgate::parse_log_format(s.format)) throw std::invalid_argument("--log-format: \"" + s.format + "\" is not text or json");
-}
-
-int wait_for_stop(const sigset_t& signals, xgate::logger& log, std::string_view component,
-                  const std::function<void()>& reload) {
-  int sig = 0;
-  while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
-    if (!log.file().empty()) {
-      try {
-        log.reopen();
-        log.write(xgate::log_level::info, component, "SIGHUP: log file " + log.file().string() + " reopened");
-      } catch (const std::exception& e) {
-        log.write(xgate::log_level::error, component, std::string("SIGHUP: ") + e.what() + "; logging on to the old file");
-      }
-    }
-    if (reload) {
-      try {
-        reload();
-      } catch (const std::exception& e) {
-        log.write(xgate::log_level::error, component, std::string("SIGHUP: ") + e.what() + "; serving with the old certificate");
-      }
-    }
-  }
-  return sig;
 }
 
 void run_agent_until_signal(channel::agent_options o, const xgate::log_settings& logging) {
@@ -89,7 +50,7 @@ void run_agent_until_signal(channel::agent_options o, const xgate::log_settings&
   agent.start();
   if (runs_hub) std::cout << "hub: " << agent.downstream_url() << std::endl;
   std::cout << "agent: " << name << std::endl;
-  wait_for_stop(signals, *log, "agent " + name, [&agent] { agent.reload_tls(); });
+  xgate::wait_for_stop(signals, *log, "agent " + name, [&agent] { agent.reload_tls(); });
   agent.stop();
 }
 

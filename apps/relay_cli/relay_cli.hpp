@@ -1,17 +1,12 @@
-// What the programs share: running a relay agent until a signal and listing the next hops
-// (`xgate agent`/`hops`, `migrate agent`/`hops`), and the daemons' log flags and signal wait
-// (those, xgated and `migrate node`). Each CLI maps the exceptions to its own exit codes.
+// What `xgate agent`/`xgate hops` and `migrate agent`/`migrate hops` share: running a relay
+// agent until a signal, and listing the next hops. Each CLI maps the exceptions to its own
+// exit codes.
 #pragma once
 
 #include <chrono>
-#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <signal.h>
-
-#include <CLI/CLI.hpp>
 
 #include <xgate/base/log.hpp>
 #include <xgate/channel/agent.hpp>
@@ -25,10 +20,6 @@ struct agent_flags {
   xgate::log_settings logging;
 };
 
-// --log-level, --log-format, --log-file: what every daemon of the CLIs takes (xgated too).
-void add_log_flags(CLI::App& command, xgate::log_settings& settings);
-// The settings checked (std::invalid_argument naming the flag), the file not yet opened.
-void check_log_settings(const xgate::log_settings& settings);
 
 // --downstream URL joins a hub (needs --downstream-secret-file); ADDRESS:PORT runs one over
 // --data, with TLS when --tls-cert and --tls-key are given. Throws std::invalid_argument
@@ -41,12 +32,6 @@ channel::agent_options agent_options_from(const agent_flags& f);
 // blocks those signals for every thread to inherit. Throws channel_error for bad options,
 // other exceptions when the store, the address or the log file fails.
 void run_agent_until_signal(channel::agent_options o, const xgate::log_settings& logging);
-
-// Waits for SIGINT or SIGTERM (blocked beforehand by the caller). On each SIGHUP reopens
-// `log`'s file and calls reload (certificates): a failure is logged as an error and the
-// process goes on as it was. Returns the signal that ended the wait.
-int wait_for_stop(const sigset_t& signals, xgate::logger& log, std::string_view component,
-                  const std::function<void()>& reload = nullptr);
 
 // "agent-a,agent-b" -> {"agent-a", "agent-b"}: commas, since endpoint names may hold '/'.
 std::vector<std::string> split_via(std::string_view text);

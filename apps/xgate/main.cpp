@@ -187,7 +187,7 @@ int main(int argc, char** argv) {
   agent_cmd->add_option("--tls-key", agent_a.tls_key, "The private key of --tls-cert (PEM, mode 0600)")->type_name("FILE");
   agent_cmd->add_option("--hop-timeout", agent_a.hop_timeout, "Seconds a route neighbour may be unreachable before the route breaks")
       ->capture_default_str();
-  xgate::relay_cli::add_log_flags(*agent_cmd, agent_a.logging);
+  xgate::add_log_flags(*agent_cmd, agent_a.logging);
 
   hops_args hops_a;
   CLI::App* hops_cmd = app.add_subcommand("hops", "List the next hops: who is online on the hub, or behind the agents of --via");

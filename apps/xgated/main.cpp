@@ -57,8 +57,6 @@
 #include <xgate/server/http_server.hpp>
 #include <xgate/store/store.hpp>
 
-#include "relay_cli.hpp"  // the daemons' log flags
-
 namespace {
 
 constexpr int exit_runtime = 1, exit_usage = 2;
@@ -217,7 +215,7 @@ int serve(const std::string& data, const std::string& listen, const std::string&
   if (hub) serving = &*hub;
   // SIGHUP: the log file again (logrotate moved it) and, with TLS, the certificate and key
   // (renewed); the service goes on.
-  xgate::relay_cli::wait_for_stop(signals, *log, "xgated", [&] {
+  xgate::wait_for_stop(signals, *log, "xgated", [&] {
     if (!tls) return;
     server.reload_tls();
     if (hub_server) hub_server->reload_tls();
@@ -338,7 +336,7 @@ int main(int argc, char** argv) {
   app.add_flag("--client-cert-auth", o.tls.require_client_certificate,
                "mutual TLS: refuse clients without a certificate signed by --tls-ca");
   xgate::log_settings logging;
-  xgate::relay_cli::add_log_flags(app, logging);  // info: the access log
+  xgate::add_log_flags(app, logging);  // info: the access log
   bool insecure = false;
   app.add_flag("--insecure", insecure,
                "allow serving a non-loopback address without TLS (tokens and documents then travel in the clear)");

@@ -149,13 +149,40 @@ void logger::write(log_level level, std::string_view component, std::string_view
   }
 }
 
+void check_log_settings(const log_settings& s) {
+  if (!parse_log_level(s.level))
+    throw std::invalid_argument("--log-level: \"" + s.level + "\" is not one of debug, info, warning, error");
+  if (!parse_log_format(s.format)) throw std::invalid_argument("--log-format: \"" + s.format + "\" is not text or json");
+}
+
 std::unique_ptr<logger> open_logger(const log_settings& s) {
-  auto level = parse_log_level(s.level);
-  if (!level) throw std::invalid_argument("--log-level: \"" + s.level + "\" is not one of debug, info, warning, error");
-  auto format = parse_log_format(s.format);
-  if (!format) throw std::invalid_argument("--log-format: \"" + s.format + "\" is not text or json");
-  if (s.file.empty()) return std::make_unique<logger>(std::cerr, *format, *level);
-  return std::make_unique<logger>(std::filesystem::path(s.file), *format, *level);
+  check_log_settings(s);
+  const log_format format = *parse_log_format(s.format);
+  const log_level level = *parse_log_level(s.level);
+  if (s.file.empty()) return std::make_unique<logger>(std::cerr, format, level);
+  return std::make_unique<logger>(std::filesystem::path(s.file), format, level);
+}
+
+int wait_for_stop(const sigset_t& signals, logger& log, std::string_view component, const std::function<void()>& reload) {
+  int sig = 0;
+  while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
+    if (!log.file().empty()) {
+      try {
+        log.reopen();
+        log.write(log_level::info, component, "SIGHUP: log file " + log.file().string() + " reopened");
+      } catch (const std::exception& e) {
+        log.write(log_level::error, component, std::string("SIGHUP: ") + e.what() + "; logging on to the old file");
+      }
+    }
+    if (reload) {
+      try {
+        reload();
+      } catch (const std::exception& e) {
+        log.write(log_level::error, component, std::string("SIGHUP: ") + e.what() + "; serving with the old certificate");
+      }
+    }
+  }
+  return sig;
 }
 
 void logger::reopen() {

@@ -7,6 +7,7 @@
 #include <xgate/client/open_session.hpp>
 #include <xgate/migrate.hpp>
 #include <xgate/nodes/daemon.hpp>
+#include <xgate/nodes/node_main.hpp>
 #include <xgate/nodes/remote.hpp>
 #include <xgate/results/results.hpp>
 #include <xgate/server/http_server.hpp>

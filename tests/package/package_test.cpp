@@ -4,11 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <memory>
 #include <string>
 
 #include "files.hpp"
@@ -86,6 +89,93 @@ TEST_F(Package, AsASubprojectOnlyTheLibrariesItNeedsAreBuilt) {
   EXPECT_EQ(output("consumer"), std::string("xgate ") + XGATE_VERSION + ": the item came back whole\n");
   EXPECT_FALSE(fs::exists(build / "xgate" / "channel" / "CMakeFiles" / "xgate_channel.dir" / "src" / "hub.cpp.o"))
       << "a library the consumer does not link was built";
+}
+
+// examples/out-of-tree: a job and a node program of one's own, built against the installed
+// prefix alone, then used as the README says: xgated, two of its nodes, a run, a move, the
+// result, the side effect once.
+TEST_F(Package, AJobBuiltOutsideTheTreeRunsAndMovesBetweenTwoNodesOfItsOwnProgram) {
+  const fs::path prefix = dir / "prefix", build = dir / "my-jobs";
+  ASSERT_TRUE(run("install", cmake() + " --install '" + XGATE_BUILD + "' --prefix '" + prefix.string() + "'"));
+  ASSERT_TRUE(run("configure", cmake() + " -S '" + XGATE_SOURCE + "/examples/out-of-tree' -B '" + build.string() +
+                                   "' -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH='" + prefix.string() + "'"));
+  ASSERT_TRUE(run("build", cmake() + " --build '" + build.string() + "'"));
+  const std::string bin = (prefix / "bin").string(), my_node = (build / "my-node").string();
+
+  int status = 0;
+  for (const char* who : {"node", "alice"}) {
+    const std::string token =
+        xgate::process::run_capture({bin + "/xgated", "adduser", who, "--data", (dir / "data").string()}, &status);
+    ASSERT_EQ(status, 0);
+    xgate::testing::write_secret_file(dir / (std::string(who) + ".secret"), token);
+  }
+  xgate::process::child_process server({bin + "/xgated", "--data", (dir / "data").string(), "--listen", "127.0.0.1:0", "--hub",
+                                        "127.0.0.1:0"},
+                                       dir / "xgated.log");
+  const std::string store = server.wait_line("store: ", 20s).value_or(""), hub = server.wait_line("hub: ", 20s).value_or("");
+  ASSERT_FALSE(store.empty() || hub.empty()) << read_file(dir / "xgated.log");
+  auto node = [&](const std::string& name) {
+    return std::make_unique<xgate::process::child_process>(
+        std::vector<std::string>{my_node, "--name", name, "--hub", hub, "--secret-file", (dir / "node.secret").string(),
+                                 "--store", store, "--checkpoint-ms", "100"},
+        dir / ("node-" + name + ".log"));
+  };
+  auto a = node("a"), b = node("b");
+  ASSERT_TRUE(a->wait_line("ready", 30s)) << read_file(dir / "node-a.log");
+  ASSERT_TRUE(b->wait_line("ready", 30s)) << read_file(dir / "node-b.log");
+  EXPECT_EQ(a->wait_line("types: ", 1s).value_or(""), "sum-squares 1");
+
+  ::setenv("XGATE_HUB", hub.c_str(), 1);
+  ::setenv("XGATE_SECRET_FILE", (dir / "alice.secret").c_str(), 1);
+  ::setenv("XGATE_AS", "alice", 1);
+  const std::string migrate = bin + "/migrate";
+  const fs::path once_log = dir / "once.log";
+  ASSERT_TRUE(run("run", "'" + migrate + "' run sum-squares --on a --arg n=2000000 --arg sleep_every=1000 --arg log='" +
+                             once_log.string() + "'"));
+  std::string id = output("run");
+  while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) id.pop_back();
+  id = id.substr(id.rfind(' ') + 1);
+  ASSERT_TRUE(id.starts_with("j-")) << output("run");
+  EXPECT_TRUE(run("move", "'" + migrate + "' move " + id + " --to b"));
+  EXPECT_NE(output("move").find("from a to b"), std::string::npos) << output("move");
+  EXPECT_TRUE(run("watch", "'" + migrate + "' watch " + id + " --interval 0.05"));
+  EXPECT_NE(output("watch").find("done on b"), std::string::npos) << output("watch");
+  EXPECT_TRUE(run("result", "'" + migrate + "' result " + id));
+  EXPECT_NE(output("result").find(">2666664666667000000<"), std::string::npos) << output("result");
+  EXPECT_EQ(read_file(once_log), "sum 2666664666667000000\n") << "the side effect ran once";
+  ::unsetenv("XGATE_HUB");
+  ::unsetenv("XGATE_SECRET_FILE");
+  ::unsetenv("XGATE_AS");
+
+  a->signal(SIGTERM);
+  b->signal(SIGTERM);
+  EXPECT_EQ(a->wait(30s), 0) << read_file(dir / "node-a.log");
+  EXPECT_EQ(b->wait(30s), 0) << read_file(dir / "node-b.log");
+
+  // The installed migrate hosts its built-in types; a node program with none refuses to start.
+  ASSERT_TRUE(run("empty-build", "printf '#include <xgate/nodes/node_main.hpp>\\nint main(int c, char** v) { return "
+                                 "xgate::nodes::node_main(c, v); }\\n' > '" + (dir / "empty.cpp").string() + "'"));
+  const fs::path empty_project = dir / "empty-project";
+  fs::create_directories(empty_project);
+  {
+    std::ofstream(empty_project / "CMakeLists.txt")
+        << "cmake_minimum_required(VERSION 3.25)\nproject(empty LANGUAGES CXX)\nset(CMAKE_CXX_STANDARD 20)\n"
+           "find_package(xgate REQUIRED)\nadd_executable(empty-node " << (dir / "empty.cpp").string()
+        << ")\ntarget_link_libraries(empty-node PRIVATE xgate::nodes)\n";
+  }
+  ASSERT_TRUE(run("empty-configure", cmake() + " -S '" + empty_project.string() + "' -B '" + (dir / "empty-build").string() +
+                                         "' -G Ninja -DCMAKE_PREFIX_PATH='" + prefix.string() + "'"));
+  ASSERT_TRUE(run("empty-compile", cmake() + " --build '" + (dir / "empty-build").string() + "'"));
+  int code = std::system(("'" + (dir / "empty-build" / "empty-node").string() + "' --name e --hub " + hub +
+                          " --secret-file '" + (dir / "node.secret").string() + "' --store " + store + " 2>'" +
+                          (dir / "empty.err").string() + "'")
+                             .c_str());
+  EXPECT_EQ(WEXITSTATUS(code), 1);
+  EXPECT_EQ(read_file(dir / "empty.err"),
+            "error: migrate node e: this program hosts no job type (link your jobs into it, with XGATE_JOB in a file of "
+            "the program, or give --allow-empty)\n");
+  server.signal(SIGTERM);
+  EXPECT_EQ(server.wait(30s), 0);
 }
 
 // The .deb an operator installs (cmake/debian.cmake, packaging/): made with cpack from this

@@ -13,7 +13,10 @@
 // Callers never pass a token or a document body: messages and fields name, they do not quote.
 #pragma once
 
+#include <signal.h>
+
 #include <concepts>
+#include <functional>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
@@ -88,6 +91,27 @@ struct log_settings {
   std::string file;             // "" = stderr
 };
 [[nodiscard]] std::unique_ptr<logger> open_logger(const log_settings& settings);
+// The settings checked (std::invalid_argument naming the flag), no file opened.
+void check_log_settings(const log_settings& settings);
+
+// --log-level, --log-format, --log-file on a CLI11 command (CLI::App): what every daemon takes.
+template <class Command>
+void add_log_flags(Command& command, log_settings& s) {
+  command.add_option("--log-level", s.level, "The least level logged: debug, info (default), warning, error")->type_name("LEVEL");
+  command.add_option("--log-format", s.format,
+                     "text (default: TIME LEVEL COMPONENT: MESSAGE) or json (one object per line: time, level, "
+                     "component, message, fields)")
+      ->type_name("FORMAT");
+  command.add_option("--log-file", s.file, "Log to this file (created 0600, appended; reopened on SIGHUP), not stderr")
+      ->type_name("FILE");
+}
+
+// A daemon's main thread after start: waits for SIGINT or SIGTERM (blocked by the caller
+// before any thread started, as SIGHUP). On each SIGHUP reopens `log`'s file and calls reload
+// (certificates); a failure is logged as an error and the daemon goes on as it was. Returns
+// the signal that ended the wait.
+int wait_for_stop(const sigset_t& signals, logger& log, std::string_view component,
+                  const std::function<void()>& reload = nullptr);
 
 // `text` as a JSON string's contents: quotes, backslashes and control characters escaped,
 // bytes that are not UTF-8 as U+FFFD.
