@@ -241,11 +241,12 @@ void node::impl::commit(run& r, commit_kind kind, const std::string& to, const s
 std::string node::submit(std::string_view type, std::map<std::string, std::string> args, std::string_view principal,
                          submit_options options) {
   impl& n = *impl_;
-  std::string id = options.id.empty() ? fresh_id() : options.id;
+  // Refusals before the job exists name no fresh id: there is no such job to look up.
   const job_type* t = n.jobs->find(type);
   if (!t)
-    throw migrate_error(migrate_errc::unknown_job_type, id,
+    throw migrate_error(migrate_errc::unknown_job_type, options.id,
                         "node " + q(n.opt.name) + " does not host job type " + q(type));
+  std::string id = options.id.empty() ? fresh_id() : options.id;
   if (principal.empty() || !is_valid_principal(principal))
     throw migrate_error(migrate_errc::access_denied, id, "an anonymous or invalid principal cannot submit jobs");
   const auto now = sysclock::now();

@@ -123,6 +123,11 @@ results::result_ref node::result(std::string_view id, std::string_view principal
   impl& n = *impl_;
   job_record rec = n.read_record(id).first;
   n.check_right(rec, principal, xgate::right::read, "read the result of");
+  // A job that failed or was killed will never have one: that is the job's failure, not a
+  // state to wait out.
+  if (rec.state == job_state::failed || rec.state == job_state::killed)
+    throw migrate_error(migrate_errc::job_failed, id,
+                        std::string("the job has no result: it ") + (rec.state == job_state::failed ? "failed: " + rec.error : "was killed"));
   if (rec.state != job_state::done || !rec.has_result)
     throw migrate_error(migrate_errc::wrong_state, id,
                         std::string("the job has no result (it is ") + to_string(rec.state) + ")");

@@ -78,6 +78,8 @@ struct run final : detail::job_host {
   std::optional<std::string> result_xml;
   std::string result_type;
   bool body_threw = false;
+  std::string bad_argument;                // what it threw, when migrate_error(bad_argument): its detail
+  bool passed_safe_point = false;
   std::string body_error;
   steady::time_point next_save, slice_end, last_check;
   std::uint64_t stride = 1;                // safe points between clock reads
@@ -87,6 +89,7 @@ struct run final : detail::job_host {
   end_kind ended = end_kind::none;
   std::string error;
   bool started = false;
+  bool arguments_read = false;  // the body reached its first safe point
   steady::time_point started_at, stopped_at;
   std::size_t last_bytes = 0;
 

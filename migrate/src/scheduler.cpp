@@ -47,6 +47,10 @@ void node::impl::start(const std::shared_ptr<run>& r) {
     try {
       p->type->run(*p->ctx, *p->doc);
     } catch (const job_stop&) {
+    } catch (const migrate_error& e) {
+      p->body_threw = true;
+      p->body_error = e.what();
+      if (e.code() == migrate_errc::bad_argument) p->bad_argument = e.detail();
     } catch (const std::exception& e) {
       p->body_threw = true;
       p->body_error = e.what();
@@ -224,6 +228,14 @@ void node::impl::request_and_wait(std::string_view id, request_kind kind, std::s
 }
 
 void run::safe_point(job_context& c, bool force) {
+  if (!passed_safe_point) {  // the first: the body has read its arguments (node::wait_arguments_read)
+    passed_safe_point = true;
+    {
+      std::lock_guard lock(n.m);
+      arguments_read = true;
+    }
+    n.cv.notify_all();
+  }
   auto now = steady::now();
   // Read the clock about every 0.2 to 2 ms, however long a step takes.
   auto since = now - last_check;
@@ -348,6 +360,17 @@ bool node::wait_started(std::string_view id, std::chrono::milliseconds timeout) 
   std::shared_ptr<run> r = it->second;
   n.cv.wait_for(lock, timeout, [&] { return r->started || r->ended != end_kind::none; });
   return r->started;
+}
+
+void node::wait_arguments_read(std::string_view id, std::chrono::milliseconds timeout) {
+  impl& n = *impl_;
+  std::unique_lock lock(n.m);
+  auto it = n.runs.find(id);
+  if (it == n.runs.end()) return;
+  std::shared_ptr<run> r = it->second;
+  n.cv.wait_for(lock, timeout, [&] { return r->arguments_read || r->ended != end_kind::none; });
+  if (r->ended == end_kind::failed && !r->bad_argument.empty())
+    throw migrate_error(migrate_errc::bad_argument, id, r->bad_argument + " (the job failed)");
 }
 
 }  // namespace xgate::migrate

@@ -175,6 +175,7 @@ struct node_daemon::impl {
     return guarded<status_reply>("run " + a.type + " for " + i.caller, [&](status_reply& r) {
       const std::string user = who(i);
       std::string id = runtime->submit(a.type, a.args, user, {.id = a.id});
+      runtime->wait_arguments_read(id, std::chrono::seconds(2));  // a bad argument: refused here, exit 4
       r.job = info_of(runtime->status(id, user));
     });
   }

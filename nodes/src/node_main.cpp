@@ -61,15 +61,14 @@ void add_node_flags(CLI::App& command, node_flags& f) {
   command.add_option("--checkpoint-ms", f.checkpoint_ms, "Save a running job at least this often (default 1000)")
       ->check(CLI::Range(1L, 3600000L));
   command.add_option("--store-token-file", f.store_token_file,
-                   "File holding the store's token when it is not the hub secret; required with an xmpp:// hub, whose "
-                   "secret is the XMPP password (default $XGATE_STORE_TOKEN_FILE)")
+                     "File holding the store's token when it is not the hub secret; required with an xmpp:// hub, whose "
+                     "secret is the XMPP password (default $XGATE_STORE_TOKEN_FILE)")
       ->type_name("FILE");
   xgate::add_log_flags(command, f.logging);
   command.add_option("--metrics", f.metrics,
-                   "Serve GET /metrics (Prometheus text), /healthz and /readyz over plain HTTP here; numbers only, no "
-                   "tokens or names (port 0 picks a free port; its URL is printed as \"metrics: URL\")")
+                     "Serve GET /metrics (Prometheus text), /healthz and /readyz over plain HTTP here; numbers only, no "
+                     "tokens or names (port 0 picks a free port; its URL is printed as \"metrics: URL\")")
       ->type_name("ADDRESS:PORT");
-
   command.add_flag("--allow-empty", f.allow_empty, "Start even when the program hosts no job type");
 }
 

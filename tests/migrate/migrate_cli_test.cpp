@@ -341,6 +341,9 @@ TEST_F(MigrateCli, MovesToANodeLackingTheTypeOrToAnUnknownNodeFailAndTheJobKeeps
   EXPECT_CLI(kill, 0);
   EXPECT_EQ(alice->status(id).state, xm::job_state::killed);
   EXPECT_CLI(cli({"watch", id}), 6);
+  cli_result no_result = cli({"result", id});  // killed: it never will have one
+  EXPECT_CLI(no_result, 6);
+  EXPECT_NE(no_result.err.find("the job has no result: it was killed"), std::string::npos) << no_result.err;
 }
 
 // ---- bad input: exit codes and one-line messages ---------------------------------------------
@@ -367,6 +370,13 @@ TEST_F(MigrateCli, BadInputGivesDocumentedExitCodesAndOneLineMessages) {
   r = cli({"run", "no-such-type", "--on", "A"});
   EXPECT_CLI(r, 4);
   EXPECT_NE(r.err.find("does not host job type \"no-such-type\""), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("j-"), std::string::npos) << "no id of a job never made: " << r.err;
+  EXPECT_EQ(r.out, "");
+  // A bad argument is refused at run (the body reads it before its first safe point): exit 4.
+  r = cli({"run", "word-count", "--on", "A", "--arg", "input=" + (dir / "in.txt").string(), "--arg", "output=x", "--arg", "every=abc"});
+  EXPECT_CLI(r, 4);
+  EXPECT_NE(r.err.find("argument every=abc is not a non-negative integer (the job failed)"), std::string::npos) << r.err;
+  EXPECT_TRUE(one_line(r)) << r.err;
   r = cli({"run", "word-count", "--on", "Z"});
   EXPECT_CLI(r, 3);
   EXPECT_NE(r.err.find("node \"Z\" is not online"), std::string::npos) << r.err;

@@ -392,8 +392,13 @@ TEST_F(MigrateRuntime, KillAndBadArguments) {
   std::this_thread::sleep_for(20ms);
   EXPECT_EQ(a->kill(id, "alice").state, xm::job_state::killed);
   EXPECT_EQ(catch_migrate([&] { a->resume(id, "alice"); }).code(), xm::migrate_errc::wrong_state);
-  EXPECT_EQ(catch_migrate([&] { (void)a->submit("no-such-job", {}, "alice"); }).code(), xm::migrate_errc::unknown_job_type);
+  xm::migrate_error no_type = catch_migrate([&] { (void)a->submit("no-such-job", {}, "alice"); });
+  EXPECT_EQ(no_type.code(), xm::migrate_errc::unknown_job_type);
+  EXPECT_STREQ(no_type.what(), "migrate: node \"A\" does not host job type \"no-such-job\"") << "no id of a job never made";
   std::string bad = a->submit("word-count", {{"output", "x"}}, "alice");
+  xm::migrate_error refused = catch_migrate([&] { a->wait_arguments_read(bad, 10s); });
+  EXPECT_EQ(refused.code(), xm::migrate_errc::bad_argument);
+  EXPECT_EQ(std::string(refused.what()), "migrate: job \"" + bad + "\": missing argument input= (the job failed)");
   xm::job_status st = a->wait(bad, "alice");
   EXPECT_EQ(st.state, xm::job_state::failed);
   EXPECT_NE(st.error.find("missing argument input="), std::string::npos) << st.error;
@@ -409,6 +414,7 @@ TEST_F(MigrateRuntime, StatsCountWhatEachNodeDid) {
   auto a = make_node("A"), b = make_node("B");
   std::string id = a->submit("test-counter", {{"steps", "400"}, {"pause_ms", "1"}}, "alice");
   ASSERT_TRUE(a->wait_started(id, 10s));
+  EXPECT_NO_THROW(a->wait_arguments_read(id, 10s)) << "good arguments: it runs on";
   EXPECT_EQ(a->stats().running, 1u);
   xm::move_report m = a->move(id, *b, "alice");
   EXPECT_EQ(b->wait(id, "alice").state, xm::job_state::done);

@@ -165,7 +165,8 @@ class node {
   job_status wait(std::string_view id, std::string_view principal,
                   std::chrono::milliseconds timeout = std::chrono::minutes(10));
   // A reference to a done job's result (a credential reading jobs/ID/result).
-  // migrate_error(wrong_state) when the job is not done or left no result.
+  // migrate_error: job_failed when the job failed or was killed, wrong_state when it has not
+  // ended yet or ended without a result.
   [[nodiscard]] results::result_ref result(std::string_view id, std::string_view principal, results::grant_options grant = {});
   [[nodiscard]] std::vector<log_entry> log(std::string_view id, std::string_view principal);
   [[nodiscard]] std::vector<std::string> hosted() const;  // ids of the jobs running here
@@ -177,6 +178,11 @@ class node {
   // Waits until the job's body runs on this node (after resume), or it ended, or timeout;
   // true when it runs (or ran) here.
   bool wait_started(std::string_view id, std::chrono::milliseconds timeout);
+  // For a submitter that wants a bad argument refused at once (migrate run): waits until the
+  // job's body reached its first safe point (bodies read their arguments at the top, before
+  // it) or ended, or timeout. migrate_error(bad_argument) naming the argument when the body
+  // failed on one before that (the job is failed, its record says why).
+  void wait_arguments_read(std::string_view id, std::chrono::milliseconds timeout);
 
   struct impl;
 
