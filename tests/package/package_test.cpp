@@ -13,6 +13,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "files.hpp"
 #include "ops.hpp"
@@ -176,6 +177,47 @@ TEST_F(Package, AJobBuiltOutsideTheTreeRunsAndMovesBetweenTwoNodesOfItsOwnProgra
             "the program, or give --allow-empty)\n");
   server.signal(SIGTERM);
   EXPECT_EQ(server.wait(30s), 0);
+}
+
+// Docs that compile: every C++ block of README.md and migrate/README.md is a whole file,
+// built against the installed package under strict flags; those that need no server run.
+TEST_F(Package, TheCodeInTheReadmesCompilesAgainstTheInstalledPackageAndTheShortOnesRun) {
+  const fs::path prefix = dir / "prefix", project = dir / "docs", build = dir / "docs-build", work = dir / "docs-run";
+  ASSERT_TRUE(run("install", cmake() + " --install '" + XGATE_BUILD + "' --prefix '" + prefix.string() + "'"));
+  fs::create_directories(project);
+  fs::create_directories(work);
+  std::string lists = "cmake_minimum_required(VERSION 3.25)\nproject(docs LANGUAGES CXX)\nset(CMAKE_CXX_STANDARD 20)\n"
+                      "find_package(xgate REQUIRED)\n";
+  std::vector<std::string> runnable;
+  int blocks = 0;
+  for (const char* doc : {"README.md", "migrate/README.md"}) {
+    const std::string text = read_file(fs::path(XGATE_SOURCE) / doc);
+    for (std::size_t at = text.find("```cpp\n"); at != std::string::npos; at = text.find("```cpp\n", at)) {
+      const std::size_t begin = at + 7, end = text.find("```", begin);
+      ASSERT_NE(end, std::string::npos) << doc << ": a cpp block without its end";
+      const std::string code = text.substr(begin, end - begin);
+      at = end + 3;
+      const std::string name = "block" + std::to_string(++blocks);
+      std::ofstream(project / (name + ".cpp")) << "// " << doc << "\n" << code;
+      EXPECT_TRUE(code.starts_with("#include")) << doc << " block " << blocks << " is not a whole file:\n" << code;
+      const bool has_main = code.find("int main(") != std::string::npos;
+      lists += std::string(has_main ? "add_executable(" : "add_library(") + name + (has_main ? " " : " OBJECT ") + name +
+               ".cpp)\ntarget_link_libraries(" + name + " PRIVATE xgate::nodes xgate::results xgate::client)\n" +
+               "target_compile_options(" + name + " PRIVATE -Wall -Wextra -Wpedantic -Werror -Wno-missing-field-initializers)\n";
+      // Those that need no running server or hub (no client, channel or node header) are run too.
+      if (has_main && code.find("#include <xgate/client") == std::string::npos &&
+          code.find("#include <xgate/channel") == std::string::npos && code.find("#include <xgate/nodes") == std::string::npos)
+        runnable.push_back(name);
+    }
+  }
+  EXPECT_GE(blocks, 8);
+  EXPECT_GE(runnable.size(), 4u);
+  std::ofstream(project / "CMakeLists.txt") << lists;
+  ASSERT_TRUE(run("docs-configure", cmake() + " -S '" + project.string() + "' -B '" + build.string() +
+                                        "' -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH='" + prefix.string() + "'"));
+  ASSERT_TRUE(run("docs-build", cmake() + " --build '" + build.string() + "' -j 2"));
+  for (const std::string& name : runnable)
+    EXPECT_TRUE(run("docs-" + name, "cd '" + work.string() + "' && '" + (build / name).string() + "'"));
 }
 
 // The .deb an operator installs (cmake/debian.cmake, packaging/): made with cpack from this
