@@ -398,6 +398,11 @@ TEST_F(MigrateCli, BadInputGivesDocumentedExitCodesAndOneLineMessages) {
   r = cli({"ps", "--secret-file", (dir / "wrong.secret").string()});
   EXPECT_CLI(r, 2);
   EXPECT_TRUE(one_line(r)) << r.err;
+  // A good token with the wrong --as: the client is told why, not only "refused".
+  r = cli({"ps", "--as", "bob", "--secret-file", (dir / "alice.secret").string()});
+  EXPECT_CLI(r, 2);
+  EXPECT_NE(r.err.find("access denied: principal \"alice\" may not take the endpoint name \"bob/cli-"), std::string::npos) << r.err;
+  EXPECT_TRUE(one_line(r)) << r.err;
   r = cli({"ps", "--hub", "tcp://127.0.0.1:1", "--timeout", "1"});
   EXPECT_CLI(r, 7);
   EXPECT_NE(r.err.find("tcp://127.0.0.1:1"), std::string::npos) << r.err;
