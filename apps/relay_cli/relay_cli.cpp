@@ -36,12 +36,7 @@ channel::agent_options agent_options_from(const agent_flags& f) {
 }
 
 void run_agent_until_signal(channel::agent_options o, const xgate::log_settings& logging) {
-  sigset_t signals;  // taken by sigwait(): blocked before any thread starts, so all inherit it
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = xgate::block_daemon_signals();  // before any thread starts: all inherit it
   std::unique_ptr<xgate::logger> log = xgate::open_logger(logging);
   o.log = log.get();
   const bool runs_hub = !o.downstream_listen.empty();

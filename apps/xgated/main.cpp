@@ -164,12 +164,7 @@ int serve(const std::string& data, const std::string& listen, const std::string&
   raise_open_files();
   // Signals are taken by sigwait() below; blocked before any thread starts so that every
   // thread inherits the mask and none of them gets SIGINT/SIGTERM delivered.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = xgate::block_daemon_signals();
 
   xgate::store::store_options so;
   so.max_document_size = std::max<std::size_t>(so.max_document_size, o.max_document);

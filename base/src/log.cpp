@@ -1,6 +1,7 @@
 #include <xgate/base/log.hpp>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -161,6 +162,16 @@ std::unique_ptr<logger> open_logger(const log_settings& s) {
   const log_level level = *parse_log_level(s.level);
   if (s.file.empty()) return std::make_unique<logger>(std::cerr, format, level);
   return std::make_unique<logger>(std::filesystem::path(s.file), format, level);
+}
+
+sigset_t block_daemon_signals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
 }
 
 int wait_for_stop(const sigset_t& signals, logger& log, std::string_view component, const std::function<void()>& reload) {

@@ -110,13 +110,8 @@ int run_node(const node_flags& f) {
   xgate::server::ops_options mo;
   if (!f.metrics.empty() && !channel::parse_listen(f.metrics, mo.address, mo.port))
     return fail(exit_usage, "migrate node: --metrics: \"" + f.metrics + "\" is not ADDRESS:PORT");
-  // SIGINT/SIGTERM are taken by sigwait below: blocked before any thread starts.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // SIGINT/SIGTERM/SIGHUP are taken by sigwait below: blocked before any thread starts.
+  const sigset_t signals = xgate::block_daemon_signals();
   std::unique_ptr<xgate::logger> log;
   try {
     log = xgate::open_logger(f.logging);

@@ -106,8 +106,12 @@ void add_log_flags(Command& command, log_settings& s) {
       ->type_name("FILE");
 }
 
-// A daemon's main thread after start: waits for SIGINT or SIGTERM (blocked by the caller
-// before any thread started, as SIGHUP). On each SIGHUP reopens `log`'s file and calls reload
+// SIGINT, SIGTERM and SIGHUP blocked in the calling thread, and so in every thread it starts
+// afterwards (call it before any): the set, for wait_for_stop, which takes them with sigwait.
+[[nodiscard]] sigset_t block_daemon_signals();
+
+// A daemon's main thread after start: waits for SIGINT or SIGTERM (blocked by
+// block_daemon_signals before any thread started, as SIGHUP). On each SIGHUP reopens `log`'s file and calls reload
 // (certificates); a failure is logged as an error and the daemon goes on as it was. Returns
 // the signal that ended the wait.
 int wait_for_stop(const sigset_t& signals, logger& log, std::string_view component,
