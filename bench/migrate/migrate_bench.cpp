@@ -65,12 +65,6 @@ struct cluster {
   }
 };
 
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size()))) - (p > 0 ? 1 : 0))];
-}
-
 void move_downtime(benchmark::State& state) {
   cluster c(1h);  // no periodic checkpoints: only the moves save
   const std::string id = c.a->submit("payload", {{"bytes", std::to_string(state.range(0))}}, "bench");
@@ -86,8 +80,8 @@ void move_downtime(benchmark::State& state) {
     bytes = r.checkpoint_bytes;
     std::swap(at, other);
   }
-  state.counters["p50_ms"] = percentile(ms, 0.5);
-  state.counters["p99_ms"] = percentile(ms, 0.99);
+  state.counters["p50_ms"] = xgate::bench::percentile(ms, 0.5);
+  state.counters["p99_ms"] = xgate::bench::percentile(ms, 0.99);
   state.counters["checkpoint_bytes"] = static_cast<double>(bytes);
   state.SetBytesProcessed(static_cast<std::int64_t>(bytes) * state.iterations());
 }

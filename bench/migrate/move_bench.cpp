@@ -29,6 +29,7 @@
 #include <xgate/nodes/remote.hpp>
 #include <xgate/tls/certs.hpp>
 
+#include "payload_job.hpp"  // percentile
 #include "process.hpp"
 
 namespace {
@@ -101,12 +102,6 @@ struct cluster {
   }
 };
 
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<std::size_t>(std::ceil(p * static_cast<double>(v.size()))) - (p > 0 ? 1 : 0))];
-}
-
 // One cluster at a time (two would share the 2 cores), kept across the state sizes.
 std::unique_ptr<cluster> current;
 bool current_tls = false;
@@ -133,8 +128,8 @@ void move_processes(benchmark::State& state) {
     std::swap(at, other);
   }
   c.client->kill(id);
-  state.counters["p50_ms"] = percentile(ms, 0.5);
-  state.counters["p99_ms"] = percentile(ms, 0.99);
+  state.counters["p50_ms"] = xgate::bench::percentile(ms, 0.5);
+  state.counters["p99_ms"] = xgate::bench::percentile(ms, 0.99);
 }
 
 }  // namespace

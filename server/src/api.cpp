@@ -573,7 +573,7 @@ response metrics_route(exchange& x, const request& req, std::string_view query) 
     }
   }
   if (x.options.more_metrics) x.options.more_metrics(out);
-  return text_response(req, http::status::ok, std::move(out).str(), "text/plain; version=0.0.4; charset=utf-8");
+  return text_response(req, http::status::ok, std::move(out).str(), metrics_content_type);
 }
 
 // GET /healthz: the process answers.
@@ -596,8 +596,8 @@ response readyz_route(exchange& x, const request& req, std::string_view query) {
     why = std::string("the store cannot commit: ") + e.what();
   }
   if (why.empty() && x.options.readiness) why = x.options.readiness();
-  if (!why.empty()) return text_response(req, http::status::service_unavailable, "not ready: " + why + "\n", "text/plain; charset=utf-8");
-  return text_response(req, http::status::ok, "ready\n", "text/plain; charset=utf-8");
+  return text_response(req, why.empty() ? http::status::ok : http::status::service_unavailable, readiness_body(why),
+                       "text/plain; charset=utf-8");
 }
 
 response dispatch(exchange& x, const request& req) {

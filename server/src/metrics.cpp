@@ -22,6 +22,8 @@ void write_build_info(xgate::metrics::text& out) {
   out.sample("xgate_build_info", {{"version", xgate::version}}, 1);
 }
 
+std::string readiness_body(const std::string& why) { return why.empty() ? "ready\n" : "not ready: " + why + "\n"; }
+
 void server_metrics::record(std::string_view path, std::string_view method, unsigned status,
                             std::chrono::steady_clock::duration took) {
   std::string_view route = route_label(path);

@@ -24,6 +24,11 @@ namespace xgate::server::detail {
 // xgate_build_info{version="..."} 1: the first family of every /metrics of xgate's.
 void write_build_info(xgate::metrics::text& out);
 
+// What xgated and an ops_server answer alike: /metrics' content type, and /readyz's body
+// ("ready\n", or "not ready: WHY\n" with a 503).
+inline constexpr std::string_view metrics_content_type = "text/plain; version=0.0.4; charset=utf-8";
+[[nodiscard]] std::string readiness_body(const std::string& why);
+
 class server_metrics {
  public:
   // One answered request. Thread-safe.

@@ -90,7 +90,7 @@ struct ops_server::impl {
           why = e.what();
         }
         res.result(why.empty() ? http::status::ok : http::status::service_unavailable);
-        res.body() = why.empty() ? "ready\n" : "not ready: " + why + "\n";
+        res.body() = detail::readiness_body(why);
       } else {
         xgate::metrics::text out;
         detail::write_build_info(out);
@@ -98,7 +98,7 @@ struct ops_server::impl {
           if (server.opt.metrics) server.opt.metrics(out);
           res.result(http::status::ok);
           res.body() = std::move(out).str();
-          type = "text/plain; version=0.0.4; charset=utf-8";
+          type = detail::metrics_content_type;
         } catch (const std::exception& e) {
           res.result(http::status::internal_server_error);
           res.body() = std::string("metrics: ") + e.what() + "\n";
