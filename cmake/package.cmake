@@ -13,7 +13,7 @@ configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/xgateConfig.cmake.in
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/generated/xgateConfigVersion.cmake
   COMPATIBILITY SameMinorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/generated/xgateConfig.cmake ${PROJECT_BINARY_DIR}/generated/xgateConfigVersion.cmake
-  DESTINATION ${XGATE_CMAKE_DIR})
+  ${CMAKE_CURRENT_LIST_DIR}/xgateJobLibrary.cmake DESTINATION ${XGATE_CMAKE_DIR})
 
 configure_file(${CMAKE_CURRENT_LIST_DIR}/xgate-xmlcodec.pc.in ${PROJECT_BINARY_DIR}/generated/xgate-xmlcodec.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/generated/xgate-xmlcodec.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -202,6 +203,7 @@ struct client_flags {
   std::string type, on, id, to;
   std::vector<std::string> args;
   bool force = false;
+  bool help = false;  // run --help: with a type, its arguments too
   double interval = 0.2;
 };
 
@@ -244,7 +246,64 @@ int watch(xn::remote& r, const std::string& id, double interval) {
   }
 }
 
+// A type's declared arguments, one per line: "  --arg samples=UINT  default 100000".
+std::string argument_lines(const xn::protocol::job_type_info& t, const std::string& indent) {
+  if (!t.declares_arguments) return indent + "(arguments not declared: the job reads what it is given, see its documentation)\n";
+  if (t.arguments.empty()) return indent + "(no arguments)\n";
+  std::size_t width = 0;
+  std::vector<std::string> heads;
+  for (const auto& a : t.arguments) {
+    std::string type = a.type;
+    if (type.find('|') == std::string::npos)
+      for (char& c : type) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    heads.push_back("--arg " + a.name + "=" + type);
+    width = std::max(width, heads.back().size());
+  }
+  std::string out;
+  for (std::size_t i = 0; i < heads.size(); ++i) {
+    const auto& a = t.arguments[i];
+    out += indent + heads[i] + std::string(width - heads[i].size() + 2, ' ') + "default " +
+           (a.type == "string" ? "\"" + a.default_value + "\"" : a.default_value) + "\n";
+  }
+  return out;
+}
+
+std::string type_title(const xn::protocol::job_type_info& t) {
+  return t.name + " " + std::to_string(t.version) + (t.library.empty() ? "" : " (from " + t.library + ")");
+}
+
+// migrate run TYPE --help: run's help, then TYPE's arguments as the first node hosting it
+// (--on's, or any online) declares them.
+int run_help(const CLI::App& run, const client_flags& f) {
+  std::cout << run.help();
+  if (f.type.empty()) return exit_ok;
+  std::cout << "\n";
+  std::optional<xn::remote> r;
+  try {
+    r.emplace(remote_from(f.conn));
+  } catch (const xn::remote_error&) {
+    std::cout << "To list the arguments of " << f.type << ", give --hub, --secret-file and --as (or set XGATE_HUB, "
+              << "XGATE_SECRET_FILE and XGATE_AS): they are asked of the nodes.\n";
+    return exit_ok;
+  }
+  const std::vector<std::string> nodes = f.on.empty() ? r->nodes() : std::vector<std::string>{f.on};
+  for (const std::string& n : nodes) {
+    xn::protocol::hosts_reply h = r->hosts(n);
+    for (const auto& t : h.types) {
+      if (t.name != f.type) continue;
+      std::cout << "Arguments of " << type_title(t) << ", as node " << n << " hosts it:\n" << argument_lines(t, "  ");
+      std::cout.flush();
+      return exit_ok;
+    }
+  }
+  return fail(exit_refused, "migrate: " + (f.on.empty() ? std::string("no node online") : "node \"" + f.on + "\"") +
+                                " hosts job type \"" + f.type + "\"");
+}
+
 int client_command(const std::string& command, const client_flags& f) {
+  if (command == "run" && f.type.empty())
+    throw xn::remote_error(xgate::nodes::remote_errc::usage, "run: give the job type (migrate nodes lists them)");
+  if (command == "run" && f.on.empty()) throw xn::remote_error(xgate::nodes::remote_errc::usage, "run: give --on NODE");
   xn::remote r(remote_from(f.conn));
   if (command == "run") {
     xn::protocol::job_info j = r.run(f.on, f.type, parse_args(f.args));
@@ -263,6 +322,10 @@ int client_command(const std::string& command, const client_flags& f) {
       std::string types;
       for (const auto& t : h.types) types += (types.empty() ? "" : ", ") + t.name + " " + std::to_string(t.version);
       std::cout << n << where << "  jobs running: " << h.running.size() << "  types: " << types << "\n";
+      for (const auto& t : h.types) {
+        if (t.declares_arguments) std::cout << "  " << type_title(t) << "\n" << argument_lines(t, "    ");
+        else std::cout << "  " << type_title(t) << "  (arguments not declared)\n";
+      }
     };
     std::vector<std::string> here = r.nodes();
     for (const std::string& n : here) show(n, "");
@@ -355,9 +418,12 @@ int main(int argc, char** argv) {
     commands[name] = c;
     return c;
   };
-  CLI::App* run = add("run", "Start a job of TYPE on a node; prints the job id as the last word");
-  run->add_option("type", cf.type, "The job type (migrate nodes lists them)")->required();
-  run->add_option("--on", cf.on, "The node")->required();
+  CLI::App* run = add("run", "Start a job of TYPE on a node; prints the job id as the last word (migrate run TYPE --help: its arguments)");
+  // Required, but checked after parsing: `migrate run TYPE --help` asks the nodes for TYPE's arguments.
+  run->set_help_flag();
+  run->add_flag("-h,--help", cf.help, "Print this help; after TYPE, also the arguments TYPE declares (asked of the nodes)");
+  run->add_option("type", cf.type, "The job type (migrate nodes lists them) [required]");
+  run->add_option("--on", cf.on, "The node [required]");
   run->add_option("--arg", cf.args, "A job argument key=value (repeatable)")->type_name("KEY=VALUE");
   add("ps", "List the jobs you may see: id, type, node, state, progress, last checkpoint");
   add("nodes", "List the nodes online and the job types they host");
@@ -425,6 +491,7 @@ int main(int argc, char** argv) {
     if (demo->parsed()) return run_demo(argv[0], dopt);
     if (agent_cmd->parsed()) return run_agent(af);
     if (hops_cmd->parsed()) return run_hops(hf, via);
+    if (run->parsed() && cf.help) return run_help(*run, cf);
     for (const auto& [name, c] : commands)
       if (c->parsed()) return client_command(name, cf);
     return fail(exit_usage, "no command (see migrate --help)");

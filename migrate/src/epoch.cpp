@@ -246,6 +246,7 @@ std::string node::submit(std::string_view type, std::map<std::string, std::strin
   if (!t)
     throw migrate_error(migrate_errc::unknown_job_type, options.id,
                         "node " + q(n.opt.name) + " does not host job type " + q(type));
+  if (t->check_arguments) t->check_arguments(args, options.id, t->name);
   std::string id = options.id.empty() ? fresh_id() : options.id;
   if (principal.empty() || !is_valid_principal(principal))
     throw migrate_error(migrate_errc::access_denied, id, "an anonymous or invalid principal cannot submit jobs");

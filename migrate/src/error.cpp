@@ -16,6 +16,7 @@ const xgate::code_category& migrate_category() noexcept {
       {E(not_here), "not_here", condition::failed_precondition, "the job is not running on this node"},
       {E(bad_argument), "bad_argument", condition::invalid_input, "a missing or malformed job argument"},
       {E(job_failed), "job_failed", condition::internal, "the job's body threw; the message carries what it threw"},
+      {E(bad_job_library), "bad_job_library", condition::failed_precondition, "a job library that cannot be loaded, was built against another xgate version or ABI, or brings a type the node has"},
   });
 #undef E
   return category;

@@ -28,6 +28,20 @@ std::uint64_t job_context::arg_u64(std::string_view key, std::uint64_t fallback)
   return v;
 }
 
+namespace detail {
+void refuse_argument(std::string_view job, std::string_view type, const std::vector<job_argument>& declared,
+                     const std::string& key, const std::string* value, std::string_view expected) {
+  if (value)
+    throw migrate_error(migrate_errc::bad_argument, job,
+                        "argument " + key + "=\"" + *value + "\" of " + std::string(type) + " is not " + std::string(expected));
+  std::string names;
+  for (const job_argument& a : declared) names += (names.empty() ? "" : ", ") + a.name;
+  throw migrate_error(migrate_errc::bad_argument, job,
+                      std::string(type) + " takes no argument " + key + " (" +
+                          (names.empty() ? "it takes none" : "its arguments: " + names) + ")");
+}
+}  // namespace detail
+
 job_registry& job_registry::global() {
   static job_registry r;
   return r;

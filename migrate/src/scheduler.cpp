@@ -50,7 +50,8 @@ void node::impl::start(const std::shared_ptr<run>& r) {
     } catch (const migrate_error& e) {
       p->body_threw = true;
       p->body_error = e.what();
-      if (e.code() == migrate_errc::bad_argument) p->bad_argument = e.detail();
+      // reason(), not code(): a job library's errors carry its own copy of the category.
+      if (e.reason() == migrate_errc::bad_argument) p->bad_argument = e.detail();
     } catch (const std::exception& e) {
       p->body_threw = true;
       p->body_error = e.what();

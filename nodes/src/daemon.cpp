@@ -156,7 +156,7 @@ struct node_daemon::impl {
       r.node = opt.name;
       r.store = store_address;
       for (const job_type* t : runtime->jobs().all())
-        r.types.push_back({t->name, t->version, t->state_type, t->upgrades_older});
+        r.types.push_back(info_of(*t));
       r.running = runtime->hosted();
       if (!a.type.empty()) {
         try {

@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 
 #include <xgate/channel/tcp.hpp>
+#include <xgate/migrate/job_library.hpp>
 #include <xgate/nodes/daemon.hpp>
 #include <xgate/server/ops_server.hpp>
 #include <xgate/store/error.hpp>
@@ -54,7 +55,11 @@ void add_node_flags(CLI::App& command, node_flags& f) {
       ->type_name("FILE");
   command.add_option("--store", f.store, "The store of the xgated running the hub: http://HOST:PORT or https://HOST:PORT (its CA from $XGATE_CA) (default $XGATE_STORE)")
       ->type_name("URL");
-  command.add_option("--types", f.types, "Host only these job types (default: every type built into the program)")
+  command.add_option("--jobs", f.libraries,
+                     "Load the job types of this job library (a shared library built with xgate_add_job_library "
+                     "against this xgate version; repeatable)")
+      ->type_name("FILE");
+  command.add_option("--types", f.types, "Host only these job types (default: every type built into the program or loaded with --jobs)")
       ->type_name("TYPE")
       ->delimiter(',');
   command.add_option("--workers", f.workers, "Threads running job bodies (default 2)")->check(CLI::Range(1, 256));
@@ -86,20 +91,31 @@ int run_node(const node_flags& f) {
   } catch (const std::invalid_argument& e) {
     return fail(exit_usage, std::string("migrate node: ") + e.what());
   }
-  // --types: host only these of the types built in (a node may lack a type, e.g. to test refusals).
-  migrate::job_registry only;
-  if (!f.types.empty()) {
-    for (const std::string& t : f.types) {
-      const migrate::job_type* found = migrate::job_registry::global().find(t);
-      if (!found) return fail(exit_usage, "migrate node: --types: no job type \"" + t + "\" in this program");
-      only.add(*found);
+  // The types built into the program, and those of the job libraries (--jobs).
+  migrate::job_registry known;
+  for (const migrate::job_type* t : migrate::job_registry::global().all()) known.add(*t);
+  std::vector<std::string> loaded;  // for the log, once it is open
+  for (const std::string& path : f.libraries) {
+    try {
+      std::string types;
+      for (const migrate::job_type* t : migrate::load_job_library(path, known))
+        types += (types.empty() ? "" : ", ") + t->name + " " + std::to_string(t->version);
+      loaded.push_back("loaded job library " + path + ": " + types);
+    } catch (const migrate::migrate_error& e) {
+      return fail(exit_usage, "migrate node " + f.name + ": --jobs: " + e.detail());
     }
-    o.jobs = &only;
   }
-  const migrate::job_registry& hosted = o.jobs ? *o.jobs : migrate::job_registry::global();
-  if (hosted.all().empty() && !f.allow_empty)
-    return fail(exit_usage, "migrate node " + f.name + ": this program hosts no job type (link your jobs into it, "
-                            "with XGATE_JOB in a file of the program, or give --allow-empty)");
+  // --types: host only these of them (a node may lack a type, e.g. to test refusals).
+  migrate::job_registry only;
+  for (const std::string& t : f.types) {
+    const migrate::job_type* found = known.find(t);
+    if (!found) return fail(exit_usage, "migrate node: --types: no job type \"" + t + "\" in this program or its --jobs libraries");
+    only.add(*found);
+  }
+  o.jobs = f.types.empty() ? &known : &only;
+  if (o.jobs->all().empty() && !f.allow_empty)
+    return fail(exit_usage, "migrate node " + f.name + ": this program hosts no job type (load a job library with --jobs "
+                            "FILE, link your jobs into the program with XGATE_JOB in one of its files, or give --allow-empty)");
   if (o.hub.empty()) return fail(exit_usage, "migrate node: no hub: give --hub URL or set XGATE_HUB");
   if (o.secret_file.empty()) return fail(exit_usage, "migrate node: no secret: give --secret-file FILE or set XGATE_SECRET_FILE");
   if (o.hub.starts_with("xmpp://") && o.store_token_file.empty())
@@ -119,6 +135,7 @@ int run_node(const node_flags& f) {
     return fail(exit_unavailable, "migrate node " + f.name + ": " + e.what());
   }
   o.log = log.get();
+  for (const std::string& line : loaded) log->write(xgate::log_level::info, "node " + f.name, line);
   std::optional<node_daemon> d;
   try {
     d.emplace(o);
@@ -169,7 +186,7 @@ int node_main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("xgate node ") + xgate::version, "Print the version and exit");
   node_flags f;
   add_node_flags(app, f);
-  app.footer("Exit codes: 0 stopped cleanly, 1 bad flags or no job type, 2 credential refused, 7 hub, store or "
+  app.footer("Exit codes: 0 stopped cleanly, 1 bad flags, a job library that cannot be loaded, or no job type, 2 credential refused, 7 hub, store or "
              "address unreachable.\nEnvironment: XGATE_HUB, XGATE_SECRET_FILE, XGATE_STORE, XGATE_STORE_TOKEN_FILE, XGATE_CA.");
   try {
     app.parse(argc, argv);

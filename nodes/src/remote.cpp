@@ -38,6 +38,18 @@ job_info info_of(const job_status& s) {
   i.error = s.error;
   return i;
 }
+
+job_type_info info_of(const job_type& t) {
+  job_type_info i;
+  i.name = t.name;
+  i.version = t.version;
+  i.state_type = t.state_type;
+  i.upgrades_older = t.upgrades_older;
+  i.declares_arguments = t.check_arguments != nullptr;
+  for (const job_argument& a : t.arguments) i.arguments.push_back({a.name, a.type, a.default_value});
+  i.library = t.library;
+  return i;
+}
 }  // namespace protocol
 
 namespace ch = xgate::channel;

@@ -426,6 +426,93 @@ TEST_F(MigrateCli, BadInputGivesDocumentedExitCodesAndOneLineMessages) {
   EXPECT_CLI(r, 2);
 }
 
+// ---- job libraries (--jobs) and declared arguments ------------------------------------------
+TEST_F(MigrateCli, NodesLoadingAJobLibraryListItsArgumentsRefuseBadOnesAndMoveItsJob) {
+  const std::string library = PI_JOBS_PATH;
+  start_node("D", {"--jobs", library});
+  start_node("E", {"--jobs", library, "--types", "pi"});
+  for (const char* n : {"D", "E"}) {
+    ASSERT_TRUE(nodes[n]->wait_line("ready", 30s)) << read_file(dir / ("node-" + std::string(n) + ".log"));
+    ASSERT_TRUE(alice->wait_online(n, 10s));
+  }
+  EXPECT_EQ(nodes["E"]->wait_line("types: ", 1s).value_or(""), "pi 1");
+  EXPECT_NE(read_file(dir / "node-D.log").find("loaded job library " + library + ": pi 1"), std::string::npos)
+      << read_file(dir / "node-D.log");
+
+  const std::string arguments =
+      "--arg samples=UINT       default 100000\n"
+      "--arg seed=UINT          default 1\n"
+      "--arg method=lcg|halton  default lcg\n"
+      "--arg pause_every=UINT   default 0\n"
+      "--arg label=STRING       default \"pi\"\n";
+  auto indented = [&](const std::string& indent) {
+    std::string out;
+    std::istringstream in(arguments);
+    for (std::string line; std::getline(in, line);) out += indent + line + "\n";
+    return out;
+  };
+  cli_result r = cli({"nodes"});
+  EXPECT_CLI(r, 0);
+  EXPECT_NE(r.out.find("E  jobs running: 0  types: pi 1\n  pi 1 (from " + library + ")\n" + indented("    ")), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("  word-count 1  (arguments not declared)\n"), std::string::npos) << r.out;
+  r = cli({"run", "pi", "--help"});
+  EXPECT_CLI(r, 0);
+  EXPECT_NE(r.out.find("Arguments of pi 1 (from " + library + "), as node "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" hosts it:\n" + indented("  ")), std::string::npos) << r.out;
+  r = cli({"run", "--help"});
+  EXPECT_CLI(r, 0);
+  EXPECT_NE(r.out.find("--arg KEY=VALUE"), std::string::npos) << r.out;
+  r = cli({"run", "no-such-type", "--help"});
+  EXPECT_CLI(r, 4);
+  EXPECT_EQ(r.err, "error: migrate: no node online hosts job type \"no-such-type\"\n");
+
+  // Refused at run, before a job exists: exit 4, one line naming the argument.
+  r = cli({"run", "pi", "--on", "D", "--arg", "samples=many"});
+  EXPECT_CLI(r, 4);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, "error: migrate: argument samples=\"many\" of pi is not an integer from 0 to 18446744073709551615\n");
+  r = cli({"run", "pi", "--on", "D", "--arg", "method=sobol"});
+  EXPECT_CLI(r, 4);
+  EXPECT_EQ(r.err, "error: migrate: argument method=\"sobol\" of pi is not one of lcg|halton\n");
+  r = cli({"run", "pi", "--on", "D", "--arg", "colour=red"});
+  EXPECT_CLI(r, 4);
+  EXPECT_EQ(r.err, "error: migrate: pi takes no argument colour (its arguments: samples, seed, method, pause_every, label)\n");
+
+  // Its job runs on D, moves to E, and ends there.
+  // ~2 s (1 ms per 200 samples): room to move it mid-run, also on a sanitizer build.
+  r = cli({"run", "pi", "--on", "D", "--arg", "samples=400000", "--arg", "pause_every=200", "--arg", "label=moved"});
+  EXPECT_CLI(r, 0);
+  const std::string id = last_word(r.out);
+  ASSERT_TRUE(id.starts_with("j-")) << r.out;
+  wait_for(id, [](const auto& j) { return j.progress > 0; });
+  r = cli({"move", id, "--to", "E"});
+  EXPECT_CLI(r, 0);
+  EXPECT_EQ(wait_for(id, [](const auto& j) { return j.state != xm::job_state::running; }).state, xm::job_state::done);
+  r = cli({"result", id});
+  EXPECT_CLI(r, 0);
+  EXPECT_NE(r.out.find("<label>moved</label>"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("<samples>400000</samples>"), std::string::npos) << r.out;
+  // A move to a node without the library's type is refused, as for any type.
+  r = cli({"run", "pi", "--on", "D", "--arg", "samples=100000000", "--arg", "pause_every=100"});
+  const std::string second = last_word(r.out);
+  r = cli({"move", second, "--to", "A"});
+  EXPECT_CLI(r, 4);
+  EXPECT_NE(r.err.find("does not host job type \"pi\""), std::string::npos) << r.err;
+  EXPECT_CLI(cli({"kill", second}), 0);
+
+  r = cli({"node", "--name", "F", "--jobs", (dir / "missing.so").string(), "--hub", hub, "--secret-file",
+           (dir / "node.secret").string(), "--store", store});
+  EXPECT_CLI(r, 1);
+  EXPECT_EQ(r.err, "error: migrate node F: --jobs: job library \"" + (dir / "missing.so").string() + "\": cannot be loaded: " +
+                       (dir / "missing.so").string() + ": cannot open shared object file: No such file or directory\n");
+  r = cli({"node", "--name", "F", "--jobs", library, "--jobs", library, "--hub", hub, "--secret-file",
+           (dir / "node.secret").string(), "--store", store});
+  EXPECT_CLI(r, 1);
+  EXPECT_EQ(r.err, "error: migrate node F: --jobs: job library \"" + library + "\": brings job type \"pi\", which this node has "
+                   "already (from \"" + library + "\")\n");
+}
+
 }  // namespace
 
 // A code's name from the wire becomes the migrate_errc of that name, else the client's own

@@ -92,10 +92,11 @@ TEST_F(Package, AsASubprojectOnlyTheLibrariesItNeedsAreBuilt) {
       << "a library the consumer does not link was built";
 }
 
-// examples/out-of-tree: a job and a node program of one's own, built against the installed
-// prefix alone, then used as the README says: xgated, two of its nodes, a run, a move, the
-// result, the side effect once.
-TEST_F(Package, AJobBuiltOutsideTheTreeRunsAndMovesBetweenTwoNodesOfItsOwnProgram) {
+// examples/out-of-tree: a job library and a node program of one's own, built against the
+// installed prefix alone, then used as its README says: xgated, a node of its program and one
+// of the installed `migrate node --jobs` loading the library, its arguments listed and
+// checked, a run, a move from one to the other, the result, the side effect once.
+TEST_F(Package, AJobBuiltOutsideTheTreeRunsAndMovesFromItsOwnProgramToANodeLoadingItsLibrary) {
   const fs::path prefix = dir / "prefix", build = dir / "my-jobs";
   ASSERT_TRUE(run("install", cmake() + " --install '" + XGATE_BUILD + "' --prefix '" + prefix.string() + "'"));
   ASSERT_TRUE(run("configure", cmake() + " -S '" + XGATE_SOURCE + "/examples/out-of-tree' -B '" + build.string() +
@@ -115,21 +116,42 @@ TEST_F(Package, AJobBuiltOutsideTheTreeRunsAndMovesBetweenTwoNodesOfItsOwnProgra
                                        dir / "xgated.log");
   const std::string store = server.wait_line("store: ", 20s).value_or(""), hub = server.wait_line("hub: ", 20s).value_or("");
   ASSERT_FALSE(store.empty() || hub.empty()) << read_file(dir / "xgated.log");
-  auto node = [&](const std::string& name) {
-    return std::make_unique<xgate::process::child_process>(
-        std::vector<std::string>{my_node, "--name", name, "--hub", hub, "--secret-file", (dir / "node.secret").string(),
-                                 "--store", store, "--checkpoint-ms", "100"},
-        dir / ("node-" + name + ".log"));
+  const std::string migrate = bin + "/migrate", library = (build / "libmy_jobs.so").string();
+  auto node = [&](const std::string& name, std::vector<std::string> program) {
+    const std::vector<std::string> flags{"--name", name, "--hub", hub, "--secret-file", (dir / "node.secret").string(),
+                                         "--store", store, "--checkpoint-ms", "100"};
+    program.insert(program.end(), flags.begin(), flags.end());
+    return std::make_unique<xgate::process::child_process>(program, dir / ("node-" + name + ".log"));
   };
-  auto a = node("a"), b = node("b");
+  auto a = node("a", {my_node});
+  auto b = node("b", {migrate, "node", "--jobs", library, "--types", "sum-squares"});
   ASSERT_TRUE(a->wait_line("ready", 30s)) << read_file(dir / "node-a.log");
   ASSERT_TRUE(b->wait_line("ready", 30s)) << read_file(dir / "node-b.log");
   EXPECT_EQ(a->wait_line("types: ", 1s).value_or(""), "sum-squares 1");
+  EXPECT_EQ(b->wait_line("types: ", 1s).value_or(""), "sum-squares 1");
+  EXPECT_NE(read_file(dir / "node-b.log").find("loaded job library " + library + ": sum-squares 1"), std::string::npos)
+      << read_file(dir / "node-b.log");
 
   ::setenv("XGATE_HUB", hub.c_str(), 1);
   ::setenv("XGATE_SECRET_FILE", (dir / "alice.secret").c_str(), 1);
   ::setenv("XGATE_AS", "alice", 1);
-  const std::string migrate = bin + "/migrate";
+  auto arguments = [](const std::string& indent) {
+    return indent + "--arg n=UINT            default 1000000\n" + indent + "--arg sleep_every=UINT  default 0\n" + indent +
+           "--arg log=STRING        default \"\"\n";
+  };
+  ASSERT_TRUE(run("nodes", "'" + migrate + "' nodes"));
+  EXPECT_NE(output("nodes").find("b  jobs running: 0  types: sum-squares 1\n  sum-squares 1 (from " + library + ")\n" + arguments("    ")),
+            std::string::npos) << output("nodes");
+  ASSERT_TRUE(run("run-help", "'" + migrate + "' run sum-squares --on b --help"));
+  EXPECT_NE(output("run-help").find("Arguments of sum-squares 1 (from " + library + "), as node b hosts it:\n" +
+                                    arguments("  ")),
+            std::string::npos) << output("run-help");
+  int refused = std::system(("'" + migrate + "' run sum-squares --on b --arg n=abc >'" + (dir / "bad.out").string() + "' 2>'" +
+                             (dir / "bad.err").string() + "'").c_str());
+  EXPECT_EQ(WEXITSTATUS(refused), 4);
+  EXPECT_EQ(read_file(dir / "bad.out"), "") << "no job id for a job never made";
+  EXPECT_EQ(read_file(dir / "bad.err"),
+            "error: migrate: argument n=\"abc\" of sum-squares is not an integer from 0 to 18446744073709551615\n");
   const fs::path once_log = dir / "once.log";
   ASSERT_TRUE(run("run", "'" + migrate + "' run sum-squares --on a --arg n=2000000 --arg sleep_every=1000 --arg log='" +
                              once_log.string() + "'"));
@@ -173,8 +195,16 @@ TEST_F(Package, AJobBuiltOutsideTheTreeRunsAndMovesBetweenTwoNodesOfItsOwnProgra
                              .c_str());
   EXPECT_EQ(WEXITSTATUS(code), 1);
   EXPECT_EQ(read_file(dir / "empty.err"),
-            "error: migrate node e: this program hosts no job type (link your jobs into it, with XGATE_JOB in a file of "
-            "the program, or give --allow-empty)\n");
+            "error: migrate node e: this program hosts no job type (load a job library with --jobs FILE, link your jobs "
+            "into the program with XGATE_JOB in one of its files, or give --allow-empty)\n");
+  // A library built against another xgate is refused naming both.
+  code = std::system(("'" + migrate + "' node --name e --jobs '" + WRONG_ABI_JOBS_PATH + "' --hub " + hub + " --secret-file '" +
+                      (dir / "node.secret").string() + "' --store " + store + " 2>'" + (dir / "abi.err").string() + "'")
+                         .c_str());
+  EXPECT_EQ(WEXITSTATUS(code), 1);
+  EXPECT_NE(read_file(dir / "abi.err").find(std::string("error: migrate node e: --jobs: job library \"") + WRONG_ABI_JOBS_PATH +
+                                            "\": was built against xgate 0.0.9 (job library ABI 7,"),
+            std::string::npos) << read_file(dir / "abi.err");
   server.signal(SIGTERM);
   EXPECT_EQ(server.wait(30s), 0);
 }

@@ -27,6 +27,7 @@ enum class migrate_errc {
   not_here,              // the job is not running on this node
   bad_argument,          // a missing or malformed job argument
   job_failed,            // the job's body threw; the message carries what it threw
+  bad_job_library,       // a job library (--jobs) that cannot be loaded, is another xgate version or ABI, or clashes
 };
 }  // namespace xgate::migrate
 

@@ -26,6 +26,18 @@
 // The runtime stops a job by throwing from ctx.checkpoint() an exception that is not a
 // std::exception: a body must not swallow it with catch (...) without rethrowing.
 //
+// Arguments: a body may take a third parameter, a described struct of arguments —
+//
+//   struct WordCountArgs { std::string input; std::uint64_t limit = 0; };
+//   XGATE_REFLECT(WordCountArgs, input, limit)
+//   void word_count(xgate::job_context& ctx, WordCountState& s, const WordCountArgs& a);
+//
+// — whose fields are the job's key=value arguments, each a bool, an integer, a floating
+// point number, a std::string or an XGATE_ENUM enum, with the struct's default when not
+// given. The node checks them at submit (an unknown key or a malformed value is refused with
+// bad_argument naming it, before any job exists), `migrate nodes` and `migrate run TYPE
+// --help` list them. A body without it reads ctx.args() as strings.
+//
 // Versions: a node resumes a checkpoint of its own version of the type, or an older one when
 // the state type has an upgrade hook (void xgate_upgrade(State&, unsigned from_version),
 // the codec's: bump the state type's XGATE_TYPE version with the job's version). Newer
@@ -33,8 +45,10 @@
 #pragma once
 
 #include <atomic>
+#include <charconv>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -177,6 +191,122 @@ class runner_access {
   static bool& resumed(job_context& c) { return c.resumed_; }
 };
 
+// One declared argument, as `migrate nodes` and `migrate run TYPE --help` show it.
+struct job_argument {
+  std::string name;
+  std::string type;           // "bool", "int", "uint", "number", "string", or an enum's "a|b|c"
+  std::string default_value;  // the args struct's default, as text
+};
+
+namespace detail {
+template <class T>
+std::string argument_type() {
+  if constexpr (std::is_same_v<T, bool>) return "bool";
+  else if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) return "int";
+  else if constexpr (std::is_integral_v<T>) return "uint";
+  else if constexpr (std::is_floating_point_v<T>) return "number";
+  else if constexpr (std::is_same_v<T, std::string>) return "string";
+  else if constexpr (described_enum<T>) {
+    std::string names;
+    boost::mp11::mp_for_each<boost::describe::describe_enumerators<T>>(
+        [&](auto d) { names += (names.empty() ? "" : "|") + std::string(d.name); });
+    return names;
+  } else {
+    static_assert(sizeof(T) == 0, "xgate: a job argument is a bool, an integer, a floating point number, a std::string or an XGATE_ENUM enum");
+  }
+}
+
+template <class T>
+std::string argument_text(const T& v) {
+  if constexpr (std::is_same_v<T, bool>) return v ? "true" : "false";
+  else if constexpr (std::is_same_v<T, std::string>) return v;
+  else if constexpr (described_enum<T>) return std::string(enum_to_name(v));
+  else {
+    char buf[64];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    return std::string(buf, r.ptr);
+  }
+}
+
+// False when text is not a T (or out of T's range).
+template <class T>
+bool parse_argument(const std::string& text, T& out) {
+  if constexpr (std::is_same_v<T, bool>) {
+    if (text == "true" || text == "1") return out = true, true;
+    if (text == "false" || text == "0") return out = false, true;
+    return false;
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    out = text;
+    return true;
+  } else if constexpr (described_enum<T>) {
+    return enum_from_name(text, out);
+  } else {
+    const char* end = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(text.data(), end, out);
+    return !text.empty() && ec == std::errc{} && ptr == end;
+  }
+}
+
+// What a value of T must be, for a refusal: "an integer from 0 to 255".
+template <class T>
+std::string argument_expectation() {
+  if constexpr (std::is_same_v<T, bool>) return "true or false";
+  else if constexpr (std::is_integral_v<T>)
+    return "an integer from " + std::to_string(std::numeric_limits<T>::min()) + " to " + std::to_string(std::numeric_limits<T>::max());
+  else if constexpr (std::is_floating_point_v<T>) return "a number";
+  else return "one of " + argument_type<T>();
+}
+
+template <class Args>
+std::vector<job_argument> declare_arguments() {
+  std::vector<job_argument> out;
+  const Args defaults{};
+  for_each_field<Args>([&](const auto& f) {
+    using M = typename std::remove_cvref_t<decltype(f)>::member_type;
+    out.push_back({std::string(f.name), argument_type<M>(), argument_text(defaults.*(f.pointer))});
+  });
+  return out;
+}
+
+// Refusals name the job type's arguments; thrown from the node's submit and from the body's entry.
+[[noreturn]] void refuse_argument(std::string_view job, std::string_view type, const std::vector<job_argument>& declared,
+                                  const std::string& key, const std::string* value, std::string_view expected);
+
+template <class Args>
+Args parse_arguments(const std::map<std::string, std::string>& given, std::string_view job, std::string_view type) {
+  Args a{};
+  for (const auto& given_one : given) {
+    // Named references, not a structured binding: clang 14 cannot capture those in the lambda.
+    const std::string& key = given_one.first;
+    const std::string& value = given_one.second;
+    bool known = false;
+    for_each_field<Args>([&](const auto& f) {
+      if (known || f.name != key) return;
+      known = true;
+      using M = typename std::remove_cvref_t<decltype(f)>::member_type;
+      if (!parse_argument(value, a.*(f.pointer)))
+        refuse_argument(job, type, declare_arguments<Args>(), key, &value, argument_expectation<M>());
+    });
+    if (!known) refuse_argument(job, type, declare_arguments<Args>(), key, nullptr, {});
+  }
+  return a;
+}
+
+template <class F>
+struct body_of {
+  static_assert(sizeof(F) == 0, "xgate: a job body is void(job_context&, State&) or void(job_context&, State&, const Args&)");
+  using args = void;
+};
+template <class State>
+struct body_of<void (*)(job_context&, State&)> {
+  using args = void;
+};
+template <class State, class Args>
+struct body_of<void (*)(job_context&, State&, const Args&)> {
+  using args = Args;
+};
+}  // namespace detail
+
 // A job type, type-erased. The state lives inside a checkpoint_doc<State>, so saving encodes
 // it where it is, without a copy.
 struct job_type {
@@ -188,9 +318,16 @@ struct job_type {
   void (*encode)(const checkpoint_header& doc, std::string& out, const encode_options&) = nullptr;
   std::shared_ptr<checkpoint_header> (*decode)(std::string_view xml, const decode_options&) = nullptr;
   void (*run)(job_context&, checkpoint_header& doc) = nullptr;
+  // Declared arguments (a body taking const Args&); check_arguments throws
+  // migrate_error(bad_argument) for an unknown key or a malformed value. Null: undeclared.
+  std::vector<job_argument> arguments;
+  void (*check_arguments)(const std::map<std::string, std::string>& given, std::string_view job,
+                          std::string_view type) = nullptr;
+  std::string library;  // the job library (`migrate node --jobs`) it came from; "" built into the program
 };
 
-template <class State, void (*Body)(job_context&, State&)>
+// Body: void(job_context&, State&) or void(job_context&, State&, const Args&).
+template <class State, auto Body>
 job_type make_job_type(std::string name, unsigned version) {
   static_assert(reflected<State>, "xgate: a job's state must be described with XGATE_TYPE or XGATE_REFLECT");
   static_assert(std::is_default_constructible_v<State>, "xgate: a job's state must be default-constructible");
@@ -208,7 +345,21 @@ job_type make_job_type(std::string name, unsigned version) {
     from_xml(xml, *doc, o);
     return std::shared_ptr<checkpoint_header>(std::move(doc));
   };
-  t.run = [](job_context& ctx, checkpoint_header& doc) { Body(ctx, static_cast<checkpoint_doc<State>&>(doc).state); };
+  using Args = typename detail::body_of<decltype(Body)>::args;
+  if constexpr (std::is_void_v<Args>) {
+    t.run = [](job_context& ctx, checkpoint_header& doc) { Body(ctx, static_cast<checkpoint_doc<State>&>(doc).state); };
+  } else {
+    static_assert(reflected<Args>, "xgate: a job's arguments must be described with XGATE_TYPE or XGATE_REFLECT");
+    static_assert(std::is_default_constructible_v<Args>, "xgate: a job's arguments must be default-constructible");
+    t.arguments = detail::declare_arguments<Args>();
+    t.check_arguments = [](const std::map<std::string, std::string>& given, std::string_view job, std::string_view type) {
+      (void)detail::parse_arguments<Args>(given, job, type);
+    };
+    t.run = [](job_context& ctx, checkpoint_header& doc) {
+      const Args args = detail::parse_arguments<Args>(ctx.args(), ctx.id(), doc.type);
+      Body(ctx, static_cast<checkpoint_doc<State>&>(doc).state, args);
+    };
+  }
   return t;
 }
 
@@ -235,7 +386,7 @@ class job_registry {
 };
 
 namespace detail {
-template <class State, void (*Body)(job_context&, State&)>
+template <class State, auto Body>
 struct auto_job {
   auto_job(const char* name, unsigned version) { job_registry::global().add(make_job_type<State, Body>(name, version)); }
 };

@@ -126,6 +126,7 @@ class node {
 
   // Starts a job here: its record and an initial checkpoint (the default state) are written
   // in one batch, then its body runs. Returns the id. migrate_error: unknown_job_type,
+  // bad_argument (the type declares its arguments and one is unknown or malformed),
   // access_denied (an anonymous or invalid principal), wrong_state (options.id is taken).
   [[nodiscard]] std::string submit(std::string_view type, std::map<std::string, std::string> args, std::string_view principal,
                      submit_options options = {});

@@ -4,14 +4,15 @@
 //   #include <xgate/nodes/node_main.hpp>
 //   int main(int argc, char** argv) { return xgate::nodes::node_main(argc, argv); }
 //
-// takes the flags of `migrate node` (--name, --hub, --secret-file, --store, --types,
+// takes the flags of `migrate node` (--name, --hub, --secret-file, --store, --jobs, --types,
 // --workers, --checkpoint-ms, --metrics, --log-*; `PROGRAM --help`), prints the lines
 // `migrate node` prints ("node: NAME", "endpoint: …", "types: …", "ready"), and serves until
 // SIGINT or SIGTERM, which suspend its jobs. examples/out-of-tree/ is such a program.
 //
-// Exit codes, those of `migrate`: 0 stopped cleanly, 1 bad flags (or no job type to host
-// without --allow-empty), 2 the store or the hub refused the credential, 7 the hub, the store
-// or the metrics address cannot be reached or used. Failures print one line "error: …".
+// Exit codes, those of `migrate`: 0 stopped cleanly, 1 bad flags (or a job library that
+// cannot be loaded, or no job type to host without --allow-empty), 2 the store or the hub
+// refused the credential, 7 the hub, the store or the metrics address cannot be reached or
+// used. Failures print one line "error: …".
 #pragma once
 
 #include <string>
@@ -27,7 +28,8 @@ namespace xgate::nodes {
 
 struct node_flags {
   std::string name, hub, secret_file, store, store_token_file, metrics;
-  std::vector<std::string> types;  // host only these of the program's types
+  std::vector<std::string> libraries;  // job libraries to load (--jobs)
+  std::vector<std::string> types;      // host only these of the program's and libraries' types
   xgate::log_settings logging;
   unsigned workers = 2;
   long checkpoint_ms = 1000;

@@ -71,13 +71,23 @@ XGATE_TYPE(job_info, "xgate.migrate.JobInfo", 1, (),
            (id, type, version, state, node, epoch, steps, progress, submitter, submitted, last_checkpoint, has_result, error))
 job_info info_of(const migrate::job_status& s);
 
+struct job_argument_info {
+  std::string name, type, default_value;  // migrate::job_argument
+};
+XGATE_TYPE(job_argument_info, "xgate.migrate.JobArgument", 1, (), (name, type, default_value))
+
 struct job_type_info {
   std::string name;
   unsigned version = 1;
   std::string state_type;
   bool upgrades_older = false;
+  bool declares_arguments = false;  // arguments lists them all; false: the job reads what it is given
+  std::vector<job_argument_info> arguments;
+  std::string library;  // the job library it was loaded from (`--jobs`), "" built in
 };
-XGATE_TYPE(job_type_info, "xgate.migrate.JobTypeInfo", 1, (), (name, version, state_type, upgrades_older))
+XGATE_TYPE(job_type_info, "xgate.migrate.JobTypeInfo", 2, (),
+           (name, version, state_type, upgrades_older, declares_arguments, arguments, library))
+job_type_info info_of(const migrate::job_type& t);
 
 struct hosts_args {
   std::string type;  // "" = only list
