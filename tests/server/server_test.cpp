@@ -756,8 +756,17 @@ TEST_F(ServerTest, MetricsCountRequestsByRouteMethodAndCodeWithoutAToken) {
   call(http::verb::get, "/store/a", alice);
   call(http::verb::get, "/store/a", "");                   // 401
   call(http::verb::get, "/no/such/route/../x", alice);     // a scanner's path counts as "other"
-  response r = call(http::verb::get, "/metrics", "");
-  ASSERT_EQ(r.result_int(), 200) << r.body();
+  // A request is counted once its answer is written, which may be just after the client read
+  // it: ask until the last one shows (bounded).
+  response r;
+  for (int i = 0; i < 100; ++i) {
+    r = call(http::verb::get, "/metrics", "");
+    ASSERT_EQ(r.result_int(), 200) << r.body();
+    if (r.body().find("xgate_http_request_duration_seconds_count{route=\"store\"} 3\n") != std::string::npos &&
+        r.body().find("route=\"other\",method=\"GET\",code=\"404\"") != std::string::npos)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   EXPECT_EQ(header(r, "Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
   const std::string& m = r.body();
   EXPECT_NE(m.find("# TYPE xgate_http_requests_total counter\n"), std::string::npos) << m;
