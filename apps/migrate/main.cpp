@@ -39,6 +39,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <xgate/base/text.hpp>
 #include <xgate/base/time.hpp>
 #include <xgate/channel/agent.hpp>
 #include <xgate/client/http_session.hpp>
@@ -56,6 +57,7 @@ namespace xm = xgate::migrate;
 namespace xn = xgate::nodes;
 using namespace xgate::migrate_cli;
 using namespace std::chrono_literals;
+using xgate::one_line;
 
 namespace xgate::migrate_cli {
 
@@ -89,13 +91,6 @@ Through an XMPP server (--hub "xmpp://USER@DOMAIN:PORT?ca=FILE", the secret file
 account's password): a node's account is its endpoint NODES/NAME XEP-0106 escaped
 ("node\2fa" for node a) and it needs --store-token-file; a client's account names its
 endpoint ("alice\2fcli-1" is alice/cli-1). See migrate/README.md.)";
-
-std::string one_line(std::string s) {
-  for (char& c : s)
-    if (c == '\n' || c == '\r') c = ' ';
-  while (!s.empty() && s.back() == ' ') s.pop_back();
-  return s;
-}
 
 int fail(int code, const std::string& message) {
   std::cout.flush();

@@ -12,13 +12,6 @@ namespace fs = std::filesystem;
 
 namespace xgate::xgate_cli {
 
-std::string one_line(std::string s) {
-  for (char& c : s)
-    if (c == '\n' || c == '\r') c = ' ';
-  while (!s.empty() && s.back() == ' ') s.pop_back();
-  return s;
-}
-
 std::string read_input(const std::string& path) {
   std::ostringstream s;
   if (path == "-") {

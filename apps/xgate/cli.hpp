@@ -9,6 +9,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <xgate/base/text.hpp>
 
 namespace xgate::xgate_cli {
 
@@ -35,8 +36,8 @@ struct command_failure {
   std::string message;
 };
 
-// The contract is one line on stderr, whatever the message holds.
-std::string one_line(std::string s);
+// The contract is one line on stderr, whatever the message holds: xgate::one_line (base).
+using xgate::one_line;
 // A file's contents, or standard input's for "-". usage_error when it cannot be read.
 std::string read_input(const std::string& path);
 // xgate::error(io_error) when standard output fails (a closed pipe).

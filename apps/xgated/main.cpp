@@ -48,6 +48,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <xgate/base/text.hpp>
 #include <xgate/base/log.hpp>
 #include <xgate/base/metrics.hpp>
 #include <xgate/version.hpp>
@@ -61,13 +62,8 @@ namespace {
 
 constexpr int exit_runtime = 1, exit_usage = 2;
 
-std::string one_line(std::string s) {
-  for (char& c : s)
-    if (c == '\n' || c == '\r') c = ' ';
-  return s;
-}
-
 using xgate::channel::parse_listen;
+using xgate::one_line;
 
 int usage(const std::string& message) {
   std::cerr << "xgated: " << one_line(message) << " (see xgated --help)\n";

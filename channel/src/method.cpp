@@ -1,5 +1,6 @@
 #include <xgate/channel/method.hpp>
 
+#include <xgate/base/text.hpp>
 #include <xgate/channel/agent.hpp>
 #include <xgate/store/credentials.hpp>
 
@@ -14,11 +15,6 @@ constexpr std::string_view call_prefix = "call.";
 
 std::string new_call_id() { return detail::random_hex(16); }
 
-std::string one_line(std::string s) {
-  for (char& c : s)
-    if (c == '\n' || c == '\r') c = ' ';
-  return s;
-}
 }  // namespace
 
 methods::methods(method_options options) : options_(std::move(options)) {

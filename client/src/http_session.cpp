@@ -1,5 +1,6 @@
 // xgate::client::http_session: the store session over xgated's HTTP API (server/API.md).
 #include <xgate/client/http_session.hpp>
+#include <xgate/base/text.hpp>
 #include <xgate/xmlcodec/escape.hpp>
 
 #include <algorithm>
@@ -221,13 +222,6 @@ class connection {
 };
 
 // ---- responses -----------------------------------------------------------------------------
-
-std::string one_line(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  for (char& c : s)
-    if (c == '\n' || c == '\r') c = ' ';
-  return s;
-}
 
 // The server's message for a store_error is its what(): "store: OP \"DOC\": DETAIL" or
 // "store: OP: DETAIL". Split it so the rebuilt error reads exactly like the server's.

@@ -13,6 +13,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <xgate/base/text.hpp>
 #include <xgate/channel/tcp.hpp>
 #include <xgate/migrate/job_library.hpp>
 #include <xgate/nodes/daemon.hpp>
@@ -28,12 +29,6 @@ namespace {
 
 // node_main.hpp's exit codes: migrate's (apps/migrate/cli.hpp).
 constexpr int exit_ok = 0, exit_usage = 1, exit_denied = 2, exit_unavailable = 7;
-
-std::string one_line(std::string s) {
-  for (char& c : s)
-    if (c == '\n' || c == '\r') c = ' ';
-  return s;
-}
 
 int fail(int code, const std::string& message) {
   std::cout.flush();

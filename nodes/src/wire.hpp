@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include <xgate/base/secret.hpp>
+#include <xgate/base/text.hpp>
 #include <string>
 
 #include <xgate/channel/endpoint.hpp>
@@ -40,11 +41,6 @@ struct coded_error : std::runtime_error {
 };
 inline coded_error refusal(std::string code, const std::string& message) { return coded_error(std::move(code), message); }
 
-inline std::string one_line(std::string s) {
-  for (char& c : s)
-    if (c == '\n' || c == '\r') c = ' ';
-  return s;
-}
 
 inline void fill_error(protocol::reply& r, std::exception_ptr e) {
   try {

@@ -12,6 +12,12 @@ TEST(Printable, EscapesWhatCouldForgeAMessageAndClips) {
   EXPECT_EQ(printable(std::string(200, 'x')), std::string(120, 'x') + "...");
 }
 
+TEST(OneLine, LineBreaksBecomeSpacesAndTrailingWhitespaceGoes) {
+  EXPECT_EQ(one_line("store: put \"a\": refused\nsecond line\r\n"), "store: put \"a\": refused second line");
+  EXPECT_EQ(one_line("  kept in front \t \n"), "  kept in front");
+  EXPECT_EQ(one_line(""), "");
+}
+
 TEST(Hex, IsLowerCaseTwoDigitsAByte) { EXPECT_EQ(to_hex(std::string("\x00\x0f\xa0\xff", 4)), "000fa0ff"); }
 
 }  // namespace

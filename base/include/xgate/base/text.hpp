@@ -11,6 +11,10 @@ namespace xgate {
 // here before they reach an error message or a log line.
 [[nodiscard]] std::string printable(std::string_view text);
 
+// A message as one line: line breaks become spaces, trailing whitespace goes (for the
+// "error: …" lines of the programs and the one-line errors of the wire).
+[[nodiscard]] std::string one_line(std::string text);
+
 // Lower-case hexadecimal of bytes ("0a1b...").
 [[nodiscard]] std::string to_hex(std::string_view bytes);
 
