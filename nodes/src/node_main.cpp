@@ -30,6 +30,13 @@ namespace {
 // node_main.hpp's exit codes: migrate's (apps/migrate/cli.hpp).
 constexpr int exit_ok = 0, exit_usage = 1, exit_denied = 2, exit_unavailable = 7;
 
+// "sum-squares 1, word-count 1": for the log and the "types:" line.
+std::string type_list(const std::vector<const migrate::job_type*>& types) {
+  std::string out;
+  for (const migrate::job_type* t : types) out += (out.empty() ? "" : ", ") + t->name + " " + std::to_string(t->version);
+  return out;
+}
+
 int fail(int code, const std::string& message) {
   std::cout.flush();
   std::cerr << "error: " << one_line(message) << "\n";
@@ -92,10 +99,7 @@ int run_node(const node_flags& f) {
   std::vector<std::string> loaded;  // for the log, once it is open
   for (const std::string& path : f.libraries) {
     try {
-      std::string types;
-      for (const migrate::job_type* t : migrate::load_job_library(path, known))
-        types += (types.empty() ? "" : ", ") + t->name + " " + std::to_string(t->version);
-      loaded.push_back("loaded job library " + path + ": " + types);
+      loaded.push_back("loaded job library " + path + ": " + type_list(migrate::load_job_library(path, known)));
     } catch (const migrate::migrate_error& e) {
       return fail(exit_usage, "migrate node " + f.name + ": --jobs: " + e.detail());
     }
@@ -163,10 +167,8 @@ int run_node(const node_flags& f) {
   } catch (const std::exception& e) {
     return fail(exit_denied, "migrate node " + f.name + ": the hub " + o.hub + " refused " + d->endpoint_name() + ": " + e.what());
   }
-  std::string types;
-  for (const migrate::job_type* t : d->runtime().jobs().all())
-    types += (types.empty() ? "" : ", ") + t->name + " " + std::to_string(t->version);
-  std::cout << "node: " << f.name << "\nendpoint: " << d->endpoint_name() << "\nstore: " << o.store << "\ntypes: " << types
+  std::cout << "node: " << f.name << "\nendpoint: " << d->endpoint_name() << "\nstore: " << o.store
+            << "\ntypes: " << type_list(d->runtime().jobs().all())
             << (ops ? "\nmetrics: " + ops->url() : "") << "\nready" << std::endl;
   xgate::wait_for_stop(signals, *log, "node " + f.name);
   log->write(xgate::log_level::info, "node " + f.name, "stopping: suspending its jobs");
