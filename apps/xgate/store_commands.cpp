@@ -211,6 +211,8 @@ int run_store(const std::string& command, const store_args& a) {
       case st::store_errc::bad_credential:
       case st::store_errc::insecure_permissions: code = exit_denied; break;
       case st::store_errc::lmdb:
+      case st::store_errc::postgresql:
+      case st::store_errc::engine_unavailable:
       case st::store_errc::cancelled:
       case st::store_errc::no_space: code = exit_unavailable; break;
     }

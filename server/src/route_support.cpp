@@ -103,7 +103,10 @@ http_error current_error() {
       case store::store_errc::history_lost: s = http::status::gone; break;
       case store::store_errc::too_large: s = http::status::payload_too_large; break;
       case store::store_errc::lmdb:
+      case store::store_errc::postgresql:
       case store::store_errc::insecure_permissions: s = http::status::internal_server_error; break;
+      case store::store_errc::engine_unavailable:
+        return {http::status::service_unavailable, "engine_unavailable", e.what(), {{"Retry-After", "1"}}};
       case store::store_errc::query_too_expensive: s = http::status::unprocessable_entity; break;
       case store::store_errc::no_space: s = http::status::insufficient_storage; break;
       case store::store_errc::cancelled:

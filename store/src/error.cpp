@@ -21,6 +21,8 @@ const xgate::code_category& store_category() noexcept {
       {E(cancelled), "cancelled", condition::unavailable, "an operation stopped by its caller's stop request"},
       {E(no_space), "no_space", condition::internal, "the store's file system is full; lmdb_code() holds ENOSPC"},
       {E(insecure_permissions), "insecure_permissions", condition::failed_precondition, "a store directory or file that users other than its owner may write"},
+      {E(engine_unavailable), "engine_unavailable", condition::unavailable, "the database cannot be reached or the connection broke: worth a retry (a write whose commit was cut off may have happened: retry it with compare-and-set)"},
+      {E(postgresql), "postgresql", condition::internal, "any other PostgreSQL failure; the detail names its SQLSTATE"},
   });
 #undef E
   return category;

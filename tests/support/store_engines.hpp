@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <ostream>
@@ -14,8 +15,10 @@
 
 #include <xgate/store/engine.hpp>
 #include <xgate/store/lmdb_engine.hpp>
+#include <xgate/store/postgresql_engine.hpp>
 #include <xgate/store/store.hpp>
 
+#include "postgresql.hpp"
 #include "test_dir.hpp"
 
 namespace xgate::store::testing {
@@ -31,10 +34,26 @@ struct store_engine_factory {
   friend void PrintTo(const store_engine_factory& f, std::ostream* os) { *os << f.name; }
 };
 
+// A database per place, in the program's one PostgreSQL cluster.
+inline std::string postgresql_database_of(const std::filesystem::path& place) {
+  char name[32];
+  std::snprintf(name, sizeof name, "place_%016zx", std::hash<std::string>{}(place.string()));
+  return name;
+}
+
 inline const std::vector<store_engine_factory>& store_engines() {
   static const std::vector<store_engine_factory> engines{
       {"lmdb", [](const std::filesystem::path& place) { return std::make_unique<lmdb_engine>(place); },
        [](const std::filesystem::path& place) { std::filesystem::remove_all(place); }},
+      {"postgresql",
+       [](const std::filesystem::path& place) -> std::unique_ptr<engine> {
+         auto& cluster = xgate::testing::postgresql_cluster::shared();
+         cluster.create_database(postgresql_database_of(place));
+         return std::make_unique<postgresql_engine>(cluster.uri(postgresql_database_of(place)));
+       },
+       [](const std::filesystem::path& place) {
+         xgate::testing::postgresql_cluster::shared().drop_database(postgresql_database_of(place));
+       }},
   };
   return engines;
 }

@@ -31,6 +31,8 @@ enum class store_errc {
   cancelled,             // an operation stopped by its caller's stop request
   no_space,              // the store's file system is full; lmdb_code() holds ENOSPC
   insecure_permissions,  // a store directory or file that users other than its owner may write
+  engine_unavailable,    // the database cannot be reached or the connection broke: worth a retry
+  postgresql,            // any other PostgreSQL failure; the detail names its SQLSTATE
 };
 }  // namespace xgate::store
 

@@ -1,0 +1,681 @@
+#include <xgate/store/postgresql_engine.hpp>
+
+#include <libpq-fe.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <array>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <stop_token>
+#include <thread>
+#include <vector>
+
+#include <xgate/base/text.hpp>
+
+namespace xgate::store {
+
+namespace {
+
+// Every statement the engine runs, prepared once per connection. Names, principals and
+// XML are bytea: bytewise order and no encoding the database could refuse. Times are
+// nanoseconds since 1970 (what the store compares), leases NULL when there is none.
+enum class stmt : std::size_t {
+  info, bytes, scan_from, scan_after, revision, lock_revision, set_revision, oldest_change, changes_after,
+  append_change, drop_changes, credential, credentials, insert_credential, erase_credential, put, put_info, erase,
+  expired, count
+};
+
+#define XGATE_DOC_COLUMNS \
+  "name, revision, created, modified, size, embedded_rights, creator, readers, writers, deleters, copiers, " \
+  "lease_expires, lease_holder"
+#define XGATE_CRED_COLUMNS "id, hash, issued, principal, scope, subtree, rights, expires, parent, label, methods"
+
+constexpr std::array<const char*, static_cast<std::size_t>(stmt::count)> statements{
+    "SELECT " XGATE_DOC_COLUMNS " FROM xgate_documents WHERE name = $1",
+    "SELECT xml FROM xgate_documents WHERE name = $1",
+    // A prefix scan in pages: from the prefix (or after the last name seen), below its end.
+    "SELECT " XGATE_DOC_COLUMNS " FROM xgate_documents WHERE name >= $1 AND ($2::bytea IS NULL OR name < $2) "
+    "ORDER BY name LIMIT 512",
+    "SELECT " XGATE_DOC_COLUMNS " FROM xgate_documents WHERE name > $1 AND ($2::bytea IS NULL OR name < $2) "
+    "ORDER BY name LIMIT 512",
+    "SELECT revision FROM xgate_revision",
+    "SELECT revision FROM xgate_revision FOR UPDATE",
+    "UPDATE xgate_revision SET revision = $1",
+    "SELECT min(revision) FROM xgate_changes",
+    "SELECT revision, kind, name, creator, readers FROM xgate_changes WHERE revision > $1 ORDER BY revision LIMIT 1024",
+    "INSERT INTO xgate_changes (revision, kind, name, creator, readers) VALUES ($1, $2, $3, $4, $5)",
+    "DELETE FROM xgate_changes WHERE revision <= $1",
+    "SELECT " XGATE_CRED_COLUMNS " FROM xgate_credentials WHERE id = $1",
+    "SELECT " XGATE_CRED_COLUMNS " FROM xgate_credentials ORDER BY id",
+    "INSERT INTO xgate_credentials (" XGATE_CRED_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+    "ON CONFLICT (id) DO NOTHING",
+    "DELETE FROM xgate_credentials WHERE id = $1",
+    "INSERT INTO xgate_documents (" XGATE_DOC_COLUMNS ", xml) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+    "$12, $13, $14) ON CONFLICT (name) DO UPDATE SET revision = $2, created = $3, modified = $4, size = $5, "
+    "embedded_rights = $6, creator = $7, readers = $8, writers = $9, deleters = $10, copiers = $11, "
+    "lease_expires = $12, lease_holder = $13, xml = $14",
+    "UPDATE xgate_documents SET revision = $2, created = $3, modified = $4, size = $5, embedded_rights = $6, "
+    "creator = $7, readers = $8, writers = $9, deleters = $10, copiers = $11, lease_expires = $12, "
+    "lease_holder = $13 WHERE name = $1",
+    "DELETE FROM xgate_documents WHERE name = $1",
+    "SELECT " XGATE_DOC_COLUMNS " FROM xgate_documents WHERE lease_expires <= $1 ORDER BY lease_expires, name",
+};
+
+// Version 1 of the schema. A later version adds its steps after these and bumps
+// postgresql_engine::schema_version.
+constexpr const char* schema_v1 = R"sql(
+CREATE TABLE xgate_revision (one boolean PRIMARY KEY DEFAULT true CHECK (one), revision bigint NOT NULL);
+INSERT INTO xgate_revision (revision) VALUES (0);
+CREATE TABLE xgate_documents (
+  name bytea PRIMARY KEY, revision bigint NOT NULL, created bigint NOT NULL, modified bigint NOT NULL,
+  size bigint NOT NULL, embedded_rights boolean NOT NULL, creator bytea NOT NULL, readers bytea NOT NULL,
+  writers bytea NOT NULL, deleters bytea NOT NULL, copiers bytea NOT NULL, lease_expires bigint,
+  lease_holder bytea NOT NULL, xml bytea NOT NULL);
+CREATE INDEX xgate_documents_leases ON xgate_documents (lease_expires, name) WHERE lease_expires IS NOT NULL;
+CREATE TABLE xgate_changes (revision bigint PRIMARY KEY, kind smallint NOT NULL, name bytea NOT NULL,
+  creator bytea NOT NULL, readers bytea NOT NULL);
+CREATE TABLE xgate_credentials (
+  id bytea PRIMARY KEY, hash bytea NOT NULL, issued bigint NOT NULL, principal bytea NOT NULL, scope bytea NOT NULL,
+  subtree boolean NOT NULL, rights smallint NOT NULL, expires bigint, parent bytea NOT NULL, label bytea NOT NULL,
+  methods bytea NOT NULL);
+)sql";
+
+// The channel NOTIFY wakes watches on; the advisory lock key that serializes schema set-up.
+constexpr const char* notify_channel = "xgate_changes";
+constexpr const char* schema_lock = "SELECT pg_advisory_xact_lock(7831504245374306)";
+
+std::int64_t to_ns(clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+clock::time_point from_ns(std::int64_t ns) {
+  return clock::time_point(std::chrono::duration_cast<clock::duration>(std::chrono::nanoseconds(ns)));
+}
+
+struct result_free {
+  void operator()(PGresult* r) const noexcept { PQclear(r); }
+};
+using result_ptr = std::unique_ptr<PGresult, result_free>;
+
+// A failure of the connection rather than of the statement: worth another connection.
+bool connection_lost(PGconn* c, const char* sqlstate) {
+  if (PQstatus(c) != CONNECTION_OK) return true;
+  if (!sqlstate) return false;
+  std::string_view s(sqlstate);
+  // 08: connection exception; 57P01-3: the server is shutting down or restarting;
+  // 25006: a read-only transaction, i.e. a standby that was the primary.
+  return s.starts_with("08") || s == "57P01" || s == "57P02" || s == "57P03" || s == "25006";
+}
+
+[[noreturn]] void fail(PGconn* c, const PGresult* r, std::string_view operation, std::string_view document) {
+  const char* sqlstate = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  const char* primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  std::string detail = "PostgreSQL: ";
+  detail += one_line(primary ? primary : PQerrorMessage(c));
+  if (sqlstate) detail += std::string(" (SQLSTATE ") + sqlstate + ")";
+  throw store_error(connection_lost(c, sqlstate) ? store_errc::engine_unavailable : store_errc::postgresql, operation,
+                    document, detail);
+}
+
+// Statement parameters, all in binary format: bytea and text as their bytes, bigint as 8
+// bytes big-endian, boolean as one byte.
+class params {
+ public:
+  params& bytes(std::string_view s) {
+    values_.push_back(s.data() ? s.data() : "");
+    lengths_.push_back(static_cast<int>(s.size()));
+    return *this;
+  }
+  params& i64(std::int64_t v) {
+    std::string& b = owned_.emplace_back(8, '\0');
+    auto u = static_cast<std::uint64_t>(v);
+    for (int i = 7; i >= 0; --i, u >>= 8) b[static_cast<std::size_t>(i)] = static_cast<char>(u & 0xff);
+    return bytes(b);
+  }
+  params& i16(std::int16_t v) {
+    std::string& b = owned_.emplace_back(2, '\0');
+    b[0] = static_cast<char>((static_cast<std::uint16_t>(v) >> 8) & 0xff);
+    b[1] = static_cast<char>(static_cast<std::uint16_t>(v) & 0xff);
+    return bytes(b);
+  }
+  params& boolean(bool v) { return bytes(v ? std::string_view("\1", 1) : std::string_view("\0", 1)); }
+  params& optional_i64(const std::optional<std::int64_t>& v) {
+    if (v) return i64(*v);
+    values_.push_back(nullptr);
+    lengths_.push_back(0);
+    return *this;
+  }
+  params& null() { return optional_i64(std::nullopt); }
+
+  int size() const noexcept { return static_cast<int>(values_.size()); }
+  const char* const* values() const noexcept { return values_.data(); }
+  const int* lengths() const noexcept { return lengths_.data(); }
+  const int* formats() const noexcept {
+    formats_.assign(values_.size(), 1);
+    return formats_.data();
+  }
+
+ private:
+  std::deque<std::string> owned_;  // a deque: what values_ points into never moves
+  std::vector<const char*> values_;
+  std::vector<int> lengths_;
+  mutable std::vector<int> formats_;
+};
+
+// Binary result fields.
+std::string_view field(const PGresult* r, int row, int col) {
+  return {PQgetvalue(r, row, col), static_cast<std::size_t>(PQgetlength(r, row, col))};
+}
+std::int64_t field_i64(const PGresult* r, int row, int col) {
+  std::string_view b = field(r, row, col);
+  std::uint64_t u = 0;
+  for (char c : b) u = (u << 8) | static_cast<unsigned char>(c);
+  if (b.size() == 2) return static_cast<std::int16_t>(u);  // smallint
+  return static_cast<std::int64_t>(u);
+}
+bool field_bool(const PGresult* r, int row, int col) { return field(r, row, col) == std::string_view("\1", 1); }
+bool is_null(const PGresult* r, int row, int col) { return PQgetisnull(r, row, col) != 0; }
+
+// One connection and the statements prepared on it.
+class connection {
+ public:
+  connection(const std::string& address, std::string_view operation, std::string_view document)
+      : conn_(PQconnectdb(address.c_str())), pid_(::getpid()) {
+    if (!conn_) throw store_error(store_errc::engine_unavailable, operation, document, "PostgreSQL: out of memory");
+    if (PQstatus(conn_) != CONNECTION_OK) {
+      std::string message = one_line(PQerrorMessage(conn_));
+      PQfinish(conn_);
+      conn_ = nullptr;
+      throw store_error(store_errc::engine_unavailable, operation, document, "PostgreSQL: " + message);
+    }
+    // Notices ("relation … already exists, skipping") are for people at a prompt, not a log.
+    PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
+  }
+  ~connection() {
+    // A child after fork() leaves the parent's session alone: PQfinish would end it.
+    if (conn_ && ::getpid() == pid_) PQfinish(conn_);
+  }
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+
+  PGconn* get() const noexcept { return conn_; }
+  bool ok() const noexcept { return PQstatus(conn_) == CONNECTION_OK; }
+
+  // A statement without parameters (BEGIN, COMMIT, DDL), results in text.
+  result_ptr command(const char* sql, std::string_view operation, std::string_view document) {
+    result_ptr r(PQexec(conn_, sql));
+    check(r.get(), operation, document);
+    return r;
+  }
+
+  result_ptr run(stmt s, const params& p, std::string_view operation, std::string_view document) {
+    auto i = static_cast<std::size_t>(s);
+    std::string name = "x" + std::to_string(i);
+    if (!prepared_[i]) {
+      result_ptr r(PQprepare(conn_, name.c_str(), statements[i], 0, nullptr));
+      check(r.get(), operation, document);
+      prepared_[i] = true;
+    }
+    result_ptr r(PQexecPrepared(conn_, name.c_str(), p.size(), p.values(), p.lengths(), p.formats(), 1));
+    check(r.get(), operation, document);
+    return r;
+  }
+
+ private:
+  void check(const PGresult* r, std::string_view operation, std::string_view document) {
+    auto status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(conn_, r, operation, document);
+  }
+
+  PGconn* conn_;
+  pid_t pid_;
+  std::array<bool, static_cast<std::size_t>(stmt::count)> prepared_{};
+};
+
+// The document columns (XGATE_DOC_COLUMNS) of one row.
+document_info info_of(const PGresult* r, int row) {
+  document_info d;
+  d.name = std::string(field(r, row, 0));
+  d.revision = static_cast<std::uint64_t>(field_i64(r, row, 1));
+  d.created = from_ns(field_i64(r, row, 2));
+  d.modified = from_ns(field_i64(r, row, 3));
+  d.size = static_cast<std::size_t>(field_i64(r, row, 4));
+  d.embedded_rights = field_bool(r, row, 5);
+  d.rights.creator = std::string(field(r, row, 6));
+  int col = 7;
+  for (right k : {right::read, right::write, right::del, right::copy}) d.rights.list(k) = parse_principals(field(r, row, col++));
+  if (!is_null(r, row, 11)) d.lease_expires = from_ns(field_i64(r, row, 11));
+  d.lease_holder = std::string(field(r, row, 12));
+  return d;
+}
+
+// The document columns of d as parameters $1…$13, in XGATE_DOC_COLUMNS order; the joined
+// principal lists are kept in lists, which must outlive p.
+void info_params(params& p, const document_info& d, std::array<std::string, 4>& lists) {
+  int i = 0;
+  for (right k : {right::read, right::write, right::del, right::copy}) lists[static_cast<std::size_t>(i++)] = join_principals(d.rights.list(k));
+  p.bytes(d.name)
+      .i64(static_cast<std::int64_t>(d.revision))
+      .i64(to_ns(d.created))
+      .i64(to_ns(d.modified))
+      .i64(static_cast<std::int64_t>(d.size))
+      .boolean(d.embedded_rights)
+      .bytes(d.rights.creator);
+  for (const auto& l : lists) p.bytes(l);
+  p.optional_i64(d.lease_expires ? std::optional<std::int64_t>(to_ns(*d.lease_expires)) : std::nullopt)
+      .bytes(d.lease_holder);
+}
+
+credential_record credential_of(const PGresult* r, int row) {
+  credential_record c;
+  c.info.id = std::string(field(r, row, 0));
+  c.hash = std::string(field(r, row, 1));
+  c.info.issued = from_ns(field_i64(r, row, 2));
+  c.info.granted.principal = std::string(field(r, row, 3));
+  c.info.granted.scope = std::string(field(r, row, 4));
+  c.info.granted.subtree = field_bool(r, row, 5);
+  c.info.granted.rights = right_set::from_bits(static_cast<std::uint8_t>(field_i64(r, row, 6)));
+  if (!is_null(r, row, 7)) c.info.granted.expires = from_ns(field_i64(r, row, 7));
+  c.info.parent = std::string(field(r, row, 8));
+  c.info.label = std::string(field(r, row, 9));
+  auto methods = parse_methods(field(r, row, 10));
+  if (!methods) throw store_error(store_errc::postgresql, "read credential", c.info.id, "bad methods in credential record");
+  c.info.granted.methods = std::move(*methods);
+  return c;
+}
+
+// The first name after every name starting with prefix; nullopt when there is none
+// (a prefix of 0xff bytes only, or "").
+std::optional<std::string> prefix_end(std::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff) end.pop_back();
+  if (end.empty()) return std::nullopt;
+  end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+  return end;
+}
+
+class transaction final : public write_transaction {
+ public:
+  transaction(connection& c, std::string_view operation) : c_(c), operation_(operation) {}
+
+  bool changed() const noexcept { return changed_; }
+
+  std::optional<document_info> info(std::string_view name) const override {
+    result_ptr r = c_.run(stmt::info, params().bytes(name), operation_, name);
+    if (PQntuples(r.get()) == 0) return std::nullopt;
+    return info_of(r.get(), 0);
+  }
+  std::string bytes(std::string_view name) const override {
+    result_ptr r = c_.run(stmt::bytes, params().bytes(name), operation_, name);
+    if (PQntuples(r.get()) == 0) throw store_error(store_errc::postgresql, operation_, name, "no document bytes");
+    return std::string(field(r.get(), 0, 0));
+  }
+  void scan(std::string_view prefix, const std::function<bool(document_info&&)>& each) const override {
+    std::optional<std::string> end = prefix_end(prefix);
+    std::string from(prefix);
+    for (stmt s = stmt::scan_from;; s = stmt::scan_after) {
+      params p;
+      p.bytes(from);
+      if (end) p.bytes(*end); else p.null();
+      result_ptr r = c_.run(s, p, operation_, prefix);
+      int n = PQntuples(r.get());
+      for (int row = 0; row < n; ++row) {
+        document_info d = info_of(r.get(), row);
+        if (row == n - 1) from = d.name;
+        if (!each(std::move(d))) return;
+      }
+      if (n < 512) return;
+    }
+  }
+  std::uint64_t revision() const override {
+    result_ptr r = c_.run(stmt::revision, params(), operation_, "");
+    return static_cast<std::uint64_t>(field_i64(r.get(), 0, 0));
+  }
+  std::optional<std::uint64_t> oldest_change() const override {
+    result_ptr r = c_.run(stmt::oldest_change, params(), operation_, "");
+    if (is_null(r.get(), 0, 0)) return std::nullopt;
+    return static_cast<std::uint64_t>(field_i64(r.get(), 0, 0));
+  }
+  void changes_after(std::uint64_t after, const std::function<bool(change_record&&)>& each) const override {
+    for (;;) {
+      result_ptr r = c_.run(stmt::changes_after, params().i64(static_cast<std::int64_t>(after)), operation_, "change log");
+      int n = PQntuples(r.get());
+      for (int row = 0; row < n; ++row) {
+        change_record c;
+        c.revision = static_cast<std::uint64_t>(field_i64(r.get(), row, 0));
+        c.kind = static_cast<change_kind>(field_i64(r.get(), row, 1));
+        c.name = std::string(field(r.get(), row, 2));
+        c.readers.creator = std::string(field(r.get(), row, 3));
+        c.readers.read = parse_principals(field(r.get(), row, 4));
+        after = c.revision;
+        if (!each(std::move(c))) return;
+      }
+      if (n < 1024) return;
+    }
+  }
+  std::optional<credential_record> credential(std::string_view id) const override {
+    result_ptr r = c_.run(stmt::credential, params().bytes(id), operation_, id);
+    if (PQntuples(r.get()) == 0) return std::nullopt;
+    return credential_of(r.get(), 0);
+  }
+  std::vector<credential_record> credentials() const override {
+    result_ptr r = c_.run(stmt::credentials, params(), operation_, "");
+    std::vector<credential_record> all;
+    for (int row = 0, n = PQntuples(r.get()); row < n; ++row) all.push_back(credential_of(r.get(), row));
+    return all;
+  }
+
+  void put(const document_info& info, std::string_view xml, const std::optional<document_info>&) override {
+    params p;
+    std::array<std::string, 4> lists;
+    info_params(p, info, lists);
+    p.bytes(xml);
+    c_.run(stmt::put, p, operation_, info.name);
+    changed_ = true;
+  }
+  void put_info(const document_info& info, const document_info&) override {
+    params p;
+    std::array<std::string, 4> lists;
+    info_params(p, info, lists);
+    c_.run(stmt::put_info, p, operation_, info.name);
+    changed_ = true;
+  }
+  void erase(const document_info& stored) override {
+    c_.run(stmt::erase, params().bytes(stored.name), operation_, stored.name);
+    changed_ = true;
+  }
+  std::vector<document_info> expired(clock::time_point up_to) override {
+    result_ptr r = c_.run(stmt::expired, params().i64(to_ns(up_to)), operation_, "");
+    std::vector<document_info> due;
+    for (int row = 0, n = PQntuples(r.get()); row < n; ++row) due.push_back(info_of(r.get(), row));
+    return due;
+  }
+  void set_revision(std::uint64_t revision) override {
+    c_.run(stmt::set_revision, params().i64(static_cast<std::int64_t>(revision)), operation_, "");
+    changed_ = true;
+  }
+  void append_change(const change_record& c) override {
+    std::string readers = join_principals(c.readers.read);
+    c_.run(stmt::append_change,
+           params()
+               .i64(static_cast<std::int64_t>(c.revision))
+               .i16(static_cast<std::int16_t>(c.kind))
+               .bytes(c.name)
+               .bytes(c.readers.creator)
+               .bytes(readers),
+           operation_, c.name);
+    changed_ = true;
+  }
+  void drop_changes_through(std::uint64_t revision) override {
+    c_.run(stmt::drop_changes, params().i64(static_cast<std::int64_t>(revision)), operation_, "change log");
+  }
+  bool insert_credential(const credential_record& c) override {
+    const grant& g = c.info.granted;
+    std::string methods = join_methods(g.methods);
+    params p;
+    p.bytes(c.info.id)
+        .bytes(c.hash)
+        .i64(to_ns(c.info.issued))
+        .bytes(g.principal)
+        .bytes(g.scope)
+        .boolean(g.subtree)
+        .i16(static_cast<std::int16_t>(g.rights.bits()))
+        .optional_i64(g.expires ? std::optional<std::int64_t>(to_ns(*g.expires)) : std::nullopt)
+        .bytes(c.info.parent)
+        .bytes(c.info.label)
+        .bytes(methods);
+    result_ptr r = c_.run(stmt::insert_credential, p, operation_, c.info.id);
+    return std::string_view(PQcmdTuples(r.get())) == "1";
+  }
+  void erase_credential(std::string_view id) override { c_.run(stmt::erase_credential, params().bytes(id), operation_, id); }
+
+ private:
+  connection& c_;
+  std::string_view operation_;
+  bool changed_ = false;
+};
+
+}  // namespace
+
+struct postgresql_engine::impl {
+  std::string address;  // as given: may hold a password, never shown
+  std::string shown;    // address() without password or options
+  postgresql_options options;
+
+  std::mutex mutex;
+  std::condition_variable returned;
+  std::vector<std::unique_ptr<connection>> idle;
+  std::size_t open = 0;
+
+  std::jthread listener;
+
+  // A pooled connection, handed back on destruction unless it broke.
+  class lease {
+   public:
+    lease(impl& pool, std::unique_ptr<connection> c) : pool_(pool), c_(std::move(c)) {}
+    ~lease() { pool_.give_back(std::move(c_)); }
+    lease(const lease&) = delete;
+    lease& operator=(const lease&) = delete;
+    connection& operator*() const noexcept { return *c_; }
+    connection* operator->() const noexcept { return c_.get(); }
+
+   private:
+    impl& pool_;
+    std::unique_ptr<connection> c_;
+  };
+
+  lease take(std::string_view operation, std::string_view document) {
+    std::unique_lock lock(mutex);
+    returned.wait(lock, [&] { return !idle.empty() || open < options.max_connections; });
+    if (!idle.empty()) {
+      auto c = std::move(idle.back());
+      idle.pop_back();
+      return lease(*this, std::move(c));
+    }
+    ++open;
+    lock.unlock();
+    try {
+      return lease(*this, std::make_unique<connection>(address, operation, document));
+    } catch (...) {
+      give_back(nullptr);
+      throw;
+    }
+  }
+
+  void give_back(std::unique_ptr<connection> c) {
+    std::lock_guard lock(mutex);
+    if (c && c->ok() && PQtransactionStatus(c->get()) == PQTRANS_IDLE) {
+      idle.push_back(std::move(c));
+    } else {
+      --open;  // a broken connection (or none) frees its place
+    }
+    returned.notify_one();
+  }
+
+  // Creates the tables of a new database, under an advisory lock so that processes
+  // opening it together create them once.
+  void set_up_schema() {
+    connection c(address, "open", shown);
+    c.command("BEGIN", "open", shown);
+    c.command(schema_lock, "open", shown);
+    c.command("CREATE TABLE IF NOT EXISTS xgate_schema (version integer NOT NULL)", "open", shown);
+    result_ptr r = c.command("SELECT version FROM xgate_schema", "open", shown);
+    if (PQntuples(r.get()) == 0) {
+      c.command(schema_v1, "open", shown);
+      c.command(("INSERT INTO xgate_schema (version) VALUES (" + std::to_string(schema_version) + ")").c_str(), "open", shown);
+    } else {
+      int version = std::atoi(PQgetvalue(r.get(), 0, 0));
+      if (version > schema_version)
+        throw store_error(store_errc::postgresql, "open", shown,
+                          "the database holds xgate schema version " + std::to_string(version) +
+                              ", newer than this xgate knows (" + std::to_string(schema_version) +
+                              "): use a newer xgate");
+    }
+    c.command("COMMIT", "open", shown);
+  }
+
+  // Waits for NOTIFY on its own connection and wakes the store's watches; reconnects
+  // (and wakes them, since a change may have passed unnoticed) when the connection breaks.
+  void listen(std::stop_token stop, const std::function<void()>& wake) {
+    while (!stop.stop_requested()) {
+      std::unique_ptr<connection> c;
+      try {
+        c = std::make_unique<connection>(address, "listen", shown);
+        c->command((std::string("LISTEN ") + notify_channel).c_str(), "listen", shown);
+      } catch (const store_error&) {
+        for (int i = 0; i < 10 && !stop.stop_requested(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        continue;
+      }
+      wake();
+      while (!stop.stop_requested()) {
+        pollfd p{PQsocket(c->get()), POLLIN, 0};
+        int n = ::poll(&p, 1, 100);
+        if (n < 0 && errno != EINTR) break;
+        if (n <= 0) continue;
+        if (!PQconsumeInput(c->get())) break;
+        bool any = false;
+        while (PGnotify* note = PQnotifies(c->get())) {
+          PQfreemem(note);
+          any = true;
+        }
+        if (any) wake();
+      }
+    }
+  }
+};
+
+namespace {
+
+// The address as shown: scheme, user, hosts and ports, database; no password, no options.
+std::string shown_address(const std::string& address) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(address.c_str(), &error);
+  if (!options) {
+    std::string message = error ? one_line(error) : "out of memory";
+    PQfreemem(error);
+    throw store_error(store_errc::postgresql, "open", "", "bad PostgreSQL address: " + message);
+  }
+  std::string user, host, port, db;
+  for (PQconninfoOption* o = options; o->keyword; ++o) {
+    if (!o->val) continue;
+    std::string_view k(o->keyword);
+    if (k == "user") user = o->val;
+    else if (k == "host") host = o->val;
+    else if (k == "port") port = o->val;
+    else if (k == "dbname") db = o->val;
+  }
+  PQconninfoFree(options);
+  std::vector<std::string> hosts, ports;
+  auto split = [](const std::string& s, std::vector<std::string>& out) {
+    std::size_t start = 0;
+    for (std::size_t comma; (comma = s.find(',', start)) != std::string::npos; start = comma + 1) out.push_back(s.substr(start, comma - start));
+    out.push_back(s.substr(start));
+  };
+  split(host, hosts);
+  split(port, ports);
+  std::string shown = "postgresql://";
+  if (!user.empty()) shown += user + "@";
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    if (i) shown += ",";
+    shown += hosts[i];
+    const std::string& p = ports.size() == 1 ? ports[0] : i < ports.size() ? ports[i] : std::string();
+    if (!p.empty()) shown += ":" + p;
+  }
+  if (!db.empty()) shown += "/" + db;
+  return shown;
+}
+
+}  // namespace
+
+postgresql_engine::postgresql_engine(std::string address, postgresql_options options) : impl_(std::make_unique<impl>()) {
+  impl_->shown = shown_address(address);
+  impl_->address = std::move(address);
+  impl_->options = options;
+  if (impl_->options.max_connections < 1) impl_->options.max_connections = 1;
+  impl_->set_up_schema();
+}
+
+postgresql_engine::~postgresql_engine() {
+  if (impl_->listener.joinable()) {
+    impl_->listener.request_stop();
+    impl_->listener.join();
+  }
+}
+
+bool postgresql_engine::is_address(std::string_view address) noexcept {
+  return address.starts_with("postgresql://") || address.starts_with("postgres://");
+}
+
+void postgresql_engine::read(std::string_view operation, std::string_view document,
+                             const std::function<void(const read_transaction&)>& fn) const {
+  // A pooled connection may have died while idle (the server restarted): BEGIN finds out,
+  // and a fresh connection is tried once before fn has run at all.
+  for (int attempt = 0;; ++attempt) {
+    auto c = impl_->take(operation, document);
+    try {
+      c->command("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", operation, document);
+    } catch (const store_error& e) {
+      if (e.reason() == store_errc::engine_unavailable && attempt == 0) continue;
+      throw;
+    }
+    transaction t(*c, operation);
+    try {
+      fn(t);
+    } catch (...) {
+      if (c->ok()) PQclear(PQexec(c->get(), "ROLLBACK"));
+      throw;
+    }
+    c->command("COMMIT", operation, document);
+    return;
+  }
+}
+
+void postgresql_engine::write(std::string_view operation, std::string_view document,
+                              const std::function<void(write_transaction&)>& fn) {
+  // Until COMMIT is sent nothing has happened, so a broken connection is replaced and fn
+  // run again (the engine contract allows it); a commit cut off has an unknown outcome.
+  for (int attempt = 0;; ++attempt) {
+    auto c = impl_->take(operation, document);
+    try {
+      c->command("BEGIN", operation, document);
+      // The revision row's lock orders every write after the ones before it.
+      c->run(stmt::lock_revision, params(), operation, document);
+      transaction t(*c, operation);
+      try {
+        fn(t);
+      } catch (...) {
+        if (c->ok()) PQclear(PQexec(c->get(), "ROLLBACK"));
+        throw;
+      }
+      if (t.changed()) c->command((std::string("NOTIFY ") + notify_channel).c_str(), operation, document);
+    } catch (const store_error& e) {
+      if (e.reason() != store_errc::engine_unavailable || attempt >= 2) throw;
+      continue;
+    }
+    try {
+      result_ptr r = c->command("COMMIT", operation, document);
+      // COMMIT of a transaction in which a statement failed answers ROLLBACK.
+      if (std::string_view(PQcmdStatus(r.get())) != "COMMIT")
+        throw store_error(store_errc::postgresql, operation, document, "PostgreSQL rolled the transaction back");
+    } catch (const store_error& e) {
+      if (e.reason() != store_errc::engine_unavailable) throw;
+      throw store_error(store_errc::engine_unavailable, operation, document,
+                        "the connection to PostgreSQL broke while committing: the write may or may not have happened "
+                        "(retry it with compare-and-set)");
+    }
+    return;
+  }
+}
+
+std::optional<std::chrono::milliseconds> postgresql_engine::detect_foreign_changes(std::function<void()> wake) {
+  impl_->listener = std::jthread([i = impl_.get(), wake = std::move(wake)](std::stop_token stop) { i->listen(stop, wake); });
+  return std::nullopt;
+}
+
+std::string postgresql_engine::address() const { return impl_->shown; }
+
+}  // namespace xgate::store

@@ -1,0 +1,125 @@
+// What only the PostgreSQL engine has: an address with hosts and passwords, a schema with a
+// version, connections that break, and several engines (xgated replicas) on one database.
+// What the store means on it is the conformance suite's (StoreConformance…/postgresql).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include <xgate/store/postgresql_engine.hpp>
+#include <xgate/store/store.hpp>
+
+#include "postgresql.hpp"
+#include "store_engines.hpp"
+
+namespace xs = xgate::store;
+using xgate::testing::postgresql_cluster;
+using namespace std::chrono_literals;
+
+namespace {
+
+class PostgresqlEngine : public ::testing::Test {
+ protected:
+  postgresql_cluster& cluster = postgresql_cluster::shared();
+  std::string db = xs::testing::postgresql_database_of(xs::testing::fresh_dir());
+  std::string port = std::to_string(cluster.port());
+  PostgresqlEngine() { cluster.create_database(db); }
+  ~PostgresqlEngine() override { cluster.drop_database(db); }
+  xs::store open() const { return xs::store(std::make_unique<xs::postgresql_engine>(cluster.uri(db))); }
+};
+
+}  // namespace
+
+TEST_F(PostgresqlEngine, TheAddressShownHasNoPasswordOrOptions) {
+  // Trust authentication ignores the password: what matters is that it is never shown.
+  xs::store s(std::make_unique<xs::postgresql_engine>("postgresql://xgate:hunter2@127.0.0.1:" + port + "/" + db +
+                                                      "?gssencmode=disable&application_name=x"));
+  EXPECT_EQ(s.address(), "postgresql://xgate@127.0.0.1:" + port + "/" + db);
+  EXPECT_TRUE(xs::postgresql_engine::is_address("postgresql://h/d"));
+  EXPECT_TRUE(xs::postgresql_engine::is_address("postgres://h/d"));
+  EXPECT_FALSE(xs::postgresql_engine::is_address("/var/lib/xgate"));
+}
+
+TEST_F(PostgresqlEngine, SeveralHostsAreShownWithTheirPorts) {
+  // The first host answers; libpq would try the second only if it did not.
+  xs::store s(std::make_unique<xs::postgresql_engine>("postgresql://xgate@127.0.0.1:" + port + ",127.0.0.1:1/" + db +
+                                                      "?gssencmode=disable&target_session_attrs=read-write"));
+  EXPECT_EQ(s.address(), "postgresql://xgate@127.0.0.1:" + port + ",127.0.0.1:1/" + db);
+  s.write("a", "<a/>", "alice");
+  EXPECT_EQ(s.read("a", "alice").xml, "<a/>");
+}
+
+TEST_F(PostgresqlEngine, ASchemaNewerThanThisXgateIsRefused) {
+  { xs::store s = open(); }
+  cluster.sql("UPDATE xgate_schema SET version = 2", db);
+  auto e = xs::testing::catch_store_error([&] { (void)open(); });
+  EXPECT_EQ(e.code(), xs::store_errc::postgresql);
+  EXPECT_EQ(std::string(e.what()), "store: open \"postgresql://xgate@127.0.0.1:" + port + "/" + db +
+                                       "\": the database holds xgate schema version 2, newer than this xgate knows (1): "
+                                       "use a newer xgate");
+}
+
+TEST_F(PostgresqlEngine, ADatabaseNobodyListensForIsUnavailable) {
+  std::string free_port = std::to_string(postgresql_cluster::free_port());
+  auto e = xs::testing::catch_store_error(
+      [&] { xs::postgresql_engine("postgresql://xgate@127.0.0.1:" + free_port + "/x?gssencmode=disable"); });
+  EXPECT_EQ(e.code(), xs::store_errc::engine_unavailable);
+  EXPECT_TRUE(e.code() == xgate::condition::unavailable);
+  EXPECT_TRUE(std::string(e.what()).starts_with("store: open \"postgresql://xgate@127.0.0.1:" + free_port +
+                                                "/x\": PostgreSQL: connection to server at \"127.0.0.1\", port " +
+                                                free_port + " failed: Connection refused"))
+      << e.what();
+}
+
+TEST_F(PostgresqlEngine, TwoEnginesOnOneDatabaseWriteInOneRevisionOrder) {
+  xs::store a = open(), b = open();  // as two xgated replicas would
+  constexpr int writers = 4, each = 40;
+  std::vector<std::thread> threads;
+  for (int w = 0; w < writers; ++w)
+    threads.emplace_back([&, w] {
+      xs::store& s = w % 2 ? a : b;
+      for (int i = 0; i < each; ++i) s.write("r/" + std::to_string(w) + "/" + std::to_string(i), "<x/>", "alice");
+    });
+  for (auto& t : threads) t.join();
+  std::vector<xs::change> log = b.changes("r", 0, "alice");
+  ASSERT_EQ(log.size(), static_cast<std::size_t>(writers * each));
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < log.size(); ++i) {
+    EXPECT_EQ(log[i].revision, i + 1);  // no gap, no repeat, in order
+    names.insert(log[i].name);
+  }
+  EXPECT_EQ(names.size(), log.size());
+  EXPECT_EQ(a.revision(), b.revision());
+}
+
+TEST_F(PostgresqlEngine, AWatchOnOneEngineWakesForAWriteThroughTheOther) {
+  xs::store a = open(), b = open();
+  std::thread writer([&] {
+    std::this_thread::sleep_for(100ms);
+    a.write("w/x", "<x/>", "alice");
+  });
+  std::vector<xs::change> seen = b.watch("w", 0, "alice", 20s);
+  writer.join();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].name, "w/x");
+}
+
+TEST_F(PostgresqlEngine, BrokenConnectionsAreReplacedAndWatchesStillWake) {
+  xs::store a = open(), b = open();
+  a.write("c/1", "<x/>", "alice");
+  (void)b.read("c/1", "alice");
+  // The server ends every session on the database: pooled ones and the listeners.
+  cluster.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" + db +
+              "' AND pid <> pg_backend_pid()");
+  EXPECT_EQ(a.write("c/2", "<x/>", "alice").revision, 2u);
+  EXPECT_EQ(b.read("c/2", "alice").xml, "<x/>");
+  std::thread writer([&] {
+    std::this_thread::sleep_for(300ms);  // the listener reconnects within about 0.5 s
+    a.write("c/3", "<x/>", "alice");
+  });
+  std::vector<xs::change> seen = b.watch("c", 2, "alice", 20s);
+  writer.join();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].name, "c/3");
+}
