@@ -24,6 +24,7 @@ int exit_for(const std::string& code);
 struct demo_options {
   double megabytes = 100;
   bool keep = false;  // keep the temporary directory
+  std::string data;   // xgated's --data; empty: a directory in the temporary one
 };
 int run_demo(const std::string& argv0, const demo_options& options);
 

@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include <xgate/store/postgresql_engine.hpp>
 #include <xgate/examples/jobs.hpp>
 #include <xgate/nodes/remote.hpp>
 #include <xgate/results/results.hpp>
@@ -180,10 +181,11 @@ int demo(const std::string& argv0, const demo_options& o, steady::time_point t0)
   std::cout << "migrate demo: word-count over " << o.megabytes << " MB, moved A -> B -> A while it runs\n"
             << "  directory   " << dir.string() << (o.keep ? " (kept)" : "") << "\n";
 
-  // Users first (xgated adduser opens the store directory itself), then the server.
+  const std::string data = o.data.empty() ? (dir / "data").string() : o.data;
+  // Users first (xgated adduser opens the store itself), then the server.
   for (const char* who : {"node", "alice"}) {
     int st = 0;
-    std::string token = run_capture({xgated.string(), "adduser", who, "--data", (dir / "data").string()}, &st);
+    std::string token = run_capture({xgated.string(), "adduser", who, "--data", data}, &st);
     while (!token.empty() && token.back() == '\n') token.pop_back();
     if (st != 0 || token.empty()) throw std::runtime_error(std::string("xgated adduser ") + who + " failed");
     std::ofstream f(dir / (std::string(who) + ".secret"));
@@ -191,13 +193,16 @@ int demo(const std::string& argv0, const demo_options& o, steady::time_point t0)
     fs::permissions(dir / (std::string(who) + ".secret"), fs::perms::owner_read | fs::perms::owner_write);
   }
   tracked server(std::make_unique<child_process>(
-      std::vector<std::string>{xgated.string(), "--data", (dir / "data").string(), "--listen", "127.0.0.1:0", "--hub",
+      std::vector<std::string>{xgated.string(), "--data", data, "--listen", "127.0.0.1:0", "--hub",
                                "127.0.0.1:0"},
       dir / "xgated.log"));
   std::optional<std::string> store = server->wait_line("store: ", 10s);
   std::optional<std::string> hub = server->wait_line("hub: ", 10s);
   if (!store || !hub) throw std::runtime_error("xgated did not start (see " + (dir / "xgated.log").string() + ")");
-  std::cout << "  xgated      store " << *store << ", hub " << *hub << "\n";
+  std::cout << "  xgated      store " << *store << ", hub " << *hub;
+  if (xgate::store::postgresql_engine::is_address(data))
+    std::cout << ", on " << xgate::store::postgresql_engine::public_address(data);
+  std::cout << "\n";
 
   std::vector<std::unique_ptr<tracked>> nodes;
   for (const char* name : {"A", "B"}) {

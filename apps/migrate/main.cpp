@@ -6,7 +6,7 @@
 //   migrate run TYPE --on A [--arg key=value ...]     prints the job id as its last word
 //   migrate ps | nodes | move ID --to B | suspend ID | resume ID [--on N] [--force] | kill ID
 //   migrate watch ID | result ID | log ID
-//   migrate demo [--megabytes N] [--keep]            xgated, two nodes, a word count moved A→B→A
+//   migrate demo [--megabytes N] [--keep] [--data DIR|URI]  xgated, two nodes, a word count moved A→B→A
 //   migrate agent --name X --upstream URL --secret-file F --downstream LISTEN --data DIR   a relay
 //         agent (channel/agent.hpp; or --downstream URL --downstream-secret-file F2 to join a hub)
 //   migrate hops [--via A,B]                          the next hops, through relay agents
@@ -447,6 +447,10 @@ int main(int argc, char** argv) {
   CLI::App* demo = app.add_subcommand("demo", "Start xgated and two nodes, count the words of ~100 MB, moving the job A->B->A");
   demo->add_option("--megabytes", dopt.megabytes, "Size of the generated text (default 100)")->check(CLI::Range(0.01, 10000.0));
   demo->add_flag("--keep", dopt.keep, "Keep the temporary directory");
+  demo->add_option("--data", dopt.data,
+                   "The store xgated runs on: a directory or a PostgreSQL database, postgresql://… (default: a directory "
+                   "in the temporary one)")
+      ->type_name("DIR|URI");
 
   xgate::relay_cli::agent_flags af;
   CLI::App* agent_cmd = app.add_subcommand("agent", "Run a relay agent between an upstream hub and a downstream hub (until SIGINT/SIGTERM)");

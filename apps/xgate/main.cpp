@@ -63,7 +63,7 @@ void add_target_options(CLI::App* cmd, store_target& t) {
       ->type_name("FILE");
   cmd->add_option("--key", t.key, "the private key of --cert (default: $XGATE_KEY)")->type_name("FILE");
   cmd->add_option("--token", t.token, "Token for the server, or for --data instead of --as (default: $XGATE_TOKEN)");
-  cmd->add_option("--data", t.data, "Store directory, opened in this process");
+  cmd->add_option("--data", t.data, "Store directory (or PostgreSQL database, postgresql://…), opened in this process");
   cmd->add_option("--as", t.as, "Principal to act as on the --data store");
 }
 

@@ -10,6 +10,7 @@
 
 #include <xgate/base/text.hpp>
 #include <xgate/base/time.hpp>
+#include <xgate/store/postgresql_engine.hpp>
 #include <xgate/client/http_session.hpp>
 #include <xgate/client/open_session.hpp>
 #include <xgate/store/session.hpp>
@@ -44,9 +45,10 @@ std::unique_ptr<st::session> open_target(store_target t, xgate::client::store_ca
       throw usage_error(std::string("--server: ") + e.what());
     }
   }
+  const bool database = st::postgresql_engine::is_address(t.data);
   std::error_code ec;
   // A mistyped directory should not silently become a new, empty store: only put creates one.
-  if (!create && !fs::is_directory(t.data, ec)) throw usage_error("--data: no store directory \"" + t.data + "\"");
+  if (!database && !create && !fs::is_directory(t.data, ec)) throw usage_error("--data: no store directory \"" + t.data + "\"");
   std::string credential;
   if (!t.as.empty()) {
     if (!xgate::is_valid_principal(t.as)) throw usage_error("--as: invalid principal name \"" + t.as + "\"");
@@ -56,7 +58,7 @@ std::unique_ptr<st::session> open_target(store_target t, xgate::client::store_ca
   } else {
     throw usage_error("--data needs --as PRINCIPAL (or --token TOKEN)");
   }
-  return xgate::client::open_session("file:" + fs::absolute(t.data).string(), credential, cache);
+  return xgate::client::open_session(database ? t.data : "file:" + fs::absolute(t.data).string(), credential, cache);
 }
 
 std::chrono::milliseconds to_ms(double seconds, const std::string& flag) {
@@ -180,6 +182,13 @@ int run_store(const std::string& command, const store_args& a) {
   std::string where = !a.target.server.empty() ? a.target.server
                       : a.target.data.empty()  ? std::string("?")
                                                : "file:" + fs::absolute(a.target.data).string();
+  if (st::postgresql_engine::is_address(a.target.data)) {
+    try {
+      where = st::postgresql_engine::public_address(a.target.data);  // never its password
+    } catch (const st::store_error&) {
+      where = "postgresql://…";
+    }
+  }
   try {
     s = open_target(a.target, cache, command == "put");
     if (command == "put") return run_store_put(*s, a);

@@ -1,7 +1,7 @@
 // xgated: serves one xgate store over HTTP (server/API.md), with a read-only browser view,
 // and optionally the channel hub (channel/hub.hpp) on the same store.
 //
-//   xgated --data DIR --listen ADDRESS:PORT [--hub ADDRESS:PORT] [--hub-http ADDRESS:PORT]
+//   xgated --data DIR|URI --listen ADDRESS:PORT [--hub ADDRESS:PORT] [--hub-http ADDRESS:PORT]
 //          [--max-document BYTES] [--reap-interval SECONDS] [--log-days N] [--hub-admin NAME]...
 //          [--max-response BYTES] [--threads N] [--store-threads N] [--max-connections N]
 //          [--max-connections-per-address N] [--idle-timeout S] [--header-timeout S] [--body-timeout S]
@@ -20,11 +20,13 @@
 //       then logs each request (and the hub's logins and refusals) on stderr (or --log-file;
 //       --log-format json, --log-level), reopens the log file on SIGHUP, and stops
 //       cleanly on SIGINT or SIGTERM (exit 0), cancelling running queries; whatever still
-//       runs after 4 seconds is cut short (exit 1, the store is safe: LMDB commits are atomic).
+//       runs after 4 seconds is cut short (exit 1, the store is safe: its commits are atomic).
+//       --data takes a directory (LMDB) or a PostgreSQL URI (postgresql://…; several xgated
+//       may share one database).
 //       --hub-admin names a principal whose documents under channel/endpoints/ say who may
 //       take endpoint names outside their own (channel/hub.hpp); without it every principal
 //       takes only its own names.
-//   xgated adduser NAME --data DIR
+//   xgated adduser NAME --data DIR|URI
 //       issues a login token for principal NAME (every right on every name) and prints it
 //       once on stdout; the store keeps only its hash.
 //
@@ -56,6 +58,7 @@
 #include <xgate/channel/longpoll.hpp>
 #include <xgate/channel/tcp.hpp>
 #include <xgate/server/http_server.hpp>
+#include <xgate/store/open.hpp>
 #include <xgate/store/store.hpp>
 
 namespace {
@@ -73,7 +76,7 @@ int usage(const std::string& message) {
 int adduser(const std::string& name, const std::string& data) {
   if (!xgate::is_valid_principal(name) || name == "*" || name == "creator")
     return usage("adduser: \"" + name + "\" is not a principal name (no spaces, quotes, '<', '&' or control characters)");
-  xgate::store::store s(data);
+  xgate::store::store s(xgate::store::open_engine(data));
   xgate::store::credential_request r;
   r.scope = "";
   r.rights = xgate::store::right_set::all();
@@ -164,7 +167,7 @@ int serve(const std::string& data, const std::string& listen, const std::string&
 
   xgate::store::store_options so;
   so.max_document_size = std::max<std::size_t>(so.max_document_size, o.max_document);
-  xgate::store::store s(data, so);
+  xgate::store::store s(xgate::store::open_engine(data), so);
   auto interval = std::chrono::duration_cast<xgate::store::clock::duration>(std::chrono::duration<double>(reap_seconds));
   xgate::store::reaper reaper(s, interval);
   // The hub: one store, so its queues and log are documents like any other. Declared before
@@ -237,7 +240,10 @@ int main(int argc, char** argv) {
   xgate::server::server_options o;
   double reap_seconds = 1;
   double idle_seconds = 60, header_seconds = 10, body_seconds = 60;
-  app.add_option("--data", data, "the store directory (created if missing)")->type_name("DIR");
+  app.add_option("--data", data,
+                 "the store: a directory (LMDB, created if missing) or a PostgreSQL database, postgresql://USER@HOST:PORT/DB "
+                 "(libpq URI: several hosts, ?sslmode=…, the password from ~/.pgpass or PGPASSWORD)")
+      ->type_name("DIR|URI");
   app.add_option("--listen", listen, "where to listen, e.g. 127.0.0.1:8080 (port 0 picks a free port)")
       ->type_name("ADDRESS:PORT");
   app.add_option("--hub", hub_listen, "also run the channel hub, on TCP at this address (port 0 picks a free port)")
@@ -334,7 +340,7 @@ int main(int argc, char** argv) {
   CLI::App* add = app.add_subcommand("adduser", "issue a login token for principal NAME and print it once");
   std::string name, add_data;
   add->add_option("name", name, "the principal")->required();
-  add->add_option("--data", add_data, "the store directory")->required()->type_name("DIR");
+  add->add_option("--data", add_data, "the store: a directory or a postgresql:// URI")->required()->type_name("DIR|URI");
   app.require_subcommand(0, 1);
   try {
     app.parse(argc, argv);

@@ -24,10 +24,19 @@ std::string printable(std::string_view text) {
 }
 
 std::string one_line(std::string text) {
-  for (char& c : text)
-    if (c == '\n' || c == '\r') c = ' ';
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.pop_back();
-  return text;
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '\n' && text[i] != '\r') {
+      out += text[i];
+      continue;
+    }
+    // A line break and the indentation after it (libpq's "…refused\n\tIs the server…").
+    while (i + 1 < text.size() && (text[i + 1] == '\n' || text[i + 1] == '\r' || text[i + 1] == ' ' || text[i + 1] == '\t')) ++i;
+    out += ' ';
+  }
+  while (!out.empty() && (out.back() == ' ' || out.back() == '\t')) out.pop_back();
+  return out;
 }
 
 std::string to_hex(std::string_view bytes) {

@@ -550,8 +550,10 @@ struct postgresql_engine::impl {
 
 namespace {
 
-// The address as shown: scheme, user, hosts and ports, database; no password, no options.
-std::string shown_address(const std::string& address) {
+}  // namespace
+
+std::string postgresql_engine::public_address(std::string_view given) {
+  std::string address(given);
   char* error = nullptr;
   PQconninfoOption* options = PQconninfoParse(address.c_str(), &error);
   if (!options) {
@@ -589,10 +591,8 @@ std::string shown_address(const std::string& address) {
   return shown;
 }
 
-}  // namespace
-
 postgresql_engine::postgresql_engine(std::string address, postgresql_options options) : impl_(std::make_unique<impl>()) {
-  impl_->shown = shown_address(address);
+  impl_->shown = public_address(address);
   impl_->address = std::move(address);
   impl_->options = options;
   if (impl_->options.max_connections < 1) impl_->options.max_connections = 1;

@@ -11,7 +11,8 @@ namespace xgate {
 // here before they reach an error message or a log line.
 [[nodiscard]] std::string printable(std::string_view text);
 
-// A message as one line: line breaks become spaces, trailing whitespace goes (for the
+// A message as one line: each line break, with the indentation after it, becomes one space;
+// trailing whitespace goes (for the
 // "error: …" lines of the programs and the one-line errors of the wire).
 [[nodiscard]] std::string one_line(std::string text);
 

@@ -1,6 +1,7 @@
 // Opening a store session from an address, as a result reference names its store:
 //   "file:/abs/dir"     the store directory, opened in this process
 //   "http://host:port"  an xgated server (http_session); "https://host:port" over TLS
+//   "postgresql://…"    a PostgreSQL database (postgresql_engine), opened in this process
 #pragma once
 
 #include <filesystem>
@@ -29,11 +30,14 @@ class store_cache {
   // apart by canonical path, so "d", "./d" and a symlink to d give the same store. options
   // apply only to the first opening of a directory.
   xgate::store::store& open(const std::filesystem::path& dir, const xgate::store::store_options& options = {});
+  // The store in the PostgreSQL database at uri (postgresql_engine), opened on first request.
+  xgate::store::store& open_database(const std::string& uri, const xgate::store::store_options& options = {});
   std::size_t size() const;
 
  private:
   mutable std::mutex mutex_;
   std::map<std::filesystem::path, std::unique_ptr<xgate::store::store>> stores_;
+  std::map<std::string, std::unique_ptr<xgate::store::store>> databases_;
 };
 
 // A session on the store at address, acting with credential:
@@ -42,6 +46,7 @@ class store_cache {
 //              is a token, checked with store::authenticate (store_error(bad_credential)
 //              when it does not hold). DIR should be absolute ("file:/abs/dir"); a
 //              relative one is taken from the current directory.
+//   postgresql://…, postgres://…   the same, on the database at that libpq URI.
 //   http://…, https://…   http_session(address, credential, options).
 // Anything else: client_error naming the address.
 std::unique_ptr<xgate::store::session> open_session(std::string_view address, std::string credential, store_cache& cache,

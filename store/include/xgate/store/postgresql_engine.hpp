@@ -57,13 +57,16 @@ class postgresql_engine final : public engine {
 
   // True for the addresses this engine takes: "postgresql://…" and "postgres://…".
   static bool is_address(std::string_view address) noexcept;
+  // address as it may be shown: "postgresql://USER@HOST:PORT,…/DATABASE", without its
+  // password or options. Throws store_error(postgresql) when libpq cannot parse it.
+  static std::string public_address(std::string_view address);
 
   void read(std::string_view operation, std::string_view document,
             const std::function<void(const read_transaction&)>& fn) const override;
   void write(std::string_view operation, std::string_view document,
              const std::function<void(write_transaction&)>& fn) override;
   std::optional<std::chrono::milliseconds> detect_foreign_changes(std::function<void()> wake) override;
-  // "postgresql://USER@HOST:PORT,…/DATABASE": the address without its password or options.
+  // public_address() of the address given.
   std::string address() const override;
 
  private:
