@@ -5,7 +5,7 @@
 //   xgate keygen NAME [--dir DIR]            DIR/NAME.key and DIR/NAME.pub
 //   xgate sample TYPE [--seed N] [--count N] [--creator P] [--read L] ... [--sign KEY]
 //   xgate check FILE --type TYPE --as P [--mode read|write] [--pub KEY] [--lenient]
-//   xgate store put|get|take|rm|ls|query|watch|info|credential|credentials|revoke ...   a document store,
+//   xgate store put|get|take|rm|ls|query|watch|info|credential|credentials|revoke|copy ...   a document store,
 //         local (--data DIR --as PRINCIPAL) or on an xgated server (--server URL --token T)
 //   xgate chat --hub URL --as NAME --secret-file F [--http-proxy URL]
 //         talk through a channel hub (tcp://HOST:PORT, or http://HOST:PORT for long-poll):
@@ -154,6 +154,11 @@ int main(int argc, char** argv) {
                       "Only these channel methods or message kinds, comma-separated (e.g. status,list,log,result); "
                       "the hub and the receiving node refuse the others");
   store_sub("credentials", "List your credentials, one line each: ID, grant, methods, issued, expiry, parent, label (never a token)");
+  CLI::App* st_copy = store_cmd->add_subcommand(
+      "copy", "Copy a whole store into a new one on another engine (documents, rights, leases, credentials, change "
+              "log, revision), e.g. an LMDB directory into PostgreSQL");
+  st_copy->add_option("--from", st_args.from, "The store copied: a directory or postgresql://…")->required()->type_name("DIR|URI");
+  st_copy->add_option("--to", st_args.to, "The new store: a directory or postgresql://… (empty)")->required()->type_name("DIR|URI");
   CLI::App* st_revoke = store_sub("revoke", "Revoke one of your credentials and every credential issued through it");
   st_revoke->add_option("ID", st_args.name, "The credential's id (xgate store credentials lists them)")->required();
 

@@ -5,11 +5,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <iostream>
 #include <memory>
 #include <vector>
 
 #include <xgate/base/text.hpp>
 #include <xgate/base/time.hpp>
+#include <xgate/store/open.hpp>
 #include <xgate/store/postgresql_engine.hpp>
 #include <xgate/client/http_session.hpp>
 #include <xgate/client/open_session.hpp>
@@ -175,20 +177,44 @@ int run_store_credentials(st::session& s) {
 
 }  // namespace
 
+namespace {
+
+// A store's place as shown: a PostgreSQL URI without its password.
+std::string shown(const std::string& data) {
+  if (!st::postgresql_engine::is_address(data)) return data;
+  try {
+    return st::postgresql_engine::public_address(data);
+  } catch (const st::store_error&) {
+    return "postgresql://…";
+  }
+}
+
+int run_copy(const store_args& a) {
+  std::error_code ec;
+  if (!st::postgresql_engine::is_address(a.from) && !fs::is_directory(a.from, ec))
+    throw usage_error("--from: no store directory \"" + a.from + "\"");
+  try {
+    std::unique_ptr<st::engine> from = st::open_engine(a.from), to = st::open_engine(a.to);
+    st::copy_summary n = st::copy_store(*from, *to);
+    std::cout << "copied " << n.documents << " documents, " << n.credentials << " credentials and " << n.changes
+              << " changes (revision " << n.revision << ") from " << shown(a.from) << " to " << shown(a.to) << "\n";
+    return exit_ok;
+  } catch (const st::store_error& e) {
+    throw command_failure{e.code() == st::store_errc::conflict ? exit_conflict : exit_unavailable, e.what()};
+  }
+}
+
+}  // namespace
+
 int run_store(const std::string& command, const store_args& a) {
+  if (command == "copy") return run_copy(a);
   xgate::client::store_cache cache;
   std::unique_ptr<st::session> s;
   // Where, for the error line: a bad token already fails while opening a --data store.
   std::string where = !a.target.server.empty() ? a.target.server
                       : a.target.data.empty()  ? std::string("?")
                                                : "file:" + fs::absolute(a.target.data).string();
-  if (st::postgresql_engine::is_address(a.target.data)) {
-    try {
-      where = st::postgresql_engine::public_address(a.target.data);  // never its password
-    } catch (const st::store_error&) {
-      where = "postgresql://…";
-    }
-  }
+  if (st::postgresql_engine::is_address(a.target.data)) where = shown(a.target.data);  // never its password
   try {
     s = open_target(a.target, cache, command == "put");
     if (command == "put") return run_store_put(*s, a);

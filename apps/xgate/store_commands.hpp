@@ -22,10 +22,11 @@ struct store_args {
   bool no_subtree = false;
   std::string label;
   std::string methods;  // --methods: comma-separated channel methods
+  std::string from, to;  // copy: the stores' directories or PostgreSQL URIs
 };
 
 // Runs store subcommand `command` (put, get, take, rm, ls, query, watch, info, credential,
-// credentials, revoke).
+// credentials, revoke, copy).
 // Store and client failures throw command_failure with the store's exit code.
 int run_store(const std::string& command, const store_args& a);
 

@@ -13,4 +13,34 @@ std::unique_ptr<engine> open_engine(std::string_view data) {
   return std::make_unique<lmdb_engine>(std::filesystem::path(data));
 }
 
+copy_summary copy_store(const engine& from, engine& to) {
+  copy_summary n;
+  from.read("copy", "", [&](const read_transaction& source) {
+    to.write("copy", "", [&](write_transaction& target) {
+      n = {};  // the engine may run this again
+      if (std::uint64_t r = target.revision(); r != 0)
+        throw store_error(store_errc::conflict, "copy", "",
+                          "the destination is not a new store (its revision is " + std::to_string(r) + ")");
+      source.scan("", [&](document_info&& d) {
+        target.put(d, source.bytes(d.name), std::nullopt);
+        ++n.documents;
+        return true;
+      });
+      for (const credential_record& c : source.credentials()) {
+        if (!target.insert_credential(c))
+          throw store_error(store_errc::conflict, "copy", c.info.id, "the destination has this credential already");
+        ++n.credentials;
+      }
+      source.changes_after(0, [&](change_record&& c) {
+        target.append_change(c);
+        ++n.changes;
+        return true;
+      });
+      n.revision = source.revision();
+      target.set_revision(n.revision);
+    });
+  });
+  return n;
+}
+
 }  // namespace xgate::store

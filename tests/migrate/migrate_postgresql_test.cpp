@@ -93,4 +93,27 @@ TEST_F(MigratePostgresql, TwoXgatedOnOneDatabaseServeOneStore) {
   two->stop();
 }
 
+TEST_F(MigratePostgresql, StoreCopyMovesADirectoryIntoTheDatabase) {
+  std::ofstream(dir / "d.xml") << "<d>1</d>";
+  auto put = run_to_end(
+      {XGATE_CLI_PATH, "store", "put", "d/1", (dir / "d.xml").string(), "--data", (dir / "lmdb").string(), "--as", "alice"},
+      dir / "put.err");
+  ASSERT_EQ(put.code, 0) << put.err;
+  const std::string shown = "postgresql://xgate@127.0.0.1:" + std::to_string(cluster.port()) + "/" + db;
+  auto copy = run_to_end({XGATE_CLI_PATH, "store", "copy", "--from", (dir / "lmdb").string(), "--to", uri}, dir / "copy.err");
+  EXPECT_EQ(copy.code, 0) << copy.err;
+  EXPECT_EQ(copy.out, "copied 1 documents, 0 credentials and 1 changes (revision 1) from " + (dir / "lmdb").string() +
+                          " to " + shown + "\n");
+  auto get = run_to_end({XGATE_CLI_PATH, "store", "get", "d/1", "--data", uri, "--as", "alice"}, dir / "get.err");
+  EXPECT_EQ(get.code, 0) << get.err;
+  EXPECT_EQ(get.out, "<d>1</d>");
+  // Again into the same database: refused, exit 6 (conflict).
+  auto again = run_to_end({XGATE_CLI_PATH, "store", "copy", "--from", (dir / "lmdb").string(), "--to", uri}, dir / "again.err");
+  EXPECT_EQ(again.code, 6);
+  EXPECT_EQ(again.err, "error: store: copy: the destination is not a new store (its revision is 1)\n");
+  auto missing = run_to_end({XGATE_CLI_PATH, "store", "copy", "--from", (dir / "nothing").string(), "--to", uri}, dir / "missing.err");
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_EQ(missing.err, "error: --from: no store directory \"" + (dir / "nothing").string() + "\"\n");
+}
+
 }  // namespace

@@ -7,6 +7,8 @@
 #include <set>
 #include <thread>
 
+#include <xgate/store/lmdb_engine.hpp>
+#include <xgate/store/open.hpp>
 #include <xgate/store/postgresql_engine.hpp>
 #include <xgate/store/store.hpp>
 
@@ -122,4 +124,74 @@ TEST_F(PostgresqlEngine, BrokenConnectionsAreReplacedAndWatchesStillWake) {
   writer.join();
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen[0].name, "c/3");
+}
+
+// `xgate store copy`'s core: an LMDB store into a new PostgreSQL database, compared record by
+// record through both engines.
+TEST_F(PostgresqlEngine, CopyMovesAnLmdbStoreIntoPostgresqlWhole) {
+  std::filesystem::path from_dir = xs::testing::fresh_dir();
+  std::string token;
+  {
+    xs::store lmdb(from_dir);
+    lmdb.write("a/1", "<a>1</a>", "alice");
+    lmdb.write("a/2", "<a>2</a>", "alice", {.rights = xgate::rights::owned_by("alice").readers({"bob"})});
+    lmdb.write("a/1", "<a>1b</a>", "alice");
+    lmdb.write("leased", "<l/>", "bob", {.lease = std::chrono::hours(1)});
+    lmdb.remove("a/2", "alice");
+    token = lmdb.issue_credential("alice", {.scope = "a/", .label = "copy test", .methods = {"ping"}});
+  }
+  xs::lmdb_engine from(from_dir);
+  xs::postgresql_engine to(cluster.uri(db));
+  xs::copy_summary n = xs::copy_store(from, to);
+  EXPECT_EQ(n.documents, 2u);
+  EXPECT_EQ(n.credentials, 1u);
+  EXPECT_EQ(n.changes, 5u);
+  EXPECT_EQ(n.revision, 5u);
+
+  auto everything = [](const xs::engine& e) {
+    struct all {
+      std::vector<xs::document> documents;
+      std::vector<xs::credential_record> credentials;
+      std::vector<xs::change_record> changes;
+      std::uint64_t revision = 0;
+    } a;
+    e.read("compare", "", [&](const xs::read_transaction& t) {
+      t.scan("", [&](xs::document_info&& d) {
+        std::string bytes = t.bytes(d.name);
+        a.documents.push_back({std::move(d), std::move(bytes)});
+        return true;
+      });
+      a.credentials = t.credentials();
+      t.changes_after(0, [&](xs::change_record&& c) {
+        a.changes.push_back(std::move(c));
+        return true;
+      });
+      a.revision = t.revision();
+    });
+    return a;
+  };
+  auto before = everything(from), after = everything(to);
+  ASSERT_EQ(after.documents.size(), before.documents.size());
+  for (std::size_t i = 0; i < before.documents.size(); ++i) {
+    EXPECT_EQ(after.documents[i].info, before.documents[i].info) << before.documents[i].info.name;
+    EXPECT_EQ(after.documents[i].xml, before.documents[i].xml);
+  }
+  EXPECT_EQ(after.credentials, before.credentials);
+  EXPECT_EQ(after.changes, before.changes);
+  EXPECT_EQ(after.revision, before.revision);
+  // The copy is the same store: the token still logs in, the revisions go on.
+  {
+    xs::store copied = open();
+    EXPECT_EQ(copied.authenticate(token).principal(), "alice");
+    EXPECT_EQ(copied.write("a/3", "<a/>", "alice").revision, 6u);
+    auto next = copied.changes("a", 5, "alice");
+    ASSERT_EQ(next.size(), 1u);
+    EXPECT_EQ(next[0].name, "a/3");
+  }
+
+  // Into a store that is not new: refused, nothing written.
+  auto e = xs::testing::catch_store_error([&] { (void)xs::copy_store(from, to); });
+  EXPECT_EQ(e.code(), xs::store_errc::conflict);
+  EXPECT_STREQ(e.what(), "store: copy: the destination is not a new store (its revision is 6)");
+  std::filesystem::remove_all(from_dir);
 }
