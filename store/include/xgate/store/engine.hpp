@@ -2,16 +2,17 @@
 //
 // xgate::store (store.hpp) holds every rule: names, rights, compare-and-set, creators,
 // credentials and their chains, leases, the change log window, the revision order and the
-// errors. An engine only keeps records and runs transactions: lmdb_engine today; any other
-// engine implements this header and must pass tests/store's conformance suite unchanged.
+// errors. An engine only keeps records and runs transactions: lmdb_engine and
+// postgresql_engine; any other engine implements this header and must pass tests/store's
+// conformance suite unchanged.
 //
 // Records are structured (document_info, change_record, credential_record), never bytes in
 // the engine's own format: an engine may keep them as columns with indexes.
 //
-// Errors: an engine reports its own failures as store_error(store_errc::lmdb, operation,
-// record, detail) — the operation of the read() or write() call and the name of the record
-// it was touching — and lets every exception thrown by the caller's function through
-// unchanged. "Throws" below lists only what the engine adds.
+// Errors: an engine reports its own failures as store_error(CODE, operation, record, detail)
+// with its own code (lmdb, postgresql; engine_unavailable when its server cannot be reached),
+// the operation of the read() or write() call and the name of the record it was touching,
+// and lets every exception thrown by the caller's function through unchanged. "Throws" below lists only what the engine adds.
 #pragma once
 
 #include <chrono>

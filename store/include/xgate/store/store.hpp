@@ -1,7 +1,7 @@
 // A persistent store of XML documents: documents under hierarchical names, a revision per
 // change, and the rights each document carries enforced for the calling principal on every
 // operation. The store holds the rules; an engine (engine.hpp) keeps the records: LMDB
-// (lmdb_engine.hpp) unless another engine is given.
+// (lmdb_engine.hpp) unless another engine is given (postgresql_engine.hpp).
 //
 // Rights: an xgate document's embedded <xg:rights> are its rights. Plain XML gets the
 // rights the writer supplies (default: xgate::rights::owned_by(principal)). A principal
@@ -12,7 +12,8 @@
 // Errors: every operation throws store_error (error.hpp) for what the store refuses or
 // fails at, and xgate::access_denied for a refusal by a document's rights or a credential's
 // grant; the lists below name the codes each one gives. Any operation may also throw
-// store_error(lmdb) when the engine fails (no_space when its file system is full), and
+// store_error(lmdb) when the engine fails (no_space when its file system is full; on
+// PostgreSQL: postgresql, or engine_unavailable, worth a retry), and
 // bad_name for an invalid name or prefix.
 //
 // Thread safety: one store object may be used from any number of threads at once. See the
