@@ -212,6 +212,18 @@ class connection {
     return r;
   }
 
+  // Runs fn inside the open transaction; rolls the transaction back if fn throws, so the
+  // connection goes back to the pool idle.
+  template <class F>
+  void rolled_back_unless_done(F&& fn) {
+    try {
+      fn();
+    } catch (...) {
+      if (ok()) PQclear(PQexec(conn_, "ROLLBACK"));
+      throw;
+    }
+  }
+
   result_ptr run(stmt s, const params& p, std::string_view operation, std::string_view document) {
     auto i = static_cast<std::size_t>(s);
     std::string name = "x" + std::to_string(i);
@@ -623,12 +635,7 @@ void postgresql_engine::read(std::string_view operation, std::string_view docume
       throw;
     }
     transaction t(*c, operation);
-    try {
-      fn(t);
-    } catch (...) {
-      if (c->ok()) PQclear(PQexec(c->get(), "ROLLBACK"));
-      throw;
-    }
+    c->rolled_back_unless_done([&] { fn(t); });
     c->command("COMMIT", operation, document);
     return;
   }
@@ -645,12 +652,7 @@ void postgresql_engine::write(std::string_view operation, std::string_view docum
       // The revision row's lock orders every write after the ones before it.
       c->run(stmt::lock_revision, params(), operation, document);
       transaction t(*c, operation);
-      try {
-        fn(t);
-      } catch (...) {
-        if (c->ok()) PQclear(PQexec(c->get(), "ROLLBACK"));
-        throw;
-      }
+      c->rolled_back_unless_done([&] { fn(t); });
       if (t.changed()) c->command((std::string("NOTIFY ") + notify_channel).c_str(), operation, document);
     } catch (const store_error& e) {
       if (e.reason() != store_errc::engine_unavailable || attempt >= 2) throw;

@@ -34,14 +34,19 @@ class postgresql_cluster {
     static int counter = 0;
     dir_ = !dir.empty() ? dir : std::filesystem::temp_directory_path() /
                                     ("xgate-pg-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    const passwd* pw = nullptr;
     if (::geteuid() == 0) {
-      const passwd* pw = ::getpwnam("postgres");
+      pw = ::getpwnam("postgres");
       if (!pw) throw std::runtime_error("postgresql_cluster: running as root and there is no postgres user to run the server");
       as_ = "runuser -u postgres -- ";
-      if (::chown(dir_.c_str(), pw->pw_uid, pw->pw_gid) != 0) throw std::runtime_error("postgresql_cluster: chown " + dir_.string());
     }
+    // A cluster an interrupted run left in dir is stopped before its files go.
+    if (std::filesystem::exists(dir_ / "data" / "postmaster.pid"))
+      (void)std::system((as_ + bin_ + "/pg_ctl -D " + data() + " -m immediate -w stop >/dev/null 2>&1").c_str());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    if (pw && ::chown(dir_.c_str(), pw->pw_uid, pw->pw_gid) != 0)
+      throw std::runtime_error("postgresql_cluster: chown " + dir_.string());
     port_ = free_port();
     run(bin_ + "/initdb -D " + data() + " -U xgate -A trust -E UTF8 --no-sync");
     std::string options = "-c listen_addresses=127.0.0.1 -p " + std::to_string(port_) + " -k " + dir_.string() +
