@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "record_times.hpp"
+
 namespace xgate::store::lmdb {
 
 namespace {
@@ -17,12 +19,6 @@ void put_str(std::string& out, std::string_view s) {
   out.append(s);
 }
 
-std::int64_t to_ns(clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-}
-clock::time_point from_ns(std::int64_t ns) {
-  return clock::time_point(std::chrono::duration_cast<clock::duration>(std::chrono::nanoseconds(ns)));
-}
 
 class reader {
  public:

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "lmdb_records.hpp"
+#include "record_times.hpp"
 
 namespace xgate::store::lmdb {
 
@@ -134,7 +135,7 @@ void transaction::erase(const document_info& stored) {
 }
 
 std::vector<document_info> transaction::expired(clock::time_point up_to) {
-  std::int64_t up_to_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(up_to.time_since_epoch()).count();
+  std::int64_t up_to_ns = to_ns(up_to);
   std::vector<std::string> due;  // index keys, collected before anything is deleted
   {
     cursor_ptr c = open_cursor(txn_, dbs_.leases, operation_, "");

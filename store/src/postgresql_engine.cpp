@@ -17,6 +17,8 @@
 
 #include <xgate/base/text.hpp>
 
+#include "record_times.hpp"
+
 namespace xgate::store {
 
 namespace {
@@ -66,6 +68,18 @@ constexpr std::array<const char*, static_cast<std::size_t>(stmt::count)> stateme
     "SELECT " XGATE_DOC_COLUMNS " FROM xgate_documents WHERE lease_expires <= $1 ORDER BY lease_expires, name",
 };
 
+// The names statements are prepared under: "s0", "s1", ….
+static_assert(static_cast<std::size_t>(stmt::count) <= 100, "two digits name a statement");
+constexpr auto statement_names = [] {
+  std::array<char[4], static_cast<std::size_t>(stmt::count)> names{};
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    names[i][0] = 's';
+    names[i][1] = static_cast<char>('0' + i / 10);
+    names[i][2] = static_cast<char>('0' + i % 10);
+  }
+  return names;
+}();
+
 // Version 1 of the schema. A later version adds its steps after these and bumps
 // postgresql_engine::schema_version.
 constexpr const char* schema_v1 = R"sql(
@@ -85,16 +99,12 @@ CREATE TABLE xgate_credentials (
   methods bytea NOT NULL);
 )sql";
 
-// The channel NOTIFY wakes watches on; the advisory lock key that serializes schema set-up.
-constexpr const char* notify_channel = "xgate_changes";
+// What wakes watches (LISTEN/NOTIFY on one channel); the advisory lock key that serializes
+// schema set-up.
+constexpr const char* listen_changes = "LISTEN xgate_changes";
+constexpr const char* notify_changes = "NOTIFY xgate_changes";
 constexpr const char* schema_lock = "SELECT pg_advisory_xact_lock(7831504245374306)";
 
-std::int64_t to_ns(clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-}
-clock::time_point from_ns(std::int64_t ns) {
-  return clock::time_point(std::chrono::duration_cast<clock::duration>(std::chrono::nanoseconds(ns)));
-}
 
 struct result_free {
   void operator()(PGresult* r) const noexcept { PQclear(r); }
@@ -128,6 +138,7 @@ class params {
   params& bytes(std::string_view s) {
     values_.push_back(s.data() ? s.data() : "");
     lengths_.push_back(static_cast<int>(s.size()));
+    formats_.push_back(1);
     return *this;
   }
   params& i64(std::int64_t v) {
@@ -147,6 +158,7 @@ class params {
     if (v) return i64(*v);
     values_.push_back(nullptr);
     lengths_.push_back(0);
+    formats_.push_back(1);
     return *this;
   }
   params& null() { return optional_i64(std::nullopt); }
@@ -154,16 +166,13 @@ class params {
   int size() const noexcept { return static_cast<int>(values_.size()); }
   const char* const* values() const noexcept { return values_.data(); }
   const int* lengths() const noexcept { return lengths_.data(); }
-  const int* formats() const noexcept {
-    formats_.assign(values_.size(), 1);
-    return formats_.data();
-  }
+  const int* formats() const noexcept { return formats_.data(); }
 
  private:
   std::deque<std::string> owned_;  // a deque: what values_ points into never moves
   std::vector<const char*> values_;
   std::vector<int> lengths_;
-  mutable std::vector<int> formats_;
+  std::vector<int> formats_;  // all 1: binary
 };
 
 // Binary result fields.
@@ -226,13 +235,13 @@ class connection {
 
   result_ptr run(stmt s, const params& p, std::string_view operation, std::string_view document) {
     auto i = static_cast<std::size_t>(s);
-    std::string name = "x" + std::to_string(i);
+    const char* name = statement_names[i];
     if (!prepared_[i]) {
-      result_ptr r(PQprepare(conn_, name.c_str(), statements[i], 0, nullptr));
+      result_ptr r(PQprepare(conn_, name, statements[i], 0, nullptr));
       check(r.get(), operation, document);
       prepared_[i] = true;
     }
-    result_ptr r(PQexecPrepared(conn_, name.c_str(), p.size(), p.values(), p.lengths(), p.formats(), 1));
+    result_ptr r(PQexecPrepared(conn_, name, p.size(), p.values(), p.lengths(), p.formats(), 1));
     check(r.get(), operation, document);
     return r;
   }
@@ -537,7 +546,7 @@ struct postgresql_engine::impl {
       std::unique_ptr<connection> c;
       try {
         c = std::make_unique<connection>(address, "listen", shown);
-        c->command((std::string("LISTEN ") + notify_channel).c_str(), "listen", shown);
+        c->command(listen_changes, "listen", shown);
       } catch (const store_error&) {
         for (int i = 0; i < 10 && !stop.stop_requested(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
         continue;
@@ -653,7 +662,7 @@ void postgresql_engine::write(std::string_view operation, std::string_view docum
       c->run(stmt::lock_revision, params(), operation, document);
       transaction t(*c, operation);
       c->rolled_back_unless_done([&] { fn(t); });
-      if (t.changed()) c->command((std::string("NOTIFY ") + notify_channel).c_str(), operation, document);
+      if (t.changed()) c->command(notify_changes, operation, document);
     } catch (const store_error& e) {
       if (e.reason() != store_errc::engine_unavailable || attempt >= 2) throw;
       continue;
