@@ -110,7 +110,7 @@ struct connection_flags {
 };
 
 void add_connection_flags(CLI::App* c, connection_flags& f) {
-  c->add_option("--hub", f.hub, "The hub: tcp://HOST:PORT, tls://HOST:PORT (its CA from $XGATE_CA), or xmpp://USER@DOMAIN:PORT?ca=FILE (default $XGATE_HUB)")->type_name("URL");
+  c->add_option("--hub", f.hub, "The hub: tcp://HOST:PORT, tls://HOST:PORT (its CA from $XGATE_CA), or xmpp://USER@DOMAIN:PORT?ca=FILE; hubs sharing one store as URL,URL,... (tried in turn) (default $XGATE_HUB)")->type_name("URL");
   c->add_option("--secret-file", f.secret_file, "File holding the credential token (default $XGATE_SECRET_FILE)")
       ->type_name("FILE");
   c->add_option("--as", f.as, "The credential's principal (default $XGATE_AS)")->type_name("PRINCIPAL");

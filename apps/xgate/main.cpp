@@ -164,7 +164,7 @@ int main(int argc, char** argv) {
 
   chat_args chat_a;
   CLI::App* chat = app.add_subcommand("chat", "Talk through a channel hub: \"TO: TEXT\" lines in, \"FROM: TEXT\" lines out");
-  chat->add_option("--hub", chat_a.hub, "The hub: tcp://HOST:PORT, tls://HOST:PORT, or http://HOST:PORT for HTTP long-poll")
+  chat->add_option("--hub", chat_a.hub, "The hub: tcp://HOST:PORT, tls://HOST:PORT, or http://HOST:PORT for HTTP long-poll; hubs sharing one store as URL,URL,...")
       ->required();
   chat->add_option("--ca", chat_a.ca, "For tls://: the CA the hub's certificate must chain to (default: $XGATE_CA, else the system's)")
       ->type_name("FILE");

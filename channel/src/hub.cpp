@@ -2,6 +2,8 @@
 #include "hub_impl.hpp"
 #include "random_hex.hpp"
 
+#include <algorithm>
+
 #include <sodium.h>
 
 namespace xgate::channel {
@@ -49,11 +51,16 @@ void hub::impl::stop() {
       } catch (...) {
       }
     }
-    for (auto& [n, s] : endpoints) s->connection.reset();
+    for (auto& [n, s] : endpoints) {
+      if (s->connection) withdraw(*s);  // committed below, before the committer stops
+      s->connection.reset();
+    }
     stats.online = 0;
   }
   housekeeper_wake.notify_all();
   if (housekeeper.joinable()) housekeeper.join();
+  feed.request_stop();
+  if (feed.joinable()) feed.join();
   {
     std::lock_guard lock(commit_mutex);
     committer_stopping = true;
@@ -67,6 +74,7 @@ void hub::impl::stop() {
 hub::hub(store::store& s, hub_options options) : impl_(std::make_shared<impl>(s, std::move(options))) {
   impl_->committer = std::thread([i = impl_.get()] { i->run_committer(); });
   impl_->housekeeper = std::thread([i = impl_.get()] { i->run_housekeeper(); });
+  impl_->feed = std::jthread([i = impl_.get()](std::stop_token stop) { i->run_feed(stop); });
 }
 
 hub::~hub() { stop(); }
@@ -97,6 +105,9 @@ std::vector<std::string> hub::online() const {
   std::vector<std::string> out;
   for (auto& [n, s] : impl_->endpoints)
     if (s->connection) out.push_back(n);
+  for (const std::string& n : impl_->remote_online)
+    if (!std::binary_search(out.begin(), out.end(), n)) out.push_back(n);
+  std::sort(out.begin(), out.end());
   return out;
 }
 

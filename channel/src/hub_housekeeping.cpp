@@ -15,8 +15,15 @@ void hub::impl::run_housekeeper() {
                          std::chrono::milliseconds(500));
   std::optional<steady::time_point> pruned;
   std::uint64_t revocations = store_.revocations();
-  steady::time_point checked = steady::now();
+  steady::time_point checked = steady::now(), renewed = checked;
   while (!stopping) {
+    if (steady::now() - renewed >= options.presence_lease / 3) {
+      renewed = steady::now();
+      lock.unlock();  // store work
+      renew_presence();
+      lock.lock();
+      if (stopping) break;
+    }
     if (options.log_days > 0 && (!pruned || steady::now() - *pruned >= std::chrono::hours(1))) {
       pruned = steady::now();
       lock.unlock();  // store work, and nothing of the hub's state
@@ -128,7 +135,7 @@ void hub::impl::expire(std::chrono::system_clock::time_point now) {
         r.size = ms[i].env.body.size();
         r.digest = body_digest(ms[i].env.body);
         ops.push_back(log_op(std::move(r), principal_of(ms[i].env.from), principal_of(name)));
-        ops.push_back(store_op{true, d.doc, {}});
+        ops.push_back(remove_queued(d.doc));
         stats.queued -= std::min<std::size_t>(stats.queued, 1);
         s->bytes -= std::min(s->bytes, d.size);
       } else {

@@ -4,6 +4,8 @@
 //   hub_routing.cpp      frames after login: messages, acknowledgements, peer errors
 //   hub_persistence.cpp  the store's documents: queue reload, log records, the committer
 //   hub_housekeeping.cpp silent connections, queue expiry, log retention
+//   hub_replicas.cpp     several hubs on one store: the feed of other replicas' changes,
+//                        presence documents, reloading a queue another replica touched
 // Everything here is guarded by hub::impl::state_mutex unless its comment says otherwise.
 #pragma once
 
@@ -17,14 +19,17 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include <xgate/base/login_limit.hpp>
 #include <xgate/channel/detail/auth.hpp>
 #include <xgate/channel/detail/link.hpp>
+#include <xgate/channel/envelope.hpp>
 #include <xgate/channel/hub.hpp>
 #include <xgate/xmlcodec.hpp>
 
@@ -38,6 +43,13 @@ struct log_record {
 };
 XGATE_TYPE(log_record, "channel.log", 1, (), (event, from, to, id, kind, time, size, digest, code, detail))
 
+// A presence document, channel/presence/ENDPOINT: the endpoint is logged in at the hub
+// `replica` (hub::impl::instance) from `peer`. Leased: it lapses when that hub dies.
+struct presence {
+  std::string endpoint, replica, peer, since;
+};
+XGATE_TYPE(presence, "channel.presence", 1, (), (endpoint, replica, peer, since))
+
 }  // namespace xgate::channel::hub_docs
 
 namespace xgate::channel::hub_detail {
@@ -48,12 +60,24 @@ using steady = std::chrono::steady_clock;
 struct store_op {
   bool remove = false;
   std::string name, xml;
+  std::optional<std::chrono::seconds> lease;  // a write: leased for this long
+  // A removal: only while the document is at this revision, and a removal that finds the
+  // document gone or changed is no failure (another replica got there first).
+  std::optional<std::uint64_t> expected_revision;
 };
 
-// What the committer writes in one go, and what to do once it is durable.
+// What the committer writes in one go, and what to do once it is durable: done(ok,
+// revisions) runs under the hub's lock, in submission order; revisions holds the store
+// revision of each write of ops, in order (empty when !ok).
 struct commit_item {
   std::vector<store_op> ops;
-  std::function<void(bool ok)> done;  // under the hub's lock, in submission order
+  std::function<void(bool ok, const std::vector<std::uint64_t>& revisions)> done;
+};
+
+// A queue document decoded: the envelope and when it was queued.
+struct queued_message {
+  envelope env;
+  std::int64_t queued_ns = 0;
 };
 
 // BLAKE2b-256 of the body, in hex: what the log records instead of the body.
@@ -73,6 +97,7 @@ struct hub::impl : std::enable_shared_from_this<hub::impl> {
   using log_record = hub_docs::log_record;
   using store_op = hub_detail::store_op;
   using commit_item = hub_detail::commit_item;
+  using queued_message = hub_detail::queued_message;
   using steady = hub_detail::steady;
   struct conn;
 
@@ -96,6 +121,16 @@ struct hub::impl : std::enable_shared_from_this<hub::impl> {
     std::uint64_t in_stream = 0, accepted = 0, committed = 0, in_gen = 0;
     std::shared_ptr<conn> connection;  // authenticated and current; null when offline
     std::set<std::string> broken;       // sender streams refused (see hub.hpp)
+    // Replicas (hub_replicas.cpp). stale: another hub changed this queue while the endpoint
+    // was not here; what is in memory was dropped and the queue is read from the store at
+    // its next login. Queue documents of revision <= loaded_at, and those in `loaded`, are
+    // in memory already: the feed and the committer do not add them twice.
+    bool stale = false;
+    std::uint64_t loaded_at = 0;
+    std::unordered_set<std::string> loaded;
+    // While online here: the revision of its presence document (0 until committed), and
+    // the newest presence document of another hub seen before ours committed.
+    std::uint64_t presence_revision = 0, newer_presence = 0;
     endpoint_state(std::string n, link_options lo) : name(std::move(n)), out(new_link_stream(), lo) {}
   };
 
@@ -141,6 +176,11 @@ struct hub::impl : std::enable_shared_from_this<hub::impl> {
   std::vector<endpoint_state*> acks_due;
   hub_stats stats;
   bool stopping = false;
+  // Replicas: endpoints online at other hubs on the store (from presence documents), and
+  // the queue documents this hub removed whose removal the feed has not seen yet.
+  std::set<std::string, std::less<>> remote_online;
+  std::unordered_set<std::string> own_removals;
+  std::uint64_t feed_from = 0;  // the revision load() read at
 
   // The committer (hub_persistence.cpp): its own thread and queue, under commit_mutex.
   std::mutex commit_mutex;
@@ -149,6 +189,7 @@ struct hub::impl : std::enable_shared_from_this<hub::impl> {
   bool committer_stopping = false;
   std::thread committer, housekeeper;
   std::condition_variable housekeeper_wake;  // with state_mutex: wakes the housekeeper at stop
+  std::jthread feed;  // hub_replicas.cpp: other hubs' changes to the channel's documents
 
 
   impl(store::store& s, hub_options o);
@@ -162,8 +203,18 @@ struct hub::impl : std::enable_shared_from_this<hub::impl> {
 
   // hub_persistence.cpp
   void load();
+  // The queue documents under prefix, decoded, in the order they were committed, and the
+  // revision read before listing them. Store I/O only.
+  std::vector<std::pair<store::document_info, queued_message>> read_queues(const std::string& prefix,
+                                                                          std::uint64_t& read_at);
+  queued_message decode_queued(const std::string& name, const std::string& xml) const;
+  // Puts a queued message into s's link (memory only).
+  void enqueue(endpoint_state& s, std::string doc, queued_message m);
   void submit(commit_item item);
   void run_committer();
+  bool apply_item(commit_item& item, std::vector<std::uint64_t>& revisions);
+  void apply_conditional(const store_op& o);
+  store_op remove_queued(std::string doc);
   store_op log_op(log_record r, const std::string& reader1, const std::string& reader2);
   void log_event(log_record r, const std::string& reader1 = {}, const std::string& reader2 = {});
   store_op queue_op(const envelope& e, const std::string& doc, std::int64_t queued_ns);
@@ -195,6 +246,17 @@ struct hub::impl : std::enable_shared_from_this<hub::impl> {
   void flush_acks();
   void on_ack(conn& c, const frames::ack& k);
   void on_peer_error(conn& c, frames::error err);
+
+  // hub_replicas.cpp
+  void run_feed(std::stop_token stop);
+  void on_queue_change(const store::change& c, const std::string& endpoint);
+  void on_presence_change(const store::change& c, const std::string& endpoint);
+  void drop_memory(endpoint_state& s);  // marks s stale
+  void reload(endpoint_state& s);       // a stale queue from the store (at login)
+  void announce(conn& c);               // writes the presence document of c's endpoint
+  void withdraw(endpoint_state& s);     // removes it, if still this hub's
+  void renew_presence();                // housekeeper, without the lock
+  bool online_anywhere(const std::string& endpoint) const;
 
   // hub_housekeeping.cpp
   void run_housekeeper();

@@ -78,7 +78,8 @@ void hub::impl::detach(conn& c) {
   s->connection.reset();
   --stats.online;
   note("logout: " + s->name + " (" + c.peer + ")");
-  broadcast_presence(s->name, false);
+  withdraw(*s);
+  if (!remote_online.contains(s->name)) broadcast_presence(s->name, false);
 }
 
 void hub::impl::broadcast_presence(const std::string& name, bool online) {
@@ -194,7 +195,7 @@ void hub::impl::login(conn& c, authenticated who) {
     return nullptr;
   }();
   if (!self) return;
-  bool was_online = s.connection != nullptr;
+  bool was_online = s.connection != nullptr || remote_online.contains(s.name);
   if (s.connection) {
     // A new connection for the name wins: the old one is likely half-dead (a reconnect).
     // If it is alive, it is another session of the name: told so, it stops instead of
@@ -211,6 +212,7 @@ void hub::impl::login(conn& c, authenticated who) {
     } catch (...) {
     }
   }
+  if (s.stale) reload(s);  // another hub changed the queue meanwhile: the store has it
   c.state = &s;
   c.name = who.endpoint;
   c.credential_id = who.credential_id;
@@ -218,6 +220,7 @@ void hub::impl::login(conn& c, authenticated who) {
   s.principal = who.who.principal();
   s.connection = self;
   ++stats.online;
+  announce(c);
   // hub -> endpoint: resume where the endpoint stands. An endpoint that does not stand
   // within the stream (another session of the name, a restarted process) gets what is
   // unacknowledged on a fresh stream rather than renumbered on this one: a (stream, seq)
@@ -247,6 +250,8 @@ void hub::impl::login(conn& c, authenticated who) {
   frames::presence snap{true, {}};
   for (auto& [n, e] : endpoints)
     if (e->connection) snap.entries.push_back({n, true});
+  for (const std::string& n : remote_online)
+    if (auto it = endpoints.find(n); it == endpoints.end() || !it->second->connection) snap.entries.push_back({n, true});
   send_to(c, {std::move(snap)});
   if (!was_online) broadcast_presence(s.name, true);
   pump(s);

@@ -70,42 +70,76 @@ void add_reader(principal_list& l, const std::string& p) {
 
 }  // namespace
 
-// Rebuilds the queues from the store (after a restart): each endpoint's messages in the
-// order they were queued.
-void hub::impl::load() {
+queued_message hub::impl::decode_queued(const std::string& name, const std::string& xml) const {
+  decode_options o;
+  o.principal = options.principal;
+  o.document_name = name;
+  queued q = from_xml<queued>(xml, o);
+  queued_message m;
+  envelope& e = m.env;
+  e.from = std::move(q.from);
+  e.to = std::move(q.to);
+  e.seq = q.seq;
+  e.id = std::move(q.id);
+  e.correlation = std::move(q.correlation);
+  e.kind = std::move(q.kind);
+  e.time = std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(q.time_ns)));
+  e.body = std::move(q.body);
+  auto methods = store::parse_methods(q.sender_methods);
+  if (!methods)
+    throw channel_error(channel_errc::bad_envelope, "queue document " + name + ": sender_methods \"" +
+                                                        xgate::printable(q.sender_methods) + "\" is not a list of methods");
+  e.sender_methods = std::move(*methods);
+  m.queued_ns = q.queued_ns;
+  return m;
+}
+
+// Commit order is the store revision: queue documents of several hubs (replicas) sort by
+// name only within one hub.
+std::vector<std::pair<store::document_info, queued_message>> hub::impl::read_queues(const std::string& prefix,
+                                                                                   std::uint64_t& read_at) {
   const store::caller me(options.principal);
-  for (const store::document_info& info : store_.list("channel/queue", me)) {
-    store::document d = store_.read(info.name, me);
-    decode_options o;
-    o.principal = options.principal;
-    o.document_name = info.name;
-    queued q = from_xml<queued>(d.xml, o);
-    auto slash = info.name.rfind('/');
-    std::uint64_t n = std::strtoull(info.name.c_str() + slash + 1, nullptr, 10);
-    queue_counter = std::max(queue_counter, n);
-    envelope e;
-    e.from = std::move(q.from);
-    e.to = std::move(q.to);
-    e.seq = q.seq;
-    e.id = std::move(q.id);
-    e.correlation = std::move(q.correlation);
-    e.kind = std::move(q.kind);
-    e.time = std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
-        std::chrono::nanoseconds(q.time_ns)));
-    e.body = std::move(q.body);
-    auto methods = store::parse_methods(q.sender_methods);
-    if (!methods)
-      throw channel_error(channel_errc::bad_envelope, "queue document " + info.name + ": sender_methods \"" +
-                                                          xgate::printable(q.sender_methods) + "\" is not a list of methods");
-    e.sender_methods = std::move(*methods);
-    endpoint_state& s = state_of(e.to);
-    std::string key = e.from + " " + std::string(stream_of(e));
-    s.bytes += e.body.size();
-    s.docs.push_back({info.name, q.queued_ns, std::move(key), e.body.size()});
-    s.out.push(std::move(e));
-    ++stats.queued;
+  read_at = store_.revision();
+  std::vector<std::pair<store::document_info, queued_message>> out;
+  for (store::document_info& info : store_.list(prefix, me)) {
+    store::document d;
+    try {
+      d = store_.read(info.name, me);
+    } catch (const store::store_error& e) {
+      if (e.code() == store::store_errc::not_found) continue;  // delivered meanwhile
+      throw;
+    }
+    queued_message m = decode_queued(info.name, d.xml);
+    out.emplace_back(std::move(d.info), std::move(m));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.first.revision < b.first.revision; });
+  return out;
+}
+
+void hub::impl::enqueue(endpoint_state& s, std::string doc, queued_message m) {
+  std::string key = m.env.from + " " + std::string(stream_of(m.env));
+  std::size_t size = m.env.body.size();
+  s.bytes += size;
+  s.docs.push_back({std::move(doc), m.queued_ns, std::move(key), size});
+  s.out.push(std::move(m.env));
+  ++stats.queued;
+}
+
+// Rebuilds the queues from the store (after a restart): each endpoint's messages in the
+// order they were committed.
+void hub::impl::load() {
+  for (auto& [info, m] : read_queues("channel/queue", feed_from)) {
+    endpoint_state& s = state_of(m.env.to);
+    s.loaded_at = feed_from;
+    if (info.revision > feed_from) s.loaded.insert(info.name);
+    enqueue(s, info.name, std::move(m));
   }
   if (stats.queued) note("restart: " + std::to_string(stats.queued) + " queued messages loaded from the store");
+  // Endpoints online at other hubs on this store (replicas); the feed follows from here.
+  const std::size_t root = std::string_view("channel/presence/").size();
+  for (const store::document_info& info : store_.list("channel/presence", store::caller(options.principal)))
+    if (info.name.size() > root) remote_online.insert(info.name.substr(root));
 }
 
 void hub::impl::submit(commit_item item) {
@@ -143,32 +177,93 @@ void hub::impl::run_committer() {
         commit_queue.pop_front();
       }
     }
-    store::batch b;
-    for (auto& it : batch_items)
-      for (auto& o : it.ops) {
-        if (o.remove)
-          b.remove(std::move(o.name));
-        else
-          b.write(std::move(o.name), std::move(o.xml));
-      }
-    bool ok = true;
+    std::size_t ops = 0;
+    std::vector<std::vector<std::uint64_t>> revisions(batch_items.size());
+    std::vector<char> ok(batch_items.size(), 1);
     auto t0 = steady::now();
-    if (!b.empty()) {
+    {
+      store::batch b;
+      for (auto& it : batch_items)
+        for (auto& o : it.ops) {
+          ++ops;
+          if (o.expected_revision) continue;  // conditional: apply_item, one by one
+          if (o.remove)
+            b.remove(o.name);
+          else
+            b.write(o.name, o.xml, store::write_options{.lease = o.lease});
+        }
       try {
-        store_.apply(b, me);
+        std::vector<store::document_info> written;
+        if (!b.empty()) written = store_.apply(b, me);
+        std::size_t w = 0;
+        for (std::size_t i = 0; i < batch_items.size(); ++i)
+          for (auto& o : batch_items[i].ops)
+            if (!o.remove && w < written.size()) revisions[i].push_back(written[w++].revision);
+        for (std::size_t i = 0; i < batch_items.size(); ++i)
+          for (auto& o : batch_items[i].ops)
+            if (o.expected_revision) apply_conditional(o);
       } catch (const std::exception& e) {
-        ok = false;
-        note(std::string("store commit of ") + std::to_string(b.size()) + " operations failed: " + e.what(), log_level::error);
+        // One at a time: an item that fails (a removal another replica made first, a store
+        // that failed) fails alone.
+        if (batch_items.size() == 1 && !std::any_of(batch_items[0].ops.begin(), batch_items[0].ops.end(),
+                                                    [](const store_op& o) { return o.remove; })) {
+          ok[0] = 0;
+          note(std::string("store commit of ") + std::to_string(ops) + " operations failed: " + e.what(), log_level::error);
+        } else {
+          for (std::size_t i = 0; i < batch_items.size(); ++i) {
+            revisions[i].clear();
+            ok[i] = apply_item(batch_items[i], revisions[i]);
+          }
+        }
       }
     }
     auto t1 = steady::now();
     std::lock_guard lock(state_mutex);
     ++stats.commits;
-    stats.committed_ops += b.size();
+    stats.committed_ops += ops;
     stats.commit_time += t1 - t0;
-    for (auto& it : batch_items)
-      if (it.done) it.done(ok);
+    for (std::size_t i = 0; i < batch_items.size(); ++i)
+      if (batch_items[i].done) batch_items[i].done(ok[i] != 0, revisions[i]);
     flush_acks();
+  }
+}
+
+void hub::impl::apply_conditional(const store_op& o) {
+  const store::caller me(options.principal);
+  try {
+    store_.remove(o.name, me, o.expected_revision);
+  } catch (const store::store_error& e) {
+    if (e.code() != store::store_errc::not_found && e.code() != store::store_errc::conflict) throw;
+  }
+}
+
+// An item on its own, after its batch failed. Removals that find their document gone are
+// no failure: another replica, or an expiry, removed it first.
+bool hub::impl::apply_item(commit_item& item, std::vector<std::uint64_t>& revisions) {
+  const store::caller me(options.principal);
+  try {
+    store::batch b;
+    for (auto& o : item.ops)
+      if (!o.remove) b.write(o.name, o.xml, store::write_options{.lease = o.lease});
+    for (const store::document_info& d : store_.apply(b, me)) revisions.push_back(d.revision);
+    for (auto& o : item.ops) {
+      if (!o.remove) continue;
+      if (o.expected_revision) {
+        apply_conditional(o);
+        continue;
+      }
+      try {
+        store_.remove(o.name, me);
+      } catch (const store::store_error& e) {
+        if (e.code() != store::store_errc::not_found) throw;
+      }
+    }
+    return true;
+  } catch (const std::exception& e) {
+    revisions.clear();
+    note(std::string("store commit of ") + std::to_string(item.ops.size()) + " operations failed: " + e.what(),
+         log_level::error);
+    return false;
   }
 }
 
@@ -181,6 +276,13 @@ hub_detail::store_op hub::impl::log_op(log_record r, const std::string& reader1,
   add_reader(readers, reader2);
   auto rights = xgate::rights::owned_by(options.principal).readers(readers);
   return store_op{false, log_name(now, instance, ++log_counter), to_xml(r, encode_options{.indent = 0, .rights = rights})};
+}
+
+// Removes an acknowledged or expired message's queue document, noting the removal as this
+// hub's own for the feed.
+hub_detail::store_op hub::impl::remove_queued(std::string doc) {
+  own_removals.insert(doc);
+  return store_op{true, std::move(doc), {}, {}, {}};
 }
 
 // A log entry on its own (refusals, logins): committed with the next batch.
@@ -197,9 +299,10 @@ store_op hub::impl::queue_op(const envelope& e, const std::string& doc, std::int
   return store_op{false, doc, to_xml(q, encode_options{.indent = 0, .rights = qr})};
 }
 
-// "channel/queue/TO/COUNTER": the counter orders each queue across restarts (load()).
+// "channel/queue/TO/COUNTER-INSTANCE": unique across hubs on one store and across restarts;
+// the feed tells this hub's own from the suffix (hub_replicas.cpp).
 std::string hub::impl::next_queue_doc(std::string_view endpoint) {
-  return queue_prefix(endpoint) + counter_text(++queue_counter);
+  return queue_prefix(endpoint) + counter_text(++queue_counter) + "-" + instance;
 }
 
 }  // namespace xgate::channel

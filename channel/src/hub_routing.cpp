@@ -128,7 +128,7 @@ void hub::impl::on_message(conn& c, frames::message m) {
     item.ops.push_back(log_op(std::move(r), a.principal, {}));
     frames::error err{refusal->reason(), refusal->detail(), e.id};
     std::string from = c.name;
-    item.done = [this, from, seq, gen, err = std::move(err)](bool ok) mutable {
+    item.done = [this, from, seq, gen, err = std::move(err)](bool ok, const std::vector<std::uint64_t>&) mutable {
       ++stats.messages_refused;
       committed_in(from, seq, gen, ok);
       endpoint_state& s = state_of(from);
@@ -146,18 +146,19 @@ void hub::impl::on_message(conn& c, frames::message m) {
     b->pending += 1;
     b->pending_bytes += e.body.size();
     std::string from = c.name;
-    item.done = [this, from, seq, gen, doc = std::move(doc), queued_ns, env = std::move(e)](bool ok) mutable {
+    item.done = [this, from, seq, gen, doc = std::move(doc), queued_ns, env = std::move(e)](
+                    bool ok, const std::vector<std::uint64_t>& revisions) mutable {
       endpoint_state& rcv = state_of(env.to);
       rcv.pending -= 1;
       rcv.pending_bytes -= env.body.size();
       committed_in(from, seq, gen, ok);
       if (!ok) return;
       ++stats.messages_forwarded;
-      ++stats.queued;
-      std::string key = env.from + " " + std::string(stream_of(env));
-      rcv.bytes += env.body.size();
-      rcv.docs.push_back({std::move(doc), queued_ns, std::move(key), env.body.size()});
-      rcv.out.push(std::move(env));
+      // Not into memory when the store is where this hub reads the queue from (stale), or
+      // when a reload at a login read it already.
+      std::uint64_t revision = revisions.size() > 1 ? revisions[1] : 0;  // [0] is the log record
+      if ((rcv.stale && !rcv.connection) || revision <= rcv.loaded_at || rcv.loaded.contains(doc)) return;
+      enqueue(rcv, std::move(doc), queued_message{std::move(env), queued_ns});
       pump(rcv);
     };
   }
@@ -199,7 +200,7 @@ void hub::impl::on_ack(conn& c, const frames::ack& k) {
   ops.reserve(n);
   for (std::size_t i = 0; i < n && !s.docs.empty(); ++i) {
     s.bytes -= std::min(s.bytes, s.docs.front().size);
-    ops.push_back(store_op{true, std::move(s.docs.front().doc), {}});
+    ops.push_back(remove_queued(std::move(s.docs.front().doc)));
     s.docs.pop_front();
   }
   stats.queued -= std::min(stats.queued, n);
@@ -224,7 +225,7 @@ void hub::impl::on_peer_error(conn& c, frames::error err) {
   std::string sp = sender.empty() ? std::string() : principal_of(sender);
   commit_item item{{log_op(std::move(r), c.state->principal, sp)}, nullptr};
   if (!sender.empty()) {
-    item.done = [this, sender, err = std::move(err)](bool) mutable {
+    item.done = [this, sender, err = std::move(err)](bool, const std::vector<std::uint64_t>&) mutable {
       auto it = endpoints.find(sender);
       if (it != endpoints.end() && it->second->connection) send_to(*it->second->connection, {std::move(err)});
     };

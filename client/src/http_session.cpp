@@ -63,9 +63,10 @@ struct response {
 // asynchronous operations honour beast::tcp_stream's timeouts.
 class connection {
  public:
-  connection(xgate::url ep, std::string token, client_options options)
-      : ep_(std::move(ep)), token_(std::move(token)), options_(options) {
-    if (ep_.scheme == "https") {
+  // Several servers (replicas on one store): tried in turn, see http_session.hpp.
+  connection(std::vector<xgate::url> eps, std::string token, client_options options)
+      : eps_(std::move(eps)), token_(std::move(token)), options_(options) {
+    if (std::any_of(eps_.begin(), eps_.end(), [](const xgate::url& u) { return u.scheme == "https"; })) {
       try {
         tls_.emplace(xgate::tls::client_context(options_.tls));
       } catch (const xgate::tls::tls_error& e) {
@@ -77,9 +78,9 @@ class connection {
   const std::string& base() const noexcept { return base_; }
 
   response send(http::verb method, const std::string& target, std::string body, std::chrono::milliseconds timeout) {
-    const std::string url = base_ + target;
+    std::string url = base_ + target;
     http::request<http::string_body> req{method, target, 11};
-    req.set(http::field::host, ep_.authority());
+    req.set(http::field::host, ep().authority());
     req.set(http::field::user_agent, "xgate-client");
     if (!token_.empty()) req.set(http::field::authorization, "Bearer " + token_);  // empty: a client certificate says who
     req.set(http::field::accept, "application/xml");
@@ -90,9 +91,28 @@ class connection {
 
     // A connection that sat idle may have been closed by the server: its failure before any
     // response byte is retried once on a fresh connection. A fresh connection's is not.
+    // With several servers, a request that never reached one goes to the next, and so does
+    // a read (GET) that got no answer; a write that may have been seen is not repeated.
+    const bool read_only = method == http::verb::get || method == http::verb::head;
+    std::size_t moved = 0;
+    auto move_on = [&] {
+      at_ = (at_ + 1) % eps_.size();
+      base_ = ep().origin();
+      url = base_ + target;
+      req.set(http::field::host, ep().authority());
+    };
     for (int attempt = 0;; ++attempt) {
       bool reused = open_;
-      if (!open_) connect(url);
+      if (!open_) {
+        try {
+          connect(url);
+        } catch (const client_error& e) {
+          if (e.code() == net_errc::insecure || moved + 1 >= eps_.size()) throw;
+          ++moved;
+          move_on();
+          continue;
+        }
+      }
       http::response_parser<http::string_body> parser;
       parser.body_limit(options_.max_response_bytes);
       beast::error_code ec = io([&](auto done) { http::async_write(*stream_, req, done); }, timeout);
@@ -105,7 +125,12 @@ class connection {
         close();
         bool stale = reused && attempt == 0 && !parser.got_some() && ec != beast::error::timeout;
         if (stale) continue;
-        throw client_error(failure_of(ec), url, step + ": " + describe(ec, timeout));
+        client_error failure(failure_of(ec), url, step + ": " + describe(ec, timeout));
+        if (eps_.size() > 1 && failure.code() != net_errc::insecure) {
+          move_on();  // this request to the next server if it only read, the next request anyway
+          if (read_only && !parser.got_some() && ++moved < eps_.size()) continue;
+        }
+        throw failure;
       }
       auto res = parser.release();
       response out;
@@ -151,9 +176,9 @@ class connection {
   void connect(const std::string& url) {
     beast::error_code ec;
     tcp::resolver resolver(ioc_);
-    auto endpoints = resolver.resolve(ep_.host, std::to_string(ep_.port), ec);
-    if (ec) throw client_error(net_errc::unreachable, url, "resolve \"" + ep_.host + "\": " + ec.message());
-    stream_.emplace(ioc_.get_executor(), tls_ ? &*tls_ : nullptr);
+    auto endpoints = resolver.resolve(ep().host, std::to_string(ep().port), ec);
+    if (ec) throw client_error(net_errc::unreachable, url, "resolve \"" + ep().host + "\": " + ec.message());
+    stream_.emplace(ioc_.get_executor(), ep().scheme == "https" ? &*tls_ : nullptr);
     beast::error_code result = asio::error::would_block;
     stream_->lowest().expires_after(options_.connect_timeout);
     stream_->lowest().async_connect(endpoints, [&result](beast::error_code e, const tcp::endpoint&) { result = e; });
@@ -174,7 +199,7 @@ class connection {
   void handshake(const std::string& url) {
     SSL* ssl = stream_->tls().native_handle();
     try {
-      xgate::tls::expect_host(ssl, ep_.host);
+      xgate::tls::expect_host(ssl, ep().host);
     } catch (const xgate::tls::tls_error& e) {
       close();
       throw client_error(net_errc::insecure, url, e.what());
@@ -209,8 +234,11 @@ class connection {
     open_ = false;
   }
 
-  xgate::url ep_;
-  std::string base_ = ep_.origin();  // "http://host:port", what URLs in messages start with
+  const xgate::url& ep() const noexcept { return eps_[at_]; }
+
+  std::vector<xgate::url> eps_;
+  std::size_t at_ = 0;  // the server in use
+  std::string base_ = ep().origin();  // "http://host:port", what URLs in messages start with
   std::string token_;
   client_options options_;
   asio::io_context ioc_;
@@ -369,8 +397,8 @@ std::vector<std::pair<std::string, std::string>> rights_fields(const std::string
 
 class http_session_impl final : public xgate::store::session {
  public:
-  http_session_impl(xgate::url ep, std::string token, client_options options)
-      : conn_(std::move(ep), std::move(token), options), options_(options) {}
+  http_session_impl(std::vector<xgate::url> eps, std::string token, client_options options)
+      : conn_(std::move(eps), std::move(token), options), options_(options) {}
 
   std::string address() const override { return conn_.base(); }
 
@@ -625,9 +653,16 @@ class http_session_impl final : public xgate::store::session {
 }  // namespace
 
 std::unique_ptr<xgate::store::session> http_session(std::string url, std::string token, client_options options) {
-  auto ep = xgate::parse_url(url, {{"http", 80}, {"https", 443}}).value;
-  if (!ep) throw client_error(net_errc::bad_address, url, "not an http://host:port or https://host:port address");
-  return std::make_unique<http_session_impl>(std::move(*ep), std::move(token), options);
+  std::vector<xgate::url> eps;
+  for (std::size_t start = 0; start <= url.size();) {
+    std::size_t comma = std::min(url.find(',', start), url.size());
+    std::string one = url.substr(start, comma - start);
+    auto ep = xgate::parse_url(one, {{"http", 80}, {"https", 443}}).value;
+    if (!ep) throw client_error(net_errc::bad_address, one, "not an http://host:port or https://host:port address");
+    eps.push_back(std::move(*ep));
+    start = comma + 1;
+  }
+  return std::make_unique<http_session_impl>(std::move(eps), std::move(token), options);
 }
 
 }  // namespace xgate::client

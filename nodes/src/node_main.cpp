@@ -52,10 +52,10 @@ std::string env(const char* name) {
 
 void add_node_flags(CLI::App& command, node_flags& f) {
   command.add_option("--name", f.name, "The node's name (its endpoint is PRINCIPAL/NAME)")->required();
-  command.add_option("--hub", f.hub, "The hub: tcp://HOST:PORT, tls://HOST:PORT (its CA from $XGATE_CA), or xmpp://USER@DOMAIN:PORT?ca=FILE (default $XGATE_HUB)")->type_name("URL");
+  command.add_option("--hub", f.hub, "The hub: tcp://HOST:PORT, tls://HOST:PORT (its CA from $XGATE_CA), or xmpp://USER@DOMAIN:PORT?ca=FILE; hubs sharing one store as URL,URL,... (tried in turn) (default $XGATE_HUB)")->type_name("URL");
   command.add_option("--secret-file", f.secret_file, "File holding the credential token (default $XGATE_SECRET_FILE)")
       ->type_name("FILE");
-  command.add_option("--store", f.store, "The store of the xgated running the hub: http://HOST:PORT or https://HOST:PORT (its CA from $XGATE_CA) (default $XGATE_STORE)")
+  command.add_option("--store", f.store, "The store of the xgated running the hub: http://HOST:PORT or https://HOST:PORT (its CA from $XGATE_CA); xgated replicas on one database as URL,URL,... (default $XGATE_STORE)")
       ->type_name("URL");
   command.add_option("--jobs", f.libraries,
                      "Load the job types of this job library (a shared library built with xgate_add_job_library "

@@ -43,7 +43,7 @@
 // credential the sender logged in with, store::grant::methods and kind_permitted, else
 // error(access_denied) naming the method, likewise; it goes out stamped with those methods,
 // envelope::sender_methods, for the receiver to check again), then its queue document
-// (channel/queue/TO/COUNTER) and its log document (log/DAY/TIME-INSTANCE-N) are written
+// (channel/queue/TO/COUNTER-HUB) and its log document (log/DAY/TIME-INSTANCE-N) are written
 // in one store batch shared with other messages that arrived within
 // hub_options::group_commit (group commit: one fsync for many messages); only after that
 // commit does the sender get its acknowledgement, and the message go to the receiver's
@@ -61,6 +61,26 @@
 // messages of their sender stream, and that stream is refused from then on, as above.
 // (Refused streams are remembered in memory only: after a hub restart an old stream's
 // later messages are accepted again and wait behind the hole in the receiver's inbox.)
+//
+// Replicas: several hubs (xgated processes) may share one store, e.g. one PostgreSQL
+// database, and an endpoint may log in at any of them (endpoint_options::hub lists them,
+// "tcp://a:4711,tcp://b:4711"). Queue documents are named channel/queue/TO/COUNTER-HUB and
+// read back in commit (revision) order. Each hub follows the others' changes under channel/
+// through the store's watch (on PostgreSQL woken by NOTIFY, read from the change log): a
+// message another hub queued for an endpoint online here is forwarded from here; a queue
+// another hub changed is read again from the store at the endpoint's next login here, so
+// nothing delivered through one hub is handed out again by another. Presence: an endpoint
+// online at a hub has the document channel/presence/NAME (who, which hub, from where),
+// leased for hub_options::presence_lease and renewed while it stays, removed at logout;
+// other hubs report it online to their endpoints and count it in online(), and a login at
+// another hub replaces the session here (refused(protocol, "endpoint NAME: replaced by a
+// newer session (PEER, at another hub)"); of two logins at different hubs the one whose
+// presence document commits later wins). A hub that dies leaves its endpoints' presence
+// until the lease lapses and the store's reaper (xgated runs one) removes it; its
+// endpoints log in elsewhere, send again what it had not acknowledged, and the receivers'
+// inboxes drop what they had: exactly once and in order, per sender stream. Limits stay
+// per hub: queue limits count what this hub holds of a queue, and refused streams are
+// remembered by the hub that refused them.
 //
 // Log documents (never bodies or secrets), readable by the sender's and receiver's
 // principals and the hub's:
@@ -127,6 +147,10 @@ struct hub_options {
   std::size_t window = 4096;
   // Keep the log documents of the last log_days days (UTC, today included); 0 = forever.
   unsigned log_days = 0;
+  // Several hubs on one store (replicas): each endpoint online at a hub has a presence
+  // document leased for this long and renewed at a third of it, so the endpoints of a hub
+  // that died count as offline elsewhere within one lease.
+  std::chrono::seconds presence_lease{30};
 };
 
 struct hub_stats {
@@ -185,7 +209,7 @@ class hub {
   // Closes every connection, commits what is pending, joins the threads. Idempotent.
   void stop();
 
-  // Who is online now, in name order.
+  // Who is online now, in name order: here and, from presence documents, at other hubs on the store.
   std::vector<std::string> online() const;
   hub_stats stats() const;
   const hub_options& options() const noexcept;

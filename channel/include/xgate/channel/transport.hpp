@@ -74,7 +74,10 @@ class transport {
 
 // The transport for a hub URL: "tcp://HOST:PORT", "tls://HOST:PORT" (TCP in TLS), or
 // "http://HOST:PORT[/PATH]" for HTTP
-// long-poll (longpoll.hpp; a proxy from the http_proxy environment variable). Throws
+// long-poll (longpoll.hpp; a proxy from the http_proxy environment variable). Several hubs
+// on one store (replicas): their URLs separated by commas, "tcp://a:4711,tcp://b:4711";
+// connect() tries them in turn, starting with the one that answered last, and throws
+// std::system_error(host_unreachable) naming each failure when none answers. Throws
 // channel_error(protocol) naming the URL for an unknown scheme or a malformed address. (New schemes: add them in channel/src/transport.cpp.)
 [[nodiscard]] std::unique_ptr<transport> make_transport(std::string_view url, const transport_options& options = {});
 

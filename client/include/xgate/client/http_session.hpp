@@ -6,6 +6,14 @@
 // fresh one (only then: a request that failed after the server may have seen it is not
 // repeated). A session is NOT thread-safe: use one per thread, or guard it.
 //
+// Several servers on one store (xgated replicas on one PostgreSQL database) are given as
+// one comma-separated list, "http://a:8080,http://b:8080": the session uses one until it
+// fails, then the next. A request that could not connect goes to the next server at once,
+// and so does a read (GET) that got no answer; a write that may have reached the server
+// throws its client_error (retryable) and the next request goes to the next server. Say
+// what a retried write means with write_options::expected_revision: a retry that finds its
+// own write already applied fails with conflict instead of writing twice.
+//
 // Errors are the store's own, rebuilt from the response's X-Xgate-Error header, so code
 // written against xgate::store::session behaves the same on a local store and a server:
 //   store_error with the same store_errc (401 gives bad_credential, 413 too_large),
@@ -57,7 +65,7 @@ class client_error : public xgate::error {
 };
 
 // A session on the server at url ("http://host:port" or "https://host:port", a trailing '/'
-// is ignored) acting with token (a login token or a credential; with a client certificate
+// is ignored; several separated by commas, see above) acting with token (a login token or a credential; with a client certificate
 // the server takes for a principal, it may be empty). Nothing is sent until the first call.
 // Throws client_error: bad_address for a url of another form, insecure when
 // options.tls's files cannot be used.
