@@ -52,6 +52,12 @@ void hub::impl::on_frame(conn& c, frame f) {
         std::move(f));
   } catch (const channel_error& e) {
     protocol_failure(c, e);
+  } catch (const std::exception& e) {
+    // The store failed (e.g. engine_unavailable while a database fails over): no verdict
+    // on the peer. Closed without a refusal, the endpoint logs in again after its backoff.
+    note("closing " + (c.state ? "endpoint " + c.name + " (" + c.peer + ")" : c.peer) + ": the store failed: " + e.what(),
+         log_level::error);
+    close_conn(c);
   }
 }
 

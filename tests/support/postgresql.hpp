@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 #include <netinet/in.h>
 #include <pwd.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,32 +30,26 @@ class postgresql_cluster {
   // settings: extra "-c name=value" for postgres (e.g. "synchronous_commit=on").
   // dir: where the cluster lives (removed first); empty: a fresh temporary directory.
   explicit postgresql_cluster(std::vector<std::string> settings = {}, std::filesystem::path dir = {}) : owner_(::getpid()) {
-    bin_ = output_of("pg_config --bindir");
-    if (bin_.empty()) throw std::runtime_error("postgresql_cluster: pg_config --bindir gave nothing (is libpq-dev installed?)");
-    static int counter = 0;
-    dir_ = !dir.empty() ? dir : std::filesystem::temp_directory_path() /
-                                    ("xgate-pg-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    const passwd* pw = nullptr;
-    if (::geteuid() == 0) {
-      pw = ::getpwnam("postgres");
-      if (!pw) throw std::runtime_error("postgresql_cluster: running as root and there is no postgres user to run the server");
-      as_ = "runuser -u postgres -- ";
-    }
-    // A cluster an interrupted run left in dir is stopped before its files go.
-    if (std::filesystem::exists(dir_ / "data" / "postmaster.pid"))
-      (void)std::system((as_ + bin_ + "/pg_ctl -D " + data() + " -m immediate -w stop >/dev/null 2>&1").c_str());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    if (pw && ::chown(dir_.c_str(), pw->pw_uid, pw->pw_gid) != 0)
-      throw std::runtime_error("postgresql_cluster: chown " + dir_.string());
-    port_ = free_port();
+    prepare(dir);
     run(bin_ + "/initdb -D " + data() + " -U xgate -A trust -E UTF8 --no-sync");
-    std::string options = "-c listen_addresses=127.0.0.1 -p " + std::to_string(port_) + " -k " + dir_.string() +
-                          " -c fsync=off -c max_connections=200";
-    for (const auto& s : settings) options += " -c " + s;
-    run(bin_ + "/pg_ctl -D " + data() + " -l " + (dir_ / "server.log").string() + " -w -t 60 -o '" + options + "' start");
-    started_ = true;
+    start(settings);
   }
+
+  // A streaming standby of this cluster (pg_basebackup -R) on a port of its own, connecting
+  // as application_name: what synchronous_standby_names names.
+  postgresql_cluster standby(const std::string& application_name) const {
+    return postgresql_cluster(standby_of, *this, application_name);
+  }
+  // A crash: SIGKILL to the postmaster, waiting (bounded) until it is gone.
+  void kill() const {
+    std::ifstream pidfile(dir_ / "data" / "postmaster.pid");
+    pid_t pid = 0;
+    if (!(pidfile >> pid) || pid <= 0) throw std::runtime_error("postgresql_cluster: no postmaster.pid in " + data());
+    ::kill(pid, SIGKILL);
+    for (int i = 0; i < 1000 && ::kill(pid, 0) == 0; ++i) ::usleep(10000);
+  }
+  // Makes a standby the primary (pg_ctl promote), waiting until it accepts writes.
+  void promote() const { run(bin_ + "/pg_ctl -D " + data() + " -w -t 60 promote"); }
 
   ~postgresql_cluster() {
     if (::getpid() != owner_) return;  // a forked child leaves the cluster to its parent
@@ -142,6 +137,46 @@ class postgresql_cluster {
   }
 
  private:
+  struct standby_t {};
+  static constexpr standby_t standby_of{};
+  postgresql_cluster(standby_t, const postgresql_cluster& primary, const std::string& application_name) : owner_(::getpid()) {
+    prepare({});
+    run(bin_ + "/pg_basebackup -D " + data() + " -R -X stream -c fast -d 'host=127.0.0.1 port=" +
+        std::to_string(primary.port_) + " user=xgate application_name=" + application_name + "'");
+    start({});
+  }
+
+  // dir_ made fresh (and the server's user's), a free port, bin_ and as_.
+  void prepare(const std::filesystem::path& dir) {
+    bin_ = output_of("pg_config --bindir");
+    if (bin_.empty()) throw std::runtime_error("postgresql_cluster: pg_config --bindir gave nothing (is libpq-dev installed?)");
+    static int counter = 0;
+    dir_ = !dir.empty() ? dir : std::filesystem::temp_directory_path() /
+                                    ("xgate-pg-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    const passwd* pw = nullptr;
+    if (::geteuid() == 0) {
+      pw = ::getpwnam("postgres");
+      if (!pw) throw std::runtime_error("postgresql_cluster: running as root and there is no postgres user to run the server");
+      as_ = "runuser -u postgres -- ";
+    }
+    // A cluster an interrupted run left in dir is stopped before its files go.
+    if (std::filesystem::exists(dir_ / "data" / "postmaster.pid"))
+      (void)std::system((as_ + bin_ + "/pg_ctl -D " + data() + " -m immediate -w stop >/dev/null 2>&1").c_str());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    if (pw && ::chown(dir_.c_str(), pw->pw_uid, pw->pw_gid) != 0)
+      throw std::runtime_error("postgresql_cluster: chown " + dir_.string());
+    port_ = free_port();
+  }
+
+  void start(const std::vector<std::string>& settings) {
+    std::string options = "-c listen_addresses=127.0.0.1 -p " + std::to_string(port_) + " -k " + dir_.string() +
+                          " -c fsync=off -c max_connections=200";
+    for (const auto& s : settings) options += " -c " + s;
+    run(bin_ + "/pg_ctl -D " + data() + " -l " + (dir_ / "server.log").string() + " -w -t 60 -o '" + options + "' start");
+    started_ = true;
+  }
+
   struct attach_t {};
   static constexpr attach_t attach{};
   // The cluster another process started in dir (its port in dir/port); not stopped here.
