@@ -1,15 +1,19 @@
-// Store throughput: the local LMDB store, and xgated on loopback.
+// Store throughput: the local store and xgated on loopback, on LMDB and side by side on
+// PostgreSQL (pg:1; a cluster this program starts, see bench_cluster).
 //
 //   BM_Store{Write,Read,Take}/bytes:N           one operation per transaction, N-byte documents
+//   BM_StoreWrite/bytes:N/pg:P/writers:W        W threads writing at once (group commit)
 //   BM_StoreWriteBatched/bytes:N/batch:B        B writes committed together
 //   BM_StoreRemoveBatched/bytes:N/batch:B       B removes committed together
-//   BM_ServerGet|BM_ServerPut/clients:<n>       n concurrent HTTP clients, 1 KB documents,
-//                                               each a keep-alive connection
+//   BM_ServerGet|BM_ServerPut/clients:<n>/tls:T/pg:P   n concurrent HTTP clients, 1 KB
+//                                               documents, each a keep-alive connection
 //
 // items_per_second is documents (or requests) per second; the server benchmarks also
 // report p50_us and p99_us, the latency percentiles over every request of the run.
-// Writes are durable: every commit is an fsync of the store's directory (XGATE_BENCH_DIR,
-// default: the system temp directory), so single writes measure the disk.
+// Writes are durable on both engines: every LMDB commit is an fsync of the store's directory
+// (XGATE_BENCH_DIR, default: the system temp directory), and the PostgreSQL cluster runs with
+// fsync and synchronous_commit on (its data under the system temp directory), so single
+// writes measure the disk.
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
@@ -27,7 +31,10 @@
 #include <xgate/client/http_session.hpp>
 #include <xgate/server/http_server.hpp>
 #include <xgate/tls/certs.hpp>
+#include <xgate/store/postgresql_engine.hpp>
 #include <xgate/store/store.hpp>
+
+#include "postgresql.hpp"  // tests/support: a throwaway cluster on a free loopback port
 
 namespace xs = xgate::store;
 
@@ -53,15 +60,34 @@ std::string document_of(std::size_t bytes) {
 
 std::string name_of(std::size_t i) { return "bench/doc-" + std::to_string(i); }
 
-// One store per benchmark, removed afterwards.
+// The PostgreSQL side of the comparison: one cluster per run of this program, started on
+// first use, as durable as the LMDB store (fsync and synchronous_commit on).
+xgate::testing::postgresql_cluster& bench_cluster() {
+  static xgate::testing::postgresql_cluster cluster({"fsync=on", "synchronous_commit=on"});
+  return cluster;
+}
+
+// One store per benchmark, removed afterwards: LMDB in a directory, or a fresh database.
 struct bench_store {
   std::filesystem::path dir;
+  std::string database;  // set on PostgreSQL
   std::unique_ptr<xs::store> store;
-  explicit bench_store(const std::string& what) : dir(bench_dir(what)), store(std::make_unique<xs::store>(dir)) {}
+  explicit bench_store(const std::string& what, bool postgresql = false) : dir(bench_dir(what)) {
+    if (!postgresql) {
+      store = std::make_unique<xs::store>(dir);
+      return;
+    }
+    database = "bench_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
+    bench_cluster().create_database(database);
+    store = std::make_unique<xs::store>(std::make_unique<xs::postgresql_engine>(
+        bench_cluster().uri(database), xs::postgresql_options{.max_connections = 16}));
+  }
   ~bench_store() {
     store.reset();
+    if (!database.empty()) bench_cluster().drop_database(database);
     std::filesystem::remove_all(dir);
   }
+  static inline int counter = 0;
   void fill(std::size_t count, const std::string& doc) {
     for (std::size_t from = 0; from < count; from += 1000) {
       xs::batch b;
@@ -75,12 +101,19 @@ constexpr std::size_t kDocs = 10000;  // documents read from / replaced in (1 KB
 
 std::size_t docs_for(std::size_t bytes) { return bytes > 4096 ? 1000 : kDocs; }
 
+// W writers at once, each writing its own documents: what group commit is for.
+bench_store* write_store = nullptr;
+void setup_write(const benchmark::State& state) { write_store = new bench_store("write", state.range(1) != 0); }
+void teardown_write(const benchmark::State&) {
+  delete write_store;
+  write_store = nullptr;
+}
 void BM_StoreWrite(benchmark::State& state) {
   auto bytes = static_cast<std::size_t>(state.range(0));
-  bench_store s("write");
   std::string doc = document_of(bytes);
-  std::size_t i = 0, n = docs_for(bytes);
-  for (auto _ : state) s.store->write(name_of(i++ % n), doc, "bench");
+  std::size_t i = 0, n = docs_for(bytes) / static_cast<std::size_t>(state.threads());
+  std::size_t base = n * static_cast<std::size_t>(state.thread_index());
+  for (auto _ : state) write_store->store->write(name_of(base + i++ % n), doc, "bench");
   state.SetItemsProcessed(state.iterations());
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(bytes));
 }
@@ -88,7 +121,7 @@ void BM_StoreWrite(benchmark::State& state) {
 void BM_StoreWriteBatched(benchmark::State& state) {
   auto bytes = static_cast<std::size_t>(state.range(0));
   auto per_batch = static_cast<std::size_t>(state.range(1));
-  bench_store s("write-batched");
+  bench_store s("write-batched", state.range(2) != 0);
   std::string doc = document_of(bytes);
   std::size_t i = 0, n = docs_for(bytes);
   for (auto _ : state) {
@@ -172,12 +205,12 @@ void BM_StoreRemoveBatched(benchmark::State& state) {
 constexpr int kRequests = 2000;
 
 struct server_fixture {
-  bench_store s{"server"};
+  bench_store s;
   std::unique_ptr<xgate::server::http_server> server;
   std::string token;
   std::string doc = document_of(1024);
   xgate::client::client_options client;  // trusts the server's CA when it speaks TLS
-  explicit server_fixture(bool tls) {
+  server_fixture(bool tls, bool postgresql) : s("server", postgresql) {
     s.fill(kDocs, doc);
     token = s.store->issue_credential("bench", xs::credential_request{});
     xgate::server::server_options o;
@@ -199,7 +232,7 @@ struct server_fixture {
 };
 
 server_fixture* fixture = nullptr;
-void setup_server(const benchmark::State& state) { fixture = new server_fixture(state.range(1) != 0); }
+void setup_server(const benchmark::State& state) { fixture = new server_fixture(state.range(1) != 0, state.range(2) != 0); }
 void teardown_server(const benchmark::State&) {
   delete fixture;
   fixture = nullptr;
@@ -253,17 +286,22 @@ void BM_ServerPut(benchmark::State& state) { server_requests<true>(state); }
 
 }  // namespace
 
-// clients, then tls (0: plain HTTP, 1: HTTPS with connections established before timing).
+// clients, then tls (0: plain HTTP, 1: HTTPS with connections established before timing),
+// then pg (0: LMDB, 1: PostgreSQL; plain HTTP only).
 void server_args(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"clients", "tls"});
-  for (int clients : {1, 8, 64})
-    for (int tls : {0, 1}) b->Args({clients, tls});
+  b->ArgNames({"clients", "tls", "pg"});
+  for (int clients : {1, 8, 64}) {
+    for (int tls : {0, 1}) b->Args({clients, tls, 0});
+    b->Args({clients, 0, 1});
+  }
   b->Iterations(3)->UseManualTime()->Setup(setup_server)->Teardown(teardown_server)->Unit(benchmark::kMillisecond);
 }
 BENCHMARK(BM_ServerGet)->Apply(server_args);
 BENCHMARK(BM_ServerPut)->Apply(server_args);
-BENCHMARK(BM_StoreWrite)->ArgName("bytes")->Arg(1024)->Arg(65536)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_StoreWriteBatched)->ArgNames({"bytes", "batch"})->Args({1024, 100})->Args({1024, 1000})->Args({65536, 100})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_StoreWrite)->ArgNames({"bytes", "pg"})->ArgsProduct({{1024, 65536}, {0, 1}})->Threads(1)->Threads(8)
+    ->UseRealTime()->Setup(setup_write)->Teardown(teardown_write)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_StoreWriteBatched)->ArgNames({"bytes", "batch", "pg"})->Args({1024, 100, 0})->Args({1024, 1000, 0})->Args({65536, 100, 0})
+    ->Args({1024, 100, 1})->Args({1024, 1000, 1})->Args({65536, 100, 1})->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_StoreRead)->ArgName("bytes")->Arg(1024)->Arg(65536)->Threads(1)->Threads(2)->UseRealTime()->Setup(setup_read)->Teardown(teardown_read)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_StoreTake)->ArgName("bytes")->Arg(1024)->Arg(65536)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_StoreRemoveBatched)->ArgNames({"bytes", "batch"})->Args({1024, 100})->Args({65536, 100})->Unit(benchmark::kMicrosecond);

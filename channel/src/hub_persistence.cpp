@@ -275,7 +275,7 @@ hub_detail::store_op hub::impl::log_op(log_record r, const std::string& reader1,
   add_reader(readers, reader1);
   add_reader(readers, reader2);
   auto rights = xgate::rights::owned_by(options.principal).readers(readers);
-  return store_op{false, log_name(now, instance, ++log_counter), to_xml(r, encode_options{.indent = 0, .rights = rights})};
+  return store_op{false, log_name(now, instance, ++log_counter), to_xml(r, encode_options{.indent = 0, .rights = rights}), {}, {}};
 }
 
 // Removes an acknowledged or expired message's queue document, noting the removal as this
@@ -296,7 +296,7 @@ store_op hub::impl::queue_op(const envelope& e, const std::string& doc, std::int
            std::chrono::duration_cast<std::chrono::nanoseconds>(e.time.time_since_epoch()).count(), queued_ns, e.body,
            store::join_methods(e.sender_methods)};
   auto qr = xgate::rights::owned_by(options.principal);
-  return store_op{false, doc, to_xml(q, encode_options{.indent = 0, .rights = qr})};
+  return store_op{false, doc, to_xml(q, encode_options{.indent = 0, .rights = qr}), {}, {}};
 }
 
 // "channel/queue/TO/COUNTER-INSTANCE": unique across hubs on one store and across restarts;

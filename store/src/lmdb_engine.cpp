@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "lmdb_transaction.hpp"
+#include "write_queue.hpp"
 
 namespace xgate::store {
 
@@ -85,15 +86,6 @@ class txn {
   bool entered_ = true;
 };
 
-// One write() waiting for its group's commit.
-struct write_request {
-  const std::function<void(write_transaction&)>* run = nullptr;
-  std::string_view operation, document;
-  std::exception_ptr error;
-  bool done = false;
-  bool lead = false;  // handed the leadership by the previous leader
-};
-
 // The store holds documents and credential hashes: its directory is created 0700 and its
 // files 0600 (only the owner reads them, as PostgreSQL keeps its data directory), and a
 // store that users other than its owner may write is refused, since they could change
@@ -126,11 +118,7 @@ struct lmdb_engine::impl {
   mutable txn_gate gate;
 
   // Group commit (see lmdb_engine.hpp).
-  std::mutex group_mutex;
-  std::condition_variable group_cv;
-  std::vector<write_request*> group_queue;
-  bool group_leader = false;
-  static constexpr std::size_t max_group = 256;
+  write_queue writers{256};
 
   ~impl() {
     if (env) mdb_env_close(env);
@@ -158,37 +146,6 @@ struct lmdb_engine::impl {
     if (rc == MDB_SUCCESS && info.me_mapsize == too_small) rc = mdb_env_set_mapsize(env, too_small * 2);
     gate.leave_exclusive();
     check(rc, operation, document);
-  }
-
-  void submit(write_request& r) {
-    std::unique_lock lock(group_mutex);
-    group_queue.push_back(&r);
-    if (group_leader) {
-      group_cv.wait(lock, [&] { return r.done || r.lead; });
-      if (r.done) return;
-    }
-    group_leader = true;
-    r.lead = false;
-    // Lead one group (which includes r: the queue is served in order), then hand over.
-    std::vector<write_request*> group;
-    std::size_t n = std::min(group_queue.size(), max_group);
-    group.assign(group_queue.begin(), group_queue.begin() + static_cast<std::ptrdiff_t>(n));
-    group_queue.erase(group_queue.begin(), group_queue.begin() + static_cast<std::ptrdiff_t>(n));
-    lock.unlock();
-    try {
-      run_group(group);
-    } catch (...) {  // e.g. bad_alloc: whatever did not finish failed, and the queue goes on
-      for (write_request* g : group)
-        if (!g->error) g->error = std::current_exception();
-    }
-    lock.lock();
-    for (write_request* g : group) g->done = true;
-    if (group_queue.empty()) {
-      group_leader = false;
-    } else {
-      group_queue.front()->lead = true;
-    }
-    group_cv.notify_all();
   }
 
   void run_group(const std::vector<write_request*>& group) {
@@ -333,7 +290,7 @@ void lmdb_engine::write(std::string_view operation, std::string_view document,
   r.run = &fn;
   r.operation = operation;
   r.document = document;
-  impl_->submit(r);
+  impl_->writers.submit(r, [this](const std::vector<write_request*>& group) { impl_->run_group(group); });
   if (r.error) std::rethrow_exception(r.error);
 }
 
