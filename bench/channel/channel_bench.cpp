@@ -6,6 +6,8 @@
 //                                      items_per_second = messages delivered per second
 //   BM_Paced/{tcp,long_poll}/pairs:N   a moderate load: 5,000 messages/s in all, evenly spread
 //                                      over the pairs; the latency without queueing
+//   .../tcp_postgresql/...             TCP with the hub's store on PostgreSQL (a cluster this
+//                                      program starts: fsync and synchronous_commit on)
 // Both report p50_us and p99_us: send() to the receiver's callback, per message (the
 // envelope's time, set when sent, against the clock at delivery; one machine, one clock).
 // The hub writes every message to its store and fsyncs (group commit) before it forwards
@@ -28,8 +30,11 @@
 
 #include <xgate/channel.hpp>
 #include <xgate/channel/longpoll.hpp>
+#include <xgate/store/postgresql_engine.hpp>
 #include <xgate/store/store.hpp>
 #include <xgate/tls/certs.hpp>
+
+#include "postgresql.hpp"  // tests/support: a throwaway cluster on a free loopback port
 
 namespace ch = xgate::channel;
 namespace fs = std::filesystem;
@@ -54,12 +59,27 @@ std::string body_1k() {
   return head + std::string(1024 - head.size() - tail.size(), 'x') + tail;
 }
 
-enum class transport_kind { tcp, tls, longpoll, longpoll_tls };
+enum class transport_kind { tcp, tls, longpoll, longpoll_tls, tcp_postgresql };
+
+// The PostgreSQL side: one cluster per run of this program, as durable as LMDB.
+xgate::testing::postgresql_cluster& bench_cluster() {
+  static xgate::testing::postgresql_cluster cluster({"fsync=on", "synchronous_commit=on"});
+  return cluster;
+}
+
+std::unique_ptr<xgate::store::store> open_store(const fs::path& dir, transport_kind kind, std::string& database) {
+  if (kind != transport_kind::tcp_postgresql) return std::make_unique<xgate::store::store>(dir);
+  static int n = 0;
+  database = "bench_" + std::to_string(::getpid()) + "_" + std::to_string(n++);
+  bench_cluster().create_database(database);
+  return std::make_unique<xgate::store::store>(std::make_unique<xgate::store::postgresql_engine>(bench_cluster().uri(database)));
+}
 
 // A hub with both transports on a fresh store, and n sender/receiver pairs logged in.
 struct rig {
   fs::path dir = bench_dir();
-  std::unique_ptr<xgate::store::store> st = std::make_unique<xgate::store::store>(dir);
+  std::string database;  // set on PostgreSQL
+  std::unique_ptr<xgate::store::store> st;
   std::unique_ptr<ch::hub> h;
   std::unique_ptr<ch::tcp_hub_server> tcp;
   std::unique_ptr<ch::longpoll_hub_server> lp;
@@ -70,7 +90,7 @@ struct rig {
   std::size_t received = 0;
   std::vector<double> latencies_us;
 
-  rig(transport_kind kind, std::size_t pairs) {
+  rig(transport_kind kind, std::size_t pairs) : st(open_store(dir, kind, database)) {
     xgate::store::credential_request r;
     r.label = "bench";
     std::string token = st->issue_credential(xgate::store::caller("bench"), r);
@@ -91,7 +111,7 @@ struct rig {
       o.name = name;
       o.secret = token;
       if (tls) o.transport_settings.tls.ca = dir / "certs" / "ca.crt";
-      if (kind == transport_kind::tcp || kind == transport_kind::tls) {
+      if (kind == transport_kind::tcp || kind == transport_kind::tls || kind == transport_kind::tcp_postgresql) {
         o.hub = tcp->url();
       } else {
         o.custom_transport = ch::make_http_transport(lp->url(), o.transport_settings, {.http_proxy = "-"});
@@ -125,6 +145,7 @@ struct rig {
     tcp->stop();
     h->stop();
     st.reset();
+    if (!database.empty()) bench_cluster().drop_database(database);
     fs::remove_all(dir);
   }
 
@@ -204,10 +225,12 @@ BENCHMARK_CAPTURE(BM_Burst, tcp, transport_kind::tcp)->Apply(with_pairs);
 BENCHMARK_CAPTURE(BM_Burst, tls, transport_kind::tls)->Apply(with_pairs);
 BENCHMARK_CAPTURE(BM_Burst, long_poll, transport_kind::longpoll)->Apply(with_pairs);
 BENCHMARK_CAPTURE(BM_Burst, long_poll_tls, transport_kind::longpoll_tls)->Apply(with_pairs);
+BENCHMARK_CAPTURE(BM_Burst, tcp_postgresql, transport_kind::tcp_postgresql)->Apply(with_pairs);
 BENCHMARK_CAPTURE(BM_Paced, tcp, transport_kind::tcp)->Apply(with_pairs);
 BENCHMARK_CAPTURE(BM_Paced, tls, transport_kind::tls)->Apply(with_pairs);
 BENCHMARK_CAPTURE(BM_Paced, long_poll, transport_kind::longpoll)->Apply(with_pairs);
 BENCHMARK_CAPTURE(BM_Paced, long_poll_tls, transport_kind::longpoll_tls)->Apply(with_pairs);
+BENCHMARK_CAPTURE(BM_Paced, tcp_postgresql, transport_kind::tcp_postgresql)->Apply(with_pairs);
 
 }  // namespace
 

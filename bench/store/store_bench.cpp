@@ -301,7 +301,7 @@ BENCHMARK(BM_ServerPut)->Apply(server_args);
 BENCHMARK(BM_StoreWrite)->ArgNames({"bytes", "pg"})->ArgsProduct({{1024, 65536}, {0, 1}})->Threads(1)->Threads(8)
     ->UseRealTime()->Setup(setup_write)->Teardown(teardown_write)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_StoreWriteBatched)->ArgNames({"bytes", "batch", "pg"})->Args({1024, 100, 0})->Args({1024, 1000, 0})->Args({65536, 100, 0})
-    ->Args({1024, 100, 1})->Args({1024, 1000, 1})->Args({65536, 100, 1})->Unit(benchmark::kMicrosecond);
+    ->Args({1024, 100, 1})->Args({1024, 1000, 1})->Args({65536, 100, 1})->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_StoreRead)->ArgName("bytes")->Arg(1024)->Arg(65536)->Threads(1)->Threads(2)->UseRealTime()->Setup(setup_read)->Teardown(teardown_read)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_StoreTake)->ArgName("bytes")->Arg(1024)->Arg(65536)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_StoreRemoveBatched)->ArgNames({"bytes", "batch"})->Args({1024, 100})->Args({65536, 100})->Unit(benchmark::kMicrosecond);

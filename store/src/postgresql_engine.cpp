@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <array>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <mutex>
@@ -28,7 +29,7 @@ namespace {
 // XML are bytea: bytewise order and no encoding the database could refuse. Times are
 // nanoseconds since 1970 (what the store compares), leases NULL when there is none.
 enum class stmt : std::size_t {
-  info, bytes, scan_from, scan_after, revision, lock_revision, set_revision, oldest_change, changes_after,
+  info, bytes, scan_from, scan_after, revision, set_revision, oldest_change, changes_after,
   append_change, drop_changes, credential, credentials, insert_credential, erase_credential, put, put_info, erase,
   expired, count
 };
@@ -47,7 +48,6 @@ constexpr std::array<const char*, static_cast<std::size_t>(stmt::count)> stateme
     "SELECT " XGATE_DOC_COLUMNS " FROM xgate_documents WHERE name > $1 AND ($2::bytea IS NULL OR name < $2) "
     "ORDER BY name LIMIT 512",
     "SELECT revision FROM xgate_revision",
-    "SELECT revision FROM xgate_revision FOR UPDATE",
     "UPDATE xgate_revision SET revision = $1",
     "SELECT min(revision) FROM xgate_changes",
     "SELECT revision, kind, name, creator, readers FROM xgate_changes WHERE revision > $1 ORDER BY revision LIMIT 1024",
@@ -103,7 +103,11 @@ CREATE TABLE xgate_credentials (
 // What wakes watches (LISTEN/NOTIFY on one channel); the advisory lock key that serializes
 // schema set-up.
 constexpr const char* listen_changes = "LISTEN xgate_changes";
-constexpr const char* notify_changes = "NOTIFY xgate_changes";
+// A write transaction opens by locking the revision row, which orders every write after the
+// ones before it, and ends with NOTIFY when it changed anything: each pair is one round trip
+// (a simple query of two statements; its result is the last one's, in text).
+constexpr const char* begin_write = "BEGIN; SELECT revision FROM xgate_revision FOR UPDATE";
+constexpr const char* notify_and_commit = "NOTIFY xgate_changes; COMMIT";
 constexpr const char* schema_lock = "SELECT pg_advisory_xact_lock(7831504245374306)";
 
 
@@ -213,10 +217,11 @@ class connection {
   connection& operator=(const connection&) = delete;
 
   PGconn* get() const noexcept { return conn_; }
-  bool ok() const noexcept { return PQstatus(conn_) == CONNECTION_OK; }
+  bool ok() const noexcept { return !broken_ && PQstatus(conn_) == CONNECTION_OK; }
 
   // A statement without parameters (BEGIN, COMMIT, DDL), results in text.
   result_ptr command(const char* sql, std::string_view operation, std::string_view document) {
+    flush();
     result_ptr r(PQexec(conn_, sql));
     check(r.get(), operation, document);
     return r;
@@ -229,25 +234,132 @@ class connection {
     try {
       fn();
     } catch (...) {
-      if (ok()) PQclear(PQexec(conn_, "ROLLBACK"));
+      roll_back();
       throw;
     }
   }
+  // Ends the open transaction without a word: what was deferred is dropped, then ROLLBACK.
+  void roll_back() noexcept {
+    try {
+      flush();
+    } catch (...) {  // the transaction is being abandoned: its errors no longer matter
+    }
+    if (ok()) PQclear(PQexec(conn_, "ROLLBACK"));
+  }
 
   result_ptr run(stmt s, const params& p, std::string_view operation, std::string_view document) {
-    auto i = static_cast<std::size_t>(s);
-    const char* name = statement_names[i];
-    if (!prepared_[i]) {
-      result_ptr r(PQprepare(conn_, name, statements[i], 0, nullptr));
-      check(r.get(), operation, document);
-      prepared_[i] = true;
-    }
+    flush();
+    const char* name = prepare(s, operation, document);
     result_ptr r(PQexecPrepared(conn_, name, p.size(), p.values(), p.lengths(), p.formats(), 1));
     check(r.get(), operation, document);
     return r;
   }
 
+  // A statement whose result nobody waits for (a write inside a transaction): sent in
+  // libpq's pipeline mode without waiting, its outcome checked by the next statement that
+  // needs an answer (run, command) or by flush(). A write thus costs one round trip for all
+  // its statements instead of one each. Its failure is reported as the failing statement's.
+  void defer(stmt s, const params& p, std::string_view operation, std::string_view document) {
+    const char* name = statement_names[static_cast<std::size_t>(s)];
+    if (!prepared_[static_cast<std::size_t>(s)]) {
+      flush();  // PQprepare waits for its answer: not inside a pipeline
+      prepare(s, operation, document);
+    }
+    if (deferred_.empty() && PQenterPipelineMode(conn_) != 1) fail(conn_, nullptr, operation, document);
+    if (PQsendQueryPrepared(conn_, name, p.size(), p.values(), p.lengths(), p.formats(), 1) != 1) {
+      std::string reason = one_line(PQerrorMessage(conn_));
+      deferred_.clear();
+      drop_pipeline(false);
+      throw store_error(ok() ? store_errc::postgresql : store_errc::engine_unavailable, operation, document,
+                        "PostgreSQL: " + reason);
+    }
+    deferred_.emplace_back(operation, std::string(document));
+  }
+
+  // Waits for what was deferred, keeping only a lost connection's failure: for a transaction
+  // (or savepoint) about to be rolled back anyway.
+  void settle() {
+    try {
+      flush();
+    } catch (const store_error& e) {
+      if (e.reason() == store_errc::engine_unavailable) throw;
+    }
+  }
+
+  // Waits for every deferred statement; throws the first one's failure.
+  void flush() {
+    if (deferred_.empty()) return;
+    std::vector<std::pair<std::string_view, std::string>> sent = std::move(deferred_);
+    deferred_.clear();
+    std::optional<store_error> first;
+    auto note = [&](store_error e) {
+      if (!first) first.emplace(std::move(e));
+    };
+    if (PQpipelineSync(conn_) != 1) {
+      broken_ = true;
+      note(lost(sent.front()));
+    }
+    for (auto& [operation, document] : sent) {
+      if (first) break;
+      // Each statement's results end with a null result.
+      result_ptr r(PQgetResult(conn_));
+      if (!r) {
+        note(lost({operation, document}));
+        break;
+      }
+      auto status = PQresultStatus(r.get());
+      if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+        try {
+          fail(conn_, status == PGRES_PIPELINE_ABORTED ? nullptr : r.get(), operation, document);
+        } catch (store_error& e) {
+          note(std::move(e));
+        }
+      }
+      while (result_ptr(PQgetResult(conn_))) {
+      }
+    }
+    drop_pipeline();
+    if (first) throw *first;
+  }
+
  private:
+  const char* prepare(stmt s, std::string_view operation, std::string_view document) {
+    auto i = static_cast<std::size_t>(s);
+    if (!prepared_[i]) {
+      result_ptr r(PQprepare(conn_, statement_names[i], statements[i], 0, nullptr));
+      check(r.get(), operation, document);
+      prepared_[i] = true;
+    }
+    return statement_names[i];
+  }
+
+  store_error lost(const std::pair<std::string_view, std::string>& at) {
+    return store_error(ok() ? store_errc::postgresql : store_errc::engine_unavailable, at.first, at.second,
+                       "PostgreSQL: " + one_line(PQerrorMessage(conn_)));
+  }
+
+  // Reads whatever the pipeline still holds up to its sync and leaves pipeline mode. A
+  // connection that cannot leave it is of no further use: closed, it is not pooled again.
+  void drop_pipeline(bool synced = true) noexcept {
+    if (PQpipelineStatus(conn_) == PQ_PIPELINE_OFF) return;
+    if (!synced && ok() && PQpipelineSync(conn_) != 1) broken_ = true;
+    if (ok()) {
+      for (int nulls = 0; nulls < 2 && ok();) {
+        PGresult* r = PQgetResult(conn_);
+        if (!r) {
+          ++nulls;  // between statements; two in a row: nothing more is coming
+          continue;
+        }
+        nulls = 0;
+        bool synced = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+        PQclear(r);
+        if (synced) break;
+      }
+    }
+    if (PQexitPipelineMode(conn_) != 1) broken_ = true;  // ok() is false: the pool drops it
+  }
+
+
   void check(const PGresult* r, std::string_view operation, std::string_view document) {
     auto status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(conn_, r, operation, document);
@@ -256,6 +368,8 @@ class connection {
   PGconn* conn_;
   pid_t pid_;
   std::array<bool, static_cast<std::size_t>(stmt::count)> prepared_{};
+  std::vector<std::pair<std::string_view, std::string>> deferred_;  // sent, answers not read yet
+  bool broken_ = false;  // left in a state no statement can follow
 };
 
 // The document columns (XGATE_DOC_COLUMNS) of one row.
@@ -400,18 +514,18 @@ class transaction final : public write_transaction {
     std::array<std::string, 4> lists;
     info_params(p, info, lists);
     p.bytes(xml);
-    c_.run(stmt::put, p, operation_, info.name);
+    c_.defer(stmt::put, p, operation_, info.name);
     changed_ = true;
   }
   void put_info(const document_info& info, const document_info&) override {
     params p;
     std::array<std::string, 4> lists;
     info_params(p, info, lists);
-    c_.run(stmt::put_info, p, operation_, info.name);
+    c_.defer(stmt::put_info, p, operation_, info.name);
     changed_ = true;
   }
   void erase(const document_info& stored) override {
-    c_.run(stmt::erase, params().bytes(stored.name), operation_, stored.name);
+    c_.defer(stmt::erase, params().bytes(stored.name), operation_, stored.name);
     changed_ = true;
   }
   std::vector<document_info> expired(clock::time_point up_to) override {
@@ -421,13 +535,13 @@ class transaction final : public write_transaction {
     return due;
   }
   void set_revision(std::uint64_t revision) override {
-    c_.run(stmt::set_revision, params().i64(static_cast<std::int64_t>(revision)), operation_, "");
+    c_.defer(stmt::set_revision, params().i64(static_cast<std::int64_t>(revision)), operation_, "");
     if (revision_) *revision_ = revision;
     changed_ = true;
   }
   void append_change(const change_record& c) override {
     std::string readers = join_principals(c.readers.read);
-    c_.run(stmt::append_change,
+    c_.defer(stmt::append_change,
            params()
                .i64(static_cast<std::int64_t>(c.revision))
                .i16(static_cast<std::int16_t>(c.kind))
@@ -438,7 +552,7 @@ class transaction final : public write_transaction {
     changed_ = true;
   }
   void drop_changes_through(std::uint64_t revision) override {
-    c_.run(stmt::drop_changes, params().i64(static_cast<std::int64_t>(revision)), operation_, "change log");
+    c_.defer(stmt::drop_changes, params().i64(static_cast<std::int64_t>(revision)), operation_, "change log");
   }
   bool insert_credential(const credential_record& c) override {
     const grant& g = c.info.granted;
@@ -538,12 +652,10 @@ struct postgresql_engine::impl {
     for (int attempt = 0;; ++attempt) {
       auto c = take(first.operation, first.document);
       std::size_t committing = 0;
+      bool changed = false;
       try {
-        c->command("BEGIN", first.operation, first.document);
-        // The revision row's lock orders every write after the ones before it.
-        result_ptr locked = c->run(stmt::lock_revision, params(), first.operation, first.document);
-        std::optional<std::uint64_t> revision = static_cast<std::uint64_t>(field_i64(locked.get(), 0, 0));
-        bool changed = false;
+        result_ptr locked = c->command(begin_write, first.operation, first.document);
+        std::optional<std::uint64_t> revision = std::strtoull(PQgetvalue(locked.get(), 0, 0), nullptr, 10);
         for (write_request* r : group) {
           r->error = nullptr;
           const std::optional<std::uint64_t> before = revision;  // a writer undone takes its revisions back
@@ -551,12 +663,14 @@ struct postgresql_engine::impl {
           if (group.size() > 1) c->command("SAVEPOINT writer", r->operation, r->document);
           try {
             (*r->run)(t);
+            c->flush();  // its deferred statements: their failure is this writer's
           } catch (const store_error& e) {
             if (e.reason() == store_errc::engine_unavailable) throw;
             r->error = std::current_exception();
           } catch (...) {
             r->error = std::current_exception();
           }
+          if (r->error) c->settle();
           if (group.size() > 1) c->command(r->error ? "ROLLBACK TO SAVEPOINT writer" : "RELEASE SAVEPOINT writer", r->operation, r->document);
           if (r->error) {
             revision = before;
@@ -569,15 +683,14 @@ struct postgresql_engine::impl {
           c->command("ROLLBACK", first.operation, first.document);
           return;
         }
-        if (changed) c->command(notify_changes, first.operation, first.document);
       } catch (const store_error& e) {
-        if (c->ok()) PQclear(PQexec(c->get(), "ROLLBACK"));
+        c->roll_back();
         if (e.reason() != store_errc::engine_unavailable || attempt >= 2) throw;
         continue;
       }
       std::optional<std::string> failed;
       try {
-        result_ptr r = c->command("COMMIT", first.operation, first.document);
+        result_ptr r = c->command(changed ? notify_and_commit : "COMMIT", first.operation, first.document);
         // COMMIT of a transaction in which a statement failed answers ROLLBACK.
         if (std::string_view(PQcmdStatus(r.get())) != "COMMIT") failed = "PostgreSQL rolled the transaction back";
       } catch (const store_error& e) {
