@@ -251,7 +251,8 @@ struct hub::impl : std::enable_shared_from_this<hub::impl> {
   void run_feed(std::stop_token stop);
   void on_queue_change(const store::change& c, const std::string& endpoint);
   void on_presence_change(const store::change& c, const std::string& endpoint);
-  void drop_memory(endpoint_state& s);  // marks s stale
+  void forget_queue(endpoint_state& s);  // what this hub holds of s's queue (memory only)
+  void drop_memory(endpoint_state& s);   // forgets it and marks s stale
   void reload(endpoint_state& s);       // a stale queue from the store (at login)
   void announce(conn& c);               // writes the presence document of c's endpoint
   void withdraw(endpoint_state& s);     // removes it, if still this hub's

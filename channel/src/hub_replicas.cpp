@@ -183,9 +183,7 @@ void hub::impl::on_presence_change(const store::change& c, const std::string& en
   if (remote_online.erase(endpoint)) broadcast_presence(endpoint, false);
 }
 
-void hub::impl::drop_memory(endpoint_state& s) {
-  s.stale = true;
-  if (s.docs.empty() && !s.out.has_pending()) return;
+void hub::impl::forget_queue(endpoint_state& s) {
   stats.queued -= std::min(stats.queued, s.docs.size());
   s.docs.clear();
   s.bytes = 0;
@@ -194,17 +192,17 @@ void hub::impl::drop_memory(endpoint_state& s) {
   s.loaded.clear();
 }
 
+void hub::impl::drop_memory(endpoint_state& s) {
+  s.stale = true;
+  if (!s.docs.empty() || s.out.has_pending()) forget_queue(s);
+}
+
 // Under the lock, at a login: store reads while the hub waits, paid only by an endpoint
 // whose queue another hub changed.
 void hub::impl::reload(endpoint_state& s) {
   std::uint64_t at = 0;
   auto messages = read_queues(std::string(queue_root) + s.name, at);
-  stats.queued -= std::min(stats.queued, s.docs.size());
-  s.docs.clear();
-  s.bytes = 0;
-  s.out = link_sender(new_link_stream(), sender_options());
-  s.sent_upto = 0;
-  s.loaded.clear();
+  forget_queue(s);
   s.loaded_at = at;
   std::size_t n = 0;
   for (auto& [info, m] : messages) {

@@ -105,6 +105,26 @@ bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds tim
   return true;
 }
 
+// `migrate ARGS... --hub HUB` as alice (DIR/alice.secret), run to its end.
+xgate::migrate_cli::testing::cli_result migrate_as_alice(const std::filesystem::path& dir, const std::string& hub,
+                                                         std::vector<std::string> args) {
+  args.insert(args.begin(), MIGRATE_PATH);
+  args.insert(args.end(), {"--hub", hub, "--secret-file", (dir / "alice.secret").string(), "--as", "alice"});
+  static int k = 0;
+  return run_to_end(args, dir / ("cli-" + std::to_string(++k) + ".err"));
+}
+
+// `migrate node --name NAME` on hub and store with DIR/node.secret; true once it is ready.
+bool start_node(std::optional<child_process>& p, const std::filesystem::path& dir, const std::string& name,
+                const std::string& hub, const std::string& store) {
+  p.emplace(std::vector<std::string>{MIGRATE_PATH, "node", "--name", name, "--hub", hub, "--secret-file",
+                                     (dir / "node.secret").string(), "--store", store, "--checkpoint-ms", "100"},
+            dir / ("node-" + name + ".log"));
+  bool ready = p->wait_line("ready", 30s).has_value();
+  if (!ready) ADD_FAILURE() << "node " << name << ": " << xgate::testing::read_file(dir / ("node-" + name + ".log"));
+  return ready;
+}
+
 TEST_F(MigratePostgresql, TheDemosJobMovesThroughAStoreInPostgresql) {
   auto r = run_to_end({MIGRATE_PATH, "demo", "--megabytes", "30", "--data", uri}, dir / "demo.err");
   EXPECT_EQ(r.code, 0) << r.out << r.err;
@@ -216,14 +236,8 @@ TEST_F(MigratePostgresql, AJobMovesBetweenNodesAtDifferentXgatedReplicas) {
   ASSERT_FALSE(store1.empty() || store2.empty());
   // A at the first replica (its store and hub), B at the second.
   std::optional<child_process> a, b;
-  a.emplace(std::vector<std::string>{MIGRATE_PATH, "node", "--name", "A", "--hub", hub1 + "," + hub2, "--secret-file",
-                                     (dir / "node.secret").string(), "--store", store1, "--checkpoint-ms", "100"},
-            dir / "node-A.log");
-  b.emplace(std::vector<std::string>{MIGRATE_PATH, "node", "--name", "B", "--hub", hub2 + "," + hub1, "--secret-file",
-                                     (dir / "node.secret").string(), "--store", store2, "--checkpoint-ms", "100"},
-            dir / "node-B.log");
-  ASSERT_TRUE(a->wait_line("ready", 30s)) << xgate::testing::read_file(dir / "node-A.log");
-  ASSERT_TRUE(b->wait_line("ready", 30s)) << xgate::testing::read_file(dir / "node-B.log");
+  ASSERT_TRUE(start_node(a, dir, "A", hub1 + "," + hub2, store1));
+  ASSERT_TRUE(start_node(b, dir, "B", hub2 + "," + hub1, store2));
   xgate::nodes::remote client(
       xgate::nodes::remote_options{.hub = hub1 + "," + hub2, .secret_file = (dir / "alice.secret").string(), .as = "alice"});
   ASSERT_TRUE(client.wait_online("A", 20s));
@@ -231,12 +245,7 @@ TEST_F(MigratePostgresql, AJobMovesBetweenNodesAtDifferentXgatedReplicas) {
 
   const std::size_t words = static_cast<std::size_t>(200000 * xgate::migrate_cli::testing::scale());
   auto counts = xgate::migrate_cli::testing::make_text(dir / "in.txt", words);
-  auto cli = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), MIGRATE_PATH);
-    args.insert(args.end(), {"--hub", hub2 + "," + hub1, "--secret-file", (dir / "alice.secret").string(), "--as", "alice"});
-    static int k = 0;
-    return run_to_end(args, dir / ("cli-" + std::to_string(++k) + ".err"));
-  };
+  auto cli = [&](std::vector<std::string> args) { return migrate_as_alice(dir, hub2 + "," + hub1, std::move(args)); };
   auto run = cli({"run", "word-count", "--on", "A", "--arg", "input=" + (dir / "in.txt").string(), "--arg",
                   "output=" + (dir / "out.txt").string(), "--arg", "every=" + std::to_string(words / 20), "--arg",
                   "throttle_ms=250"});  // ~5 s: room for two moves on a loaded machine
@@ -298,24 +307,15 @@ TEST(PostgresqlFailover, AcknowledgedWritesAndMessagesSurviveThePrimarysDeathAnd
 
   // A word count running on node A while the primary dies; moved to B after the promotion.
   std::optional<child_process> node_a, node_b;
-  for (auto [name, p] : {std::pair{"A", &node_a}, std::pair{"B", &node_b}}) {
-    p->emplace(std::vector<std::string>{MIGRATE_PATH, "node", "--name", name, "--hub", hub, "--secret-file",
-                                        (dir / "node.secret").string(), "--store", store, "--checkpoint-ms", "100"},
-               dir / ("node-" + std::string(name) + ".log"));
-    ASSERT_TRUE((*p)->wait_line("ready", 30s)) << xgate::testing::read_file(dir / ("node-" + std::string(name) + ".log"));
-  }
+  ASSERT_TRUE(start_node(node_a, dir, "A", hub, store));
+  ASSERT_TRUE(start_node(node_b, dir, "B", hub, store));
   xgate::nodes::remote client(
       xgate::nodes::remote_options{.hub = hub, .secret_file = (dir / "alice.secret").string(), .as = "alice"});
   ASSERT_TRUE(client.wait_online("A", 20s));
   ASSERT_TRUE(client.wait_online("B", 20s));
   const std::size_t words = static_cast<std::size_t>(200000 * xgate::migrate_cli::testing::scale());
   auto counts = xgate::migrate_cli::testing::make_text(dir / "in.txt", words);
-  auto cli = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), MIGRATE_PATH);
-    args.insert(args.end(), {"--hub", hub, "--secret-file", (dir / "alice.secret").string(), "--as", "alice"});
-    static int k = 0;
-    return run_to_end(args, dir / ("cli-" + std::to_string(++k) + ".err"));
-  };
+  auto cli = [&](std::vector<std::string> args) { return migrate_as_alice(dir, hub, std::move(args)); };
   auto run = cli({"run", "word-count", "--on", "A", "--arg", "input=" + (dir / "in.txt").string(), "--arg",
                   "output=" + (dir / "out.txt").string(), "--arg", "every=" + std::to_string(words / 40), "--arg",
                   "throttle_ms=100"});  // ~4 s

@@ -17,6 +17,11 @@
 // is read from the change log table, so a lost notification delays nothing for longer than
 // the listener's reconnect.
 //
+// Speed: writers that arrive while a commit runs share the next transaction (group commit,
+// each in a savepoint so that one that fails is undone alone), and a transaction's writing
+// statements are pipelined (sent without waiting; their outcome is read with the next
+// answer the transaction needs). bench/README.md compares the engines.
+//
 // Errors: store_error(engine_unavailable) when the database cannot be reached or a connection
 // breaks (worth a retry; a write whose commit was interrupted may or may not have happened:
 // retry it with compare-and-set), store_error(postgresql) for anything else the database
