@@ -2,7 +2,7 @@
 #include "hub_impl.hpp"
 #include "random_hex.hpp"
 
-#include <algorithm>
+#include <set>
 
 #include <sodium.h>
 
@@ -102,13 +102,10 @@ std::shared_ptr<hub_connection> hub::open(std::string peer, send_function send, 
 
 std::vector<std::string> hub::online() const {
   std::lock_guard lock(impl_->state_mutex);
-  std::vector<std::string> out;
+  std::set<std::string> names(impl_->remote_online.begin(), impl_->remote_online.end());
   for (auto& [n, s] : impl_->endpoints)
-    if (s->connection) out.push_back(n);
-  for (const std::string& n : impl_->remote_online)
-    if (!std::binary_search(out.begin(), out.end(), n)) out.push_back(n);
-  std::sort(out.begin(), out.end());
-  return out;
+    if (s->connection) names.insert(n);
+  return {names.begin(), names.end()};
 }
 
 hub_stats hub::stats() const {

@@ -186,7 +186,7 @@ void hub::impl::run_committer() {
       for (auto& it : batch_items)
         for (auto& o : it.ops) {
           ++ops;
-          if (o.expected_revision) continue;  // conditional: apply_item, one by one
+          if (o.expected_revision) continue;  // conditional: one by one, after the batch
           if (o.remove)
             b.remove(o.name);
           else
@@ -199,9 +199,6 @@ void hub::impl::run_committer() {
         for (std::size_t i = 0; i < batch_items.size(); ++i)
           for (auto& o : batch_items[i].ops)
             if (!o.remove && w < written.size()) revisions[i].push_back(written[w++].revision);
-        for (std::size_t i = 0; i < batch_items.size(); ++i)
-          for (auto& o : batch_items[i].ops)
-            if (o.expected_revision) apply_conditional(o);
       } catch (const std::exception& e) {
         // One at a time: an item that fails (a removal another replica made first, a store
         // that failed) fails alone.
@@ -217,6 +214,17 @@ void hub::impl::run_committer() {
         }
       }
     }
+    // Conditional removals (presence documents) on their own: a failure is logged, and
+    // the lease ends the document anyway.
+    for (std::size_t i = 0; i < batch_items.size(); ++i)
+      for (auto& o : batch_items[i].ops)
+        if (o.expected_revision && ok[i]) {
+          try {
+            apply_conditional(o);
+          } catch (const std::exception& e) {
+            note("removing " + o.name + ": " + e.what(), log_level::error);
+          }
+        }
     auto t1 = steady::now();
     std::lock_guard lock(state_mutex);
     ++stats.commits;
@@ -247,11 +255,7 @@ bool hub::impl::apply_item(commit_item& item, std::vector<std::uint64_t>& revisi
       if (!o.remove) b.write(o.name, o.xml, store::write_options{.lease = o.lease});
     for (const store::document_info& d : store_.apply(b, me)) revisions.push_back(d.revision);
     for (auto& o : item.ops) {
-      if (!o.remove) continue;
-      if (o.expected_revision) {
-        apply_conditional(o);
-        continue;
-      }
+      if (!o.remove || o.expected_revision) continue;  // conditional removals: run_committer
       try {
         store_.remove(o.name, me);
       } catch (const store::store_error& e) {
