@@ -204,6 +204,9 @@ void BM_StoreRemoveBatched(benchmark::State& state) {
 
 constexpr int kRequests = 2000;
 
+// The documents the server benchmarks read and replace; XGATE_BENCH_SMOKE: a few.
+std::size_t server_docs() { return std::getenv("XGATE_BENCH_SMOKE") ? 100 : kDocs; }
+
 struct server_fixture {
   bench_store s;
   std::unique_ptr<xgate::server::http_server> server;
@@ -211,7 +214,7 @@ struct server_fixture {
   std::string doc = document_of(1024);
   xgate::client::client_options client;  // trusts the server's CA when it speaks TLS
   server_fixture(bool tls, bool postgresql) : s("server", postgresql) {
-    s.fill(kDocs, doc);
+    s.fill(server_docs(), doc);
     token = s.store->issue_credential("bench", xs::credential_request{});
     xgate::server::server_options o;
     o.port = 0;
@@ -261,8 +264,8 @@ void server_requests(benchmark::State& state) {
         while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
         for (int i = 0; i < per_client; ++i) {
           auto t0 = std::chrono::steady_clock::now();
-          if constexpr (Put) sessions[c]->write(name_of(rng() % kDocs), fixture->doc);
-          else benchmark::DoNotOptimize(sessions[c]->read(name_of(rng() % kDocs)));
+          if constexpr (Put) sessions[c]->write(name_of(rng() % server_docs()), fixture->doc);
+          else benchmark::DoNotOptimize(sessions[c]->read(name_of(rng() % server_docs())));
           lat[c].push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
         }
       });
