@@ -26,6 +26,7 @@ using namespace std::chrono_literals;
 using store::testing::store_engine_factory;
 using store::testing::store_engines;
 using testing::collector;
+using testing::eventually;
 
 // The sanitizer tree runs several times slower: fewer messages there (what is tested is the same).
 #ifdef XGATE_SANITIZED
@@ -34,15 +35,6 @@ constexpr std::size_t shrink = 4;
 constexpr std::size_t shrink = 1;
 #endif
 
-template <class P>
-bool eventually(P pred, std::chrono::milliseconds timeout = 10000ms) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
 
 class HubReplicas : public ::testing::TestWithParam<store_engine_factory> {
  protected:

@@ -154,4 +154,14 @@ struct collector {
   }
 };
 
+// Waits (bounded) until pred holds, looking every 5 ms.
+template <class P>
+bool eventually(P pred, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  for (auto deadline = std::chrono::steady_clock::now() + timeout; !pred();) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
 }  // namespace xgate::channel::testing

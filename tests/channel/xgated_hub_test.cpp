@@ -31,6 +31,7 @@ using xgate::testing::read_file;
 
 using namespace std::chrono_literals;
 using server::testing::child_process;
+using testing::eventually;
 using testing::raw_client;
 
 struct xgated_process {
@@ -64,15 +65,6 @@ std::string adduser(const std::filesystem::path& data, const std::string& name) 
   return xgate::server::testing::xgated_adduser(XGATED_BINARY, data.string(), name);
 }
 
-// Waits (bounded) until pred holds.
-template <class P>
-bool eventually(P pred, std::chrono::milliseconds timeout = 10s) {
-  for (auto deadline = std::chrono::steady_clock::now() + timeout; !pred();) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
 
 // What one endpoint received, in order.
 struct received_log {

@@ -34,17 +34,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::collector;
+using testing::eventually;
 using testing::prosody;
 
-template <class P>
-bool eventually(P pred, std::chrono::milliseconds timeout = 10000ms) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
 
 std::string password_of(const std::string& user) { return "pw-" + user + "-Zq7"; }
 

@@ -13,6 +13,7 @@
 #include <iostream>
 #include <sstream>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -131,6 +132,21 @@ bool start_node(std::optional<child_process>& p, const std::filesystem::path& di
   bool ready = p->wait_line("ready", 30s).has_value();
   if (!ready) ADD_FAILURE() << "node " << name << ": " << xgate::testing::read_file(dir / ("node-" + name + ".log"));
   return ready;
+}
+
+// Waits until job is done, checks it ended on node with the uninterrupted word count (its
+// result and DIR/out.txt).
+template <class Cli>
+void expect_counted(xgate::nodes::remote& client, Cli& cli, const std::string& job,
+                                                const std::string& node, const std::filesystem::path& dir,
+                                                const std::map<std::string, std::uint64_t>& counts) {
+  auto done = xgate::migrate_cli::testing::wait_for_status(
+      client, job, [](const auto& j) { return j.state == xgate::migrate::job_state::done; }, 120s, 50ms);
+  EXPECT_EQ(done.node, node);
+  auto result = cli({"result", job});
+  ASSERT_EQ(result.code, 0) << result.err;
+  EXPECT_EQ((xgate::from_xml<std::map<std::string, std::uint64_t>>(result.out, {.principal = "alice"})), counts);
+  EXPECT_EQ(xgate::testing::read_file(dir / "out.txt"), xgate::examples::word_count_text(counts));
 }
 
 TEST_F(MigratePostgresql, TheDemosJobMovesThroughAStoreInPostgresql) {
@@ -267,13 +283,7 @@ TEST_F(MigratePostgresql, AJobMovesBetweenNodesAtDifferentXgatedReplicas) {
   auto back = cli({"move", id, "--to", "A"});
   EXPECT_EQ(back.code, 0) << back.out << back.err;
   EXPECT_NE(back.out.find("from B to A"), std::string::npos) << back.out;
-  auto done = xgate::migrate_cli::testing::wait_for_status(
-      client, id, [](const auto& j) { return j.state == xgate::migrate::job_state::done; }, 120s, 50ms);
-  EXPECT_EQ(done.node, "A");
-  auto result = cli({"result", id});
-  ASSERT_EQ(result.code, 0) << result.err;
-  EXPECT_EQ((xgate::from_xml<std::map<std::string, std::uint64_t>>(result.out, {.principal = "alice"})), counts);
-  EXPECT_EQ(xgate::testing::read_file(dir / "out.txt"), xgate::examples::word_count_text(counts));
+  expect_counted(client, cli, id, "A", dir, counts);
   a->signal(SIGTERM);
   b->signal(SIGTERM);
   EXPECT_EQ(a->wait(60s), 0) << xgate::testing::read_file(dir / "node-A.log");
@@ -400,13 +410,7 @@ TEST(PostgresqlFailover, AcknowledgedWritesAndMessagesSurviveThePrimarysDeathAnd
   // promotion it moves to B and finishes there with the uninterrupted result.
   auto moved = cli({"move", job, "--to", "B"});
   EXPECT_EQ(moved.code, 0) << moved.out << moved.err;
-  auto done = xgate::migrate_cli::testing::wait_for_status(
-      client, job, [](const auto& j) { return j.state == xgate::migrate::job_state::done; }, 120s, 50ms);
-  EXPECT_EQ(done.node, "B");
-  auto result = cli({"result", job});
-  ASSERT_EQ(result.code, 0) << result.err;
-  EXPECT_EQ((xgate::from_xml<std::map<std::string, std::uint64_t>>(result.out, {.principal = "alice"})), counts);
-  EXPECT_EQ(xgate::testing::read_file(dir / "out.txt"), xgate::examples::word_count_text(counts));
+  expect_counted(client, cli, job, "B", dir, counts);
   auto log = cli({"log", job});
   EXPECT_EQ(log.code, 0) << log.err;
   // No job on two nodes: A wrote only under epoch 1, B only under epoch 2, one handover.
