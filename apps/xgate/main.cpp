@@ -134,9 +134,25 @@ int main(int argc, char** argv) {
   st_rm->add_option("--if-revision", st_args.if_revision, "Remove only if the document is at this revision");
   CLI::App* st_ls = store_sub("ls", "List readable documents: name, revision, size, creator, modified, lease");
   st_ls->add_option("PREFIX", st_args.prefix, "Name prefix (whole segments); all documents when absent");
+  st_ls->add_option("--limit", st_args.limit,
+                    "One page of at most this many documents; when more follow, standard error says how to get "
+                    "the next page (\"next page: --cursor CURSOR\")")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{10000}));
+  st_ls->add_option("--cursor", st_args.cursor,
+                    "The page after a previous one (its \"next page\" line); every page shows the store at the first "
+                    "page's revision, or fails with revision_gone (exit 6): list again")
+      ->needs("--limit");
   CLI::App* st_query = store_sub("query", "Evaluate an XPath on the readable documents under PREFIX; prints NAME: VALUE lines");
   st_query->add_option("PREFIX", st_args.prefix, "Name prefix (\"\" for all)")->required();
   st_query->add_option("XPATH", st_args.xpath, "XPath 1.0 expression")->required();
+  st_query->add_option("--limit", st_args.limit,
+                       "One page of at most this many matching documents; when documents are left, standard error "
+                       "says how to get the next page (\"next page: --cursor CURSOR\")")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{10000}));
+  st_query->add_option("--cursor", st_args.cursor,
+                       "The page after a previous one (its \"next page\" line), at the first page's revision or "
+                       "failing with revision_gone (exit 6)")
+      ->needs("--limit");
   CLI::App* st_watch = store_sub("watch", "Print changes under PREFIX as they happen, one \"REVISION KIND NAME\" line each");
   st_watch->add_option("PREFIX", st_args.prefix, "Name prefix (\"\" for all)")->required();
   st_watch->add_option("--after", st_args.after, "Changes after this revision (default: the store's current revision)");

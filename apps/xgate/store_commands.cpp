@@ -77,9 +77,22 @@ int run_store_put(st::session& s, const store_args& a) {
   return exit_ok;
 }
 
+// text in single quotes for a POSIX shell: a cursor holds a document name, which may hold
+// anything printable.
+std::string shell_quoted(std::string_view text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
 int run_store_ls(st::session& s, const store_args& a) {
   std::vector<std::vector<std::string>> rows{{"NAME", "REVISION", "SIZE", "CREATOR", "MODIFIED", "LEASE"}};
-  for (const auto& d : s.list(a.prefix))
+  st::list_page page;
+  if (a.limit)
+    page = s.list(a.prefix, st::list_options{.limit = *a.limit, .cursor = a.cursor});
+  else
+    page.documents = s.list(a.prefix);
+  for (const auto& d : page.documents)
     rows.push_back({d.name, std::to_string(d.revision), std::to_string(d.size), d.rights.creator.empty() ? "-" : d.rights.creator,
                     xgate::format_utc(d.modified), d.lease_expires ? xgate::format_utc(*d.lease_expires) : "-"});
   std::vector<std::size_t> width(rows[0].size(), 0);
@@ -95,6 +108,7 @@ int run_store_ls(st::session& s, const store_args& a) {
     out += line + "\n";
   }
   write_stdout(out);
+  if (!page.next.empty()) std::cerr << "next page: --cursor " << shell_quoted(page.next) << "\n";
   return exit_ok;
 }
 
@@ -111,10 +125,16 @@ int run_store_info(st::session& s, const store_args& a) {
 }
 
 int run_store_query(st::session& s, const store_args& a) {
+  st::query_page page;
+  if (a.limit)
+    page = s.query(a.prefix, a.xpath, *a.limit, a.cursor);
+  else
+    page.matches = s.query(a.prefix, a.xpath);
   std::string out;
-  for (const auto& m : s.query(a.prefix, a.xpath))
+  for (const auto& m : page.matches)
     for (const auto& v : m.values) out += m.name + ": " + v + "\n";
   write_stdout(out);
+  if (!page.next.empty()) std::cerr << "next page: --cursor " << shell_quoted(page.next) << "\n";
   return exit_ok;
 }
 
@@ -235,9 +255,11 @@ int run_store(const std::string& command, const store_args& a) {
       case st::store_errc::not_found: code = exit_not_found; break;
       case st::store_errc::conflict:
       case st::store_errc::no_lease:
-      case st::store_errc::history_lost: code = exit_conflict; break;
+      case st::store_errc::history_lost:
+      case st::store_errc::revision_gone: code = exit_conflict; break;
       case st::store_errc::bad_name:
-      case st::store_errc::bad_xpath: code = exit_usage; break;
+      case st::store_errc::bad_xpath:
+      case st::store_errc::bad_cursor: code = exit_usage; break;
       case st::store_errc::bad_document:
       case st::store_errc::too_large:
       case st::store_errc::query_too_expensive: code = exit_invalid; break;

@@ -18,7 +18,8 @@ struct store_args {
   store_target target;
   std::string name, file = "-", prefix, xpath, rights = "read";
   std::optional<double> lease, ttl, timeout;
-  std::optional<std::uint64_t> if_revision, after, count;
+  std::optional<std::uint64_t> if_revision, after, count, limit;
+  std::string cursor;  // ls: where the page begins (a previous page's "next page" line)
   bool no_subtree = false;
   std::string label;
   std::string methods;  // --methods: comma-separated channel methods

@@ -469,6 +469,28 @@ class http_session_impl final : public xgate::store::session {
     return out;
   }
 
+  // Pages of at most 10,000 (the server's limit); without a limit, those pages until the last.
+  xgate::store::list_page list(std::string_view prefix, const xgate::store::list_options& options) override {
+    xgate::store::list_page out;
+    std::string cursor = options.cursor;
+    do {
+      std::size_t limit = options.limit != 0 ? options.limit : 1000;
+      std::vector<std::pair<std::string, std::string>> q{{"limit", std::to_string(limit)}};
+      if (!cursor.empty()) q.emplace_back("cursor", cursor);
+      if (!options.snapshot) q.emplace_back("snapshot", "false");
+      std::string target = prefixed("/list", prefix) + query_string(q);
+      auto r = call(http::verb::get, target, {}, "list", prefix);
+      auto doc = parse_xml(url(target), r.body, "list");
+      pugi::xml_node root = doc.document_element();
+      for (auto n : root.children("document")) out.documents.push_back(info_from(url(target), n));
+      std::uint64_t revision = to_u64(url(target), root.attribute("revision").value(), "<list revision>");
+      if (out.revision == 0) out.revision = revision;
+      cursor = root.attribute("next").value();
+    } while (options.limit == 0 && !cursor.empty());
+    out.next = cursor;
+    return out;
+  }
+
   std::vector<xgate::store::document_info> apply(const xgate::store::batch& b) override {
     // POST /batch: each document travels as escaped text inside <write> (API.md).
     std::string body = "<batch>";
@@ -493,19 +515,34 @@ class http_session_impl final : public xgate::store::session {
     return out;
   }
 
-  std::vector<xgate::store::query_match> query(std::string_view prefix, std::string_view xpath) override {
-    std::string target = prefixed("/query", prefix) + query_string({{"xpath", std::string(xpath)}});
+  // GET /query/PREFIX?PARAMS: the matches, the revision and the next page's cursor.
+  xgate::store::query_page query_answer(std::string_view prefix, const std::vector<std::pair<std::string, std::string>>& params) {
+    std::string target = prefixed("/query", prefix) + query_string(params);
     auto r = call(http::verb::get, target, {}, "query", prefix);
     auto doc = parse_xml(url(target), r.body, "query");
-    std::vector<xgate::store::query_match> out;
-    for (auto m : doc.document_element().children("match")) {
+    pugi::xml_node root = doc.document_element();
+    xgate::store::query_page out;
+    out.revision = to_u64(url(target), root.attribute("revision").value(), "<query revision>");
+    out.next = root.attribute("next").value();
+    for (auto m : root.children("match")) {
       xgate::store::query_match q;
       q.name = m.attribute("name").value();
       q.revision = to_u64(url(target), m.attribute("revision").value(), "revision");
       for (auto v : m.children("value")) q.values.emplace_back(v.text().get());
-      out.push_back(std::move(q));
+      out.matches.push_back(std::move(q));
     }
     return out;
+  }
+
+  std::vector<xgate::store::query_match> query(std::string_view prefix, std::string_view xpath) override {
+    return query_answer(prefix, {{"xpath", std::string(xpath)}}).matches;
+  }
+
+  xgate::store::query_page query(std::string_view prefix, std::string_view xpath, std::size_t limit,
+                                 std::string_view cursor) override {
+    std::vector<std::pair<std::string, std::string>> q{{"xpath", std::string(xpath)}, {"limit", std::to_string(limit)}};
+    if (!cursor.empty()) q.emplace_back("cursor", std::string(cursor));
+    return query_answer(prefix, q);
   }
 
   std::vector<xgate::store::change> watch(std::string_view prefix, std::uint64_t after,

@@ -40,8 +40,14 @@ class pool final : public store::session {
   std::vector<store::document_info> list(std::string_view prefix) override {
     return with([&](store::session& s) { return s.list(prefix); });
   }
+  store::list_page list(std::string_view prefix, const store::list_options& options) override {
+    return with([&](store::session& s) { return s.list(prefix, options); });
+  }
   std::vector<store::query_match> query(std::string_view prefix, std::string_view xpath) override {
     return with([&](store::session& s) { return s.query(prefix, xpath); });
+  }
+  store::query_page query(std::string_view prefix, std::string_view xpath, std::size_t limit, std::string_view cursor) override {
+    return with([&](store::session& s) { return s.query(prefix, xpath, limit, cursor); });
   }
   std::vector<store::document_info> apply(const store::batch& b) override {
     return with([&](store::session& s) { return s.apply(b); });

@@ -25,6 +25,7 @@ constexpr std::string_view xml_type = "application/xml; charset=utf-8";
 // store's nanosecond clock with centuries to spare.
 constexpr std::uint64_t max_seconds = 1'000'000'000;
 constexpr std::uint64_t default_watch_ms = 25000, max_watch_ms = 60000;
+constexpr std::uint64_t max_watch_limit = 10000;  // changes per watch answer
 
 http_error bad_request(std::string message) { return {http::status::bad_request, "bad_request", std::move(message)}; }
 
@@ -247,25 +248,75 @@ response info_route(exchange& x, const request& req, const std::string& name, st
   return xml_response(req, http::status::ok, std::move(body), info.revision);
 }
 
+// Documents per page of a streamed listing: a short read transaction each, and an answer
+// part of some 200 KB.
+constexpr std::size_t stream_page = 1000;
+constexpr std::uint64_t max_list_limit = 10000;
+
+// <list prefix=.. revision=.. [next=..]>: next, the cursor of the next page, only on a page
+// that has one.
+std::string list_open(std::string_view prefix, std::uint64_t revision, std::string_view next = {}) {
+  std::string out = "<list prefix=\"" + escape(prefix) + "\" revision=\"" + std::to_string(revision) + "\"";
+  if (!next.empty()) out += " next=\"" + escape(next) + "\"";
+  return out + ">";
+}
+
+void put_documents(std::string& out, const std::vector<store::document_info>& docs) {
+  for (const auto& d : docs) put_document_info(out, d);
+}
+
 response list_route(exchange& x, const request& req, const std::string& prefix, std::string_view query) {
   require(req, {http::verb::get}, "GET");
   store::caller who = authenticate(x, req, false);
-  params p(query, "list", {});
-  // Read before listing: a watch from this revision then sees every later change.
-  std::uint64_t revision = x.store.revision();
-  auto docs = x.store.list(prefix, who);
-  std::string body = "<list prefix=\"" + escape(prefix) + "\">";
-  for (auto& d : docs) put_document_info(body, d);
-  body += "</list>";
-  return xml_response(req, http::status::ok, std::move(body), revision);
+  params p(query, "list", {"limit", "cursor", "snapshot"});
+  auto limit = p.number("limit", 1, max_list_limit, "a number of documents from 1 to 10000");
+  const std::string* cursor = p.get("cursor");
+  const std::string* snapshot = p.get("snapshot");
+  if (snapshot && *snapshot != "true" && *snapshot != "false")
+    throw bad_request("bad query parameter \"snapshot\": \"" + *snapshot + "\" is not true or false");
+  if ((cursor || snapshot) && !limit)
+    throw bad_request(std::string("query parameter \"") + (cursor ? "cursor" : "snapshot") + "\" needs \"limit\"");
+  if (limit) {
+    store::list_page page = x.store.list(
+        prefix, who,
+        store::list_options{.limit = *limit, .cursor = cursor ? *cursor : "", .snapshot = !snapshot || *snapshot == "true"});
+    std::string body = list_open(prefix, page.revision, page.next);
+    put_documents(body, page.documents);
+    body += "</list>";
+    return xml_response(req, http::status::ok, std::move(body), page.revision);
+  }
+  // The whole listing, streamed in pages: neither the server's memory nor the time to the
+  // first byte grows with the store, and no read transaction lasts longer than a page.
+  // Later pages show the documents as they are then; a watch from the listing's revision
+  // (X-Xgate-Revision) sees every change they may have mixed in.
+  store::list_page page = x.store.list(prefix, who, store::list_options{.limit = stream_page});
+  std::string body = list_open(prefix, page.revision);
+  put_documents(body, page.documents);
+  if (page.next.empty()) {
+    body += "</list>";
+    return xml_response(req, http::status::ok, std::move(body), page.revision);
+  }
+  x.more = [&s = x.store, prefix, who, cursor = std::move(page.next)]() mutable {
+    std::string part;
+    if (cursor.empty()) return part;  // done
+    store::list_page next = s.list(prefix, who, store::list_options{.limit = stream_page, .cursor = cursor, .snapshot = false});
+    put_documents(part, next.documents);
+    cursor = std::move(next.next);
+    if (cursor.empty()) part += "</list>";
+    return part;
+  };
+  return xml_response(req, http::status::ok, std::move(body), page.revision);
 }
 
 response query_route(exchange& x, const request& req, const std::string& prefix, std::string_view query) {
   require(req, {http::verb::get}, "GET");
   store::caller who = authenticate(x, req, false);
-  params p(query, "query", {"xpath"});
+  params p(query, "query", {"xpath", "limit", "cursor"});
   const std::string* xpath = p.get("xpath");
   if (!xpath) throw bad_request("missing query parameter \"xpath\"");
+  auto limit = p.number("limit", 1, max_list_limit, "a number of documents from 1 to 10000");
+  const std::string* cursor = p.get("cursor");
+  if (cursor && !limit) throw bad_request("query parameter \"cursor\" needs \"limit\"");
   std::optional<query_slots::slot> slot;
   if (x.queries) {
     slot.emplace(*x.queries);
@@ -274,18 +325,19 @@ response query_route(exchange& x, const request& req, const std::string& prefix,
                        "query: " + std::to_string(x.queries->max()) + " queries are running (the most this server evaluates at once); try again later",
                        {{"Retry-After", "1"}}};
   }
-  std::uint64_t revision = x.store.revision();
   // An answer can be far larger than the documents (//* repeats every element inside each
   // ancestor), hence the limit; values go into the answer as the store produces them, so
   // the answer's limit (507) stops the query before its result budget, which is the same.
+  // Its opening tag, which names the revision, is known only at the end.
   bounded_body body(x.options.max_response, "query answer");
-  body.append("<query prefix=\"" + escape(prefix) + "\" xpath=\"" + escape(*xpath) + "\">");
   std::string open;  // the document whose <match> is open
   store::query_options o{.time_budget = x.options.query_time,
                          .memory_budget = x.options.query_memory,
                          .result_budget = x.options.max_response,
-                         .stop = x.stop};
-  x.store.query(prefix, *xpath, who, o, [&](const std::string& name, std::uint64_t rev, std::string&& value) {
+                         .stop = x.stop,
+                         .limit = limit.value_or(0),
+                         .cursor = cursor ? *cursor : ""};
+  store::query_end end = x.store.query(prefix, *xpath, who, o, [&](const std::string& name, std::uint64_t rev, std::string&& value) {
     if (open != name) {
       if (!open.empty()) body.append("</match>");
       open = name;
@@ -297,7 +349,11 @@ response query_route(exchange& x, const request& req, const std::string& prefix,
   });
   if (!open.empty()) body.append("</match>");
   body.append("</query>");
-  return xml_response(req, http::status::ok, body.take(), revision);
+  std::string head = "<query prefix=\"" + escape(prefix) + "\" xpath=\"" + escape(*xpath) + "\" revision=\"" +
+                     std::to_string(end.revision) + "\"";
+  if (!end.next.empty()) head += " next=\"" + escape(end.next) + "\"";
+  head += ">";
+  return xml_response(req, http::status::ok, head + body.take(), end.revision);
 }
 
 // <changes last="R">...</changes>: "last" is where the next watch continues: the last change
@@ -317,9 +373,11 @@ response changes_response(const request& req, std::uint64_t after, std::uint64_t
 response watch_route(exchange& x, const request& req, const std::string& prefix, std::string_view query) {
   require(req, {http::verb::get}, "GET");
   store::caller who = authenticate(x, req, false);
-  params p(query, "watch", {"after", "timeout"});
+  params p(query, "watch", {"after", "timeout", "limit"});
   auto after = revision_param(p, "after");
   if (!after) throw bad_request("missing query parameter \"after\"");
+  // Bounded even without a limit: an answer's `last` is where the next watch goes on.
+  std::size_t limit = p.number("limit", 1, max_watch_limit, "a number of changes from 1 to 10000").value_or(max_watch_limit);
   // Above the maximum is clamped rather than refused: a long poll may always return early.
   std::uint64_t timeout_ms =
       std::min(p.number("timeout", 0, UINT64_MAX, "a number of milliseconds").value_or(default_watch_ms), max_watch_ms);
@@ -327,14 +385,14 @@ response watch_route(exchange& x, const request& req, const std::string& prefix,
   // Only a revision past `after` can hold a change after it; an `after` at or beyond the
   // current revision (however large) waits like any other.
   std::vector<store::change> changes;
-  if (before > *after) changes = x.store.changes(prefix, *after, who);
+  if (before > *after) changes = x.store.changes(prefix, *after, who, limit);
   if (!changes.empty() || timeout_ms == 0) return changes_response(req, *after, before, changes, x.store.revision());
   // The answer needs only the request's version and keep-alive, not its body.
   request head;
   head.version(req.version());
   head.keep_alive(req.keep_alive());
   store::store& s = x.store;
-  x.pending = pending_watch{who, prefix, *after, before, std::chrono::milliseconds(timeout_ms),
+  x.pending = pending_watch{who, prefix, *after, limit, before, std::chrono::milliseconds(timeout_ms),
                             [&s, head = std::move(head), after = *after, before](const std::vector<store::change>& found,
                                                                                    std::exception_ptr error) {
                               try {

@@ -101,9 +101,18 @@ std::string nav(std::string_view user) {
   return "<p>Logged in as <b>" + escape(user) + "</b> &middot; <a href=\"/browse/\">all documents</a> &middot; <a href=\"/logout\">log out</a></p>\n";
 }
 
-response browse(exchange& x, const request& req, const store::caller& who, std::string prefix) {
+// Documents per page of the browser's listing: a folder's count covers the page's documents.
+constexpr std::size_t browse_page = 500;
+
+response browse(exchange& x, const request& req, const store::caller& who, std::string prefix, std::string_view query) {
   while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
-  auto docs = x.store.list(prefix, who);
+  std::string cursor;
+  if (auto q = parse_query(query)) {
+    for (auto& [k, v] : *q)
+      if (k == "cursor") cursor = v;
+  }
+  store::list_page listing = x.store.list(prefix, who, store::list_options{.limit = browse_page, .cursor = cursor});
+  const std::vector<store::document_info>& docs = listing.documents;
   // Documents directly under prefix are rows; deeper ones show as the folder holding them.
   std::map<std::string, std::size_t> folders;  // sub-prefix -> documents under it
   std::vector<const store::document_info*> rows;
@@ -146,6 +155,10 @@ response browse(exchange& x, const request& req, const store::caller& who, std::
            td(std::to_string(d->revision)) + td(format_utc(d->modified)) + td(lease_text(*d)) + "</tr>\n";
     }
     b += "</table>\n";
+  }
+  if (!listing.next.empty()) {
+    b += "<p><a id=\"next\" href=\"/browse/" + escape(encode_url_path(prefix.empty() ? "" : prefix + "/")) +
+         "?cursor=" + escape(encode_url_query(listing.next)) + "\">next page</a> (folder counts cover this page)</p>\n";
   }
   return page(req, http::status::ok, title, b);
 }
@@ -275,7 +288,7 @@ response handle_browser(exchange& x, const request& req, const target& t) {
     bool is_view = path.starts_with("/view/");
     auto name = percent_decode(path.substr(is_view ? 6 : 8));
     if (!name) throw http_error{http::status::bad_request, "bad_request", "malformed percent-encoding in the path"};
-    return is_view ? view(x, req, *who, *name) : browse(x, req, *who, *name);
+    return is_view ? view(x, req, *who, *name) : browse(x, req, *who, *name, t.query);
   } catch (...) {
     http_error e = current_error();
     std::string body = "<h1>Error</h1>\n<p class=\"error\" id=\"error\">";

@@ -214,6 +214,7 @@ void connection::run() {
     response res = handle(x, req_);
     if (!x.note.empty()) core_.note(x.note);
     principal_ = std::move(x.principal);
+    more_ = std::move(x.more);
     return send(std::move(res));
   }
   call_stop_ = std::stop_source();
@@ -228,8 +229,10 @@ void connection::run() {
     http::verb method = self->req_.method();
     if (method != http::verb::get && method != http::verb::head) c.waits->poke();
     if (!x.pending) {
-      asio::post(self->executor_, [self, res = std::move(res), principal = std::move(x.principal)]() mutable {
+      asio::post(self->executor_, [self, res = std::move(res), principal = std::move(x.principal),
+                                   more = std::move(x.more)]() mutable {
         self->principal_ = std::move(principal);
+        self->more_ = std::move(more);
         self->finish_call(std::move(res));
       });
       return;
@@ -246,7 +249,7 @@ void connection::run() {
         asio::post(conn->executor_, [conn] { conn->close(); });
       }
     };
-    auto e = std::make_shared<watches::entry>(p.who, p.prefix, p.after, p.checked, steady_clock::now() + p.timeout, std::move(done));
+    auto e = std::make_shared<watches::entry>(p.who, p.prefix, p.after, p.limit, p.checked, steady_clock::now() + p.timeout, std::move(done));
     // Posted before the entry can complete, so the strand sees begin_wait before finish_wait.
     asio::post(self->executor_, [self, e, principal = std::move(x.principal)]() mutable {
       self->principal_ = std::move(principal);
@@ -312,6 +315,7 @@ void connection::send(response res) {
   status_ = res_.result_int();
   stream_.lowest().expires_after(core_.options.idle_timeout);
   auto self = shared_from_this();
+  if (more_) return send_streamed(keep);
   if (req_.method() == http::verb::head) {
     // Headers as GET would send them (Content-Length included), no body.
     if (!res_.has_content_length()) res_.prepare_payload();
@@ -326,11 +330,69 @@ void connection::send(response res) {
   http::async_write(stream_, res_, [self, keep](error_code ec, std::size_t) { self->on_sent(ec, keep); });
 }
 
+// A streamed answer goes out in chunks: the headers and the first part, then each part more_
+// gives, produced on a store thread while nothing is being written, so a slow reader holds
+// up only its own answer (each write has the idle timeout as its deadline).
+void connection::send_streamed(bool keep) {
+  auto self = shared_from_this();
+  head_.emplace(std::move(res_.base()));
+  head_->chunked(true);
+  part_ = std::move(res_.body());
+  res_ = {};
+  bytes_ = 0;
+  head_writer_.emplace(*head_);
+  if (req_.method() == http::verb::head) {
+    more_ = nullptr;
+    http::async_write_header(stream_, *head_writer_, [self, keep](error_code ec, std::size_t) { self->on_sent(ec, keep); });
+    return;
+  }
+  http::async_write_header(stream_, *head_writer_, [self, keep](error_code ec, std::size_t) {
+    if (ec) return self->close();
+    self->write_part(keep);
+  });
+}
+
+void connection::write_part(bool keep) {
+  if (closed_) return;
+  auto self = shared_from_this();
+  stream_.lowest().expires_after(core_.options.idle_timeout);
+  if (part_.empty()) {
+    more_ = nullptr;
+    asio::async_write(stream_, http::make_chunk_last(), [self, keep](error_code ec, std::size_t) { self->on_sent(ec, keep); });
+    return;
+  }
+  bytes_ += part_.size();
+  asio::async_write(stream_, http::make_chunk(asio::buffer(part_)), [self, keep](error_code ec, std::size_t) {
+    if (ec || self->core_.is_stopping()) return self->close();
+    asio::post(*self->core_.store_pool, [self, keep] {
+      std::string part;
+      try {
+        part = self->more_();
+      } catch (const store::store_error& e) {
+        // The code, not the message: that names the request's own prefix.
+        self->core_.note("answer to " + self->peer_ + " cut short by the store's error " + store::to_string(e.reason()));
+        asio::post(self->executor_, [self] { self->close(); });
+        return;
+      } catch (const std::exception&) {
+        self->core_.note("answer to " + self->peer_ + " cut short by an unexpected error");
+        asio::post(self->executor_, [self] { self->close(); });
+        return;
+      }
+      asio::post(self->executor_, [self, keep, part = std::move(part)]() mutable {
+        self->part_ = std::move(part);
+        self->write_part(keep);
+      });
+    });
+  });
+}
+
 void connection::on_sent(error_code ec, bool keep) {
   core_.log(peer_, req_, status_, principal_, bytes_, t0_);
   head_writer_.reset();
   head_.reset();
   res_ = {};
+  more_ = nullptr;
+  part_.clear();
   principal_.clear();
   if (ec || !keep) return close();
   read_request();

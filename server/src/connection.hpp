@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -103,6 +104,8 @@ class connection : public std::enable_shared_from_this<connection> {
   void on_waiting_read(beast::error_code ec, std::size_t n);
   void finish_wait(response res);
   void send(response res);
+  void send_streamed(bool keep);
+  void write_part(bool keep);
   void on_sent(beast::error_code ec, bool keep);
   void bad_request(beast::error_code why);
   void refuse_body();
@@ -124,6 +127,8 @@ class connection : public std::enable_shared_from_this<connection> {
   std::size_t bytes_ = 0;   // of res_'s body as sent, for the log
   std::optional<http::response<http::empty_body>> head_;  // HEAD: headers only
   std::optional<http::response_serializer<http::empty_body>> head_writer_;
+  std::function<std::string()> more_;  // the rest of a streamed answer (exchange::more)
+  std::string part_;                   // its part being written
   std::optional<http::response<http::empty_body>> continue_;
   // While a store call or a long poll is in progress, a read watches for the client hanging
   // up: a hang-up cancels the call (call_stop_) and ends the long poll. answer_ holds the

@@ -94,13 +94,15 @@ http_error current_error() {
       case store::store_errc::bad_name:
       case store::store_errc::bad_document:
       case store::store_errc::bad_xpath:
+      case store::store_errc::bad_cursor:
       case store::store_errc::bad_credential:  // a malformed credential request (authenticate() failures are 401)
         s = http::status::bad_request;
         break;
       case store::store_errc::creator_mismatch:
       case store::store_errc::rights_change: s = http::status::forbidden; break;
       case store::store_errc::no_lease: s = http::status::conflict; break;
-      case store::store_errc::history_lost: s = http::status::gone; break;
+      case store::store_errc::history_lost:
+      case store::store_errc::revision_gone: s = http::status::gone; break;
       case store::store_errc::too_large: s = http::status::payload_too_large; break;
       case store::store_errc::lmdb:
       case store::store_errc::postgresql:

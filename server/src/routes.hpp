@@ -38,6 +38,7 @@ struct pending_watch {
   store::caller who;
   std::string prefix;
   std::uint64_t after = 0;
+  std::size_t limit = 0;      // changes per answer
   std::uint64_t checked = 0;  // the revision up to which the route found nothing
   std::chrono::milliseconds timeout{0};
   std::function<response(const std::vector<store::change>&, std::exception_ptr)> answer;
@@ -82,6 +83,11 @@ struct exchange {
   // token acts as this principal; one with a token must be this principal's.
   std::string certified;
   const server_metrics* metrics = nullptr;  // for GET /metrics
+  // Set by a route whose answer streams: the response's body is its first part, and each call
+  // (on a store thread, one at a time) gives the next, "" once the answer is complete. What
+  // it throws cuts the answer short: the connection closes before the chunked body's end,
+  // which a client reports as an incomplete answer.
+  std::function<std::string()> more;
 };
 
 // A refusal that is not a store or access error: status, X-Xgate-Error code, message.

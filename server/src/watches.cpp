@@ -82,7 +82,7 @@ void watches::check(std::chrono::steady_clock::time_point now) {
     // something new for it; this also keeps an `after` beyond the current revision waiting.
     if (revision > e->after && revision > e->checked) {
       try {
-        std::vector<store::change> found = store_.changes(e->prefix, e->after, e->who);
+        std::vector<store::change> found = store_.changes(e->prefix, e->after, e->who, e->limit);
         if (!found.empty()) {
           if (e->claim()) e->done(std::move(found), nullptr);
           continue;

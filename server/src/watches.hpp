@@ -28,10 +28,10 @@ class watches {
     // deadline passed, or with the store's error (e.g. history_lost).
     using done_fn = std::function<void(std::vector<store::change>, std::exception_ptr)>;
 
-    entry(store::caller who, std::string prefix, std::uint64_t after, std::uint64_t checked,
+    entry(store::caller who, std::string prefix, std::uint64_t after, std::size_t limit, std::uint64_t checked,
           std::chrono::steady_clock::time_point deadline, done_fn done)
-        : who(std::move(who)), prefix(std::move(prefix)), after(after), checked(checked), deadline(deadline),
-          done(std::move(done)) {}
+        : who(std::move(who)), prefix(std::move(prefix)), after(after), limit(limit), checked(checked),
+          deadline(deadline), done(std::move(done)) {}
     // Whoever claims an entry first completes it (the notifier) or drops it (a client
     // that hung up, a stopping server); everyone else leaves it alone.
     bool claim() { return !claimed.exchange(true); }
@@ -39,6 +39,7 @@ class watches {
     const store::caller who;
     const std::string prefix;
     const std::uint64_t after;
+    const std::size_t limit;  // changes per answer
     std::uint64_t checked;  // the revision up to which no change was found (notifier only)
     const std::chrono::steady_clock::time_point deadline;
     const done_fn done;

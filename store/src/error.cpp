@@ -23,6 +23,8 @@ const xgate::code_category& store_category() noexcept {
       {E(insecure_permissions), "insecure_permissions", condition::failed_precondition, "a store directory or file that users other than its owner may write"},
       {E(engine_unavailable), "engine_unavailable", condition::unavailable, "the database cannot be reached or the connection broke: worth a retry (a write whose commit was cut off may have happened: retry it with compare-and-set)"},
       {E(postgresql), "postgresql", condition::internal, "any other PostgreSQL failure; the detail names its SQLSTATE"},
+      {E(bad_cursor), "bad_cursor", condition::invalid_input, "a page cursor that is malformed or belongs to another listing"},
+      {E(revision_gone), "revision_gone", condition::failed_precondition, "a later page of a listing whose revision can no longer be shown (a change after it, or the change log no longer reaches back to it): list again from the first page"},
   });
 #undef E
   return category;

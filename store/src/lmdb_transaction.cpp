@@ -39,12 +39,15 @@ std::string transaction::bytes(std::string_view name) const {
   return std::string(view(v));
 }
 
-void transaction::scan(std::string_view prefix, const std::function<bool(document_info&&)>& each) const {
+void transaction::scan(std::string_view prefix, std::string_view after,
+                       const std::function<bool(document_info&&)>& each) const {
   cursor_ptr c = open_cursor(txn_, dbs_.meta, operation_, prefix);
-  MDB_val k = val(prefix), v;
-  int rc = mdb_cursor_get(c.get(), &k, &v, prefix.empty() ? MDB_FIRST : MDB_SET_RANGE);
+  std::string_view from = after > prefix ? after : prefix;
+  MDB_val k = val(from), v;
+  int rc = mdb_cursor_get(c.get(), &k, &v, from.empty() ? MDB_FIRST : MDB_SET_RANGE);
   for (; rc == MDB_SUCCESS; rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
     std::string_view name = view(k);
+    if (!after.empty() && name <= after) continue;
     if (!name.starts_with(prefix)) return;
     if (!each(decode_info(name, view(v)))) return;
   }

@@ -32,7 +32,8 @@ class transaction final : public write_transaction {
 
   std::optional<document_info> info(std::string_view name) const override;
   std::string bytes(std::string_view name) const override;
-  void scan(std::string_view prefix, const std::function<bool(document_info&&)>& each) const override;
+  void scan(std::string_view prefix, std::string_view after,
+            const std::function<bool(document_info&&)>& each) const override;
   std::uint64_t revision() const override;
   std::optional<std::uint64_t> oldest_change() const override;
   void changes_after(std::uint64_t after, const std::function<bool(change_record&&)>& each) const override;

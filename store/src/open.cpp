@@ -21,7 +21,7 @@ copy_summary copy_store(const engine& from, engine& to) {
       if (std::uint64_t r = target.revision(); r != 0)
         throw store_error(store_errc::conflict, "copy", "",
                           "the destination is not a new store (its revision is " + std::to_string(r) + ")");
-      source.scan("", [&](document_info&& d) {
+      source.scan("", "", [&](document_info&& d) {
         target.put(d, source.bytes(d.name), std::nullopt);
         ++n.documents;
         return true;

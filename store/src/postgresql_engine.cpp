@@ -453,10 +453,13 @@ class transaction final : public write_transaction {
     if (PQntuples(r.get()) == 0) throw store_error(store_errc::postgresql, operation_, name, "no document bytes");
     return std::string(field(r.get(), 0, 0));
   }
-  void scan(std::string_view prefix, const std::function<bool(document_info&&)>& each) const override {
+  void scan(std::string_view prefix, std::string_view after,
+            const std::function<bool(document_info&&)>& each) const override {
     std::optional<std::string> end = prefix_end(prefix);
-    std::string from(prefix);
-    for (stmt s = stmt::scan_from;; s = stmt::scan_after) {
+    // Every name under the prefix sorts at or after it: an `after` before it changes nothing.
+    bool resume = !after.empty() && after >= prefix;
+    std::string from(resume ? after : prefix);
+    for (stmt s = resume ? stmt::scan_after : stmt::scan_from;; s = stmt::scan_after) {
       params p;
       p.bytes(from);
       if (end) p.bytes(*end); else p.null();

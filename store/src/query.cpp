@@ -33,6 +33,7 @@
 #include <stop_token>
 #include <unordered_set>
 
+#include "paging.hpp"
 #include "store_impl.hpp"
 
 namespace xgate::store {
@@ -275,17 +276,22 @@ class run {
     check_between();
   }
 
-  // Evaluates each document in turn (see evaluate(readable&)).
-  void evaluate(std::vector<readable>& docs) {
+  // Evaluates each document in turn (see evaluate(readable&)) and tells after(d, matched)
+  // of it, until that returns false.
+  template <class F>
+  void evaluate(std::vector<readable>& docs, F&& after) {
     interrupter alarm(e_.deadline, e_.stop);
-    for (readable& d : docs) evaluate(d);
+    for (readable& d : docs)
+      if (!after(d, evaluate(d))) return;
   }
 
-  // Evaluates d and hands its values on; d's bytes are released afterwards.
-  void evaluate(readable& d) {
+  // Evaluates d and hands its values on; d's bytes are released afterwards. True when it
+  // gave a value.
+  bool evaluate(readable& d) {
     check_between();
     e_.memory_left = o_.memory_budget - std::min(copied_, o_.memory_budget);
     e_.held = 0;
+    std::size_t before = values_;
     try {
       scope in(e_);
       pugi::xml_document doc;
@@ -296,6 +302,7 @@ class run {
     }
     copied_ -= d.xml.size();
     std::string().swap(d.xml);
+    return values_ != before;
   }
 
  private:
@@ -342,6 +349,7 @@ class run {
       current = mine;
     }
     produced_ += size;
+    ++values_;
     if (produced_ > o_.result_budget)
       throw store_error(store_errc::query_too_expensive, "query", prefix_,
                         "XPath \"" + printable(expr_) + "\": the values found exceed the query's result budget of " +
@@ -369,12 +377,18 @@ class run {
   evaluation e_;
   std::size_t copied_ = 0;    // bytes of documents copied and not yet evaluated
   std::size_t produced_ = 0;  // bytes of values handed on
+  std::size_t values_ = 0;    // values handed on
 };
+
+// How much one read transaction copies out: enough that most queries take one, little enough
+// that a transaction never lasts long (the rest is read in further ones, at the same revision).
+constexpr std::size_t chunk_documents = 4096;
+constexpr std::size_t chunk_bytes = std::size_t{16} << 20;
 
 }  // namespace
 
-void store::query(std::string_view prefix, std::string_view xpath, const caller& who, const query_options& options,
-                  const query_sink& each) const {
+query_end store::query(std::string_view prefix, std::string_view xpath, const caller& who, const query_options& options,
+                       const query_sink& each) const {
   prefix = check_prefix("query", prefix);
   std::string expr(xpath);
   std::optional<pugi::xpath_query> q;
@@ -387,17 +401,45 @@ void store::query(std::string_view prefix, std::string_view xpath, const caller&
     throw store_error(store_errc::bad_xpath, "query", prefix,
                       "bad XPath \"" + printable(expr) + "\": " + q->result().description());
   run r(prefix, expr, *q, options, each);
-  std::vector<readable> docs = impl_->read("query", prefix, [&](const read_transaction& t) {
-    std::vector<readable> out;
-    each_readable(t, prefix, who, [&](document_info&& d) {
-      r.hold(d.size);
-      std::string xml = t.bytes(d.name);
-      out.push_back(readable{std::move(d.name), d.revision, std::move(xml)});
-      return true;
+  // The revision the query shows and the last name it looked at: from the caller's cursor,
+  // else from the first read transaction.
+  std::optional<detail::cursor> at;
+  if (!options.cursor.empty()) at = detail::parse_cursor("query", prefix, options.cursor);
+  std::size_t matched = 0;
+  for (;;) {
+    bool more = false;  // the chunk ended before the prefix did
+    std::vector<readable> docs = impl_->read("query", prefix, [&](const read_transaction& t) {
+      std::vector<readable> out;
+      if (at) detail::check_unchanged(t, "query", prefix, *at, who);
+      else at = detail::cursor{t.revision(), ""};
+      std::size_t bytes = 0;
+      each_readable(
+          t, prefix, who,
+          [&](document_info&& d) {
+            if (out.size() == chunk_documents || bytes >= chunk_bytes) {
+              more = true;
+              return false;
+            }
+            r.hold(d.size);
+            bytes += d.size;
+            std::string xml = t.bytes(d.name);
+            out.push_back(readable{std::move(d.name), d.revision, std::move(xml)});
+            return true;
+          },
+          at->last);
+      return out;
     });
-    return out;
-  });
-  r.evaluate(docs);
+    bool full = false;  // the page holds `limit` matching documents
+    std::size_t done = 0;
+    r.evaluate(docs, [&](const readable& d, bool hit) {
+      at->last = d.name;
+      ++done;
+      full = hit && options.limit != 0 && ++matched == options.limit;
+      return !full;
+    });
+    if (full) return query_end{at->revision, done < docs.size() || more ? detail::format_cursor(*at) : std::string()};
+    if (!more) return query_end{at->revision, {}};
+  }
 }
 
 std::vector<query_match> store::query(std::string_view prefix, std::string_view xpath, const caller& who,

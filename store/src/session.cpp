@@ -22,8 +22,22 @@ class local final : public session {
   }
   document take(std::string_view name) override { return store_.take(name, who_); }
   std::vector<document_info> list(std::string_view prefix) override { return store_.list(prefix, who_); }
+  list_page list(std::string_view prefix, const list_options& options) override { return store_.list(prefix, who_, options); }
   std::vector<query_match> query(std::string_view prefix, std::string_view xpath) override {
     return store_.query(prefix, xpath, who_);
+  }
+  query_page query(std::string_view prefix, std::string_view xpath, std::size_t limit, std::string_view cursor) override {
+    query_page page;
+    query_options o;
+    o.limit = limit;
+    o.cursor = std::string(cursor);
+    query_end end = store_.query(prefix, xpath, who_, o, [&](const std::string& name, std::uint64_t revision, std::string&& value) {
+      if (page.matches.empty() || page.matches.back().name != name) page.matches.push_back(query_match{name, revision, {}});
+      page.matches.back().values.push_back(std::move(value));
+    });
+    page.revision = end.revision;
+    page.next = std::move(end.next);
+    return page;
   }
   std::vector<document_info> apply(const batch& b) override { return store_.apply(b, who_); }
   std::vector<change> watch(std::string_view prefix, std::uint64_t after, std::chrono::milliseconds timeout) override {

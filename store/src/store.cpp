@@ -5,6 +5,7 @@
 #include <xgate/store/lmdb_engine.hpp>
 
 #include "doc_rights.hpp"
+#include "paging.hpp"
 #include "store_impl.hpp"
 
 namespace xgate::store {
@@ -251,6 +252,34 @@ std::vector<document_info> store::list(std::string_view prefix, const caller& wh
       return limit == 0 || out.size() < limit;
     });
     return out;
+  });
+}
+
+list_page store::list(std::string_view prefix, const caller& who, const list_options& options) const {
+  prefix = check_prefix("list", prefix);
+  std::optional<detail::cursor> from;
+  if (!options.cursor.empty()) from = detail::parse_cursor("list", prefix, options.cursor);
+  return impl_->read("list", prefix, [&](const read_transaction& t) {
+    list_page page;
+    if (from) {
+      if (options.snapshot) detail::check_unchanged(t, "list", prefix, *from, who);
+      page.revision = from->revision;
+    } else {
+      page.revision = t.revision();
+    }
+    // One past the limit tells whether there is a next page.
+    each_readable(
+        t, prefix, who,
+        [&](document_info&& d) {
+          if (options.limit != 0 && page.documents.size() == options.limit) {
+            page.next = detail::format_cursor({page.revision, page.documents.back().name});
+            return false;
+          }
+          page.documents.push_back(std::move(d));
+          return true;
+        },
+        from ? std::string_view(from->last) : std::string_view());
+    return page;
   });
 }
 

@@ -96,13 +96,15 @@ inline std::optional<document_info> live_info(const read_transaction& t, std::st
 }
 
 // Calls each with the metadata of every live document under prefix (segment-wise) that who
-// may read, in name order, until each returns false.
+// may read, after the name `after` ("": from the first), in name order, until each returns
+// false.
 template <class F>
-void each_readable(const read_transaction& t, std::string_view prefix, const caller& who, F&& each) {
+void each_readable(const read_transaction& t, std::string_view prefix, const caller& who, F&& each,
+                   std::string_view after = {}) {
   clock::time_point now = clock::now();
   // Names sort bytewise, so "a-b" lies between "a" and "a/x": the scan gives every name
   // starting with the prefix, and is_under tests segment boundaries.
-  t.scan(prefix, [&](document_info&& d) {
+  t.scan(prefix, after, [&](document_info&& d) {
     if (!is_under(d.name, prefix) || expired(d, now) || !allowed(who, d.rights, d.name, right::read)) return true;
     return each(std::move(d));
   });

@@ -6,7 +6,7 @@
 
 namespace xgate::store {
 
-std::vector<change> store::changes(std::string_view prefix, std::uint64_t after, const caller& who) const {
+std::vector<change> store::changes(std::string_view prefix, std::uint64_t after, const caller& who, std::size_t limit) const {
   prefix = check_prefix("watch", prefix);
   return impl_->read("watch", prefix, [&](const read_transaction& t) {
     // The log is contiguous up to the current revision, so a gap before its first entry
@@ -20,14 +20,14 @@ std::vector<change> store::changes(std::string_view prefix, std::uint64_t after,
     t.changes_after(after, [&](change_record&& c) {
       if (is_under(c.name, prefix) && who.may(c.name, right::read) && c.readers.allows(who.principal(), right::read))
         out.push_back(change{c.revision, c.kind, std::move(c.name)});
-      return true;
+      return limit == 0 || out.size() < limit;
     });
     return out;
   });
 }
 
 std::vector<change> store::watch(std::string_view prefix, std::uint64_t after, const caller& who,
-                                 std::chrono::milliseconds timeout, std::stop_token stop) const {
+                                 std::chrono::milliseconds timeout, std::stop_token stop, std::size_t limit) const {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     std::uint64_t seen;
@@ -35,7 +35,7 @@ std::vector<change> store::watch(std::string_view prefix, std::uint64_t after, c
       std::lock_guard lock(impl_->watch_mutex);
       seen = impl_->generation;
     }
-    std::vector<change> out = changes(prefix, after, who);
+    std::vector<change> out = changes(prefix, after, who, limit);
     if (!out.empty()) return out;
     auto now = std::chrono::steady_clock::now();
     if (now >= deadline || stop.stop_requested()) return out;

@@ -417,6 +417,38 @@ TEST_F(XgateStoreCli, QueryPrintsNameAndValue) {
   expect_failure(store("alice", {"query", "q", "//[oops"}), 1, "oops");
 }
 
+TEST_F(XgateStoreCli, LsAndQueryPageWithLimitAndCursor) {
+  for (int i = 1; i <= 3; ++i) put("alice", "p/" + std::to_string(i), "<v n=\"" + std::to_string(i) + "\"/>");
+  result first = store("alice", {"ls", "p", "--limit", "2"});
+  EXPECT_EQ(first.code, 0);
+  auto rows = lines(first.out);
+  ASSERT_EQ(rows.size(), 3u) << first.out;  // the header and two documents
+  EXPECT_TRUE(rows[2].starts_with("p/2 ")) << rows[2];
+  EXPECT_EQ(first.err, "next page: --cursor '3:p/2'\n");
+  result second = store("alice", {"ls", "p", "--limit", "2", "--cursor", "3:p/2"});
+  expect_success(second);
+  rows = lines(second.out);
+  ASSERT_EQ(rows.size(), 2u) << second.out;
+  EXPECT_TRUE(rows[1].starts_with("p/3 ")) << rows[1];
+  EXPECT_EQ(second.err, "");  // the last page
+
+  result q = store("alice", {"query", "p", "/v/@n", "--limit", "1"});
+  EXPECT_EQ(q.code, 0);
+  EXPECT_EQ(q.out, "p/1: 1\n");
+  EXPECT_EQ(q.err, "next page: --cursor '3:p/1'\n");
+  q = store("alice", {"query", "p", "/v/@n", "--limit", "5", "--cursor", "3:p/1"});
+  expect_success(q);
+  EXPECT_EQ(q.out, "p/2: 2\np/3: 3\n");
+
+  put("alice", "p/3", "<v/>");  // past the cursor: that listing's revision is gone
+  expect_failure(store("alice", {"ls", "p", "--limit", "2", "--cursor", "3:p/2"}), 6,
+                 "store: list \"p\": the listing's revision 3 is gone: \"p/3\" was written at revision 4; list again "
+                 "from the first page");
+  expect_failure(store("alice", {"ls", "p", "--limit", "2", "--cursor", "p/2"}), 1, "bad cursor \"p/2\": not REVISION:NAME");
+  expect_failure(store("alice", {"ls", "p", "--cursor", "3:p/2"}), 1, "--limit");
+  expect_failure(store("alice", {"ls", "p", "--limit", "0"}), 1, "--limit");
+}
+
 TEST_F(XgateStoreCli, ErrorsHaveTheirExitCodes) {
   put("alice", "doc", "<v>1</v>");
   expect_failure(store("bob", {"get", "doc"}), 3, "\"bob\"");

@@ -30,8 +30,8 @@ const char* info_xml =
 TEST(HttpSession, SendsTheTokenAndEncodedRoutes) {
   fake_server server([](const fake_request& r) -> fake_response {
     if (r.target.starts_with("/store/")) return {201, {{"X-Xgate-Revision", "7"}}, info_xml};
-    if (r.target.starts_with("/query")) return {200, {}, "<query prefix=\"p\" xpath=\"x\"><match name=\"a\" revision=\"3\"><value>1 &lt; 2</value><value>&lt;v&gt;1&lt;/v&gt;</value></match></query>"};
-    if (r.target.starts_with("/list")) return {200, {}, "<list prefix=\"\"/>"};
+    if (r.target.starts_with("/query")) return {200, {}, "<query prefix=\"p\" xpath=\"x\" revision=\"3\"><match name=\"a\" revision=\"3\"><value>1 &lt; 2</value><value>&lt;v&gt;1&lt;/v&gt;</value></match></query>"};
+    if (r.target.starts_with("/list")) return {200, {}, "<list prefix=\"\" revision=\"3\"/>"};
     return {404, {{"X-Xgate-Error", "not_found"}}, "no route\n"};
   });
   auto s = http_session(server.url() + "/", "tok en");

@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <functional>
+#include <mutex>
+#include <stop_token>
 #include <utility>
 #include <vector>
 #include <memory>
@@ -14,6 +17,7 @@
 
 #include <xgate/client/http_session.hpp>
 #include <xgate/client/open_session.hpp>
+#include <xgate/store/follow.hpp>
 #include <xgate/store/session.hpp>
 #include <xgate/store/store.hpp>
 
@@ -363,6 +367,90 @@ TYPED_TEST(Session, WatchBeyondTheChangeLogIsHistoryLost) {
   for (int i = 0; i < 60; ++i) alice->write("h/" + std::to_string(i), "<v/>");
   EXPECT_EQ(store_errc_of([&] { alice->watch("h", 0, 100ms); }), store_errc::history_lost);
   EXPECT_EQ(alice->watch("h", 55, 100ms).size(), 5u);
+}
+
+TYPED_TEST(Session, ListsAndQueriesInPages) {
+  auto alice = this->as("alice");
+  for (int i = 0; i < 7; ++i) alice->write("p/" + std::to_string(i), "<v n=\"" + std::to_string(i) + "\"/>");
+  std::uint64_t at = alice->revision();
+  std::vector<std::string> names;
+  xgate::store::list_page page = alice->list("p", {.limit = 3});
+  for (int pages = 1;; ++pages) {
+    ASSERT_LE(pages, 3);
+    EXPECT_EQ(page.revision, at);
+    for (auto& d : page.documents) names.push_back(d.name);
+    if (page.next.empty()) break;
+    page = alice->list("p", {.limit = 3, .cursor = page.next});
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"p/0", "p/1", "p/2", "p/3", "p/4", "p/5", "p/6"}));
+  // No limit: every document after the cursor, in as many requests as it takes.
+  xgate::store::list_page rest = alice->list("p", {.cursor = alice->list("p", {.limit = 2}).next});
+  EXPECT_EQ(rest.documents.size(), 5u);
+  EXPECT_TRUE(rest.next.empty());
+  alice->write("p/6", "<v/>");
+  EXPECT_EQ(store_errc_of([&] { (void)alice->list("p", {.limit = 3, .cursor = std::to_string(at) + ":p/2"}); }),
+            store_errc::revision_gone);
+  EXPECT_EQ(store_errc_of([&] { (void)alice->list("p", {.limit = 3, .cursor = "p/2"}); }), store_errc::bad_cursor);
+
+  xgate::store::query_page q = alice->query("p", "/v/@n", 4, "");
+  ASSERT_EQ(q.matches.size(), 4u);
+  EXPECT_EQ(q.matches[3].values, std::vector<std::string>{"3"});
+  EXPECT_EQ(q.revision, alice->revision());
+  q = alice->query("p", "/v/@n", 4, q.next);
+  ASSERT_EQ(q.matches.size(), 2u);  // p/6 lost its n
+  EXPECT_EQ(q.matches[1].values, std::vector<std::string>{"5"});
+  EXPECT_TRUE(q.next.empty());
+}
+
+TYPED_TEST(Session, FollowListsAgainWhenItFellBehindAndGoesOn) {
+  auto alice = this->as("alice");
+  alice->write("f/a", "<v/>");
+  std::uint64_t behind = alice->revision();
+  for (int i = 0; i < 60; ++i) alice->write("elsewhere/" + std::to_string(i), "<v/>");  // past the 50 changes kept
+  alice->write("f/b", "<v/>");
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<xgate::store::listing> listings;
+  std::vector<xgate::store::change> changes;
+  std::stop_source stop;
+  auto follower = this->as("alice");
+  std::uint64_t last = 0;
+  std::thread t([&] {
+    last = xgate::store::follow(*follower, "f", behind,
+                                {.listed =
+                                     [&](const xgate::store::listing& l) {
+                                       std::lock_guard lock(m);
+                                       listings.push_back(l);
+                                       cv.notify_all();
+                                     },
+                                 .changed =
+                                     [&](const std::vector<xgate::store::change>& c) {
+                                       std::lock_guard lock(m);
+                                       changes.insert(changes.end(), c.begin(), c.end());
+                                       cv.notify_all();
+                                     },
+                                 .page = 1,
+                                 .wait = 100ms},
+                                stop.get_token());
+  });
+  {
+    std::unique_lock lock(m);
+    EXPECT_TRUE(cv.wait_for(lock, 10s, [&] { return !listings.empty(); }));
+  }
+  alice->write("f/c", "<v/>");
+  {
+    std::unique_lock lock(m);
+    EXPECT_TRUE(cv.wait_for(lock, 10s, [&] { return !changes.empty(); }));
+  }
+  stop.request_stop();
+  t.join();
+  ASSERT_EQ(listings.size(), 1u);
+  ASSERT_EQ(listings[0].documents.size(), 2u);  // f/a and f/b, in pages of one
+  EXPECT_EQ(listings[0].documents[1].name, "f/b");
+  EXPECT_EQ(listings[0].revision, alice->revision() - 1);
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].name, "f/c");
+  EXPECT_EQ(last, alice->revision());
 }
 
 TYPED_TEST(Session, LeasesRenewAndCancelByTheirHolder) {

@@ -159,7 +159,7 @@ TEST_F(PostgresqlEngine, CopyMovesAnLmdbStoreIntoPostgresqlWhole) {
       std::uint64_t revision = 0;
     } a;
     e.read("compare", "", [&](const xs::read_transaction& t) {
-      t.scan("", [&](xs::document_info&& d) {
+      t.scan("", "", [&](xs::document_info&& d) {
         std::string bytes = t.bytes(d.name);
         a.documents.push_back({std::move(d), std::move(bytes)});
         return true;

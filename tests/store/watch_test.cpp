@@ -100,6 +100,24 @@ TEST_P(StoreConformance, AWatchTooFarBehindIsTold) {
   }
 }
 
+TEST_P(StoreConformance, ChangesComeInPagesUpToALimit) {
+  xs::store s = open();
+  for (int i = 0; i < 5; ++i) {
+    s.write("l/" + std::to_string(i), "<x/>", "alice");
+    s.write("other/" + std::to_string(i), "<x/>", "alice");  // not counted against the limit
+  }
+  std::vector<std::string> seen;
+  for (std::uint64_t after = 0;;) {
+    auto page = s.changes("l", after, "alice", 2);
+    ASSERT_LE(page.size(), 2u);
+    if (page.empty()) break;
+    for (auto& c : page) seen.push_back(c.name);
+    after = page.back().revision;  // where the next page goes on
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"l/0", "l/1", "l/2", "l/3", "l/4"}));
+  EXPECT_EQ(s.watch("l", 0, "alice", 0ms, {}, 3).size(), 3u);
+}
+
 TEST_P(StoreConformance, AWatcherCallsBackWithEveryChange) {
   xs::store s = open();
   s.write("cb/before", "<x/>", "alice");

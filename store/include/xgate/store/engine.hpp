@@ -60,8 +60,11 @@ class read_transaction {
   // there is none: call it only for a name info() found in this transaction.
   virtual std::string bytes(std::string_view name) const = 0;
   // Calls each with the metadata of every document whose name starts with prefix (bytewise:
-  // "a" also gives "ab"), in bytewise name order, until each returns false. "" visits all.
-  virtual void scan(std::string_view prefix, const std::function<bool(document_info&&)>& each) const = 0;
+  // "a" also gives "ab") and sorts after `after` (bytewise; "" starts at the prefix), in
+  // bytewise name order, until each returns false. "" and "" visit all. `after` lets a
+  // listing go on where its last page ended, without visiting what came before.
+  virtual void scan(std::string_view prefix, std::string_view after,
+                    const std::function<bool(document_info&&)>& each) const = 0;
 
   // The last revision given out; 0 for a new store.
   virtual std::uint64_t revision() const = 0;

@@ -33,6 +33,8 @@ enum class store_errc {
   insecure_permissions,  // a store directory or file that users other than its owner may write
   engine_unavailable,    // the database cannot be reached or the connection broke: worth a retry
   postgresql,            // any other PostgreSQL failure; the detail names its SQLSTATE
+  bad_cursor,            // a page cursor that is malformed or belongs to another listing
+  revision_gone,         // a later page of a listing whose revision can no longer be shown: list again
 };
 }  // namespace xgate::store
 

@@ -36,7 +36,13 @@ class session {
   virtual void remove(std::string_view name, std::optional<std::uint64_t> expected_revision = {}) = 0;
   virtual document take(std::string_view name) = 0;
   virtual std::vector<document_info> list(std::string_view prefix) = 0;
+  // One page of a listing (store::list with list_options); a limit of 0 gives every
+  // document left after the cursor.
+  virtual list_page list(std::string_view prefix, const list_options& options) = 0;
   virtual std::vector<query_match> query(std::string_view prefix, std::string_view xpath) = 0;
+  // One page of the query: at most `limit` matching documents (not 0), after cursor ("" for
+  // the first page); as query_options' limit and cursor.
+  virtual query_page query(std::string_view prefix, std::string_view xpath, std::size_t limit, std::string_view cursor) = 0;
   // Every operation of b in one transaction, or none (store::apply). Returns the info of
   // each written document, in order.
   virtual std::vector<document_info> apply(const batch& b) = 0;

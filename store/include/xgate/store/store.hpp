@@ -84,6 +84,24 @@ struct change {
   friend bool operator==(const change&, const change&) = default;
 };
 
+// One page of a listing (store::list with list_options).
+struct list_options {
+  std::size_t limit = 0;  // documents on the page; 0: every one that is left
+  std::string cursor;     // "" for the first page, else the previous page's list_page::next
+  // false: a later page shows the documents after the cursor as they are now, instead of
+  // refusing when they changed since the listing's revision. A watch from that revision
+  // then sees every change the pages may have mixed in (how xgated streams a whole listing).
+  bool snapshot = true;
+};
+
+struct list_page {
+  std::vector<document_info> documents;  // in name order
+  // The revision every page of this listing shows: the first page's. A watch from it sees
+  // every change after the listing.
+  std::uint64_t revision = 0;
+  std::string next;  // the cursor of the next page; empty on the last page
+};
+
 // What an XPath query found in one document.
 struct query_match {
   std::string name;
@@ -111,6 +129,25 @@ struct query_options {
   // the last one produced: a caller taking values as they come holds at most one more.
   std::size_t result_budget = std::size_t{64} << 20;
   std::stop_token stop;
+  // Paging, as for list_options: at most `limit` matching documents (0: every one), from
+  // the cursor of the page before ("" for the first). Every page, and every read
+  // transaction of one (a query copies documents out some 4,096 or 16 MB at a time), shows
+  // the store at the first one's revision, or the query fails with store_error(revision_gone).
+  std::size_t limit = 0;
+  std::string cursor;
+};
+
+// Where a query (or one page of it) ended.
+struct query_end {
+  std::uint64_t revision = 0;  // the revision it showed: a watch from it sees every later change
+  std::string next;            // the cursor of the next page; empty when no document is left
+};
+
+// One page of a query: what a session's paged query returns.
+struct query_page {
+  std::vector<query_match> matches;
+  std::uint64_t revision = 0;
+  std::string next;
 };
 
 // Writes and removes that commit together or not at all.
@@ -189,18 +226,30 @@ class store {
   // that principal may read, in name order; the first `limit` of them when limit > 0.
   // Throws store_error(bad_name) for a bad prefix.
   [[nodiscard]] std::vector<document_info> list(std::string_view prefix, const caller& who, std::size_t limit = 0) const;
+  // The same listing in pages, each read in its own short read transaction (nothing is held
+  // between pages, so a slow reader never holds up the store), all showing the store at the
+  // first page's revision. A later page is refused with store_error(revision_gone) when a
+  // change after that revision touched a document the listing has yet to give, or the change
+  // log no longer reaches back to it: list again from the first page (or take the page's
+  // documents as they are now with a fresh listing, and watch from its revision). Throws
+  // store_error (bad_name for a bad prefix, bad_cursor for a cursor that is malformed or of
+  // another prefix, revision_gone).
+  [[nodiscard]] list_page list(std::string_view prefix, const caller& who, const list_options& options) const;
   // Evaluates xpath on every readable document under prefix; documents without a match
   // are left out. Element names are matched as written, prefix included ("xg:rights").
-  // The documents are copied out in one read transaction and evaluated after it: a query
-  // never holds a transaction while it evaluates. Throws store_error (bad_name for the
-  // prefix, bad_xpath, query_too_expensive, cancelled).
+  // The documents are copied out in short read transactions and evaluated after each: a
+  // query never holds a transaction while it evaluates. With options.limit, the first page
+  // (the form with a sink tells the cursor of the next). Throws store_error (bad_name for
+  // the prefix, bad_xpath, query_too_expensive, cancelled, bad_cursor, revision_gone).
   [[nodiscard]] std::vector<query_match> query(std::string_view prefix, std::string_view xpath, const caller& who,
                                                const query_options& options = {}) const;
   // The same query, its values handed to each as they are produced (document by document in
   // name order, each document's values in document order) instead of collected: each(name,
-  // revision, value). Whatever each throws stops the query and passes through.
+  // revision, value). Whatever each throws stops the query and passes through. Returns the
+  // revision the query showed and, when it stopped at options.limit with documents left,
+  // the cursor of the next page.
   using query_sink = std::function<void(const std::string& name, std::uint64_t revision, std::string&& value)>;
-  void query(std::string_view prefix, std::string_view xpath, const caller& who, const query_options& options,
+  query_end query(std::string_view prefix, std::string_view xpath, const caller& who, const query_options& options,
              const query_sink& each) const;
   // Applies every operation of b in one transaction; on any error nothing is applied.
   // Returns the info of each written document, in order (removes give none). Throws what
@@ -220,16 +269,18 @@ class store {
   std::vector<std::string> reap(clock::time_point now = clock::now());
 
   // Watches. The changes after revision `after` to documents under prefix, oldest first,
-  // limited to documents principal could read when they changed. Throws
+  // limited to documents principal could read when they changed; the first `limit` of them
+  // when limit > 0 (the last one's revision is where the next call goes on). Throws
   // store_error(history_lost) when some of those changes are no longer kept, bad_name for
   // a bad prefix.
-  [[nodiscard]] std::vector<change> changes(std::string_view prefix, std::uint64_t after, const caller& who) const;
+  [[nodiscard]] std::vector<change> changes(std::string_view prefix, std::uint64_t after, const caller& who,
+                                            std::size_t limit = 0) const;
   // Like changes(), but waits up to timeout for at least one; empty on timeout or when
   // stop is requested. Wakes at once for writes through this store object; for writes by
   // other processes, when the engine tells (LMDB: within a 50 ms poll). Throws what
   // changes() throws.
   [[nodiscard]] std::vector<change> watch(std::string_view prefix, std::uint64_t after, const caller& who,
-                            std::chrono::milliseconds timeout, std::stop_token stop = {}) const;
+                            std::chrono::milliseconds timeout, std::stop_token stop = {}, std::size_t limit = 0) const;
 
   // Credentials (see credentials.hpp). The local API trusts its caller's principal; a
   // server authenticates its clients' tokens with authenticate() and acts as the caller
