@@ -169,6 +169,14 @@ int main(int argc, char** argv) {
   st_cred->add_option("--methods", st_args.methods,
                       "Only these channel methods or message kinds, comma-separated (e.g. status,list,log,result); "
                       "the hub and the receiving node refuse the others");
+  CLI::App* st_index = store_sub(
+      "index",
+      "Indexes that let queries of the form EXPRESSION[. = 'VALUE'] read only the documents holding the value: "
+      "\"index add ID PREFIX EXPRESSION\", \"index ls\" (one line each: ID PREFIX EXPRESSION CREATOR), \"index rm ID\"");
+  st_index->add_option("ACTION", st_args.action, "add, ls or rm")->required()->check(CLI::IsMember({"add", "ls", "rm"}));
+  st_index->add_option("ID", st_args.name, "The index's id: 1 to 64 of A-Z a-z 0-9 . _ -");
+  st_index->add_option("PREFIX", st_args.prefix, "add: the documents it covers (\"\" for all)");
+  st_index->add_option("EXPRESSION", st_args.expression, "add: an XPath selecting the nodes whose string values it keeps");
   store_sub("credentials", "List your credentials, one line each: ID, grant, methods, issued, expiry, parent, label (never a token)");
   CLI::App* st_copy = store_cmd->add_subcommand(
       "copy", "Copy a whole store into a new one on another engine (documents, rights, leases, credentials, change "

@@ -112,6 +112,26 @@ int run_store_ls(st::session& s, const store_args& a) {
   return exit_ok;
 }
 
+int run_store_index(st::session& s, const store_args& a) {
+  if (a.action == "ls") {
+    if (!a.name.empty()) throw usage_error("index ls takes no ID");
+    std::string out;
+    for (const st::index_info& i : s.indexes())
+      out += i.id + " " + (i.prefix.empty() ? "\"\"" : i.prefix) + " " + i.expression + " " + i.creator + "\n";
+    write_stdout(out);
+    return exit_ok;
+  }
+  if (a.name.empty()) throw usage_error("index " + a.action + ": give the index's ID");
+  if (a.action == "rm") {
+    if (!a.prefix.empty() || !a.expression.empty()) throw usage_error("index rm takes only the ID");
+    s.remove_index(a.name);
+    return exit_ok;
+  }
+  if (a.expression.empty()) throw usage_error("index add: give ID PREFIX EXPRESSION");
+  s.add_index(a.name, a.prefix, a.expression);
+  return exit_ok;
+}
+
 int run_store_info(st::session& s, const store_args& a) {
   auto d = s.info(a.name);
   std::string out = "name: " + d.name + "\nrevision: " + std::to_string(d.revision) + "\nsize: " + std::to_string(d.size) +
@@ -216,8 +236,8 @@ int run_copy(const store_args& a) {
   try {
     std::unique_ptr<st::engine> from = st::open_engine(a.from), to = st::open_engine(a.to);
     st::copy_summary n = st::copy_store(*from, *to);
-    std::cout << "copied " << n.documents << " documents, " << n.credentials << " credentials and " << n.changes
-              << " changes (revision " << n.revision << ") from " << shown(a.from) << " to " << shown(a.to) << "\n";
+    std::cout << "copied " << n.documents << " documents, " << n.credentials << " credentials, " << n.indexes
+              << " indexes and " << n.changes << " changes (revision " << n.revision << ") from " << shown(a.from) << " to " << shown(a.to) << "\n";
     return exit_ok;
   } catch (const st::store_error& e) {
     throw command_failure{e.code() == st::store_errc::conflict ? exit_conflict : exit_unavailable, e.what()};
@@ -247,6 +267,7 @@ int run_store(const std::string& command, const store_args& a) {
     if (command == "watch") return run_store_watch(*s, a);
     if (command == "credential") return run_store_credential(*s, a);
     if (command == "credentials") return run_store_credentials(*s);
+    if (command == "index") return run_store_index(*s, a);
     if (command == "revoke") return s->revoke_credential(a.name), exit_ok;
     throw usage_error("unknown store command \"" + command + "\"");
   } catch (const st::store_error& e) {

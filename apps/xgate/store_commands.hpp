@@ -20,6 +20,7 @@ struct store_args {
   std::optional<double> lease, ttl, timeout;
   std::optional<std::uint64_t> if_revision, after, count, limit;
   std::string cursor;  // ls: where the page begins (a previous page's "next page" line)
+  std::string action, expression;  // index: add, ls or rm; add's expression (with name as the id)
   bool no_subtree = false;
   std::string label;
   std::string methods;  // --methods: comma-separated channel methods
@@ -27,7 +28,7 @@ struct store_args {
 };
 
 // Runs store subcommand `command` (put, get, take, rm, ls, query, watch, info, credential,
-// credentials, revoke, copy).
+// credentials, revoke, index, copy).
 // Store and client failures throw command_failure with the store's exit code.
 int run_store(const std::string& command, const store_args& a);
 

@@ -515,6 +515,26 @@ class http_session_impl final : public xgate::store::session {
     return out;
   }
 
+  void add_index(std::string_view id, std::string_view prefix, std::string_view expression) override {
+    std::string target = "/index/" + xgate::encode_url_path(id) +
+                         query_string({{"prefix", std::string(prefix)}, {"expression", std::string(expression)}});
+    call(http::verb::put, target, {}, "add index", id);
+  }
+
+  void remove_index(std::string_view id) override {
+    call(http::verb::delete_, "/index/" + xgate::encode_url_path(id), {}, "remove index", id);
+  }
+
+  std::vector<xgate::store::index_info> indexes() override {
+    auto r = call(http::verb::get, "/indexes", {}, "indexes", "");
+    auto doc = parse_xml(url("/indexes"), r.body, "indexes");
+    std::vector<xgate::store::index_info> out;
+    for (auto n : doc.document_element().children("index"))
+      out.push_back({n.attribute("id").value(), n.attribute("prefix").value(), n.attribute("expression").value(),
+                     n.attribute("creator").value()});
+    return out;
+  }
+
   // GET /query/PREFIX?PARAMS: the matches, the revision and the next page's cursor.
   xgate::store::query_page query_answer(std::string_view prefix, const std::vector<std::pair<std::string, std::string>>& params) {
     std::string target = prefixed("/query", prefix) + query_string(params);

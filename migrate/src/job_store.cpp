@@ -46,6 +46,15 @@ class pool final : public store::session {
   std::vector<store::query_match> query(std::string_view prefix, std::string_view xpath) override {
     return with([&](store::session& s) { return s.query(prefix, xpath); });
   }
+  void add_index(std::string_view id, std::string_view prefix, std::string_view expression) override {
+    with([&](store::session& s) { s.add_index(id, prefix, expression); return 0; });
+  }
+  void remove_index(std::string_view id) override {
+    with([&](store::session& s) { s.remove_index(id); return 0; });
+  }
+  std::vector<store::index_info> indexes() override {
+    return with([&](store::session& s) { return s.indexes(); });
+  }
   store::query_page query(std::string_view prefix, std::string_view xpath, std::size_t limit, std::string_view cursor) override {
     return with([&](store::session& s) { return s.query(prefix, xpath, limit, cursor); });
   }

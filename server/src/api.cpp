@@ -444,6 +444,42 @@ response revoke_route(exchange& x, const request& req, const std::string& id, st
 }
 
 // GET /credentials: the caller's credentials (ids, grants, labels; never a token or a hash).
+std::string index_element(const store::index_info& i) {
+  return "<index id=\"" + escape(i.id) + "\" prefix=\"" + escape(i.prefix) + "\" expression=\"" + escape(i.expression) +
+         "\" creator=\"" + escape(i.creator) + "\"/>";
+}
+
+// PUT /index/ID?prefix=P&expression=X, DELETE /index/ID.
+response index_route(exchange& x, const request& req, const std::string& id, std::string_view query) {
+  require(req, {http::verb::put, http::verb::delete_}, "PUT, DELETE");
+  store::caller who = authenticate(x, req, false);
+  if (req.method() == http::verb::delete_) {
+    params p(query, "index", {});
+    x.store.remove_index(id, who);
+    response r = make(req, http::status::no_content);
+    set_revision(r, x.store.revision());
+    return r;
+  }
+  params p(query, "index", {"prefix", "expression"});
+  const std::string* expression = p.get("expression");
+  if (!expression) throw bad_request("missing query parameter \"expression\"");
+  const std::string* prefix = p.get("prefix");
+  x.store.add_index(id, prefix ? *prefix : "", *expression, who);
+  for (const store::index_info& i : x.store.indexes())
+    if (i.id == id) return xml_response(req, http::status::created, index_element(i), x.store.revision());
+  throw store::store_error(store::store_errc::not_found, "add index", id, "removed again at once");
+}
+
+response indexes_route(exchange& x, const request& req, std::string_view query) {
+  require(req, {http::verb::get}, "GET");
+  (void)authenticate(x, req, false);
+  params p(query, "indexes", {});
+  std::string body = "<indexes>";
+  for (const store::index_info& i : x.store.indexes()) body += index_element(i);
+  body += "</indexes>";
+  return xml_response(req, http::status::ok, std::move(body), x.store.revision());
+}
+
 response credentials_route(exchange& x, const request& req, std::string_view query) {
   require(req, {http::verb::get}, "GET");
   store::caller who = authenticate(x, req, false);
@@ -676,6 +712,8 @@ response dispatch(exchange& x, const request& req) {
   if (route == "watch") return watch_route(x, req, name, t.query);
   if (route == "credential") return credential_route(x, req, name, t.query);
   if (route == "credentials" && !has_name) return credentials_route(x, req, t.query);
+  if (route == "index" && has_name) return index_route(x, req, name, t.query);
+  if (route == "indexes" && !has_name) return indexes_route(x, req, t.query);
   if (route == "revision" && !has_name) return revision_route(x, req, t.query);
   if (route == "whoami" && !has_name) return whoami_route(x, req, t.query);
   if (route == "batch" && !has_name) return batch_route(x, req, t.query);

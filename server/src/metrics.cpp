@@ -7,9 +7,9 @@
 namespace xgate::server::detail {
 
 std::string_view route_label(std::string_view path) noexcept {
-  static constexpr std::array<std::string_view, 19> known{
-      "store", "take",  "info",   "lease",   "list",    "query",  "watch",  "credential", "credentials", "revision",
-      "whoami", "batch", "browse", "view",    "login",   "logout", "metrics", "healthz",   "readyz"};
+  static constexpr std::array<std::string_view, 21> known{
+      "store",  "take",  "info",   "lease", "list",   "query",   "watch",   "credential", "credentials", "revision", "whoami",
+      "batch",  "browse", "view",  "login", "logout", "metrics", "healthz", "readyz",     "index",       "indexes"};
   if (path.starts_with('/')) path.remove_prefix(1);
   std::string_view first = path.substr(0, path.find('/'));
   for (std::string_view k : known)

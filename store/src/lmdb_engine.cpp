@@ -235,6 +235,9 @@ struct lmdb_engine::impl {
         check(mdb_dbi_open(t.get(), "leases", MDB_CREATE, &dbs.leases), "open", where);
         check(mdb_dbi_open(t.get(), "changes", MDB_CREATE, &dbs.changes), "open", where);
         check(mdb_dbi_open(t.get(), "creds", MDB_CREATE, &dbs.creds), "open", where);
+        check(mdb_dbi_open(t.get(), "indexes", MDB_CREATE, &dbs.indexes), "open", where);
+        check(mdb_dbi_open(t.get(), "index_entries", MDB_CREATE, &dbs.index_entries), "open", where);
+        check(mdb_dbi_open(t.get(), "index_names", MDB_CREATE, &dbs.index_names), "open", where);
         t.commit("open", where);
         return;
       } catch (const map_full&) {
@@ -250,7 +253,7 @@ lmdb_engine::lmdb_engine(const std::filesystem::path& dir, lmdb_options options)
   make_private_dir(dir, where);
   for (const char* file : {"", "data.mdb", "lock.mdb"}) refuse_if_others_may_write(*file ? dir / file : dir, where);
   check(mdb_env_create(&impl_->env), "open", where);
-  check(mdb_env_set_maxdbs(impl_->env, 6), "open", where);
+  check(mdb_env_set_maxdbs(impl_->env, 9), "open", where);
   check(mdb_env_set_maxreaders(impl_->env, options.max_readers), "open", where);
   check(mdb_env_set_mapsize(impl_->env, options.initial_map_size), "open", where);
   // MDB_NOTLS: a reader slot belongs to a transaction, not to a thread, so threads may

@@ -164,4 +164,31 @@ credential_record decode_credential(std::string_view id, std::string_view bytes)
   return c;
 }
 
+std::string encode_index(const index_record& r) {
+  std::string out;
+  put_str(out, r.prefix);
+  put_str(out, r.expression);
+  put_str(out, r.creator);
+  return out;
+}
+
+index_record decode_index(std::string_view id, std::string_view bytes) {
+  reader r(bytes, "read index", id);
+  index_record x;
+  x.id = std::string(id);
+  x.prefix = std::string(r.str());
+  x.expression = std::string(r.str());
+  x.creator = std::string(r.str());
+  return x;
+}
+
+std::string index_key(std::string_view id, std::string_view first, std::string_view second) {
+  std::string k;
+  k.reserve(id.size() + first.size() + second.size() + 2);
+  k.append(id).push_back('\0');
+  k.append(first).push_back('\0');
+  k.append(second);
+  return k;
+}
+
 }  // namespace xgate::store::lmdb

@@ -41,4 +41,14 @@ std::string encode_credential(const credential_record& c);
 // Throws store_error(lmdb, "read credential", id) for a truncated record.
 credential_record decode_credential(std::string_view id, std::string_view bytes);
 
+// indexes: id -> prefix, expression, creator (u32 length + bytes each).
+std::string encode_index(const index_record& r);
+// Throws store_error(lmdb, "read index", id) for a truncated record.
+index_record decode_index(std::string_view id, std::string_view bytes);
+
+// index_entries: id \0 value \0 name -> nothing; index_names: id \0 name \0 value -> nothing
+// (what a document is listed under, to take it out again). Ids, names and XML text hold no
+// NUL byte, and the lengths (64 + 64 + 400) stay under LMDB's key limit of 511 bytes.
+std::string index_key(std::string_view id, std::string_view first, std::string_view second);
+
 }  // namespace xgate::store::lmdb

@@ -196,4 +196,86 @@ void transaction::erase_credential(std::string_view id) {
   check(mdb_del(txn_, dbs_.creds, &k, nullptr), operation_, id);
 }
 
+std::vector<index_record> transaction::indexes() const {
+  std::vector<index_record> out;
+  cursor_ptr c = open_cursor(txn_, dbs_.indexes, operation_, "indexes");
+  MDB_val k, v;
+  int rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST);
+  for (; rc == MDB_SUCCESS; rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) out.push_back(decode_index(view(k), view(v)));
+  if (rc != MDB_NOTFOUND) check(rc, operation_, "indexes");
+  return out;
+}
+
+void transaction::index_lookup(std::string_view id, std::string_view value, std::string_view after,
+                               const std::function<bool(std::string&&)>& each) const {
+  std::string start = index_key(id, value, after);
+  std::size_t names_at = id.size() + value.size() + 2;
+  cursor_ptr c = open_cursor(txn_, dbs_.index_entries, operation_, id);
+  MDB_val k = val(start), v;
+  int rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE);
+  for (; rc == MDB_SUCCESS; rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT)) {
+    std::string_view key = view(k);
+    if (key.size() <= names_at || key.substr(0, names_at) != std::string_view(start).substr(0, names_at)) return;
+    std::string_view name = key.substr(names_at);
+    if (!after.empty() && name <= after) continue;
+    if (!each(std::string(name))) return;
+  }
+  if (rc != MDB_NOTFOUND) check(rc, operation_, id);
+}
+
+bool transaction::insert_index(const index_record& r) {
+  std::string record = encode_index(r);
+  MDB_val k = val(r.id), v = val(record);
+  int rc = mdb_put(txn_, dbs_.indexes, &k, &v, MDB_NOOVERWRITE);
+  if (rc == MDB_KEYEXIST) return false;
+  check(rc, operation_, r.id);
+  return true;
+}
+
+void transaction::erase_range(MDB_dbi dbi, std::string_view prefix) {
+  cursor_ptr c = open_cursor(txn_, dbi, operation_, prefix);
+  MDB_val k = val(prefix), v;
+  int rc;
+  while ((rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE)) == MDB_SUCCESS && view(k).starts_with(prefix)) {
+    check(mdb_cursor_del(c.get(), 0), operation_, prefix);
+    k = val(prefix);
+  }
+  if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) check(rc, operation_, prefix);
+}
+
+void transaction::erase_index(std::string_view id) {
+  MDB_val k = val(id);
+  int rc = mdb_del(txn_, dbs_.indexes, &k, nullptr);
+  if (rc != MDB_NOTFOUND) check(rc, operation_, id);
+  std::string all = std::string(id) + '\0';
+  erase_range(dbs_.index_entries, all);
+  erase_range(dbs_.index_names, all);
+}
+
+void transaction::set_index_entries(std::string_view id, std::string_view name, const std::vector<std::string>& values) {
+  std::string listed = index_key(id, name, "");  // id \0 name \0
+  std::vector<std::string> old;
+  {
+    cursor_ptr c = open_cursor(txn_, dbs_.index_names, operation_, name);
+    MDB_val k = val(listed), v;
+    int rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE);
+    for (; rc == MDB_SUCCESS && view(k).starts_with(listed); rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT))
+      old.emplace_back(view(k).substr(listed.size()));
+    if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) check(rc, operation_, name);
+  }
+  for (const std::string& value : old) {
+    std::string fk = index_key(id, value, name), rk = index_key(id, name, value);
+    MDB_val f = val(fk), r = val(rk);
+    check(mdb_del(txn_, dbs_.index_entries, &f, nullptr), operation_, name);
+    check(mdb_del(txn_, dbs_.index_names, &r, nullptr), operation_, name);
+  }
+  MDB_val empty{0, nullptr};
+  for (const std::string& value : values) {
+    std::string fk = index_key(id, value, name), rk = index_key(id, name, value);
+    MDB_val f = val(fk), r = val(rk);
+    check(mdb_put(txn_, dbs_.index_entries, &f, &empty, 0), operation_, name);
+    check(mdb_put(txn_, dbs_.index_names, &r, &empty, 0), operation_, name);
+  }
+}
+
 }  // namespace xgate::store::lmdb

@@ -21,7 +21,7 @@ inline MDB_val val(std::string_view s) { return MDB_val{s.size(), const_cast<cha
 inline std::string_view view(const MDB_val& v) { return {static_cast<const char*>(v.mv_data), v.mv_size}; }
 
 struct databases {
-  MDB_dbi docs = 0, meta = 0, sys = 0, leases = 0, changes = 0, creds = 0;
+  MDB_dbi docs = 0, meta = 0, sys = 0, leases = 0, changes = 0, creds = 0, indexes = 0, index_entries = 0, index_names = 0;
 };
 
 // A view of one MDB_txn (not owned; read-only ones are handed out as read_transaction).
@@ -39,6 +39,9 @@ class transaction final : public write_transaction {
   void changes_after(std::uint64_t after, const std::function<bool(change_record&&)>& each) const override;
   std::optional<credential_record> credential(std::string_view id) const override;
   std::vector<credential_record> credentials() const override;
+  std::vector<index_record> indexes() const override;
+  void index_lookup(std::string_view id, std::string_view value, std::string_view after,
+                    const std::function<bool(std::string&&)>& each) const override;
 
   void put(const document_info& info, std::string_view xml, const std::optional<document_info>& stored) override;
   void put_info(const document_info& info, const document_info& stored) override;
@@ -49,10 +52,15 @@ class transaction final : public write_transaction {
   void drop_changes_through(std::uint64_t revision) override;
   bool insert_credential(const credential_record& c) override;
   void erase_credential(std::string_view id) override;
+  bool insert_index(const index_record& r) override;
+  void erase_index(std::string_view id) override;
+  void set_index_entries(std::string_view id, std::string_view name, const std::vector<std::string>& values) override;
 
  private:
   void put_meta(const document_info& info);
   void drop_lease_entry(const document_info& stored);
+  // Deletes every key of dbi that starts with prefix.
+  void erase_range(MDB_dbi dbi, std::string_view prefix);
 
   MDB_txn* txn_;
   const databases& dbs_;

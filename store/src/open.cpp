@@ -6,6 +6,8 @@
 #include <xgate/store/lmdb_engine.hpp>
 #include <xgate/store/postgresql_engine.hpp>
 
+#include "indexing.hpp"
+
 namespace xgate::store {
 
 std::unique_ptr<engine> open_engine(std::string_view data) {
@@ -21,8 +23,12 @@ copy_summary copy_store(const engine& from, engine& to) {
       if (std::uint64_t r = target.revision(); r != 0)
         throw store_error(store_errc::conflict, "copy", "",
                           "the destination is not a new store (its revision is " + std::to_string(r) + ")");
+      const std::vector<index_record> indexes = source.indexes();
       source.scan("", "", [&](document_info&& d) {
-        target.put(d, source.bytes(d.name), std::nullopt);
+        std::string bytes = source.bytes(d.name);
+        target.put(d, bytes, std::nullopt);
+        for (const index_record& x : indexes)
+          if (is_under(d.name, x.prefix)) target.set_index_entries(x.id, d.name, detail::index_values(x.expression, bytes));
         ++n.documents;
         return true;
       });
@@ -30,6 +36,11 @@ copy_summary copy_store(const engine& from, engine& to) {
         if (!target.insert_credential(c))
           throw store_error(store_errc::conflict, "copy", c.info.id, "the destination has this credential already");
         ++n.credentials;
+      }
+      for (const index_record& x : indexes) {
+        if (!target.insert_index(x))
+          throw store_error(store_errc::conflict, "copy", x.id, "the destination has this index already");
+        ++n.indexes;
       }
       source.changes_after(0, [&](change_record&& c) {
         target.append_change(c);

@@ -31,7 +31,8 @@ namespace {
 enum class stmt : std::size_t {
   info, bytes, scan_from, scan_after, revision, set_revision, oldest_change, changes_after,
   append_change, drop_changes, credential, credentials, insert_credential, erase_credential, put, put_info, erase,
-  expired, count
+  expired, indexes, index_lookup, insert_index, erase_index, erase_index_entries, erase_entries_of, insert_entry,
+  count_index_change, count
 };
 
 #define XGATE_DOC_COLUMNS \
@@ -67,6 +68,14 @@ constexpr std::array<const char*, static_cast<std::size_t>(stmt::count)> stateme
     "lease_holder = $13 WHERE name = $1",
     "DELETE FROM xgate_documents WHERE name = $1",
     "SELECT " XGATE_DOC_COLUMNS " FROM xgate_documents WHERE lease_expires <= $1 ORDER BY lease_expires, name",
+    "SELECT id, prefix, expression, creator FROM xgate_indexes ORDER BY id",
+    "SELECT name FROM xgate_index_entries WHERE id = $1 AND value = $2 AND name > $3 ORDER BY name LIMIT 512",
+    "INSERT INTO xgate_indexes (id, prefix, expression, creator) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+    "DELETE FROM xgate_indexes WHERE id = $1",
+    "DELETE FROM xgate_index_entries WHERE id = $1",
+    "DELETE FROM xgate_index_entries WHERE id = $1 AND name = $2",
+    "INSERT INTO xgate_index_entries (id, value, name) VALUES ($1, $2, $3)",
+    "UPDATE xgate_revision SET indexes = indexes + 1",
 };
 
 // The names statements are prepared under: "s0", "s1", ….
@@ -100,13 +109,23 @@ CREATE TABLE xgate_credentials (
   methods bytea NOT NULL);
 )sql";
 
+// Version 2: declared indexes and their entries. xgate_revision.indexes counts the changes to
+// the declarations, so that a writer (which reads it with the revision lock) knows whether the
+// declarations it holds are current.
+constexpr const char* schema_v2 = R"sql(
+ALTER TABLE xgate_revision ADD COLUMN indexes bigint NOT NULL DEFAULT 0;
+CREATE TABLE xgate_indexes (id bytea PRIMARY KEY, prefix bytea NOT NULL, expression bytea NOT NULL, creator bytea NOT NULL);
+CREATE TABLE xgate_index_entries (id bytea NOT NULL, value bytea NOT NULL, name bytea NOT NULL, PRIMARY KEY (id, value, name));
+CREATE INDEX xgate_index_entries_names ON xgate_index_entries (id, name);
+)sql";
+
 // What wakes watches (LISTEN/NOTIFY on one channel); the advisory lock key that serializes
 // schema set-up.
 constexpr const char* listen_changes = "LISTEN xgate_changes";
 // A write transaction opens by locking the revision row, which orders every write after the
 // ones before it, and ends with NOTIFY when it changed anything: each pair is one round trip
 // (a simple query of two statements; its result is the last one's, in text).
-constexpr const char* begin_write = "BEGIN; SELECT revision FROM xgate_revision FOR UPDATE";
+constexpr const char* begin_write = "BEGIN; SELECT revision, indexes FROM xgate_revision FOR UPDATE";
 constexpr const char* notify_and_commit = "NOTIFY xgate_changes; COMMIT";
 constexpr const char* schema_lock = "SELECT pg_advisory_xact_lock(7831504245374306)";
 
@@ -434,12 +453,23 @@ std::optional<std::string> prefix_end(std::string_view prefix) {
   return end;
 }
 
+// The index declarations as of a count of their changes (xgate_revision.indexes): a writer
+// that read the same count with its revision lock uses them without asking again.
+struct index_cache {
+  std::mutex mutex;
+  std::uint64_t changes = UINT64_MAX;  // none cached yet
+  std::vector<index_record> records;
+};
+
 class transaction final : public write_transaction {
  public:
   // revision: in a write transaction, the revision its lock read (and set_revision keeps it
   // current), which saves a round trip per write.
-  transaction(connection& c, std::string_view operation, std::optional<std::uint64_t>* revision = nullptr)
-      : c_(c), operation_(operation), revision_(revision) {}
+  // indexes: the engine's cache of the index declarations, with the count of their changes
+  // that the revision lock read (write transactions only).
+  transaction(connection& c, std::string_view operation, std::optional<std::uint64_t>* revision = nullptr,
+              index_cache* indexes = nullptr, std::uint64_t index_changes = 0)
+      : c_(c), operation_(operation), revision_(revision), cache_(indexes), index_changes_(index_changes) {}
 
   bool changed() const noexcept { return changed_; }
 
@@ -577,10 +607,69 @@ class transaction final : public write_transaction {
   }
   void erase_credential(std::string_view id) override { c_.run(stmt::erase_credential, params().bytes(id), operation_, id); }
 
+  std::vector<index_record> indexes() const override {
+    bool cacheable = cache_ && !indexes_changed_;
+    if (cacheable) {
+      std::lock_guard lock(cache_->mutex);
+      if (cache_->changes == index_changes_) return cache_->records;
+    }
+    result_ptr r = c_.run(stmt::indexes, params(), operation_, "indexes");
+    std::vector<index_record> out;
+    for (int row = 0, n = PQntuples(r.get()); row < n; ++row)
+      out.push_back(index_record{std::string(field(r.get(), row, 0)), std::string(field(r.get(), row, 1)),
+                                 std::string(field(r.get(), row, 2)), std::string(field(r.get(), row, 3))});
+    if (cacheable) {
+      std::lock_guard lock(cache_->mutex);
+      cache_->changes = index_changes_;
+      cache_->records = out;
+    }
+    return out;
+  }
+  void index_lookup(std::string_view id, std::string_view value, std::string_view after,
+                    const std::function<bool(std::string&&)>& each) const override {
+    std::string from(after);
+    for (;;) {
+      result_ptr r = c_.run(stmt::index_lookup, params().bytes(id).bytes(value).bytes(from), operation_, id);
+      int n = PQntuples(r.get());
+      for (int row = 0; row < n; ++row) {
+        std::string name(field(r.get(), row, 0));
+        if (row == n - 1) from = name;
+        if (!each(std::move(name))) return;
+      }
+      if (n < 512) return;
+    }
+  }
+  bool insert_index(const index_record& x) override {
+    result_ptr r = c_.run(stmt::insert_index, params().bytes(x.id).bytes(x.prefix).bytes(x.expression).bytes(x.creator),
+                          operation_, x.id);
+    if (std::string_view(PQcmdTuples(r.get())) != "1") return false;
+    count_index_change();
+    return true;
+  }
+  void erase_index(std::string_view id) override {
+    c_.defer(stmt::erase_index, params().bytes(id), operation_, id);
+    c_.defer(stmt::erase_index_entries, params().bytes(id), operation_, id);
+    count_index_change();
+  }
+  void set_index_entries(std::string_view id, std::string_view name, const std::vector<std::string>& values) override {
+    c_.defer(stmt::erase_entries_of, params().bytes(id).bytes(name), operation_, name);
+    for (const std::string& v : values) c_.defer(stmt::insert_entry, params().bytes(id).bytes(v).bytes(name), operation_, name);
+    changed_ = true;
+  }
+
  private:
+  void count_index_change() {
+    c_.defer(stmt::count_index_change, params(), operation_, "indexes");
+    indexes_changed_ = true;  // what this transaction reads of them is not to be cached
+    changed_ = true;
+  }
+
   connection& c_;
   std::string_view operation_;
   std::optional<std::uint64_t>* revision_;
+  index_cache* cache_;
+  std::uint64_t index_changes_;
+  bool indexes_changed_ = false;
   bool changed_ = false;
 };
 
@@ -641,6 +730,8 @@ struct postgresql_engine::impl {
     returned.notify_one();
   }
 
+  index_cache indexes;
+
   // Group commit: writers that arrive while a commit is under way share the next one (one
   // transaction, one WAL flush), as with LMDB. Measured with bench/store (BM_StoreWrite,
   // BM_ServerPut): see bench/README.md.
@@ -659,10 +750,11 @@ struct postgresql_engine::impl {
       try {
         result_ptr locked = c->command(begin_write, first.operation, first.document);
         std::optional<std::uint64_t> revision = std::strtoull(PQgetvalue(locked.get(), 0, 0), nullptr, 10);
+        std::uint64_t index_changes = std::strtoull(PQgetvalue(locked.get(), 0, 1), nullptr, 10);
         for (write_request* r : group) {
           r->error = nullptr;
           const std::optional<std::uint64_t> before = revision;  // a writer undone takes its revisions back
-          transaction t(*c, r->operation, &revision);
+          transaction t(*c, r->operation, &revision, &indexes, index_changes);
           if (group.size() > 1) c->command("SAVEPOINT writer", r->operation, r->document);
           try {
             (*r->run)(t);
@@ -723,6 +815,7 @@ struct postgresql_engine::impl {
     result_ptr r = c.command("SELECT version FROM xgate_schema", "open", shown);
     if (PQntuples(r.get()) == 0) {
       c.command(schema_v1, "open", shown);
+      c.command(schema_v2, "open", shown);
       c.command(("INSERT INTO xgate_schema (version) VALUES (" + std::to_string(schema_version) + ")").c_str(), "open", shown);
     } else {
       int version = std::atoi(PQgetvalue(r.get(), 0, 0));
@@ -731,6 +824,10 @@ struct postgresql_engine::impl {
                           "the database holds xgate schema version " + std::to_string(version) +
                               ", newer than this xgate knows (" + std::to_string(schema_version) +
                               "): use a newer xgate");
+      if (version < 2) {  // upgraded in place, in this transaction
+        c.command(schema_v2, "open", shown);
+        c.command("UPDATE xgate_schema SET version = 2", "open", shown);
+      }
     }
     c.command("COMMIT", "open", shown);
   }

@@ -33,6 +33,7 @@
 #include <stop_token>
 #include <unordered_set>
 
+#include "indexing.hpp"
 #include "paging.hpp"
 #include "store_impl.hpp"
 
@@ -413,20 +414,29 @@ query_end store::query(std::string_view prefix, std::string_view xpath, const ca
       if (at) detail::check_unchanged(t, "query", prefix, *at, who);
       else at = detail::cursor{t.revision(), ""};
       std::size_t bytes = 0;
-      each_readable(
-          t, prefix, who,
-          [&](document_info&& d) {
-            if (out.size() == chunk_documents || bytes >= chunk_bytes) {
-              more = true;
-              return false;
-            }
-            r.hold(d.size);
-            bytes += d.size;
-            std::string xml = t.bytes(d.name);
-            out.push_back(readable{std::move(d.name), d.revision, std::move(xml)});
-            return true;
-          },
-          at->last);
+      auto copy = [&](document_info&& d) {
+        if (out.size() == chunk_documents || bytes >= chunk_bytes) {
+          more = true;
+          return false;
+        }
+        r.hold(d.size);
+        bytes += d.size;
+        std::string xml = t.bytes(d.name);
+        out.push_back(readable{std::move(d.name), d.revision, std::move(xml)});
+        return true;
+      };
+      // Asked again in each transaction: an index removed meanwhile is no longer used.
+      if (std::optional<detail::index_use> use = detail::usable_index(t.indexes(), prefix, expr)) {
+        clock::time_point now = clock::now();
+        t.index_lookup(use->id, use->value, at->last, [&](std::string&& name) {
+          if (!is_under(name, prefix)) return true;
+          std::optional<document_info> d = t.info(name);
+          if (!d || expired(*d, now) || !allowed(who, d->rights, name, right::read)) return true;
+          return copy(std::move(*d));
+        });
+      } else {
+        each_readable(t, prefix, who, copy, at->last);
+      }
       return out;
     });
     bool full = false;  // the page holds `limit` matching documents

@@ -23,6 +23,11 @@ class local final : public session {
   document take(std::string_view name) override { return store_.take(name, who_); }
   std::vector<document_info> list(std::string_view prefix) override { return store_.list(prefix, who_); }
   list_page list(std::string_view prefix, const list_options& options) override { return store_.list(prefix, who_, options); }
+  void add_index(std::string_view id, std::string_view prefix, std::string_view expression) override {
+    store_.add_index(id, prefix, expression, who_);
+  }
+  void remove_index(std::string_view id) override { store_.remove_index(id, who_); }
+  std::vector<index_info> indexes() override { return store_.indexes(); }
   std::vector<query_match> query(std::string_view prefix, std::string_view xpath) override {
     return store_.query(prefix, xpath, who_);
   }

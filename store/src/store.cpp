@@ -2,9 +2,12 @@
 // revision order and the change log window. The engine keeps the records.
 #include <xgate/store/store.hpp>
 
+#include <algorithm>
+
 #include <xgate/store/lmdb_engine.hpp>
 
 #include "doc_rights.hpp"
+#include "indexing.hpp"
 #include "paging.hpp"
 #include "store_impl.hpp"
 
@@ -106,6 +109,7 @@ std::uint64_t store::impl::next_revision(write_transaction& t, std::string_view 
 
 void store::impl::erase(write_transaction& t, const document_info& d, change_kind kind) const {
   t.erase(d);
+  detail::update_indexes(t, d.name, nullptr);
   next_revision(t, d.name, kind, d.rights);  // a removal is a change too
 }
 
@@ -159,6 +163,7 @@ document_info store::impl::put(write_transaction& t, std::string_view operation,
     d.lease_holder = current->lease_holder;
   }
   t.put(d, xml, stored);
+  detail::update_indexes(t, name, &xml);
   return d;
 }
 
@@ -343,6 +348,37 @@ std::vector<std::string> store::reap(clock::time_point now) {
     }
     return removed;
   });
+}
+
+void store::add_index(std::string_view id, std::string_view prefix, std::string_view expression, const caller& who) {
+  detail::check_index("add index", id, expression);
+  prefix = check_prefix("add index", prefix);
+  if (!is_valid_principal(who.principal())) throw xgate::access_denied(who.principal(), "add index", std::string(id));
+  impl_->write("add index", id, [&](write_transaction& t) {
+    if (!t.insert_index(index_info{std::string(id), std::string(prefix), std::string(expression), who.principal()}))
+      throw store_error(store_errc::conflict, "add index", id, "an index with this id exists");
+    // Every document under the prefix, whoever may read it: the index serves every caller.
+    std::vector<document_info> docs;
+    t.scan(prefix, "", [&](document_info&& d) {
+      if (is_under(d.name, prefix)) docs.push_back(std::move(d));
+      return true;
+    });
+    for (const document_info& d : docs) t.set_index_entries(id, d.name, detail::index_values(expression, t.bytes(d.name)));
+  });
+}
+
+void store::remove_index(std::string_view id, const caller& who) {
+  impl_->write("remove index", id, [&](write_transaction& t) {
+    std::vector<index_info> all = t.indexes();
+    auto it = std::find_if(all.begin(), all.end(), [&](const index_info& x) { return x.id == id; });
+    if (it == all.end()) throw store_error(store_errc::not_found, "remove index", id, "no such index");
+    if (it->creator != who.principal()) throw xgate::access_denied(who.principal(), "remove index", std::string(id));
+    t.erase_index(id);
+  });
+}
+
+std::vector<index_info> store::indexes() const {
+  return impl_->read("indexes", "", [&](const read_transaction& t) { return t.indexes(); });
 }
 
 std::uint64_t store::revision() const {

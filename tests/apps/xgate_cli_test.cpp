@@ -449,6 +449,23 @@ TEST_F(XgateStoreCli, LsAndQueryPageWithLimitAndCursor) {
   expect_failure(store("alice", {"ls", "p", "--limit", "0"}), 1, "--limit");
 }
 
+TEST_F(XgateStoreCli, IndexAddLsRm) {
+  put("alice", "o/1", "<o><c>ann</c></o>");
+  expect_success(store("alice", {"index", "add", "customer", "o", "/o/c"}));
+  result ls = store("bob", {"index", "ls"});
+  expect_success(ls);
+  EXPECT_EQ(ls.out, "customer o /o/c alice\n");
+  EXPECT_EQ(store("alice", {"query", "o", "/o/c[. = 'ann']/text()"}).out, "o/1: ann\n");
+  expect_failure(store("alice", {"index", "add", "customer", "o", "/o/c"}), 6,
+                 "store: add index \"customer\": an index with this id exists");
+  expect_failure(store("alice", {"index", "add", "x", "o", "count(/o)"}), 1, "gives a single value");
+  expect_failure(store("bob", {"index", "rm", "customer"}), 3, "\"bob\"");
+  expect_failure(store("alice", {"index", "rm"}), 1, "index rm: give the index's ID");
+  expect_failure(store("alice", {"index", "drop", "customer"}), 1, "drop");
+  expect_success(store("alice", {"index", "rm", "customer"}));
+  EXPECT_EQ(store("alice", {"index", "ls"}).out, "");
+}
+
 TEST_F(XgateStoreCli, ErrorsHaveTheirExitCodes) {
   put("alice", "doc", "<v>1</v>");
   expect_failure(store("bob", {"get", "doc"}), 3, "\"bob\"");

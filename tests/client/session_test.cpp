@@ -402,6 +402,26 @@ TYPED_TEST(Session, ListsAndQueriesInPages) {
   EXPECT_TRUE(q.next.empty());
 }
 
+TYPED_TEST(Session, IndexesAreAddedListedUsedAndRemovedByTheirCreator) {
+  auto alice = this->as("alice");
+  auto bob = this->as("bob");
+  alice->write("o/1", "<o><c>ann</c></o>");
+  alice->write("o/2", "<o><c>bo</c></o>");
+  alice->add_index("customer", "o", "/o/c");
+  EXPECT_EQ(bob->indexes(), (std::vector<xgate::store::index_info>{{"customer", "o", "/o/c", "alice"}}));
+  auto found = alice->query("o", "/o/c[. = 'ann']");
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].name, "o/1");
+  EXPECT_EQ(store_errc_of([&] { alice->add_index("customer", "p", "/p"); }), store_errc::conflict);
+  EXPECT_EQ(store_errc_of([&] { alice->add_index("bad id", "p", "/p"); }), store_errc::bad_name);
+  EXPECT_EQ(store_errc_of([&] { alice->add_index("n", "p", "count(/p)"); }), store_errc::bad_xpath);
+  EXPECT_EQ(store_errc_of([&] { alice->remove_index("nothing"); }), store_errc::not_found);
+  auto denied = catch_denied([&] { bob->remove_index("customer"); });
+  EXPECT_EQ(denied.principal(), "bob");
+  alice->remove_index("customer");
+  EXPECT_TRUE(alice->indexes().empty());
+}
+
 TYPED_TEST(Session, FollowListsAgainWhenItFellBehindAndGoesOn) {
   auto alice = this->as("alice");
   alice->write("f/a", "<v/>");

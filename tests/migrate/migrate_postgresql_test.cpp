@@ -466,7 +466,7 @@ TEST_F(MigratePostgresql, StoreCopyMovesADirectoryIntoTheDatabase) {
   const std::string shown = "postgresql://xgate@127.0.0.1:" + std::to_string(cluster.port()) + "/" + db;
   auto copy = run_to_end({XGATE_CLI_PATH, "store", "copy", "--from", (dir / "lmdb").string(), "--to", uri}, dir / "copy.err");
   EXPECT_EQ(copy.code, 0) << copy.err;
-  EXPECT_EQ(copy.out, "copied 1 documents, 0 credentials and 1 changes (revision 1) from " + (dir / "lmdb").string() +
+  EXPECT_EQ(copy.out, "copied 1 documents, 0 credentials, 0 indexes and 1 changes (revision 1) from " + (dir / "lmdb").string() +
                           " to " + shown + "\n");
   auto get = run_to_end({XGATE_CLI_PATH, "store", "get", "d/1", "--data", uri, "--as", "alice"}, dir / "get.err");
   EXPECT_EQ(get.code, 0) << get.err;

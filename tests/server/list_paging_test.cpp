@@ -130,3 +130,28 @@ TEST_F(ServerTest, AWholeListingStreamsInChunksAndEndsWell) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(ServerTest, IndexesAreDeclaredListedAndRemovedOverHttp) {
+  s->write("o/1", "<o><c>ann</c></o>", store::caller("alice"));
+  response r = call(http::verb::put, "/index/customer?prefix=o&expression=%2Fo%2Fc", alice);
+  ASSERT_EQ(r.result_int(), 201) << r.body();
+  EXPECT_EQ(r.body(), "<index id=\"customer\" prefix=\"o\" expression=\"/o/c\" creator=\"alice\"/>");
+  r = call(http::verb::get, "/indexes", bob);
+  EXPECT_EQ(r.body(), "<indexes><index id=\"customer\" prefix=\"o\" expression=\"/o/c\" creator=\"alice\"/></indexes>");
+  r = call(http::verb::get, "/query/o?xpath=%2Fo%2Fc%5B.%3D'ann'%5D%2Ftext()", alice);
+  EXPECT_NE(r.body().find("<match name=\"o/1\""), std::string::npos) << r.body();
+  expect_error(call(http::verb::put, "/index/customer?prefix=o&expression=%2Fo", alice), 409, "conflict",
+               "store: add index \"customer\": an index with this id exists");
+  expect_error(call(http::verb::put, "/index/x?prefix=o", alice), 400, "bad_request", "missing query parameter \"expression\"");
+  expect_error(call(http::verb::put, "/index/x?expression=count(%2Fo)", alice), 400, "bad_xpath",
+               "store: add index \"x\": an index expression selects nodes; \"count(/o)\" gives a single value");
+  expect_error(call(http::verb::delete_, "/index/customer", bob), 403, "access_denied");
+  expect_error(call(http::verb::delete_, "/index/none", alice), 404, "not_found", "store: remove index \"none\": no such index");
+  expect_error(call(http::verb::post, "/index/customer", alice), 405, "bad_request");
+  EXPECT_EQ(call(http::verb::delete_, "/index/customer", alice).result_int(), 204);
+  EXPECT_EQ(call(http::verb::get, "/indexes", alice).body(), "<indexes></indexes>");
+}
+
+}  // namespace

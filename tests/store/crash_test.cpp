@@ -8,6 +8,7 @@
 #include <cstring>
 #include <map>
 
+#include <xgate/store/engine.hpp>
 #include <xgate/store/store.hpp>
 
 #include "store_engines.hpp"
@@ -58,6 +59,11 @@ bool read_ack(int in, ack& a) {
 }  // namespace
 
 TEST_F(StoreTest, EveryAcknowledgedWriteSurvivesSigkill) {
+  {
+    // An index the writes keep up to date in their transactions.
+    xs::store s(dir);
+    s.add_index("latest", "crash", "/latest", "writer");
+  }
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);
   pid_t child = ::fork();
@@ -90,6 +96,20 @@ TEST_F(StoreTest, EveryAcknowledgedWriteSurvivesSigkill) {
   EXPECT_GE(latest_index, last);  // the write in flight may have committed, unacknowledged
   EXPECT_LE(latest_index, last + 1);
   EXPECT_GE(s.revision(), acked.rbegin()->second + 1);
+  // The index holds what the documents hold: the latest under its number only.
+  auto listed = [&](std::uint64_t n) {
+    std::vector<std::string> names;
+    s.engine().read("test", "", [&](const xs::read_transaction& t) {
+      t.index_lookup("latest", std::to_string(n), "", [&](std::string&& name) {
+        names.push_back(std::move(name));
+        return true;
+      });
+    });
+    return names;
+  };
+  EXPECT_EQ(listed(latest_index), std::vector<std::string>{"crash/latest"});
+  EXPECT_TRUE(listed(latest_index - 1).empty());
+  EXPECT_EQ(s.query("crash", "/latest[. = '" + std::to_string(latest_index) + "']", "writer").size(), 1u);
   // The reopened store takes writes again.
   EXPECT_NO_THROW(s.write("crash/after", "<after/>", "writer"));
 }

@@ -66,12 +66,47 @@ TEST_F(PostgresqlEngine, SeveralHostsAreShownWithTheirPorts) {
 
 TEST_F(PostgresqlEngine, ASchemaNewerThanThisXgateIsRefused) {
   { xs::store s = open(); }
-  cluster.sql("UPDATE xgate_schema SET version = 2", db);
+  cluster.sql("UPDATE xgate_schema SET version = 3", db);
   auto e = xs::testing::catch_store_error([&] { (void)open(); });
   EXPECT_EQ(e.code(), xs::store_errc::postgresql);
   EXPECT_EQ(std::string(e.what()), "store: open \"postgresql://xgate@127.0.0.1:" + port + "/" + db +
-                                       "\": the database holds xgate schema version 2, newer than this xgate knows (1): "
+                                       "\": the database holds xgate schema version 3, newer than this xgate knows (2): "
                                        "use a newer xgate");
+}
+
+TEST_F(PostgresqlEngine, AnIndexAddedThroughOneProcessIsKeptByTheWritesOfAnother) {
+  xs::store first = open(), second = open();
+  first.write("o/1", "<o><c>ann</c></o>", "alice");  // first now holds the declarations: none
+  second.add_index("customer", "o", "/o/c", "alice");
+  first.write("o/2", "<o><c>ann</c></o>", "alice");
+  EXPECT_EQ(second.query("o", "/o/c[. = 'ann']", "alice").size(), 2u);
+  std::vector<std::string> names;
+  first.engine().read("test", "", [&](const xs::read_transaction& t) {
+    t.index_lookup("customer", "ann", "", [&](std::string&& n) {
+      names.push_back(std::move(n));
+      return true;
+    });
+  });
+  EXPECT_EQ(names, (std::vector<std::string>{"o/1", "o/2"}));
+  second.remove_index("customer", "alice");
+  first.write("o/3", "<o><c>ann</c></o>", "alice");  // no index to keep any more
+  EXPECT_EQ(first.query("o", "/o/c[. = 'ann']", "alice").size(), 3u);
+}
+
+TEST_F(PostgresqlEngine, AVersionOneSchemaIsUpgradedInPlace) {
+  {
+    xs::store s = open();
+    s.write("o/1", "<o><c>ann</c></o>", "alice");
+  }
+  // Back to what version 1 held, with its documents.
+  cluster.sql("DROP TABLE xgate_indexes; DROP TABLE xgate_index_entries; ALTER TABLE xgate_revision DROP COLUMN indexes; "
+              "UPDATE xgate_schema SET version = 1",
+              db);
+  xs::store s = open();
+  EXPECT_EQ(cluster.value("SELECT version FROM xgate_schema", db), "2");
+  EXPECT_EQ(s.read("o/1", "alice").xml, "<o><c>ann</c></o>");
+  s.add_index("customer", "o", "/o/c", "alice");
+  EXPECT_EQ(s.query("o", "/o/c[. = 'ann']", "alice").size(), 1u);
 }
 
 TEST_F(PostgresqlEngine, ADatabaseNobodyListensForIsUnavailable) {

@@ -46,6 +46,9 @@ struct credential_record {
   friend bool operator==(const credential_record&, const credential_record&) = default;
 };
 
+// A declared index as kept (store.hpp's index_info).
+using index_record = index_info;
+
 // A view of the store inside one transaction: every call sees the same snapshot (and, in a
 // write transaction, the transaction's own changes). Valid only inside the function given to
 // engine::read or engine::write; everything it returns is a copy the caller owns.
@@ -78,6 +81,13 @@ class read_transaction {
   virtual std::optional<credential_record> credential(std::string_view id) const = 0;
   // Every credential, in id order.
   virtual std::vector<credential_record> credentials() const = 0;
+
+  // Every declared index, in id order.
+  virtual std::vector<index_record> indexes() const = 0;
+  // Calls each with the name of every document index id lists under value, in name order,
+  // after the name `after` ("": from the first), until each returns false.
+  virtual void index_lookup(std::string_view id, std::string_view value, std::string_view after,
+                            const std::function<bool(std::string&&)>& each) const = 0;
 };
 
 // A read_transaction that also changes the store. Nothing is visible to others before the
@@ -106,6 +116,15 @@ class write_transaction : public read_transaction {
   // taken: two tokens sharing an id must not replace each other.
   [[nodiscard]] virtual bool insert_credential(const credential_record& c) = 0;
   virtual void erase_credential(std::string_view id) = 0;
+
+  // Declares an index (without entries). Returns false (and changes nothing) when its id is
+  // taken.
+  [[nodiscard]] virtual bool insert_index(const index_record& r) = 0;
+  // Removes an index and every entry it holds.
+  virtual void erase_index(std::string_view id) = 0;
+  // Makes index id list document name under exactly these values (each at most 64 bytes,
+  // without repeats; none: the document leaves the index).
+  virtual void set_index_entries(std::string_view id, std::string_view name, const std::vector<std::string>& values) = 0;
 };
 
 // Keeps the records and runs the transactions. One engine may be used from any number of

@@ -50,7 +50,7 @@ struct postgresql_options {
 class postgresql_engine final : public engine {
  public:
   // The schema version this xgate writes (xgate_schema.version).
-  static constexpr int schema_version = 1;
+  static constexpr int schema_version = 2;
 
   // Connects to the database at address and creates its tables if missing. Throws
   // store_error(engine_unavailable) when it cannot connect, store_error(postgresql) when the

@@ -49,6 +49,10 @@ class session {
   // The changes under prefix after `after`; waits up to timeout for one (empty on timeout).
   virtual std::vector<change> watch(std::string_view prefix, std::uint64_t after, std::chrono::milliseconds timeout) = 0;
   virtual std::uint64_t revision() = 0;  // the store's last revision
+  // Indexes (store::add_index, remove_index, indexes).
+  virtual void add_index(std::string_view id, std::string_view prefix, std::string_view expression) = 0;
+  virtual void remove_index(std::string_view id) = 0;
+  virtual std::vector<index_info> indexes() = 0;
   virtual document_info renew_lease(std::string_view name, clock::duration ttl) = 0;
   virtual document_info cancel_lease(std::string_view name) = 0;
   // A new credential for this session's principal, within this session's own grant when

@@ -102,6 +102,16 @@ struct list_page {
   std::string next;  // the cursor of the next page; empty on the last page
 };
 
+// A declared index (store::add_index): the string values of `expression` in every document
+// under `prefix`, kept beside the documents and changed in the same transactions.
+struct index_info {
+  std::string id;          // [A-Za-z0-9._-], 1 to 64 bytes
+  std::string prefix;      // "" for every document
+  std::string expression;  // an XPath 1.0 expression that selects nodes
+  std::string creator;     // the principal who added it: only it may remove it
+  friend bool operator==(const index_info&, const index_info&) = default;
+};
+
 // What an XPath query found in one document.
 struct query_match {
   std::string name;
@@ -251,6 +261,24 @@ class store {
   using query_sink = std::function<void(const std::string& name, std::uint64_t revision, std::string&& value)>;
   query_end query(std::string_view prefix, std::string_view xpath, const caller& who, const query_options& options,
              const query_sink& each) const;
+  // Indexes. An index keeps, for every document under its prefix, the string values of the
+  // nodes its expression selects (the first 64 bytes of each), updated in the transaction of
+  // every write, copy, removal, take and expiry. A query under the index's prefix whose
+  // XPath is the index's expression followed by [. = 'LITERAL'] (then anything but a union:
+  // further steps or predicates) reads only the documents the index lists under that value
+  // instead of every document, and gives the same answer: the expression is still evaluated
+  // on each of them, and rights are checked on each. Indexes change no answer, only its
+  // speed, and cost every write under their prefix a parse of the document.
+  // Adds an index and fills it from the documents already stored, in one write transaction.
+  // Throws store_error (bad_name for an id that is not 1 to 64 of [A-Za-z0-9._-] or a bad
+  // prefix, bad_xpath for an expression that does not compile or selects no nodes, conflict
+  // for an id taken) or xgate::access_denied (an anonymous principal).
+  void add_index(std::string_view id, std::string_view prefix, std::string_view expression, const caller& who);
+  // Removes an index. Throws store_error(not_found) or xgate::access_denied (not its creator).
+  void remove_index(std::string_view id, const caller& who);
+  // Every index, in id order, for any principal. Throws only engine failures.
+  [[nodiscard]] std::vector<index_info> indexes() const;
+
   // Applies every operation of b in one transaction; on any error nothing is applied.
   // Returns the info of each written document, in order (removes give none). Throws what
   // write() and remove() throw, for the first operation that fails ("batch write" or
