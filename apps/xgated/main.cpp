@@ -3,6 +3,7 @@
 //
 //   xgated --data DIR|URI --listen ADDRESS:PORT [--hub ADDRESS:PORT] [--hub-http ADDRESS:PORT]
 //          [--max-document BYTES] [--reap-interval SECONDS] [--log-days N] [--hub-admin NAME]...
+//          [--kept-changes N] [--kept-age SECONDS]
 //          [--max-response BYTES] [--threads N] [--store-threads N] [--max-connections N]
 //          [--max-connections-per-address N] [--idle-timeout S] [--header-timeout S] [--body-timeout S]
 //          [--query-time S] [--query-memory BYTES]
@@ -127,7 +128,8 @@ void write_hub_metrics(xgate::metrics::text& out, const xgate::channel::hub_stat
 
 int serve(const std::string& data, const std::string& listen, const std::string& hub_listen,
           const std::string& hub_http_listen, xgate::server::server_options o, double reap_seconds, unsigned log_days,
-          const std::vector<std::string>& hub_admins, bool insecure, const xgate::log_settings& logging) {
+          const std::vector<std::string>& hub_admins, bool insecure, const xgate::log_settings& logging,
+          const xgate::store::store_options& kept) {
   const bool tls = !o.tls.certificate.empty();
   if (o.tls.certificate.empty() != o.tls.key.empty()) return usage("--tls-cert and --tls-key go together");
   if (!o.tls.ca.empty() && !tls) return usage("--tls-ca needs --tls-cert and --tls-key");
@@ -165,7 +167,7 @@ int serve(const std::string& data, const std::string& listen, const std::string&
   // thread inherits the mask and none of them gets SIGINT/SIGTERM delivered.
   const sigset_t signals = xgate::block_daemon_signals();
 
-  xgate::store::store_options so;
+  xgate::store::store_options so = kept;
   so.max_document_size = std::max<std::size_t>(so.max_document_size, o.max_document);
   xgate::store::store s(xgate::store::open_engine(data), so);
   auto interval = std::chrono::duration_cast<xgate::store::clock::duration>(std::chrono::duration<double>(reap_seconds));
@@ -251,6 +253,16 @@ int main(int argc, char** argv) {
   app.add_option("--hub-http", hub_http_listen,
                  "also run the channel hub over HTTP long-poll at this address (port 0 picks a free port)")
       ->type_name("ADDRESS:PORT");
+  xgate::store::store_options kept;
+  std::uint64_t kept_age_seconds = 0;
+  app.add_option("--kept-changes", kept.kept_changes,
+                 "changes kept for watches; a watch further behind gets 410 history_lost and lists again "
+                 "(default 100000)")
+      ->type_name("N")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--kept-age", kept_age_seconds, "also drop kept changes older than this (default: no age limit)")
+      ->type_name("SECONDS")
+      ->check(CLI::PositiveNumber);
   app.add_option("--max-document", o.max_document, "largest request body accepted, in bytes (default 16 MiB)")
       ->type_name("BYTES")
       ->check(CLI::PositiveNumber);
@@ -361,7 +373,8 @@ int main(int argc, char** argv) {
     o.body_timeout = ms(body_seconds);
     o.query_time = ms(query_seconds);
     o.failed_login_window = std::chrono::seconds(static_cast<std::int64_t>(failed_login_seconds));
-    return serve(data, listen, hub_listen, hub_http_listen, o, reap_seconds, log_days, hub_admins, insecure, logging);
+    kept.kept_age = std::chrono::seconds(kept_age_seconds);
+    return serve(data, listen, hub_listen, hub_http_listen, o, reap_seconds, log_days, hub_admins, insecure, logging, kept);
   } catch (const std::exception& e) {
     std::cerr << "xgated: " << one_line(e.what()) << "\n";
     return exit_runtime;

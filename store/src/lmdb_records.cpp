@@ -108,6 +108,7 @@ std::string encode_change(const change_record& c) {
   put_str(out, c.name);
   put_str(out, c.readers.creator);
   put_str(out, join_principals(c.readers.read));
+  put_int(out, to_ns(c.at));
   return out;
 }
 
@@ -119,6 +120,7 @@ change_record decode_change(std::string_view key, std::string_view bytes) {
   c.name = std::string(r.str());
   c.readers.creator = std::string(r.str());
   c.readers.read = parse_principals(r.str());
+  if (!r.done()) c.at = from_ns(r.get<std::int64_t>());  // absent in records of older xgates
   return c;
 }
 

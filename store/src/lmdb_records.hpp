@@ -23,7 +23,8 @@ inline constexpr std::string_view revision_key = "revision";
 std::string encode_revision(std::uint64_t revision);
 std::uint64_t decode_revision(std::string_view bytes);
 
-// changes: revision (big-endian u64) -> kind u8, name, creator, readers (u32 length + bytes each).
+// changes: revision (big-endian u64) -> kind u8, name, creator, readers (u32 length + bytes
+// each), then the time ns i64 (missing in records of older xgates).
 std::string change_key(std::uint64_t revision);
 std::uint64_t change_key_revision(std::string_view key);
 std::string encode_change(const change_record& c);

@@ -51,8 +51,8 @@ constexpr std::array<const char*, static_cast<std::size_t>(stmt::count)> stateme
     "SELECT revision FROM xgate_revision",
     "UPDATE xgate_revision SET revision = $1",
     "SELECT min(revision) FROM xgate_changes",
-    "SELECT revision, kind, name, creator, readers FROM xgate_changes WHERE revision > $1 ORDER BY revision LIMIT 1024",
-    "INSERT INTO xgate_changes (revision, kind, name, creator, readers) VALUES ($1, $2, $3, $4, $5)",
+    "SELECT revision, kind, name, creator, readers, at FROM xgate_changes WHERE revision > $1 ORDER BY revision LIMIT 1024",
+    "INSERT INTO xgate_changes (revision, kind, name, creator, readers, at) VALUES ($1, $2, $3, $4, $5, $6)",
     "DELETE FROM xgate_changes WHERE revision <= $1",
     "SELECT " XGATE_CRED_COLUMNS " FROM xgate_credentials WHERE id = $1",
     "SELECT " XGATE_CRED_COLUMNS " FROM xgate_credentials ORDER BY id",
@@ -111,9 +111,11 @@ CREATE TABLE xgate_credentials (
 
 // Version 2: declared indexes and their entries. xgate_revision.indexes counts the changes to
 // the declarations, so that a writer (which reads it with the revision lock) knows whether the
-// declarations it holds are current.
+// declarations it holds are current. xgate_changes.at: when each change was made (0 in
+// entries of version 1), for store_options::kept_age.
 constexpr const char* schema_v2 = R"sql(
 ALTER TABLE xgate_revision ADD COLUMN indexes bigint NOT NULL DEFAULT 0;
+ALTER TABLE xgate_changes ADD COLUMN at bigint NOT NULL DEFAULT 0;
 CREATE TABLE xgate_indexes (id bytea PRIMARY KEY, prefix bytea NOT NULL, expression bytea NOT NULL, creator bytea NOT NULL);
 CREATE TABLE xgate_index_entries (id bytea NOT NULL, value bytea NOT NULL, name bytea NOT NULL, PRIMARY KEY (id, value, name));
 CREATE INDEX xgate_index_entries_names ON xgate_index_entries (id, name);
@@ -524,6 +526,7 @@ class transaction final : public write_transaction {
         c.name = std::string(field(r.get(), row, 2));
         c.readers.creator = std::string(field(r.get(), row, 3));
         c.readers.read = parse_principals(field(r.get(), row, 4));
+        c.at = from_ns(field_i64(r.get(), row, 5));
         after = c.revision;
         if (!each(std::move(c))) return;
       }
@@ -580,7 +583,8 @@ class transaction final : public write_transaction {
                .i16(static_cast<std::int16_t>(c.kind))
                .bytes(c.name)
                .bytes(c.readers.creator)
-               .bytes(readers),
+               .bytes(readers)
+               .i64(to_ns(c.at)),
            operation_, c.name);
     changed_ = true;
   }

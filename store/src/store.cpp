@@ -100,10 +100,22 @@ std::uint64_t store::impl::next_revision(write_transaction& t, std::string_view 
   xgate::rights readers;
   readers.creator = rights.creator;
   readers.read = rights.read;
-  t.append_change(change_record{r, kind, std::string(document), std::move(readers)});
+  clock::time_point now = clock::now();
+  t.append_change(change_record{r, kind, std::string(document), std::move(readers), now});
   // From the oldest entry, not just r - kept_changes: a store reopened with a smaller
   // window must not leave a gap that changes() could not detect.
   if (r > kept_changes) t.drop_changes_through(r - kept_changes);
+  if (kept_age != clock::duration::zero()) {
+    // The entries older than the age, from the oldest on (entries are in time order but for
+    // untimed ones of an older xgate, which stop the drop until the count takes them).
+    std::uint64_t through = 0;
+    t.changes_after(0, [&](change_record&& c) {
+      if (c.at == clock::time_point{} || c.at > now - kept_age || c.revision == r) return false;
+      through = c.revision;
+      return true;
+    });
+    if (through != 0) t.drop_changes_through(through);
+  }
   return r;
 }
 
@@ -172,6 +184,7 @@ store::store(const std::filesystem::path& dir, store_options options)
 
 store::store(std::unique_ptr<xgate::store::engine> e, store_options options) : impl_(std::make_unique<impl>()) {
   impl_->kept_changes = options.kept_changes < 1 ? 1 : options.kept_changes;
+  impl_->kept_age = options.kept_age;
   impl_->max_document_size = options.max_document_size;
   impl_->engine = std::move(e);
   impl_->foreign_poll = impl_->engine->detect_foreign_changes([s = impl_.get()] { s->wake(); });

@@ -24,6 +24,7 @@ struct store::impl {
   // How often watches look for commits by other processes; nullopt: the engine wakes them.
   std::optional<std::chrono::milliseconds> foreign_poll;
   std::uint64_t kept_changes = 0;
+  clock::duration kept_age{};  // zero: no age limit
   std::size_t max_document_size = 0;
   std::atomic<std::uint64_t> revocations{0};  // revoke_credential calls that committed
   // Last: destroyed first, since it may call wake() until then.

@@ -309,6 +309,20 @@ TEST_F(XgatedLimitsTest, AQueryAnswerOverMaxResponseIs507) {
   EXPECT_NE(log.find(" GET /query/deep?xpath=%2F%2F* 507 alice "), std::string::npos) << log;
 }
 
+TEST_F(XgatedLimitsTest, TheChangeLogKeepsKeptChangesAndAPageAtMost10000) {
+  start({"--kept-changes", "3"});
+  http_client c(port);
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(c.request(http::verb::put, "/store/k/" + std::to_string(i), token, "<k/>").result_int(), 201);
+  response r = c.request(http::verb::get, "/watch/k?after=0&timeout=0", token);
+  EXPECT_EQ(r.result_int(), 410);
+  EXPECT_EQ(r.body(), "store: watch \"k\": changes after revision 0 are no longer kept (oldest kept: 3)\n");
+  r = c.request(http::verb::get, "/watch/k?after=2&timeout=0&limit=1", token);
+  EXPECT_EQ(r.body(), "<changes last=\"3\"><change revision=\"3\" kind=\"written\" name=\"k/2\"/></changes>");
+  r = c.request(http::verb::get, "/watch/k?after=2&limit=10001", token);
+  EXPECT_EQ(r.result_int(), 400);
+  stop();
+}
+
 TEST_F(XgatedLimitsTest, TokensInAnyTargetNeverReachTheAccessLog) {
   start();
   std::string secret = token.substr(5);  // the random part, without xgt1_

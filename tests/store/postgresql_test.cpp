@@ -100,6 +100,7 @@ TEST_F(PostgresqlEngine, AVersionOneSchemaIsUpgradedInPlace) {
   }
   // Back to what version 1 held, with its documents.
   cluster.sql("DROP TABLE xgate_indexes; DROP TABLE xgate_index_entries; ALTER TABLE xgate_revision DROP COLUMN indexes; "
+              "ALTER TABLE xgate_changes DROP COLUMN at; "
               "UPDATE xgate_schema SET version = 1",
               db);
   xs::store s = open();

@@ -100,6 +100,21 @@ TEST_P(StoreConformance, AWatchTooFarBehindIsTold) {
   }
 }
 
+TEST_P(StoreConformance, TheChangeLogKeepsChangesForItsAge) {
+  xs::store s = open({.kept_changes = 1000, .kept_age = 1s});
+  for (int i = 0; i < 3; ++i) s.write("age/" + std::to_string(i), "<x/>", "alice");
+  std::uint64_t before = s.revision();
+  std::this_thread::sleep_for(1200ms);
+  s.write("age/late", "<x/>", "alice");  // drops what is older than a second
+  xs::store_error e = xs::testing::catch_store_error([&] { (void)s.changes("age", 0, "alice"); });
+  EXPECT_EQ(e.code(), xs::store_errc::history_lost);
+  EXPECT_STREQ(e.what(), ("store: watch \"age\": changes after revision 0 are no longer kept (oldest kept: " +
+                          std::to_string(before + 1) + ")").c_str());
+  auto kept = s.changes("age", before, "alice");
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(kept[0].name, "age/late");
+}
+
 TEST_P(StoreConformance, ChangesComeInPagesUpToALimit) {
   xs::store s = open();
   for (int i = 0; i < 5; ++i) {

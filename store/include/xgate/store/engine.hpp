@@ -36,6 +36,9 @@ struct change_record {
   // Who could read the document when it changed: its creator and read list (the other
   // lists are empty). They decide who sees the change, also once the document is gone.
   xgate::rights readers;
+  // When the change was made; the epoch for a change kept by an older xgate (which is not
+  // dropped for its age).
+  clock::time_point at{};
   friend bool operator==(const change_record&, const change_record&) = default;
 };
 

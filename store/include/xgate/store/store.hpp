@@ -180,7 +180,11 @@ class batch {
 
 // The store's own limits; an engine's knobs are in its own options (lmdb_options).
 struct store_options {
-  std::uint64_t kept_changes = 100000;  // change log entries kept for watches
+  // The change log watches read: entries beyond this many, or older than kept_age (when it is
+  // not zero), are dropped; a watch after a dropped one gets history_lost (follow.hpp lists
+  // again and goes on).
+  std::uint64_t kept_changes = 100000;
+  std::chrono::seconds kept_age{0};
   // Larger documents are refused with store_error(too_large).
   std::size_t max_document_size = std::size_t{64} << 20;
 };
