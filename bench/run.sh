@@ -16,7 +16,9 @@
 # 7. runs the migration benchmarks (xgate_migrate_bench: move downtime, checkpoint
 #    overhead) into $OUT/migrate.json,
 # 8. runs the move benchmark through real processes (xgate_move_bench: xgated and two
-#    nodes, in the clear and over TLS) into $OUT/move.json.
+#    nodes, in the clear and over TLS) into $OUT/move.json,
+# 9. runs the store at scale (xgate_scale_bench: xgated over 10k and 100k small documents,
+#    XGATE_SCALE_SIZES to change them, e.g. "10000 100000 1000000") into $OUT/scale.jsonl.
 #
 # Environment: BUILD_DIR (default: build/ at the top of the repository),
 # XGATE_BENCH (the binary; default $BUILD_DIR/bin/xgate_bench, built first),
@@ -24,6 +26,7 @@
 # XGATE_CHANNEL_BENCH (default $BUILD_DIR/bin/xgate_channel_bench, built first),
 # XGATE_MIGRATE_BENCH (default $BUILD_DIR/bin/xgate_migrate_bench, built first),
 # XGATE_MOVE_BENCH (default $BUILD_DIR/bin/xgate_move_bench, built first),
+# XGATE_SCALE_BENCH (default $BUILD_DIR/bin/xgate_scale_bench, built first),
 # XGATE_BENCH_OUT (default $BUILD_DIR/bench).
 set -euo pipefail
 
@@ -49,12 +52,14 @@ if [[ -z $bin ]]; then
     command -v ninja >/dev/null && generator=(-G Ninja)
     cmake -S "$root" -B "$build" "${generator[@]}"
   fi
-  cmake --build "$build" --target xgate_bench xgate_store_bench xgate_channel_bench xgate_migrate_bench xgate_move_bench
+  cmake --build "$build" --target xgate_bench xgate_store_bench xgate_channel_bench xgate_migrate_bench xgate_move_bench \
+    xgate_scale_bench
 fi
 store_bin=${XGATE_STORE_BENCH:-$(dirname "$bin")/xgate_store_bench}
 channel_bin=${XGATE_CHANNEL_BENCH:-$(dirname "$bin")/xgate_channel_bench}
 migrate_bin=${XGATE_MIGRATE_BENCH:-$(dirname "$bin")/xgate_migrate_bench}
 move_bin=${XGATE_MOVE_BENCH:-$(dirname "$bin")/xgate_move_bench}
+scale_bin=${XGATE_SCALE_BENCH:-$(dirname "$bin")/xgate_scale_bench}
 if [[ ! -x $bin ]]; then
   echo "run.sh: $bin was not built (is libbenchmark-dev installed? the root CMakeLists skips bench/ without it)" >&2
   exit 1
@@ -127,3 +132,16 @@ if [[ ! -x $move_bin ]]; then
   exit 1
 fi
 "$move_bin" --benchmark_out="$out/move.json" --benchmark_out_format=json
+
+echo
+echo "== store at scale: xgated over N small documents (XGATE_SCALE_SIZES, default 10000 100000)"
+if [[ ! -x $scale_bin ]]; then
+  echo "run.sh: $scale_bin was not built" >&2
+  exit 1
+fi
+if ((${#smoke[@]})); then
+  "$scale_bin" --smoke --json "$out/scale.jsonl"
+else
+  read -r -a sizes <<<"${XGATE_SCALE_SIZES:-10000 100000}"
+  "$scale_bin" "${sizes[@]}" --json "$out/scale.jsonl"
+fi

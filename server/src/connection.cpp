@@ -210,7 +210,7 @@ bool answered_inline(const request& req) {
 void connection::run() {
   if (answered_inline(req_)) {
     exchange x{core_.store, core_.options, {}, {}, {}, core_.queries ? &*core_.queries : nullptr,
-               core_.logins ? &*core_.logins : nullptr, address_, {}, certified_, &core_.metrics};
+               core_.logins ? &*core_.logins : nullptr, address_, {}, certified_, &core_.metrics, {}};
     response res = handle(x, req_);
     if (!x.note.empty()) core_.note(x.note);
     principal_ = std::move(x.principal);
@@ -223,7 +223,7 @@ void connection::run() {
     core& c = self->core_;
     std::stop_callback on_shutdown(c.shutdown.get_token(), [stop]() mutable { stop.request_stop(); });
     exchange x{c.store, c.options, {}, {}, stop.get_token(), c.queries ? &*c.queries : nullptr,
-               c.logins ? &*c.logins : nullptr, self->address_, {}, self->certified_, &c.metrics};
+               c.logins ? &*c.logins : nullptr, self->address_, {}, self->certified_, &c.metrics, {}};
     response res = handle(x, self->req_);
     if (!x.note.empty()) c.note(x.note);
     http::verb method = self->req_.method();
