@@ -10,7 +10,6 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
-#include <deque>
 #include <mutex>
 #include <stop_token>
 #include <thread>
@@ -18,6 +17,7 @@
 
 #include <xgate/base/text.hpp>
 
+#include "postgresql_connection.hpp"
 #include "record_times.hpp"
 #include "write_queue.hpp"
 
@@ -78,17 +78,7 @@ constexpr std::array<const char*, static_cast<std::size_t>(stmt::count)> stateme
     "UPDATE xgate_revision SET indexes = indexes + 1",
 };
 
-// The names statements are prepared under: "s0", "s1", ….
-static_assert(static_cast<std::size_t>(stmt::count) <= 100, "two digits name a statement");
-constexpr auto statement_names = [] {
-  std::array<char[4], static_cast<std::size_t>(stmt::count)> names{};
-  for (std::size_t i = 0; i < names.size(); ++i) {
-    names[i][0] = 's';
-    names[i][1] = static_cast<char>('0' + i / 10);
-    names[i][2] = static_cast<char>('0' + i % 10);
-  }
-  return names;
-}();
+static_assert(static_cast<std::size_t>(stmt::count) <= pg::max_statements, "a connection prepares them all");
 
 // Version 1 of the schema. A later version adds its steps after these and bumps
 // postgresql_engine::schema_version.
@@ -132,266 +122,14 @@ constexpr const char* notify_and_commit = "NOTIFY xgate_changes; COMMIT";
 constexpr const char* schema_lock = "SELECT pg_advisory_xact_lock(7831504245374306)";
 
 
-struct result_free {
-  void operator()(PGresult* r) const noexcept { PQclear(r); }
-};
-using result_ptr = std::unique_ptr<PGresult, result_free>;
-
-// A failure of the connection rather than of the statement: worth another connection.
-bool connection_lost(PGconn* c, const char* sqlstate) {
-  if (PQstatus(c) != CONNECTION_OK) return true;
-  if (!sqlstate) return false;
-  std::string_view s(sqlstate);
-  // 08: connection exception; 57P01-3: the server is shutting down or restarting;
-  // 25006: a read-only transaction, i.e. a standby that was the primary.
-  return s.starts_with("08") || s == "57P01" || s == "57P02" || s == "57P03" || s == "25006";
-}
-
-[[noreturn]] void fail(PGconn* c, const PGresult* r, std::string_view operation, std::string_view document) {
-  const char* sqlstate = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
-  const char* primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
-  std::string detail = "PostgreSQL: ";
-  detail += one_line(primary ? primary : PQerrorMessage(c));
-  if (sqlstate) detail += std::string(" (SQLSTATE ") + sqlstate + ")";
-  throw store_error(connection_lost(c, sqlstate) ? store_errc::engine_unavailable : store_errc::postgresql, operation,
-                    document, detail);
-}
-
-// Statement parameters, all in binary format: bytea and text as their bytes, bigint as 8
-// bytes big-endian, boolean as one byte.
-class params {
- public:
-  params& bytes(std::string_view s) {
-    values_.push_back(s.data() ? s.data() : "");
-    lengths_.push_back(static_cast<int>(s.size()));
-    formats_.push_back(1);
-    return *this;
-  }
-  params& i64(std::int64_t v) {
-    std::string& b = owned_.emplace_back(8, '\0');
-    auto u = static_cast<std::uint64_t>(v);
-    for (int i = 7; i >= 0; --i, u >>= 8) b[static_cast<std::size_t>(i)] = static_cast<char>(u & 0xff);
-    return bytes(b);
-  }
-  params& i16(std::int16_t v) {
-    std::string& b = owned_.emplace_back(2, '\0');
-    b[0] = static_cast<char>((static_cast<std::uint16_t>(v) >> 8) & 0xff);
-    b[1] = static_cast<char>(static_cast<std::uint16_t>(v) & 0xff);
-    return bytes(b);
-  }
-  params& boolean(bool v) { return bytes(v ? std::string_view("\1", 1) : std::string_view("\0", 1)); }
-  params& optional_i64(const std::optional<std::int64_t>& v) {
-    if (v) return i64(*v);
-    values_.push_back(nullptr);
-    lengths_.push_back(0);
-    formats_.push_back(1);
-    return *this;
-  }
-  params& null() { return optional_i64(std::nullopt); }
-
-  int size() const noexcept { return static_cast<int>(values_.size()); }
-  const char* const* values() const noexcept { return values_.data(); }
-  const int* lengths() const noexcept { return lengths_.data(); }
-  const int* formats() const noexcept { return formats_.data(); }
-
- private:
-  std::deque<std::string> owned_;  // a deque: what values_ points into never moves
-  std::vector<const char*> values_;
-  std::vector<int> lengths_;
-  std::vector<int> formats_;  // all 1: binary
-};
-
-// Binary result fields.
-std::string_view field(const PGresult* r, int row, int col) {
-  return {PQgetvalue(r, row, col), static_cast<std::size_t>(PQgetlength(r, row, col))};
-}
-std::int64_t field_i64(const PGresult* r, int row, int col) {
-  std::string_view b = field(r, row, col);
-  std::uint64_t u = 0;
-  for (char c : b) u = (u << 8) | static_cast<unsigned char>(c);
-  if (b.size() == 2) return static_cast<std::int16_t>(u);  // smallint
-  return static_cast<std::int64_t>(u);
-}
-bool field_bool(const PGresult* r, int row, int col) { return field(r, row, col) == std::string_view("\1", 1); }
-bool is_null(const PGresult* r, int row, int col) { return PQgetisnull(r, row, col) != 0; }
-
-// One connection and the statements prepared on it.
-class connection {
- public:
-  connection(const std::string& address, std::string_view operation, std::string_view document)
-      : conn_(PQconnectdb(address.c_str())), pid_(::getpid()) {
-    if (!conn_) throw store_error(store_errc::engine_unavailable, operation, document, "PostgreSQL: out of memory");
-    if (PQstatus(conn_) != CONNECTION_OK) {
-      std::string message = one_line(PQerrorMessage(conn_));
-      PQfinish(conn_);
-      conn_ = nullptr;
-      throw store_error(store_errc::engine_unavailable, operation, document, "PostgreSQL: " + message);
-    }
-    // Notices ("relation … already exists, skipping") are for people at a prompt, not a log.
-    PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
-  }
-  ~connection() {
-    // A child after fork() leaves the parent's session alone: PQfinish would end it.
-    if (conn_ && ::getpid() == pid_) PQfinish(conn_);
-  }
-  connection(const connection&) = delete;
-  connection& operator=(const connection&) = delete;
-
-  PGconn* get() const noexcept { return conn_; }
-  bool ok() const noexcept { return !broken_ && PQstatus(conn_) == CONNECTION_OK; }
-
-  // A statement without parameters (BEGIN, COMMIT, DDL), results in text.
-  result_ptr command(const char* sql, std::string_view operation, std::string_view document) {
-    flush();
-    result_ptr r(PQexec(conn_, sql));
-    check(r.get(), operation, document);
-    return r;
-  }
-
-  // Runs fn inside the open transaction; rolls the transaction back if fn throws, so the
-  // connection goes back to the pool idle.
-  template <class F>
-  void rolled_back_unless_done(F&& fn) {
-    try {
-      fn();
-    } catch (...) {
-      roll_back();
-      throw;
-    }
-  }
-  // Ends the open transaction without a word: what was deferred is dropped, then ROLLBACK.
-  void roll_back() noexcept {
-    try {
-      flush();
-    } catch (...) {  // the transaction is being abandoned: its errors no longer matter
-    }
-    if (ok()) PQclear(PQexec(conn_, "ROLLBACK"));
-  }
-
-  result_ptr run(stmt s, const params& p, std::string_view operation, std::string_view document) {
-    flush();
-    const char* name = prepare(s, operation, document);
-    result_ptr r(PQexecPrepared(conn_, name, p.size(), p.values(), p.lengths(), p.formats(), 1));
-    check(r.get(), operation, document);
-    return r;
-  }
-
-  // A statement whose result nobody waits for (a write inside a transaction): sent in
-  // libpq's pipeline mode without waiting, its outcome checked by the next statement that
-  // needs an answer (run, command) or by flush(). A write thus costs one round trip for all
-  // its statements instead of one each. Its failure is reported as the failing statement's.
-  void defer(stmt s, const params& p, std::string_view operation, std::string_view document) {
-    const char* name = statement_names[static_cast<std::size_t>(s)];
-    if (!prepared_[static_cast<std::size_t>(s)]) {
-      flush();  // PQprepare waits for its answer: not inside a pipeline
-      prepare(s, operation, document);
-    }
-    if (deferred_.empty() && PQenterPipelineMode(conn_) != 1) fail(conn_, nullptr, operation, document);
-    if (PQsendQueryPrepared(conn_, name, p.size(), p.values(), p.lengths(), p.formats(), 1) != 1) {
-      std::string reason = one_line(PQerrorMessage(conn_));
-      deferred_.clear();
-      drop_pipeline(false);
-      throw store_error(ok() ? store_errc::postgresql : store_errc::engine_unavailable, operation, document,
-                        "PostgreSQL: " + reason);
-    }
-    deferred_.emplace_back(operation, std::string(document));
-  }
-
-  // Waits for what was deferred, keeping only a lost connection's failure: for a transaction
-  // (or savepoint) about to be rolled back anyway.
-  void settle() {
-    try {
-      flush();
-    } catch (const store_error& e) {
-      if (e.reason() == store_errc::engine_unavailable) throw;
-    }
-  }
-
-  // Waits for every deferred statement; throws the first one's failure.
-  void flush() {
-    if (deferred_.empty()) return;
-    std::vector<std::pair<std::string_view, std::string>> sent = std::move(deferred_);
-    deferred_.clear();
-    std::optional<store_error> first;
-    auto note = [&](store_error e) {
-      if (!first) first.emplace(std::move(e));
-    };
-    if (PQpipelineSync(conn_) != 1) {
-      broken_ = true;
-      note(lost(sent.front()));
-    }
-    for (auto& [operation, document] : sent) {
-      if (first) break;
-      // Each statement's results end with a null result.
-      result_ptr r(PQgetResult(conn_));
-      if (!r) {
-        note(lost({operation, document}));
-        break;
-      }
-      auto status = PQresultStatus(r.get());
-      if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-        try {
-          fail(conn_, status == PGRES_PIPELINE_ABORTED ? nullptr : r.get(), operation, document);
-        } catch (store_error& e) {
-          note(std::move(e));
-        }
-      }
-      while (result_ptr(PQgetResult(conn_))) {
-      }
-    }
-    drop_pipeline();
-    if (first) throw *first;
-  }
-
- private:
-  const char* prepare(stmt s, std::string_view operation, std::string_view document) {
-    auto i = static_cast<std::size_t>(s);
-    if (!prepared_[i]) {
-      result_ptr r(PQprepare(conn_, statement_names[i], statements[i], 0, nullptr));
-      check(r.get(), operation, document);
-      prepared_[i] = true;
-    }
-    return statement_names[i];
-  }
-
-  store_error lost(const std::pair<std::string_view, std::string>& at) {
-    return store_error(ok() ? store_errc::postgresql : store_errc::engine_unavailable, at.first, at.second,
-                       "PostgreSQL: " + one_line(PQerrorMessage(conn_)));
-  }
-
-  // Reads whatever the pipeline still holds up to its sync and leaves pipeline mode. A
-  // connection that cannot leave it is of no further use: closed, it is not pooled again.
-  void drop_pipeline(bool synced = true) noexcept {
-    if (PQpipelineStatus(conn_) == PQ_PIPELINE_OFF) return;
-    if (!synced && ok() && PQpipelineSync(conn_) != 1) broken_ = true;
-    if (ok()) {
-      for (int nulls = 0; nulls < 2 && ok();) {
-        PGresult* r = PQgetResult(conn_);
-        if (!r) {
-          ++nulls;  // between statements; two in a row: nothing more is coming
-          continue;
-        }
-        nulls = 0;
-        bool synced = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
-        PQclear(r);
-        if (synced) break;
-      }
-    }
-    if (PQexitPipelineMode(conn_) != 1) broken_ = true;  // ok() is false: the pool drops it
-  }
-
-
-  void check(const PGresult* r, std::string_view operation, std::string_view document) {
-    auto status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) fail(conn_, r, operation, document);
-  }
-
-  PGconn* conn_;
-  pid_t pid_;
-  std::array<bool, static_cast<std::size_t>(stmt::count)> prepared_{};
-  std::vector<std::pair<std::string_view, std::string>> deferred_;  // sent, answers not read yet
-  bool broken_ = false;  // left in a state no statement can follow
-};
+using pg::connection;
+using pg::field;
+using pg::field_bool;
+using pg::field_i64;
+using pg::is_null;
+using pg::params;
+using pg::result_ptr;
+using pg::fail;
 
 // The document columns (XGATE_DOC_COLUMNS) of one row.
 document_info info_of(const PGresult* r, int row) {
@@ -717,7 +455,7 @@ struct postgresql_engine::impl {
     ++open;
     lock.unlock();
     try {
-      return lease(*this, std::make_unique<connection>(address, operation, document));
+      return lease(*this, std::make_unique<connection>(address, operation, document, statements));
     } catch (...) {
       give_back(nullptr);
       throw;
@@ -812,7 +550,7 @@ struct postgresql_engine::impl {
   // Creates the tables of a new database, under an advisory lock so that processes
   // opening it together create them once.
   void set_up_schema() {
-    connection c(address, "open", shown);
+    connection c(address, "open", shown, statements);
     c.command("BEGIN", "open", shown);
     c.command(schema_lock, "open", shown);
     c.command("CREATE TABLE IF NOT EXISTS xgate_schema (version integer NOT NULL)", "open", shown);
@@ -842,7 +580,7 @@ struct postgresql_engine::impl {
     while (!stop.stop_requested()) {
       std::unique_ptr<connection> c;
       try {
-        c = std::make_unique<connection>(address, "listen", shown);
+        c = std::make_unique<connection>(address, "listen", shown, statements);
         c->command(listen_changes, "listen", shown);
       } catch (const store_error&) {
         for (int i = 0; i < 10 && !stop.stop_requested(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
