@@ -182,7 +182,7 @@ class batch {
 struct store_options {
   // The change log watches read: entries beyond this many, or older than kept_age (when it is
   // not zero), are dropped; a watch after a dropped one gets history_lost (follow.hpp lists
-  // again and goes on).
+  // again and goes on). An age costs every write a look at the oldest entries.
   std::uint64_t kept_changes = 100000;
   std::chrono::seconds kept_age{0};
   // Larger documents are refused with store_error(too_large).
@@ -273,7 +273,8 @@ class store {
   // instead of every document, and gives the same answer: the expression is still evaluated
   // on each of them, and rights are checked on each. Indexes change no answer, only its
   // speed, and cost every write under their prefix a parse of the document.
-  // Adds an index and fills it from the documents already stored, in one write transaction.
+  // Adds an index and fills it from the documents already stored, in one write transaction
+  // (which holds up other writes meanwhile: about 5 s for a million small documents on LMDB).
   // Throws store_error (bad_name for an id that is not 1 to 64 of [A-Za-z0-9._-] or a bad
   // prefix, bad_xpath for an expression that does not compile or selects no nodes, conflict
   // for an id taken) or xgate::access_denied (an anonymous principal).
