@@ -469,7 +469,8 @@ class http_session_impl final : public xgate::store::session {
     return out;
   }
 
-  // Pages of at most 10,000 (the server's limit); without a limit, those pages until the last.
+  // One page of options.limit (the server takes at most 10,000); without a limit, pages of
+  // 1,000 until the last, gathered into one.
   xgate::store::list_page list(std::string_view prefix, const xgate::store::list_options& options) override {
     xgate::store::list_page out;
     std::string cursor = options.cursor;

@@ -251,7 +251,7 @@ response info_route(exchange& x, const request& req, const std::string& name, st
 // Documents per page of a streamed listing: a short read transaction each, and an answer
 // part of some 200 KB.
 constexpr std::size_t stream_page = 1000;
-constexpr std::uint64_t max_list_limit = 10000;
+constexpr std::uint64_t max_page = 10000;  // documents per page of a list or query
 
 // <list prefix=.. revision=.. [next=..]>: next, the cursor of the next page, only on a page
 // that has one.
@@ -265,34 +265,42 @@ void put_documents(std::string& out, const std::vector<store::document_info>& do
   for (const auto& d : docs) put_document_info(out, d);
 }
 
+// One page asked for by `limit` and `cursor` (list and query): a limit from 1 to 10000, a
+// cursor only with a limit.
+struct page_request {
+  std::optional<std::uint64_t> limit;
+  std::string cursor;
+};
+page_request page_params(const params& p) {
+  page_request r{p.number("limit", 1, max_page, "a number of documents from 1 to 10000"), {}};
+  if (const std::string* cursor = p.get("cursor")) {
+    if (!r.limit) throw bad_request("query parameter \"cursor\" needs \"limit\"");
+    r.cursor = *cursor;
+  }
+  return r;
+}
+
 response list_route(exchange& x, const request& req, const std::string& prefix, std::string_view query) {
   require(req, {http::verb::get}, "GET");
   store::caller who = authenticate(x, req, false);
   params p(query, "list", {"limit", "cursor", "snapshot"});
-  auto limit = p.number("limit", 1, max_list_limit, "a number of documents from 1 to 10000");
-  const std::string* cursor = p.get("cursor");
+  page_request asked = page_params(p);
   const std::string* snapshot = p.get("snapshot");
   if (snapshot && *snapshot != "true" && *snapshot != "false")
     throw bad_request("bad query parameter \"snapshot\": \"" + *snapshot + "\" is not true or false");
-  if ((cursor || snapshot) && !limit)
-    throw bad_request(std::string("query parameter \"") + (cursor ? "cursor" : "snapshot") + "\" needs \"limit\"");
-  if (limit) {
-    store::list_page page = x.store.list(
-        prefix, who,
-        store::list_options{.limit = *limit, .cursor = cursor ? *cursor : "", .snapshot = !snapshot || *snapshot == "true"});
-    std::string body = list_open(prefix, page.revision, page.next);
-    put_documents(body, page.documents);
-    body += "</list>";
-    return xml_response(req, http::status::ok, std::move(body), page.revision);
-  }
-  // The whole listing, streamed in pages: neither the server's memory nor the time to the
-  // first byte grows with the store, and no read transaction lasts longer than a page.
-  // Later pages show the documents as they are then; a watch from the listing's revision
-  // (X-Xgate-Revision) sees every change they may have mixed in.
-  store::list_page page = x.store.list(prefix, who, store::list_options{.limit = stream_page});
-  std::string body = list_open(prefix, page.revision);
+  if (snapshot && !asked.limit) throw bad_request("query parameter \"snapshot\" needs \"limit\"");
+  // Without a limit, the whole listing, streamed in pages: neither the server's memory nor
+  // the time to the first byte grows with the store, and no read transaction lasts longer
+  // than a page. Later pages show the documents as they are then; a watch from the
+  // listing's revision (X-Xgate-Revision) sees every change they may have mixed in.
+  store::list_page page = x.store.list(prefix, who,
+                                       store::list_options{.limit = asked.limit.value_or(stream_page),
+                                                           .cursor = asked.cursor,
+                                                           .snapshot = !snapshot || *snapshot == "true"});
+  bool streamed = !asked.limit && !page.next.empty();
+  std::string body = list_open(prefix, page.revision, asked.limit ? std::string_view(page.next) : std::string_view());
   put_documents(body, page.documents);
-  if (page.next.empty()) {
+  if (!streamed) {
     body += "</list>";
     return xml_response(req, http::status::ok, std::move(body), page.revision);
   }
@@ -314,9 +322,7 @@ response query_route(exchange& x, const request& req, const std::string& prefix,
   params p(query, "query", {"xpath", "limit", "cursor"});
   const std::string* xpath = p.get("xpath");
   if (!xpath) throw bad_request("missing query parameter \"xpath\"");
-  auto limit = p.number("limit", 1, max_list_limit, "a number of documents from 1 to 10000");
-  const std::string* cursor = p.get("cursor");
-  if (cursor && !limit) throw bad_request("query parameter \"cursor\" needs \"limit\"");
+  page_request asked = page_params(p);
   std::optional<query_slots::slot> slot;
   if (x.queries) {
     slot.emplace(*x.queries);
@@ -335,8 +341,8 @@ response query_route(exchange& x, const request& req, const std::string& prefix,
                          .memory_budget = x.options.query_memory,
                          .result_budget = x.options.max_response,
                          .stop = x.stop,
-                         .limit = limit.value_or(0),
-                         .cursor = cursor ? *cursor : ""};
+                         .limit = asked.limit.value_or(0),
+                         .cursor = asked.cursor};
   store::query_end end = x.store.query(prefix, *xpath, who, o, [&](const std::string& name, std::uint64_t rev, std::string&& value) {
     if (open != name) {
       if (!open.empty()) body.append("</match>");
@@ -443,7 +449,6 @@ response revoke_route(exchange& x, const request& req, const std::string& id, st
   return make(req, http::status::no_content);
 }
 
-// GET /credentials: the caller's credentials (ids, grants, labels; never a token or a hash).
 std::string index_element(const store::index_info& i) {
   return "<index id=\"" + escape(i.id) + "\" prefix=\"" + escape(i.prefix) + "\" expression=\"" + escape(i.expression) +
          "\" creator=\"" + escape(i.creator) + "\"/>";
@@ -464,10 +469,8 @@ response index_route(exchange& x, const request& req, const std::string& id, std
   const std::string* expression = p.get("expression");
   if (!expression) throw bad_request("missing query parameter \"expression\"");
   const std::string* prefix = p.get("prefix");
-  x.store.add_index(id, prefix ? *prefix : "", *expression, who);
-  for (const store::index_info& i : x.store.indexes())
-    if (i.id == id) return xml_response(req, http::status::created, index_element(i), x.store.revision());
-  throw store::store_error(store::store_errc::not_found, "add index", id, "removed again at once");
+  store::index_info added = x.store.add_index(id, prefix ? *prefix : "", *expression, who);
+  return xml_response(req, http::status::created, index_element(added), x.store.revision());
 }
 
 response indexes_route(exchange& x, const request& req, std::string_view query) {
@@ -480,6 +483,7 @@ response indexes_route(exchange& x, const request& req, std::string_view query) 
   return xml_response(req, http::status::ok, std::move(body), x.store.revision());
 }
 
+// GET /credentials: the caller's credentials (ids, grants, labels; never a token or a hash).
 response credentials_route(exchange& x, const request& req, std::string_view query) {
   require(req, {http::verb::get}, "GET");
   store::caller who = authenticate(x, req, false);

@@ -62,13 +62,7 @@ bool grant::within(const grant& other) const noexcept {
   return true;
 }
 
-bool is_valid_method(std::string_view text) noexcept {
-  if (text.empty() || text.size() > 64) return false;
-  for (char c : text)
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-      return false;
-  return true;
-}
+bool is_valid_method(std::string_view text) noexcept { return is_valid_identifier(text); }
 
 std::optional<std::vector<std::string>> parse_methods(std::string_view text) {
   std::vector<std::string> out;

@@ -10,10 +10,6 @@ namespace xgate::store::detail {
 
 namespace {
 
-bool is_id_byte(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-}
-
 std::string cut(std::string value) {
   if (value.size() > index_value_bytes) value.resize(index_value_bytes);
   return value;
@@ -45,7 +41,7 @@ std::string_view skip_spaces(std::string_view s) {
 }  // namespace
 
 void check_index(std::string_view operation, std::string_view id, std::string_view expression) {
-  if (id.empty() || id.size() > 64 || !std::all_of(id.begin(), id.end(), is_id_byte))
+  if (!is_valid_identifier(id))
     throw store_error(store_errc::bad_name, operation, id, "an index id is 1 to 64 of the characters A-Z a-z 0-9 . _ -");
   std::string expr(expression);
   try {
@@ -72,8 +68,9 @@ std::vector<std::string> index_values(std::string_view expression, std::string_v
   return out;
 }
 
-void update_indexes(write_transaction& t, std::string_view name, const std::string_view* xml) {
-  for (const index_record& ix : t.indexes()) {
+void update_indexes(write_transaction& t, const std::vector<index_record>& indexes, std::string_view name,
+                    const std::string_view* xml) {
+  for (const index_record& ix : indexes) {
     if (!is_under(name, ix.prefix)) continue;
     t.set_index_entries(ix.id, name, xml ? index_values(ix.expression, *xml) : std::vector<std::string>{});
   }

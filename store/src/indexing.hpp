@@ -24,9 +24,14 @@ void check_index(std::string_view operation, std::string_view id, std::string_vi
 // index_value_bytes, sorted, without repeats. None for XML that does not parse.
 std::vector<std::string> index_values(std::string_view expression, std::string_view xml);
 
-// Makes every index over name list it under the values of xml (nullptr: the document is
-// gone and leaves them).
-void update_indexes(write_transaction& t, std::string_view name, const std::string_view* xml);
+// Makes every one of indexes over name list it under the values of xml (nullptr: the
+// document is gone and leaves them).
+void update_indexes(write_transaction& t, const std::vector<index_record>& indexes, std::string_view name,
+                    const std::string_view* xml);
+// The same for the indexes t holds.
+inline void update_indexes(write_transaction& t, std::string_view name, const std::string_view* xml) {
+  update_indexes(t, t.indexes(), name, xml);
+}
 
 // An index a query can use and the value it looks up.
 struct index_use {

@@ -3,6 +3,14 @@
 
 namespace xgate::store {
 
+bool is_valid_identifier(std::string_view text) noexcept {
+  if (text.empty() || text.size() > 64) return false;
+  for (char c : text)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+      return false;
+  return true;
+}
+
 bool is_valid_name(std::string_view name) noexcept {
   if (name.empty() || name.size() > max_name_bytes) return false;
   std::size_t seg_start = 0;

@@ -27,8 +27,8 @@ copy_summary copy_store(const engine& from, engine& to) {
       source.scan("", "", [&](document_info&& d) {
         std::string bytes = source.bytes(d.name);
         target.put(d, bytes, std::nullopt);
-        for (const index_record& x : indexes)
-          if (is_under(d.name, x.prefix)) target.set_index_entries(x.id, d.name, detail::index_values(x.expression, bytes));
+        std::string_view xml = bytes;
+        detail::update_indexes(target, indexes, d.name, &xml);
         ++n.documents;
         return true;
       });

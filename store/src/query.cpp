@@ -431,8 +431,7 @@ query_end store::query(std::string_view prefix, std::string_view xpath, const ca
         t.index_lookup(use->id, use->value, at->last, [&](std::string&& name) {
           if (!is_under(name, prefix)) return true;
           std::optional<document_info> d = t.info(name);
-          if (!d || expired(*d, now) || !allowed(who, d->rights, name, right::read)) return true;
-          return copy(std::move(*d));
+          return !d || !listed_for(*d, prefix, who, now) || copy(std::move(*d));
         });
       } else {
         each_readable(t, prefix, who, copy, at->last);
@@ -455,10 +454,7 @@ query_end store::query(std::string_view prefix, std::string_view xpath, const ca
 std::vector<query_match> store::query(std::string_view prefix, std::string_view xpath, const caller& who,
                                       const query_options& options) const {
   std::vector<query_match> out;
-  query(prefix, xpath, who, options, [&](const std::string& name, std::uint64_t revision, std::string&& value) {
-    if (out.empty() || out.back().name != name) out.push_back(query_match{name, revision, {}});
-    out.back().values.push_back(std::move(value));
-  });
+  query(prefix, xpath, who, options, gather_matches(out));
   return out;
 }
 

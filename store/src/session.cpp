@@ -1,5 +1,7 @@
 #include <xgate/store/session.hpp>
 
+#include "store_impl.hpp"
+
 
 namespace xgate::store {
 
@@ -36,10 +38,7 @@ class local final : public session {
     query_options o;
     o.limit = limit;
     o.cursor = std::string(cursor);
-    query_end end = store_.query(prefix, xpath, who_, o, [&](const std::string& name, std::uint64_t revision, std::string&& value) {
-      if (page.matches.empty() || page.matches.back().name != name) page.matches.push_back(query_match{name, revision, {}});
-      page.matches.back().values.push_back(std::move(value));
-    });
+    query_end end = store_.query(prefix, xpath, who_, o, gather_matches(page.matches));
     page.revision = end.revision;
     page.next = std::move(end.next);
     return page;

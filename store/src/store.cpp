@@ -363,12 +363,13 @@ std::vector<std::string> store::reap(clock::time_point now) {
   });
 }
 
-void store::add_index(std::string_view id, std::string_view prefix, std::string_view expression, const caller& who) {
+index_info store::add_index(std::string_view id, std::string_view prefix, std::string_view expression, const caller& who) {
   detail::check_index("add index", id, expression);
   prefix = check_prefix("add index", prefix);
   if (!is_valid_principal(who.principal())) throw xgate::access_denied(who.principal(), "add index", std::string(id));
+  index_info added{std::string(id), std::string(prefix), std::string(expression), who.principal()};
   impl_->write("add index", id, [&](write_transaction& t) {
-    if (!t.insert_index(index_info{std::string(id), std::string(prefix), std::string(expression), who.principal()}))
+    if (!t.insert_index(added))
       throw store_error(store_errc::conflict, "add index", id, "an index with this id exists");
     // Every document under the prefix, whoever may read it: the index serves every caller.
     std::vector<document_info> docs;
@@ -378,6 +379,7 @@ void store::add_index(std::string_view id, std::string_view prefix, std::string_
     });
     for (const document_info& d : docs) t.set_index_entries(id, d.name, detail::index_values(expression, t.bytes(d.name)));
   });
+  return added;
 }
 
 void store::remove_index(std::string_view id, const caller& who) {

@@ -96,6 +96,12 @@ inline std::optional<document_info> live_info(const read_transaction& t, std::st
   return d;
 }
 
+// Whether a listing or query of prefix gives d to who at time now: under the prefix
+// (segment-wise), live, and readable by who.
+inline bool listed_for(const document_info& d, std::string_view prefix, const caller& who, clock::time_point now) {
+  return is_under(d.name, prefix) && !expired(d, now) && allowed(who, d.rights, d.name, right::read);
+}
+
 // Calls each with the metadata of every live document under prefix (segment-wise) that who
 // may read, after the name `after` ("": from the first), in name order, until each returns
 // false.
@@ -105,10 +111,15 @@ void each_readable(const read_transaction& t, std::string_view prefix, const cal
   clock::time_point now = clock::now();
   // Names sort bytewise, so "a-b" lies between "a" and "a/x": the scan gives every name
   // starting with the prefix, and is_under tests segment boundaries.
-  t.scan(prefix, after, [&](document_info&& d) {
-    if (!is_under(d.name, prefix) || expired(d, now) || !allowed(who, d.rights, d.name, right::read)) return true;
-    return each(std::move(d));
-  });
+  t.scan(prefix, after, [&](document_info&& d) { return !listed_for(d, prefix, who, now) || each(std::move(d)); });
+}
+
+// A query sink that gathers values into matches, one per document, in the order they come.
+inline store::query_sink gather_matches(std::vector<query_match>& out) {
+  return [&out](const std::string& name, std::uint64_t revision, std::string&& value) {
+    if (out.empty() || out.back().name != name) out.push_back(query_match{name, revision, {}});
+    out.back().values.push_back(std::move(value));
+  };
 }
 
 }  // namespace xgate::store

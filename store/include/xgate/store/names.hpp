@@ -20,6 +20,8 @@ void check_name(std::string_view operation, std::string_view name);
 // A prefix is "" (everything) or a valid name; a trailing '/' is accepted and ignored.
 // Returns the prefix without the trailing '/'.
 std::string_view check_prefix(std::string_view operation, std::string_view prefix);
+// A short identifier (a grant's method name, an index id): 1 to 64 bytes of [A-Za-z0-9._-].
+bool is_valid_identifier(std::string_view text) noexcept;
 // Whether name lies under prefix, segment-wise: "a/b" is under "a" and "a/b", not under "a/bc".
 bool is_under(std::string_view name, std::string_view prefix) noexcept;
 using xgate::printable;  // names are quoted in messages through it

@@ -278,7 +278,8 @@ class store {
   // Throws store_error (bad_name for an id that is not 1 to 64 of [A-Za-z0-9._-] or a bad
   // prefix, bad_xpath for an expression that does not compile or selects no nodes, conflict
   // for an id taken) or xgate::access_denied (an anonymous principal).
-  void add_index(std::string_view id, std::string_view prefix, std::string_view expression, const caller& who);
+  // Returns the index as kept.
+  index_info add_index(std::string_view id, std::string_view prefix, std::string_view expression, const caller& who);
   // Removes an index. Throws store_error(not_found) or xgate::access_denied (not its creator).
   void remove_index(std::string_view id, const caller& who);
   // Every index, in id order, for any principal. Throws only engine failures.
